@@ -1,0 +1,1 @@
+"""Offline planning: the real stack program run under Pulumi's mocks, and parity across stacks."""

@@ -1,0 +1,431 @@
+"""AWS: VPC over two AZs, EKS (private endpoint, KMS secrets, logs), managed node groups, an
+encrypted versioned S3 model bucket and an IRSA role that can only read it."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from components.catalog.resolve import ResolvedPlan
+from components.providers.base import (
+    GPU_NODE_LABEL,
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+    TRITON_NAMESPACE,
+    TRITON_SERVICE_ACCOUNT,
+    CloudCluster,
+    ModelSource,
+    WorkloadIdentity,
+    encryption_summary,
+    exec_kubeconfig,
+    exposure_summary,
+)
+from components.spec import ServiceSpec
+
+NAME = "aws"
+IDENTITY_KIND = "irsa"
+# The EKS-optimized NVIDIA AMI ships the driver and container toolkit, not the device plugin.
+DEVICE_PLUGIN_MANAGED = False
+UNSUPPORTED: dict[str, str] = {
+    "edge-zone": (
+        "Wavelength Zones take self-managed nodes only (no EKS managed node groups there); "
+        "GpuInferenceCluster builds regional clusters and EdgeDeployment is not shipped yet"
+    ),
+}
+
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
+SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
+NODE_POLICIES = {
+    "worker": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "cni": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    "ecr": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+}
+LOAD_BALANCER_ANNOTATIONS = {
+    "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+    "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/v2/health/ready",
+}
+EKS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    ],
+}
+EC2_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
+    """The AWS provider for the spec's region, tagging everything it creates."""
+    return aws.Provider("aws", region=spec.region, default_tags={"tags": dict(spec.tags)})
+
+
+def build_cluster(
+    name: str, spec: ServiceSpec, plan: ResolvedPlan, parent: pulumi.Resource
+) -> CloudCluster:
+    """EKS with a system and a GPU managed node group, an S3 model bucket and IRSA for Triton."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    tags = {**spec.tags, "exitplan:service": spec.name, "exitplan:role": spec.role}
+    private_subnets, public_subnets = _network(name, spec, plan, tags, opts)
+    key = aws.kms.Key(
+        f"{name}-secrets-key",
+        description=f"EKS secrets envelope and model bucket encryption for {spec.name}",
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        tags=tags,
+        opts=opts,
+    )
+    cluster = _eks(name, spec, private_subnets + public_subnets, key, tags, opts)
+    oidc = aws.iam.OpenIdConnectProvider(
+        f"{name}-oidc",
+        url=cluster.identities[0].oidcs[0].issuer,
+        client_id_lists=["sts.amazonaws.com"],
+        tags=tags,
+        opts=opts,
+    )
+    gpu_pool = _node_groups(name, spec, plan, cluster, private_subnets, tags, opts)
+    bucket = _model_bucket(name, spec, key, tags, opts)
+    role = _triton_role(name, oidc, bucket, key, tags, opts)
+    return CloudCluster(
+        cluster_name=cluster.name,
+        kubeconfig=pulumi.Output.secret(_kubeconfig(cluster, spec.region)),
+        kubernetes_version=cluster.version,
+        identity=WorkloadIdentity(
+            kind=IDENTITY_KIND,
+            principal=role.arn,
+            service_account_annotations={"eks.amazonaws.com/role-arn": role.arn},
+        ),
+        model_source=ModelSource(
+            uri=bucket.bucket.apply(lambda b: f"s3://{b}"),
+            # Triton's S3 client uses the SDK default chain (IRSA) and needs the bucket region.
+            env={"AWS_DEFAULT_REGION": spec.region, "AWS_REGION": spec.region},
+        ),
+        encryption=cluster.encryption_config.apply(_encryption_summary),
+        api_exposure=cluster.vpc_config.apply(_exposure_summary),
+        gpu_pool=gpu_pool,
+        load_balancer_annotations=LOAD_BALANCER_ANNOTATIONS,
+    )
+
+
+def _network(
+    name: str,
+    spec: ServiceSpec,
+    plan: ResolvedPlan,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.Subnet]]:
+    vpc = aws.ec2.Vpc(
+        f"{name}-vpc",
+        cidr_block=spec.network.cidr,
+        enable_dns_hostnames=True,
+        enable_dns_support=True,
+        tags={**tags, "Name": f"{name}-vpc"},
+        opts=opts,
+    )
+    igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags, opts=opts)
+    public_rt = aws.ec2.RouteTable(
+        f"{name}-public-rt",
+        vpc_id=vpc.id,
+        routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+        tags=tags,
+        opts=opts,
+    )
+    blocks = list(ipaddress.IPv4Network(spec.network.cidr).subnets(new_prefix=_subnet_prefix(spec)))
+    zones = plan.region.zones[:2]
+    private: list[aws.ec2.Subnet] = []
+    public: list[aws.ec2.Subnet] = []
+    for i, zone in enumerate(zones):
+        pub = aws.ec2.Subnet(
+            f"{name}-public-{zone}",
+            vpc_id=vpc.id,
+            cidr_block=str(blocks[2 * i]),
+            availability_zone=zone,
+            tags={**tags, "kubernetes.io/role/elb": "1", "Name": f"{name}-public-{zone}"},
+            opts=opts,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-public-{zone}-rta", subnet_id=pub.id, route_table_id=public_rt.id, opts=opts
+        )
+        eip = aws.ec2.Eip(f"{name}-nat-{zone}-eip", domain="vpc", tags=tags, opts=opts)
+        nat = aws.ec2.NatGateway(
+            f"{name}-nat-{zone}", subnet_id=pub.id, allocation_id=eip.id, tags=tags, opts=opts
+        )
+        priv = aws.ec2.Subnet(
+            f"{name}-private-{zone}",
+            vpc_id=vpc.id,
+            cidr_block=str(blocks[2 * i + 1]),
+            availability_zone=zone,
+            tags={**tags, "kubernetes.io/role/internal-elb": "1", "Name": f"{name}-private-{zone}"},
+            opts=opts,
+        )
+        private_rt = aws.ec2.RouteTable(
+            f"{name}-private-{zone}-rt",
+            vpc_id=vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
+            tags=tags,
+            opts=opts,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-private-{zone}-rta", subnet_id=priv.id, route_table_id=private_rt.id, opts=opts
+        )
+        public.append(pub)
+        private.append(priv)
+    return private, public
+
+
+def _subnet_prefix(spec: ServiceSpec) -> int:
+    """Four equal subnets (public + private in two AZs) carved from the VPC range."""
+    return ipaddress.IPv4Network(spec.network.cidr).prefixlen + 2
+
+
+def _eks(
+    name: str,
+    spec: ServiceSpec,
+    subnets: list[aws.ec2.Subnet],
+    key: aws.kms.Key,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.eks.Cluster:
+    role = aws.iam.Role(
+        f"{name}-cluster-role", assume_role_policy=json.dumps(EKS_TRUST), tags=tags, opts=opts
+    )
+    attach = aws.iam.RolePolicyAttachment(
+        f"{name}-cluster-policy",
+        role=role.name,
+        policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+        opts=opts,
+    )
+    logs = aws.cloudwatch.LogGroup(
+        f"{name}-cluster-logs",
+        name=f"/aws/eks/{name}/cluster",
+        retention_in_days=90,
+        tags=tags,
+        opts=opts,
+    )
+    return aws.eks.Cluster(
+        f"{name}-eks",
+        name=name,
+        role_arn=role.arn,
+        version=spec.kubernetes_version,
+        vpc_config={
+            "subnet_ids": [s.id for s in subnets],
+            "endpoint_private_access": True,
+            "endpoint_public_access": True,
+            "public_access_cidrs": list(spec.network.api_allowed_cidrs),
+        },
+        access_config={"authentication_mode": "API"},
+        encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
+        enabled_cluster_log_types=CONTROL_PLANE_LOGS,
+        tags=tags,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[attach, logs])),
+    )
+
+
+def _node_groups(
+    name: str,
+    spec: ServiceSpec,
+    plan: ResolvedPlan,
+    cluster: aws.eks.Cluster,
+    subnets: list[aws.ec2.Subnet],
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.eks.NodeGroup:
+    role = aws.iam.Role(
+        f"{name}-node-role", assume_role_policy=json.dumps(EC2_TRUST), tags=tags, opts=opts
+    )
+    attachments = [
+        aws.iam.RolePolicyAttachment(
+            f"{name}-node-{short}", role=role.name, policy_arn=arn, opts=opts
+        )
+        for short, arn in NODE_POLICIES.items()
+    ]
+    after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=attachments))
+    subnet_ids = [s.id for s in subnets]
+    aws.eks.NodeGroup(
+        f"{name}-system",
+        cluster_name=cluster.name,
+        node_role_arn=role.arn,
+        subnet_ids=subnet_ids,
+        ami_type=SYSTEM_AMI_TYPE,
+        instance_types=[plan.system_instance.instance_type],
+        capacity_type="ON_DEMAND",
+        scaling_config={
+            "min_size": spec.system_pool.nodes,
+            "desired_size": spec.system_pool.nodes,
+            "max_size": spec.system_pool.nodes + 1,
+        },
+        labels={"exitplan.io/pool": "system"},
+        tags=tags,
+        opts=after,
+    )
+    return aws.eks.NodeGroup(
+        f"{name}-gpu",
+        cluster_name=cluster.name,
+        node_role_arn=role.arn,
+        subnet_ids=subnet_ids,
+        ami_type=GPU_AMI_TYPE,
+        instance_types=[plan.gpu_instance.instance_type],
+        capacity_type="SPOT" if spec.gpu.capacity_type == "spot" else "ON_DEMAND",
+        disk_size=200,
+        scaling_config={
+            "min_size": spec.gpu.min_nodes,
+            "desired_size": spec.gpu.min_nodes,
+            "max_size": spec.gpu.max_nodes,
+        },
+        taints=[{"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": "NO_SCHEDULE"}],
+        labels={
+            "exitplan.io/pool": "gpu",
+            GPU_NODE_LABEL: spec.gpu.model,
+            "nvidia.com/gpu.present": "true",
+        },
+        tags=tags,
+        opts=after,
+    )
+
+
+def _model_bucket(
+    name: str,
+    spec: ServiceSpec,
+    key: aws.kms.Key,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.s3.Bucket:
+    bucket = aws.s3.Bucket(f"{name}-models", bucket=spec.model_repository, tags=tags, opts=opts)
+    aws.s3.BucketPublicAccessBlock(
+        f"{name}-models-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=opts,
+    )
+    aws.s3.BucketOwnershipControls(
+        f"{name}-models-ownership",
+        bucket=bucket.id,
+        rule={"object_ownership": "BucketOwnerEnforced"},
+        opts=opts,
+    )
+    aws.s3.BucketVersioning(
+        f"{name}-models-versioning",
+        bucket=bucket.id,
+        versioning_configuration={"status": "Enabled"},
+        opts=opts,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-models-encryption",
+        bucket=bucket.id,
+        rules=[
+            {
+                "apply_server_side_encryption_by_default": {
+                    "sse_algorithm": "aws:kms",
+                    "kms_master_key_id": key.arn,
+                },
+                "bucket_key_enabled": True,
+            }
+        ],
+        opts=opts,
+    )
+    return bucket
+
+
+def _triton_role(
+    name: str,
+    oidc: aws.iam.OpenIdConnectProvider,
+    bucket: aws.s3.Bucket,
+    key: aws.kms.Key,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.iam.Role:
+    role = aws.iam.Role(
+        f"{name}-triton-irsa",
+        assume_role_policy=pulumi.Output.all(oidc.arn, oidc.url).apply(
+            lambda args: json.dumps(irsa_trust_policy(args[0], args[1]))
+        ),
+        tags=tags,
+        opts=opts,
+    )
+    aws.iam.RolePolicy(
+        f"{name}-triton-read-models",
+        role=role.id,
+        policy=pulumi.Output.all(bucket.arn, key.arn).apply(
+            lambda args: json.dumps(read_only_bucket_policy(args[0], args[1]))
+        ),
+        opts=opts,
+    )
+    return role
+
+
+def irsa_trust_policy(provider_arn: str, issuer_url: str) -> dict[str, object]:
+    """Trust only Triton's service account, through the cluster's OIDC provider."""
+    issuer = issuer_url.removeprefix("https://")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{issuer}:sub": (
+                            f"system:serviceaccount:{TRITON_NAMESPACE}:{TRITON_SERVICE_ACCOUNT}"
+                        ),
+                        f"{issuer}:aud": "sts.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
+
+
+def read_only_bucket_policy(bucket_arn: str, key_arn: str) -> dict[str, object]:
+    """List and get objects of one bucket, decrypt with its key; nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket_arn]},
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{bucket_arn}/*"]},
+            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [key_arn]},
+        ],
+    }
+
+
+def _kubeconfig(cluster: aws.eks.Cluster, region: str) -> pulumi.Output[str]:
+    """A kubeconfig that authenticates with `aws eks get-token`: no static credentials."""
+    return pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority).apply(
+        lambda args: exec_kubeconfig(
+            args[0],
+            args[1],
+            args[2]["data"],
+            {
+                "command": "aws",
+                "args": ["eks", "get-token", "--cluster-name", args[0], "--region", region],
+            },
+        )
+    )
+
+
+def _encryption_summary(config: aws.eks.outputs.ClusterEncryptionConfig | None) -> str:
+    return encryption_summary(config is not None and "secrets" in (config.resources or []))
+
+
+def _exposure_summary(vpc: aws.eks.outputs.ClusterVpcConfig) -> str:
+    return exposure_summary(bool(vpc.endpoint_private_access), list(vpc.public_access_cidrs or []))

@@ -1,0 +1,417 @@
+"""Azure: VNet, AKS (OIDC issuer, workload identity, Key Vault KMS, API server VNet
+integration), a GPU user pool, a locked-down storage account and a federated identity for
+Triton that can only read its container."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import re
+
+import pulumi
+import pulumi_azure_native as azure
+
+from components import catalog
+from components.catalog.resolve import ResolvedPlan
+from components.providers.base import (
+    GPU_NODE_LABEL,
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+    TRITON_NAMESPACE,
+    TRITON_SERVICE_ACCOUNT,
+    CloudCluster,
+    ModelFetch,
+    ModelSource,
+    WorkloadIdentity,
+    encryption_summary,
+    exposure_summary,
+)
+from components.spec import ServiceSpec
+
+NAME = "azure"
+IDENTITY_KIND = "azure-workload-identity"
+# AKS installs the GPU driver on GPU pools; the NVIDIA device plugin is left to the user.
+DEVICE_PLUGIN_MANAGED = False
+UNSUPPORTED: dict[str, str] = {
+    "edge-zone": (
+        "Azure Extended Zones need their own AKS cluster in the extended location; "
+        "GpuInferenceCluster builds regional clusters and EdgeDeployment is not shipped yet"
+    ),
+}
+
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
+TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+LOAD_BALANCER_ANNOTATIONS = {
+    "service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": "/v2/health/ready",
+}
+
+
+def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
+    """The Azure Native provider for the spec's region (subscription from the environment)."""
+    return azure.Provider("azure-native", location=spec.region)
+
+
+def build_cluster(
+    name: str, spec: ServiceSpec, plan: ResolvedPlan, parent: pulumi.Resource
+) -> CloudCluster:
+    """AKS with system and GPU pools, a storage container and workload identity for Triton."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    tags = {**spec.tags, "exitplan-service": spec.name, "exitplan-role": spec.role}
+    client = azure.authorization.get_client_config_output(
+        opts=pulumi.InvokeOutputOptions(parent=parent)
+    )
+    group = azure.resources.ResourceGroup(f"{name}-rg", location=spec.region, tags=tags, opts=opts)
+    node_subnet, api_subnet = _network(name, spec, group, tags, opts)
+    kms_key, control_plane = _kms(name, spec, group, client, tags, opts)
+    cluster = azure.containerservice.ManagedCluster(
+        f"{name}-aks",
+        resource_name_=name,
+        resource_group_name=group.name,
+        location=spec.region,
+        dns_prefix=name,
+        kubernetes_version=spec.kubernetes_version,
+        identity=azure.containerservice.ManagedClusterIdentityArgs(
+            type=azure.containerservice.ResourceIdentityType.USER_ASSIGNED,
+            user_assigned_identities=[control_plane.id],
+        ),
+        oidc_issuer_profile={"enabled": True},
+        security_profile={
+            "workload_identity": {"enabled": True},
+            "azure_key_vault_kms": {
+                "enabled": True,
+                "key_id": kms_key.key_uri_with_version,
+                "key_vault_network_access": "Public",
+            },
+        },
+        aad_profile={"managed": True, "enable_azure_rbac": True},
+        disable_local_accounts=True,
+        api_server_access_profile={
+            "enable_vnet_integration": True,
+            "subnet_id": api_subnet.id,
+            "authorized_ip_ranges": list(spec.network.api_allowed_cidrs),
+        },
+        network_profile={"network_plugin": "azure", "network_plugin_mode": "overlay"},
+        agent_pool_profiles=[
+            azure.containerservice.ManagedClusterAgentPoolProfileArgs(
+                name="system",
+                mode=azure.containerservice.AgentPoolMode.SYSTEM,
+                vm_size=plan.system_instance.instance_type,
+                count=spec.system_pool.nodes,
+                os_type=azure.containerservice.OSType.LINUX,
+                vnet_subnet_id=node_subnet.id,
+                availability_zones=list(plan.region.zones),
+                node_taints=["CriticalAddonsOnly=true:NoSchedule"],
+            )
+        ],
+        tags=tags,
+        opts=opts,
+    )
+    gpu_pool = _gpu_pool(name, spec, plan, group, cluster, node_subnet, tags, opts)
+    account, container = _model_store(name, spec, group, tags, opts)
+    identity = _triton_identity(name, spec, group, cluster, container, client, tags, opts)
+    return CloudCluster(
+        cluster_name=cluster.name,
+        kubeconfig=pulumi.Output.secret(_kubeconfig(group, cluster, parent)),
+        kubernetes_version=cluster.kubernetes_version.apply(lambda v: v or ""),
+        identity=WorkloadIdentity(
+            kind=IDENTITY_KIND,
+            principal=identity.client_id,
+            service_account_annotations={"azure.workload.identity/client-id": identity.client_id},
+            pod_labels={"azure.workload.identity/use": "true"},
+        ),
+        model_source=_model_source(spec, plan, account, identity),
+        encryption=cluster.security_profile.apply(_encryption),
+        api_exposure=cluster.api_server_access_profile.apply(_exposure),
+        gpu_pool=gpu_pool,
+        load_balancer_annotations=LOAD_BALANCER_ANNOTATIONS,
+    )
+
+
+def _network(
+    name: str,
+    spec: ServiceSpec,
+    group: azure.resources.ResourceGroup,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[azure.network.Subnet, azure.network.Subnet]:
+    cidr = ipaddress.IPv4Network(spec.network.cidr)
+    nodes_block, rest = list(cidr.subnets(prefixlen_diff=1))
+    api_block = next(rest.subnets(new_prefix=28))
+    vnet = azure.network.VirtualNetwork(
+        f"{name}-vnet",
+        resource_group_name=group.name,
+        location=spec.region,
+        address_space={"address_prefixes": [spec.network.cidr]},
+        tags=tags,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["subnets"])),
+    )
+    nodes = azure.network.Subnet(
+        f"{name}-nodes",
+        resource_group_name=group.name,
+        virtual_network_name=vnet.name,
+        address_prefix=str(nodes_block),
+        opts=opts,
+    )
+    api = azure.network.Subnet(
+        f"{name}-apiserver",
+        resource_group_name=group.name,
+        virtual_network_name=vnet.name,
+        address_prefix=str(api_block),
+        delegations=[
+            {"name": "aks-apiserver", "service_name": "Microsoft.ContainerService/managedClusters"}
+        ],
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[nodes])),
+    )
+    return nodes, api
+
+
+def _kms(
+    name: str,
+    spec: ServiceSpec,
+    group: azure.resources.ResourceGroup,
+    client: pulumi.Output[azure.authorization.GetClientConfigResult],
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[azure.keyvault.Key, azure.managedidentity.UserAssignedIdentity]:
+    """Key Vault key for etcd secrets (KMS v2) and the control-plane identity that uses it."""
+    control_plane = azure.managedidentity.UserAssignedIdentity(
+        f"{name}-control-plane",
+        resource_group_name=group.name,
+        location=spec.region,
+        tags=tags,
+        opts=opts,
+    )
+    vault = azure.keyvault.Vault(
+        f"{name}-kv",
+        resource_group_name=group.name,
+        location=spec.region,
+        vault_name=_compact(f"{spec.name}kms", 24),
+        properties=azure.keyvault.VaultPropertiesArgs(
+            tenant_id=client.tenant_id,
+            sku=azure.keyvault.SkuArgs(
+                family=azure.keyvault.SkuFamily.A, name=azure.keyvault.SkuName.STANDARD
+            ),
+            enable_rbac_authorization=True,
+            enable_purge_protection=True,
+            enable_soft_delete=True,
+            soft_delete_retention_in_days=90,
+        ),
+        tags=tags,
+        opts=opts,
+    )
+    key = azure.keyvault.Key(
+        f"{name}-kms-key",
+        resource_group_name=group.name,
+        vault_name=vault.name,
+        key_name="etcd-secrets",
+        properties={"kty": "RSA", "key_size": 2048, "key_ops": ["encrypt", "decrypt"]},
+        opts=opts,
+    )
+    azure.authorization.RoleAssignment(
+        f"{name}-kms-crypto-user",
+        principal_id=control_plane.principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=_role(client, KEY_VAULT_CRYPTO_USER),
+        scope=vault.id,
+        opts=opts,
+    )
+    return key, control_plane
+
+
+def _gpu_pool(
+    name: str,
+    spec: ServiceSpec,
+    plan: ResolvedPlan,
+    group: azure.resources.ResourceGroup,
+    cluster: azure.containerservice.ManagedCluster,
+    subnet: azure.network.Subnet,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> azure.containerservice.AgentPool:
+    spot = spec.gpu.capacity_type == "spot"
+    return azure.containerservice.AgentPool(
+        f"{name}-gpu",
+        resource_group_name=group.name,
+        resource_name_=cluster.name,
+        agent_pool_name="gpu",
+        mode="User",
+        os_type="Linux",
+        vm_size=plan.gpu_instance.instance_type,
+        count=spec.gpu.min_nodes,
+        enable_auto_scaling=True,
+        min_count=spec.gpu.min_nodes,
+        max_count=spec.gpu.max_nodes,
+        vnet_subnet_id=subnet.id,
+        gpu_profile={"driver": "Install"},
+        node_taints=[f"{GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule"],
+        node_labels={"exitplan.io/pool": "gpu", GPU_NODE_LABEL: spec.gpu.model},
+        scale_set_priority="Spot" if spot else "Regular",
+        scale_set_eviction_policy="Delete" if spot else None,
+        spot_max_price=-1 if spot else None,
+        tags=tags,
+        opts=opts,
+    )
+
+
+def _model_store(
+    name: str,
+    spec: ServiceSpec,
+    group: azure.resources.ResourceGroup,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[azure.storage.StorageAccount, azure.storage.BlobContainer]:
+    account = azure.storage.StorageAccount(
+        f"{name}-models",
+        resource_group_name=group.name,
+        location=spec.region,
+        account_name=storage_account_name(spec),
+        kind="StorageV2",
+        sku={"name": "Standard_ZRS"},
+        allow_blob_public_access=False,
+        allow_shared_key_access=False,
+        enable_https_traffic_only=True,
+        minimum_tls_version="TLS1_2",
+        encryption={
+            "require_infrastructure_encryption": True,
+            "key_source": "Microsoft.Storage",
+            "services": {"blob": {"enabled": True, "key_type": "Account"}},
+        },
+        tags=tags,
+        opts=opts,
+    )
+    azure.storage.BlobServiceProperties(
+        f"{name}-models-versioning",
+        resource_group_name=group.name,
+        account_name=account.name,
+        blob_services_name="default",
+        is_versioning_enabled=True,
+        delete_retention_policy={"enabled": True, "days": 30},
+        opts=opts,
+    )
+    container = azure.storage.BlobContainer(
+        f"{name}-models-container",
+        resource_group_name=group.name,
+        account_name=account.name,
+        container_name=spec.model_repository,
+        public_access=azure.storage.PublicAccess.NONE,
+        opts=opts,
+    )
+    return account, container
+
+
+def _triton_identity(
+    name: str,
+    spec: ServiceSpec,
+    group: azure.resources.ResourceGroup,
+    cluster: azure.containerservice.ManagedCluster,
+    container: azure.storage.BlobContainer,
+    client: pulumi.Output[azure.authorization.GetClientConfigResult],
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> azure.managedidentity.UserAssignedIdentity:
+    identity = azure.managedidentity.UserAssignedIdentity(
+        f"{name}-triton-identity",
+        resource_group_name=group.name,
+        location=spec.region,
+        tags=tags,
+        opts=opts,
+    )
+    azure.managedidentity.FederatedIdentityCredential(
+        f"{name}-triton-federation",
+        resource_group_name=group.name,
+        resource_name_=identity.name,
+        issuer=cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else ""),
+        subject=f"system:serviceaccount:{TRITON_NAMESPACE}:{TRITON_SERVICE_ACCOUNT}",
+        audiences=[TOKEN_AUDIENCE],
+        opts=opts,
+    )
+    azure.authorization.RoleAssignment(
+        f"{name}-triton-blob-reader",
+        principal_id=identity.principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=_role(client, STORAGE_BLOB_DATA_READER),
+        scope=container.id,
+        opts=opts,
+    )
+    return identity
+
+
+def _model_source(
+    spec: ServiceSpec,
+    plan: ResolvedPlan,
+    account: azure.storage.StorageAccount,
+    identity: azure.managedidentity.UserAssignedIdentity,
+) -> ModelSource:
+    """`as://` with managed identity where Triton supports it; else a workload-identity copy."""
+    uri = account.name.apply(lambda a: f"as://{a}/{spec.model_repository}")
+    if plan.triton.azure_managed_identity:
+        return ModelSource(
+            uri=uri,
+            env={
+                "AZURE_STORAGE_AUTH_TYPE": "managed_identity",
+                "AZURE_STORAGE_CLIENT_ID": identity.client_id,
+            },
+        )
+    cli = catalog.image("azure-cli")
+    script = (
+        'az login --service-principal -u "$AZURE_CLIENT_ID" -t "$AZURE_TENANT_ID" '
+        '--federated-token "$(cat "$AZURE_FEDERATED_TOKEN_FILE")" --output none && '
+        f"az storage blob download-batch --auth-mode login --account-name "
+        f"{storage_account_name(spec)} --source {spec.model_repository} --destination /models "
+        "--output none"
+    )
+    return ModelSource(
+        uri=uri, env={}, fetch=ModelFetch(image=cli.image, command=["sh", "-c", script])
+    )
+
+
+def storage_account_name(spec: ServiceSpec) -> str:
+    """Storage account names are 3-24 lowercase letters and digits, globally unique."""
+    return _compact(spec.model_repository, 24)
+
+
+def _compact(text: str, limit: int) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())[:limit]
+
+
+def _role(
+    client: pulumi.Output[azure.authorization.GetClientConfigResult], role_id: str
+) -> pulumi.Output[str]:
+    return client.subscription_id.apply(
+        lambda sub: (
+            f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"
+        )
+    )
+
+
+def _kubeconfig(
+    group: azure.resources.ResourceGroup,
+    cluster: azure.containerservice.ManagedCluster,
+    parent: pulumi.Resource,
+) -> pulumi.Output[str]:
+    """The Entra ID (kubelogin) user kubeconfig: local accounts are disabled."""
+    creds = azure.containerservice.list_managed_cluster_user_credentials_output(
+        resource_group_name=group.name,
+        resource_name=cluster.name,
+        format="exec",
+        opts=pulumi.InvokeOutputOptions(parent=parent),
+    )
+    return creds.kubeconfigs.apply(lambda ks: base64.b64decode(ks[0]["value"]).decode())
+
+
+def _encryption(
+    profile: azure.containerservice.outputs.ManagedClusterSecurityProfileResponse | None,
+) -> str:
+    kms = profile.azure_key_vault_kms if profile else None
+    return encryption_summary(bool(kms and kms.enabled))
+
+
+def _exposure(
+    profile: azure.containerservice.outputs.ManagedClusterAPIServerAccessProfileResponse | None,
+) -> str:
+    if profile is None:
+        return exposure_summary(False, [])
+    return exposure_summary(
+        bool(profile.enable_vnet_integration), list(profile.authorized_ip_ranges or [])
+    )

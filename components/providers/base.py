@@ -1,0 +1,140 @@
+"""The contract every cloud module fulfils: one `CloudModule` per cloud, registered in one dict.
+
+A cloud module builds the cloud side of a GPU inference cluster (network, Kubernetes, GPU pool,
+model store, workload identity) and hands back a `CloudCluster`: everything the cloud-neutral
+Triton layer needs, with real per-cloud differences (identity above all) modelled, not
+flattened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pulumi
+
+from components.catalog.resolve import ResolvedPlan
+from components.spec import ServiceSpec
+
+TRITON_NAMESPACE = "triton"
+TRITON_SERVICE_ACCOUNT = "triton"
+GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_TAINT_VALUE = "present"
+GPU_NODE_LABEL = "exitplan.io/gpu-model"
+
+
+@dataclass(frozen=True)
+class WorkloadIdentity:
+    """How Triton's Kubernetes service account gets cloud credentials, with no static keys."""
+
+    kind: str
+    principal: pulumi.Output[str]
+    service_account_annotations: Mapping[str, pulumi.Input[str]]
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelFetch:
+    """An init container that copies the repository to `/models` with workload identity.
+
+    Used where this Triton release cannot read the cloud's store with workload identity itself
+    (Azure Blob before managed-identity support): never a storage key instead.
+    """
+
+    image: str
+    command: Sequence[str]
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where Triton's model repository lives and how Triton reaches it."""
+
+    uri: pulumi.Output[str]
+    env: Mapping[str, pulumi.Input[str]]
+    fetch: ModelFetch | None = None
+
+
+@dataclass(frozen=True)
+class CloudCluster:
+    """The cloud side of one inference cluster, as the Triton layer and the outputs need it."""
+
+    cluster_name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    kubernetes_version: pulumi.Output[str]
+    identity: WorkloadIdentity
+    model_source: ModelSource
+    encryption: pulumi.Output[str]
+    api_exposure: pulumi.Output[str]
+    gpu_pool: pulumi.Resource
+    load_balancer_annotations: Mapping[str, str]
+
+
+def encryption_summary(secrets_customer_key: bool) -> str:
+    """The cloud-neutral encryption fact that parity compares across clouds."""
+    secrets = "customer-managed key" if secrets_customer_key else "platform default"
+    return f"secrets: {secrets}; model store: encrypted, versioned"
+
+
+def exposure_summary(private_endpoint: bool, api_cidrs: list[str]) -> str:
+    """The cloud-neutral exposure fact: how the API is reachable; the store is never public."""
+    api = "private endpoint" if private_endpoint else "no private endpoint"
+    allowed = (
+        f"public limited to {len(api_cidrs)} CIDR(s)" if api_cidrs else "public to the internet"
+    )
+    return f"API: {api}, {allowed}; model store: no public access"
+
+
+def exec_kubeconfig(cluster: str, server: str, ca_data: str, exec_spec: dict[str, object]) -> str:
+    """A kubeconfig whose user runs a cloud CLI for short-lived tokens: no static credentials."""
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", **exec_spec}}
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": cluster,
+                    "cluster": {"server": server, "certificate-authority-data": ca_data},
+                }
+            ],
+            "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
+            "current-context": cluster,
+            "users": [{"name": cluster, "user": user}],
+        }
+    )
+
+
+class CloudModule(Protocol):
+    """A cloud module: its name, its gaps as data, and the builders of its resources."""
+
+    @property
+    def NAME(self) -> str:
+        """The registry key: aws, azure, gcp."""
+        ...
+
+    @property
+    def IDENTITY_KIND(self) -> str:
+        """How pods get cloud credentials without keys (irsa, ...)."""
+        ...
+
+    @property
+    def DEVICE_PLUGIN_MANAGED(self) -> bool:
+        """Whether the platform runs the NVIDIA device plugin itself."""
+        ...
+
+    @property
+    def UNSUPPORTED(self) -> Mapping[str, str]:
+        """Features this cloud cannot provide, each with its reason."""
+        ...
+
+    def pulumi_provider(self, spec: ServiceSpec) -> pulumi.ProviderResource:
+        """The cloud's Pulumi provider, created by the stack program and passed in."""
+        ...
+
+    def build_cluster(
+        self, name: str, spec: ServiceSpec, plan: ResolvedPlan, parent: pulumi.Resource
+    ) -> CloudCluster:
+        """Create the cloud resources as children of `parent`; providers come from its opts."""
+        ...

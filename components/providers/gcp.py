@@ -1,0 +1,364 @@
+"""Google Cloud: VPC with secondary ranges and Cloud NAT, a private regional GKE cluster with
+workload identity, shielded nodes and Cloud KMS secrets encryption, a GPU node pool with
+driver installation, a locked-down GCS bucket and a service account that can only read it."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.catalog.resolve import ResolvedPlan
+from components.providers.base import (
+    GPU_NODE_LABEL,
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+    TRITON_NAMESPACE,
+    TRITON_SERVICE_ACCOUNT,
+    CloudCluster,
+    ModelSource,
+    WorkloadIdentity,
+    encryption_summary,
+    exec_kubeconfig,
+    exposure_summary,
+)
+from components.spec import ServiceSpec
+
+NAME = "gcp"
+IDENTITY_KIND = "gke-workload-identity"
+# GKE installs the driver (gpu_driver_installation_config) and runs the device plugin itself.
+DEVICE_PLUGIN_MANAGED = True
+UNSUPPORTED: dict[str, str] = {
+    "edge-zone": (
+        "Google Distributed Cloud edge runs its own clusters on Google-managed hardware; "
+        "GpuInferenceCluster builds regional clusters and EdgeDeployment is not shipped yet"
+    ),
+}
+
+NODE_ROLES = (
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+    "roles/artifactregistry.reader",
+)
+LOAD_BALANCER_ANNOTATIONS = {"cloud.google.com/l4-rbs": "enabled"}
+MASTER_CIDR_PREFIX = 28
+DRIVER_INSTALL = gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
+    gpu_driver_version="LATEST"
+)
+
+
+def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
+    """The Google provider for the stack's `gcp:project` and the spec's region."""
+    return gcp.Provider("gcp", project=pulumi.Config("gcp").require("project"), region=spec.region)
+
+
+def build_cluster(
+    name: str, spec: ServiceSpec, plan: ResolvedPlan, parent: pulumi.Resource
+) -> CloudCluster:
+    """Private GKE with system and GPU pools, a GCS bucket and workload identity for Triton."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    labels = {_label(k): _label(v) for k, v in {**spec.tags, "exitplan-role": spec.role}.items()}
+    client = gcp.organizations.get_client_config_output(
+        opts=pulumi.InvokeOutputOptions(parent=parent)
+    )
+    project = gcp.organizations.get_project_output(
+        project_id=client.project, opts=pulumi.InvokeOutputOptions(parent=parent)
+    )
+    network, subnet = _network(name, spec, opts)
+    key_grant = _secrets_key(name, spec, project, labels, opts)
+    cluster = gcp.container.Cluster(
+        f"{name}-gke",
+        name=name,
+        location=spec.region,
+        min_master_version=spec.kubernetes_version,
+        remove_default_node_pool=True,
+        initial_node_count=1,
+        deletion_protection=True,
+        network=network.id,
+        subnetwork=subnet.id,
+        networking_mode="VPC_NATIVE",
+        ip_allocation_policy={
+            "cluster_secondary_range_name": "pods",
+            "services_secondary_range_name": "services",
+        },
+        workload_identity_config={
+            "workload_pool": client.project.apply(lambda p: f"{p}.svc.id.goog")
+        },
+        private_cluster_config={
+            "enable_private_nodes": True,
+            "enable_private_endpoint": False,
+            "master_ipv4_cidr_block": str(_master_block(spec)),
+        },
+        master_authorized_networks_config={
+            "cidr_blocks": [
+                {"cidr_block": c, "display_name": f"allowed-{i}"}
+                for i, c in enumerate(spec.network.api_allowed_cidrs)
+            ]
+        },
+        enable_shielded_nodes=True,
+        database_encryption={"state": "ENCRYPTED", "key_name": key_grant.crypto_key_id},
+        logging_config={"enable_components": ["SYSTEM_COMPONENTS", "APISERVER", "WORKLOADS"]},
+        release_channel={"channel": "REGULAR"},
+        resource_labels=labels,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[key_grant])),
+    )
+    node_sa = _node_service_account(name, client, opts)
+    _node_pool(name, spec, plan, cluster, node_sa, labels, opts, gpu=False)
+    gpu_pool = _node_pool(name, spec, plan, cluster, node_sa, labels, opts, gpu=True)
+    bucket = _model_bucket(name, spec, labels, opts)
+    account = _triton_account(name, spec, bucket, client, opts)
+    return CloudCluster(
+        cluster_name=cluster.name,
+        kubeconfig=pulumi.Output.secret(_kubeconfig(cluster)),
+        kubernetes_version=cluster.min_master_version.apply(lambda v: v or ""),
+        identity=WorkloadIdentity(
+            kind=IDENTITY_KIND,
+            principal=account.email,
+            service_account_annotations={"iam.gke.io/gcp-service-account": account.email},
+        ),
+        model_source=ModelSource(uri=bucket.name.apply(lambda b: f"gs://{b}"), env={}),
+        encryption=cluster.database_encryption.apply(
+            lambda d: encryption_summary(d is not None and d.state == "ENCRYPTED")
+        ),
+        api_exposure=pulumi.Output.all(
+            cluster.private_cluster_config, cluster.master_authorized_networks_config
+        ).apply(_exposure),
+        gpu_pool=gpu_pool,
+        load_balancer_annotations=LOAD_BALANCER_ANNOTATIONS,
+    )
+
+
+def _blocks(
+    spec: ServiceSpec,
+) -> tuple[ipaddress.IPv4Network, ipaddress.IPv4Network, ipaddress.IPv4Network]:
+    """Nodes, pods and services ranges carved from the spec's CIDR (pods get half)."""
+    net = ipaddress.IPv4Network(spec.network.cidr)
+    pods, rest = net.subnets(prefixlen_diff=1)
+    nodes, services = list(rest.subnets(prefixlen_diff=1))
+    return nodes, pods, services
+
+
+def _master_block(spec: ServiceSpec) -> ipaddress.IPv4Network:
+    """The control plane's /28 from the top of the services range."""
+    services = _blocks(spec)[2]
+    return list(services.subnets(new_prefix=MASTER_CIDR_PREFIX))[-1]
+
+
+def _network(
+    name: str, spec: ServiceSpec, opts: pulumi.ResourceOptions
+) -> tuple[gcp.compute.Network, gcp.compute.Subnetwork]:
+    nodes, pods, services = _blocks(spec)
+    services_range = next(services.subnets(prefixlen_diff=1))
+    network = gcp.compute.Network(f"{name}-vpc", auto_create_subnetworks=False, opts=opts)
+    subnet = gcp.compute.Subnetwork(
+        f"{name}-nodes",
+        network=network.id,
+        region=spec.region,
+        ip_cidr_range=str(nodes),
+        private_ip_google_access=True,
+        secondary_ip_ranges=[
+            {"range_name": "pods", "ip_cidr_range": str(pods)},
+            {"range_name": "services", "ip_cidr_range": str(services_range)},
+        ],
+        opts=opts,
+    )
+    router = gcp.compute.Router(f"{name}-router", network=network.id, region=spec.region, opts=opts)
+    gcp.compute.RouterNat(
+        f"{name}-nat",
+        router=router.name,
+        region=spec.region,
+        nat_ip_allocate_option="AUTO_ONLY",
+        source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+        opts=opts,
+    )
+    return network, subnet
+
+
+def _secrets_key(
+    name: str,
+    spec: ServiceSpec,
+    project: pulumi.Output[gcp.organizations.GetProjectResult],
+    labels: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> gcp.kms.CryptoKeyIAMMember:
+    """Cloud KMS key for application-layer secrets encryption, granted to the GKE agent."""
+    ring = gcp.kms.KeyRing(f"{name}-keyring", location=spec.region, opts=opts)
+    key = gcp.kms.CryptoKey(
+        f"{name}-secrets-key",
+        key_ring=ring.id,
+        rotation_period="7776000s",
+        labels=labels,
+        opts=opts,
+    )
+    return gcp.kms.CryptoKeyIAMMember(
+        f"{name}-secrets-key-gke",
+        crypto_key_id=key.id,
+        role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+        member=project.number.apply(
+            lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"
+        ),
+        opts=opts,
+    )
+
+
+def _node_service_account(
+    name: str,
+    client: pulumi.Output[gcp.organizations.GetClientConfigResult],
+    opts: pulumi.ResourceOptions,
+) -> gcp.serviceaccount.Account:
+    """A least-privilege node identity instead of the default compute service account."""
+    account = gcp.serviceaccount.Account(
+        f"{name}-nodes-sa",
+        account_id=f"{name}-nodes"[:30],
+        display_name=f"GKE nodes of {name}",
+        opts=opts,
+    )
+    for role in NODE_ROLES:
+        gcp.projects.IAMMember(
+            f"{name}-nodes-{role.split('/')[-1]}",
+            project=client.project,
+            role=role,
+            member=account.email.apply(lambda e: f"serviceAccount:{e}"),
+            opts=opts,
+        )
+    return account
+
+
+def _node_pool(
+    name: str,
+    spec: ServiceSpec,
+    plan: ResolvedPlan,
+    cluster: gcp.container.Cluster,
+    node_sa: gcp.serviceaccount.Account,
+    labels: dict[str, str],
+    opts: pulumi.ResourceOptions,
+    *,
+    gpu: bool,
+) -> gcp.container.NodePool:
+    """The system pool, or the GPU pool pinned to the zones that offer its accelerator."""
+    instance = plan.gpu_instance if gpu else plan.system_instance
+    config = gcp.container.NodePoolNodeConfigArgs(
+        machine_type=instance.instance_type,
+        service_account=node_sa.email,
+        oauth_scopes=["https://www.googleapis.com/auth/cloud-platform"],
+        workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
+            mode="GKE_METADATA"
+        ),
+        shielded_instance_config=gcp.container.NodePoolNodeConfigShieldedInstanceConfigArgs(
+            enable_secure_boot=True, enable_integrity_monitoring=True
+        ),
+        resource_labels=labels,
+        labels={"exitplan.io/pool": "gpu", GPU_NODE_LABEL: spec.gpu.model}
+        if gpu
+        else {"exitplan.io/pool": "system"},
+        spot=gpu and spec.gpu.capacity_type == "spot",
+        guest_accelerators=[
+            gcp.container.NodePoolNodeConfigGuestAcceleratorArgs(
+                type=instance.accelerator,
+                count=instance.gpu_count,
+                gpu_driver_installation_config=(
+                    gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
+                        gpu_driver_version="LATEST"
+                    )
+                ),
+            )
+        ]
+        if gpu
+        else None,
+        taints=[
+            gcp.container.NodePoolNodeConfigTaintArgs(
+                key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect="NO_SCHEDULE"
+            )
+        ]
+        if gpu
+        else None,
+    )
+    low, high = (
+        (spec.gpu.min_nodes, spec.gpu.max_nodes)
+        if gpu
+        else (spec.system_pool.nodes, spec.system_pool.nodes + 1)
+    )
+    return gcp.container.NodePool(
+        f"{name}-{'gpu' if gpu else 'system'}",
+        cluster=cluster.id,
+        node_locations=list(plan.gpu_zones) if gpu else None,
+        initial_node_count=low,
+        autoscaling={"total_min_node_count": low, "total_max_node_count": high},
+        node_config=config,
+        management={"auto_repair": True, "auto_upgrade": True},
+        opts=opts,
+    )
+
+
+def _model_bucket(
+    name: str, spec: ServiceSpec, labels: dict[str, str], opts: pulumi.ResourceOptions
+) -> gcp.storage.Bucket:
+    return gcp.storage.Bucket(
+        f"{name}-models",
+        name=spec.model_repository,
+        location=spec.region.upper(),
+        uniform_bucket_level_access=True,
+        public_access_prevention="enforced",
+        versioning={"enabled": True},
+        labels=labels,
+        opts=opts,
+    )
+
+
+def _triton_account(
+    name: str,
+    spec: ServiceSpec,
+    bucket: gcp.storage.Bucket,
+    client: pulumi.Output[gcp.organizations.GetClientConfigResult],
+    opts: pulumi.ResourceOptions,
+) -> gcp.serviceaccount.Account:
+    account = gcp.serviceaccount.Account(
+        f"{name}-triton-sa",
+        account_id=f"{name}-triton"[:30],
+        display_name=f"Triton of {spec.name}: reads {spec.model_repository}",
+        opts=opts,
+    )
+    gcp.storage.BucketIAMMember(
+        f"{name}-triton-object-viewer",
+        bucket=bucket.name,
+        role="roles/storage.objectViewer",
+        member=account.email.apply(lambda e: f"serviceAccount:{e}"),
+        opts=opts,
+    )
+    gcp.serviceaccount.IAMMember(
+        f"{name}-triton-workload-identity",
+        service_account_id=account.name,
+        role="roles/iam.workloadIdentityUser",
+        member=client.project.apply(
+            lambda p: f"serviceAccount:{p}.svc.id.goog[{TRITON_NAMESPACE}/{TRITON_SERVICE_ACCOUNT}]"
+        ),
+        opts=opts,
+    )
+    return account
+
+
+def _kubeconfig(cluster: gcp.container.Cluster) -> pulumi.Output[str]:
+    """A kubeconfig that authenticates with gke-gcloud-auth-plugin: no static credentials."""
+    return pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth).apply(
+        lambda args: exec_kubeconfig(
+            args[0],
+            f"https://{args[1]}",
+            args[2]["cluster_ca_certificate"],
+            {"command": "gke-gcloud-auth-plugin", "provideClusterInfo": True},
+        )
+    )
+
+
+def _exposure(args: list[Any]) -> str:
+    private, authorized = (a or {} for a in args)
+    return exposure_summary(
+        bool(private.get("enable_private_nodes")),
+        [b["cidr_block"] for b in authorized.get("cidr_blocks") or []],
+    )
+
+
+def _label(value: str) -> str:
+    """GCP labels: lowercase letters, digits, '-' and '_', at most 63 characters."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in value.lower())[:63]

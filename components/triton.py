@@ -1,0 +1,428 @@
+"""NVIDIA Triton on Kubernetes: pure manifest rendering plus the Pulumi resources built from it.
+
+`render_manifests` is a pure function of plain values, so every object can be validated
+against the Kubernetes OpenAPI schema in tests; `deploy_triton` creates the same objects with
+pulumi_kubernetes once the cloud's outputs (identity, model URI) are known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import catalog
+from components.providers.base import (
+    GPU_NODE_LABEL,
+    GPU_TAINT_KEY,
+    TRITON_NAMESPACE,
+    TRITON_SERVICE_ACCOUNT,
+    ModelFetch,
+)
+
+HTTP_PORT = 8000
+GRPC_PORT = 8001
+METRICS_PORT = 8002
+LOCAL_REPOSITORY = "/models"
+RUN_AS = 1000  # the `triton-server` user of the NGC image
+# Startup budget: 60 x 10 s = 10 minutes for a cold model download and load.
+STARTUP_PERIOD_S = 10
+STARTUP_FAILURES = 60
+MODELS_ANNOTATION = "exitplan.io/models"
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TritonConfig:
+    """Everything the Triton manifests depend on, as plain values."""
+
+    name: str
+    image: str
+    models: Sequence[tuple[str, int]]
+    repository_uri: str
+    gpu_model: str
+    gpus_per_pod: int = 1
+    min_replicas: int = 1
+    max_replicas: int = 2
+    target_utilization: int = 70
+    env: Mapping[str, str] = field(default_factory=dict)
+    service_account_annotations: Mapping[str, str] = field(default_factory=dict)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    load_balancer_annotations: Mapping[str, str] = field(default_factory=dict)
+    fetch: ModelFetch | None = None
+    device_plugin: bool = False
+
+
+def selector(config: TritonConfig) -> dict[str, str]:
+    """The labels that select this service's Triton pods."""
+    return {"app.kubernetes.io/name": "triton", "app.kubernetes.io/instance": config.name}
+
+
+def render_manifests(config: TritonConfig) -> dict[str, Manifest]:
+    """Every Kubernetes object of the Triton service, keyed by role."""
+    return {role: _RENDERERS[role](config) for role in manifest_kinds(config.device_plugin)}
+
+
+def manifest_kinds(device_plugin: bool) -> dict[str, str]:
+    """Role -> kind of every object `render_manifests` returns, known before rendering."""
+    kinds = dict(_KINDS)
+    if not device_plugin:
+        del kinds["device-plugin"]
+    return kinds
+
+
+def _meta(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "namespace": TRITON_NAMESPACE, **extra}
+
+
+def _namespace() -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": TRITON_NAMESPACE,
+            "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+        },
+    }
+
+
+def _service_account(config: TritonConfig) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(
+            TRITON_SERVICE_ACCOUNT,
+            annotations=dict(config.service_account_annotations),
+            labels=selector(config),
+        ),
+        "automountServiceAccountToken": False,
+    }
+
+
+def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
+
+
+def _container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _deployment(config: TritonConfig) -> Manifest:
+    repository = LOCAL_REPOSITORY if config.fetch else config.repository_uri
+    args = [
+        f"--model-repository={repository}",
+        "--model-control-mode=explicit",
+        *(f"--load-model={name}" for name, _ in config.models),
+        "--strict-readiness=true",
+        "--exit-on-error=true",
+        f"--http-port={HTTP_PORT}",
+        f"--grpc-port={GRPC_PORT}",
+        f"--metrics-port={METRICS_PORT}",
+    ]
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}]
+    init_containers = []
+    if config.fetch:
+        mounts.append({"name": "models", "mountPath": LOCAL_REPOSITORY, "readOnly": True})
+        volumes.append({"name": "models", "emptyDir": {"sizeLimit": "50Gi"}})
+        init_containers.append(
+            {
+                "name": "fetch-models",
+                "image": config.fetch.image,
+                "command": list(config.fetch.command),
+                "volumeMounts": [
+                    {"name": "models", "mountPath": LOCAL_REPOSITORY},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+                "env": [{"name": "HOME", "value": "/tmp"}],
+                "securityContext": _container_security(),
+                "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}},
+            }
+        )
+    container = {
+        "name": "tritonserver",
+        "image": config.image,
+        "command": ["tritonserver"],
+        "args": args,
+        "ports": [
+            {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
+            {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+        ],
+        "env": [{"name": k, "value": v} for k, v in sorted(config.env.items())],
+        "resources": {
+            "requests": {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": config.gpus_per_pod},
+            "limits": {"memory": "16Gi", "nvidia.com/gpu": config.gpus_per_pod},
+        },
+        "startupProbe": _http_probe("/v2/health/ready", STARTUP_PERIOD_S, STARTUP_FAILURES),
+        "readinessProbe": _http_probe("/v2/health/ready", 5, 3),
+        "livenessProbe": _http_probe("/v2/health/live", 10, 3),
+        "securityContext": _container_security(),
+        "volumeMounts": mounts,
+    }
+    labels = {**selector(config), **config.pod_labels}
+    pod_spec: dict[str, Any] = {
+        "serviceAccountName": TRITON_SERVICE_ACCOUNT,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "fsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "nodeSelector": {GPU_NODE_LABEL: config.gpu_model},
+        "tolerations": [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": key,
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": selector(config)},
+            }
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+        ],
+        "terminationGracePeriodSeconds": 60,
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if init_containers:
+        pod_spec["initContainers"] = init_containers
+    models = ",".join(f"{name}:{version}" for name, version in config.models)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(
+            config.name, labels=selector(config), annotations={MODELS_ANNOTATION: models}
+        ),
+        "spec": {
+            "replicas": config.min_replicas,
+            "selector": {"matchLabels": selector(config)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(METRICS_PORT),
+                    },
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def _service(config: TritonConfig) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(
+            config.name,
+            labels=selector(config),
+            annotations=dict(config.load_balancer_annotations),
+        ),
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": selector(config),
+            "ports": [
+                {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
+                {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+            ],
+        },
+    }
+
+
+def _metrics_service(config: TritonConfig) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(f"{config.name}-metrics", labels=selector(config)),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(config),
+            "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}],
+        },
+    }
+
+
+def _hpa(config: TritonConfig) -> Manifest:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(config.name, labels=selector(config)),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": config.name},
+            "minReplicas": config.min_replicas,
+            "maxReplicas": config.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {
+                            "type": "Utilization",
+                            "averageUtilization": config.target_utilization,
+                        },
+                    },
+                }
+            ],
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+        },
+    }
+
+
+def _pdb(config: TritonConfig) -> Manifest:
+    # One replica may always be drained (a PDB of minAvailable 1 on 1 replica blocks drains).
+    budget = (
+        {"minAvailable": config.min_replicas - 1}
+        if config.min_replicas > 1
+        else {"maxUnavailable": 1}
+    )
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(config.name, labels=selector(config)),
+        "spec": {**budget, "selector": {"matchLabels": selector(config)}},
+    }
+
+
+def _device_plugin() -> Manifest:
+    image = catalog.image("nvidia-device-plugin")
+    labels = {"app.kubernetes.io/name": "nvidia-device-plugin"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "nvidia-device-plugin", "namespace": "kube-system", "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "priorityClassName": "system-node-critical",
+                    "nodeSelector": {"exitplan.io/pool": "gpu"},
+                    "tolerations": [
+                        {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},
+                        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                    ],
+                    "containers": [
+                        {
+                            "name": "nvidia-device-plugin",
+                            "image": image.image,
+                            "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "false"}],
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "volumeMounts": [
+                                {
+                                    "name": "device-plugin",
+                                    "mountPath": "/var/lib/kubelet/device-plugins",
+                                }
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "device-plugin",
+                            "hostPath": {"path": "/var/lib/kubelet/device-plugins"},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+_RESOURCE_TYPES: dict[str, Any] = {
+    "Namespace": k8s.core.v1.Namespace,
+    "ServiceAccount": k8s.core.v1.ServiceAccount,
+    "Deployment": k8s.apps.v1.Deployment,
+    "Service": k8s.core.v1.Service,
+    "HorizontalPodAutoscaler": k8s.autoscaling.v2.HorizontalPodAutoscaler,
+    "PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
+    "DaemonSet": k8s.apps.v1.DaemonSet,
+}
+
+
+def deploy_triton(
+    name: str,
+    config: pulumi.Output[TritonConfig],
+    device_plugin: bool,
+    opts: pulumi.ResourceOptions,
+    gpu_pool: pulumi.Resource,
+) -> dict[str, pulumi.CustomResource]:
+    """Create the rendered objects with pulumi_kubernetes, one resource per role.
+
+    The roles are known before the config resolves (they do not depend on cloud outputs), so
+    the resource graph is the same in preview and update.
+    """
+    manifests = config.apply(render_manifests)
+    kinds = manifest_kinds(device_plugin)
+    created: dict[str, pulumi.CustomResource] = {}
+    namespace = k8s.core.v1.Namespace(
+        f"{name}-namespace", metadata=manifests["namespace"]["metadata"], opts=opts
+    )
+    created["namespace"] = namespace
+    for role, kind in kinds.items():
+        if role == "namespace":
+            continue
+        depends: list[pulumi.Resource] = [namespace]
+        if kind in ("Deployment", "DaemonSet"):
+            depends.append(gpu_pool)
+        created[role] = _RESOURCE_TYPES[kind](
+            f"{name}-{role}",
+            **_body(kind, manifests[role]),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=depends)),
+        )
+    return created
+
+
+def _body(kind: str, manifest: pulumi.Output[Manifest]) -> dict[str, Any]:
+    """The resource arguments of a kind, each taken from the rendered manifest."""
+    if kind == "ServiceAccount":
+        return {
+            "metadata": manifest["metadata"],
+            "automount_service_account_token": manifest["automountServiceAccountToken"],
+        }
+    return {"metadata": manifest["metadata"], "spec": manifest["spec"]}
+
+
+_KINDS = {
+    "namespace": "Namespace",
+    "service-account": "ServiceAccount",
+    "deployment": "Deployment",
+    "service": "Service",
+    "metrics-service": "Service",
+    "hpa": "HorizontalPodAutoscaler",
+    "pdb": "PodDisruptionBudget",
+    "device-plugin": "DaemonSet",
+}
+_RENDERERS: dict[str, Any] = {
+    "namespace": lambda _config: _namespace(),
+    "service-account": _service_account,
+    "deployment": _deployment,
+    "service": _service,
+    "metrics-service": _metrics_service,
+    "hpa": _hpa,
+    "pdb": _pdb,
+    "device-plugin": lambda _config: _device_plugin(),
+}

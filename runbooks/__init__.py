@@ -1,0 +1,1 @@
+"""Runbooks: the exitplan CLI and the drills it runs."""

@@ -1,0 +1,208 @@
+"""Human output of the CLI: tables and trees on stdout, errors on stderr."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from components.planning.parity import ParityReport
+from components.planning.runner import Plan, PlannedResource
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+SECRET_INPUTS = {"kubeconfig"}
+STATUS_STYLE = {"equal": "green", "expected": "yellow", "drift": "bold red"}
+
+# The properties worth a glance per resource type (dotted paths into the inputs).
+KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "aws:ec2/vpc:Vpc": ("cidrBlock",),
+    "aws:ec2/subnet:Subnet": ("availabilityZone", "cidrBlock"),
+    "aws:eks/cluster:Cluster": (
+        "version",
+        "vpcConfig.endpointPrivateAccess",
+        "vpcConfig.publicAccessCidrs",
+        "encryptionConfig.resources",
+        "enabledClusterLogTypes",
+    ),
+    "aws:eks/nodeGroup:NodeGroup": (
+        "instanceTypes",
+        "amiType",
+        "capacityType",
+        "scalingConfig",
+        "taints",
+    ),
+    "aws:s3/bucket:Bucket": ("bucket",),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (
+        "blockPublicAcls",
+        "restrictPublicBuckets",
+    ),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "rules.0.applyServerSideEncryptionByDefault.sseAlgorithm",
+    ),
+    "aws:kms/key:Key": ("enableKeyRotation",),
+    "azure-native:containerservice:ManagedCluster": (
+        "kubernetesVersion",
+        "oidcIssuerProfile.enabled",
+        "securityProfile.workloadIdentity.enabled",
+        "securityProfile.azureKeyVaultKms.enabled",
+        "apiServerAccessProfile.authorizedIPRanges",
+        "disableLocalAccounts",
+    ),
+    "azure-native:containerservice:AgentPool": (
+        "vmSize",
+        "minCount",
+        "maxCount",
+        "nodeTaints",
+        "scaleSetPriority",
+    ),
+    "azure-native:storage:StorageAccount": (
+        "accountName",
+        "allowBlobPublicAccess",
+        "allowSharedKeyAccess",
+        "minimumTlsVersion",
+        "encryption.requireInfrastructureEncryption",
+    ),
+    "azure-native:managedidentity:FederatedIdentityCredential": ("subject",),
+    "gcp:container/cluster:Cluster": (
+        "minMasterVersion",
+        "workloadIdentityConfig.workloadPool",
+        "privateClusterConfig.enablePrivateNodes",
+        "databaseEncryption.state",
+        "enableShieldedNodes",
+    ),
+    "gcp:container/nodePool:NodePool": (
+        "nodeConfig.machineType",
+        "nodeConfig.guestAccelerators.0.type",
+        "nodeConfig.taints",
+        "autoscaling",
+    ),
+    "gcp:storage/bucket:Bucket": ("name", "uniformBucketLevelAccess", "publicAccessPrevention"),
+    "gcp:serviceaccount/iAMMember:IAMMember": ("role", "member"),
+    "kubernetes:apps/v1:Deployment": ("spec.replicas", "spec.template.spec.containers.0.image"),
+    "kubernetes:core/v1:Service": ("spec.type",),
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ("spec.minReplicas", "spec.maxReplicas"),
+}
+
+
+def error(message: str) -> None:
+    """An error for a person, on stderr."""
+    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+
+
+def stacks_table(rows: list[dict[str, Any]]) -> None:
+    """`exitplan stacks list`."""
+    table = Table(
+        "stack", "provider", "role", "region", "GPU type", "GPUs/node", "GPU nodes", "$/node-hour"
+    )
+    for r in rows:
+        table.add_row(
+            r["stack"],
+            r["provider"],
+            r["role"],
+            r["region"],
+            r["gpu_type"],
+            str(r["gpus_per_node"]),
+            r["gpu_nodes"],
+            f"{r['usd_per_gpu_node_hour']:.3f}",
+        )
+    out.print(table)
+
+
+def lookup(inputs: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path (`a.b.0.c`), or None."""
+    value: Any = inputs
+    for part in path.split("."):
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+def key_properties(resource: PlannedResource) -> dict[str, Any]:
+    """The resource's key properties that are set."""
+    found = {p: lookup(resource.inputs, p) for p in KEY_PROPERTIES.get(resource.type, ())}
+    return {p: _plain(v) for p, v in found.items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    """Floats that are whole numbers (the wire format) back to ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """`exitplan plan --json`: every resource with all its inputs; secrets masked."""
+    return {
+        "stack": plan.stack,
+        "resource_count": len(plan.resources),
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "custom": r.custom,
+                "key_properties": key_properties(r),
+                "inputs": _mask(_plain(r.inputs)),
+            }
+            for r in plan.resources
+        ],
+        "outputs": {
+            k: "[secret]" if k in plan.secret_outputs else v for k, v in plan.outputs.items()
+        },
+    }
+
+
+def _mask(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {k: "[secret]" if k in SECRET_INPUTS else v for k, v in inputs.items()}
+
+
+def plan_tree(plan: Plan) -> None:
+    """`exitplan plan`: the resource tree under the stack, with key properties."""
+    root = Tree(
+        f"[bold]{plan.stack}[/] — {len(plan.resources)} resources (offline plan, Pulumi mocks)"
+    )
+    nodes: dict[str, Tree] = {}
+    for r in plan.resources:
+        props = ", ".join(f"{k}={_short(v)}" for k, v in key_properties(r).items())
+        label = f"[cyan]{r.type}[/] [bold]{r.name}[/]" + (f"  [dim]{props}[/]" if props else "")
+        nodes[r.name] = nodes.get(r.parent, root).add(label)
+    out.print(root)
+    outputs = Table("output", "value", title="stack outputs")
+    for key, value in plan.outputs.items():
+        outputs.add_row(key, "[secret]" if key in plan.secret_outputs else _short(value, 100))
+    out.print(outputs)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parity_table(report: ParityReport) -> None:
+    """`exitplan parity`: the equivalence table, notes for expected differences, drift last."""
+    table = Table("row", *[f"{s}\n({report.providers[s]})" for s in report.stacks], "status")
+    for row in report.rows:
+        style = STATUS_STYLE[row.status]
+        table.add_row(row.row, *[row.values[s] for s in report.stacks], f"[{style}]{row.status}[/]")
+    out.print(table)
+    for row in report.rows:
+        if row.status == "expected":
+            out.print(f"[yellow]note[/] {row.row}: {row.reason}")
+    if report.drift:
+        for row in report.drift:
+            err.print(f"[bold red]drift[/] {row.row}: {row.reason}")
+        err.print(f"{len(report.drift)} row(s) drift: the stacks are not equivalent")
+    else:
+        out.print(f"[green]parity ok[/]: {len(report.stacks)} stacks equivalent")

@@ -1,0 +1,76 @@
+"""Azure stack under Pulumi mocks: AKS with workload identity, GPU pool, storage, identity."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.planning.runner import Plan
+from tests.conftest import one
+
+
+@pytest.fixture(scope="module")
+def azure(plans: dict[str, Plan]) -> Plan:
+    return plans["azure-standby"]
+
+
+def test_aks_has_oidc_issuer_workload_identity_and_kms(azure: Plan) -> None:
+    aks = one(azure, "azure-native:containerservice:ManagedCluster").inputs
+    assert aks["kubernetesVersion"] == "1.33"
+    assert aks["oidcIssuerProfile"]["enabled"] is True
+    assert aks["securityProfile"]["workloadIdentity"]["enabled"] is True
+    assert aks["securityProfile"]["azureKeyVaultKms"]["enabled"] is True
+    assert aks["disableLocalAccounts"] is True
+    assert aks["apiServerAccessProfile"]["authorizedIPRanges"] == ["203.0.113.0/24"]
+    system = aks["agentPoolProfiles"][0]
+    assert system["mode"] == "System" and system["vmSize"] == "Standard_D2s_v5"
+
+
+def test_gpu_user_pool_has_the_same_taint(azure: Plan) -> None:
+    pool = one(azure, "azure-native:containerservice:AgentPool").inputs
+    assert pool["mode"] == "User"
+    assert pool["vmSize"] == "Standard_NC4as_T4_v3"
+    assert pool["nodeTaints"] == ["nvidia.com/gpu=present:NoSchedule"]
+    assert pool["nodeLabels"]["exitplan.io/gpu-model"] == "T4"
+    assert (pool["minCount"], pool["maxCount"], pool["enableAutoScaling"]) == (1, 4, True)
+    assert pool["scaleSetPriority"] == "Regular"
+
+
+def test_storage_account_locked_down(azure: Plan) -> None:
+    account = one(azure, "azure-native:storage:StorageAccount").inputs
+    assert account["allowBlobPublicAccess"] is False
+    assert account["allowSharedKeyAccess"] is False
+    assert account["minimumTlsVersion"] == "TLS1_2"
+    assert account["encryption"]["requireInfrastructureEncryption"] is True
+    container = one(azure, "azure-native:storage:BlobContainer").inputs
+    assert container["publicAccess"] == "None"
+    assert one(azure, "azure-native:storage:BlobServiceProperties").inputs["isVersioningEnabled"]
+
+
+def test_federated_identity_for_tritons_service_account(azure: Plan) -> None:
+    federation = one(azure, "azure-native:managedidentity:FederatedIdentityCredential").inputs
+    assert federation["subject"] == "system:serviceaccount:triton:triton"
+    assert federation["audiences"] == ["api://AzureADTokenExchange"]
+    assert federation["issuer"].startswith("https://eastus.oic.prod-aks.azure.com/")
+
+
+def test_blob_reader_role_scoped_to_the_container(azure: Plan) -> None:
+    grant = one(azure, "azure-native:authorization:RoleAssignment", "-triton-blob-reader").inputs
+    assert grant["roleDefinitionId"].endswith("2a2b9908-6ea1-4ae2-8e65-a410df84e7d1")
+    assert grant["principalType"] == "ServicePrincipal"
+    assert "blobcontainer" in grant["scope"].lower() or "container" in grant["scope"]
+
+
+def test_workload_identity_wiring_in_kubernetes(azure: Plan) -> None:
+    sa = one(azure, "kubernetes:core/v1:ServiceAccount").inputs
+    assert sa["metadata"]["annotations"]["azure.workload.identity/client-id"]
+    pod = one(azure, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]
+    assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+
+
+def test_models_copied_by_workload_identity_never_a_storage_key(azure: Plan) -> None:
+    pod = one(azure, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    fetch = pod["initContainers"][0]
+    script = " ".join(fetch["command"])
+    assert "--federated-token" in script and "--auth-mode login" in script
+    assert "account-key" not in script and "AZURE_STORAGE_KEY" not in script
+    assert "--model-repository=/models" in pod["containers"][0]["args"]

@@ -1,0 +1,70 @@
+"""GCP stack under Pulumi mocks: private GKE with workload identity, GPU pool, GCS, SA."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.planning.runner import Plan
+from tests.conftest import one
+
+
+@pytest.fixture(scope="module")
+def gcp(plans: dict[str, Plan]) -> Plan:
+    return plans["gcp-standby"]
+
+
+def test_subnet_has_secondary_ranges(gcp: Plan) -> None:
+    subnet = one(gcp, "gcp:compute/subnetwork:Subnetwork").inputs
+    assert {r["rangeName"] for r in subnet["secondaryIpRanges"]} == {"pods", "services"}
+    assert subnet["privateIpGoogleAccess"] is True
+
+
+def test_gke_private_shielded_workload_identity_and_encrypted(gcp: Plan) -> None:
+    gke = one(gcp, "gcp:container/cluster:Cluster").inputs
+    assert gke["workloadIdentityConfig"]["workloadPool"] == "fraud-scoring-prod.svc.id.goog"
+    assert gke["privateClusterConfig"]["enablePrivateNodes"] is True
+    assert gke["enableShieldedNodes"] is True
+    assert gke["databaseEncryption"]["state"] == "ENCRYPTED"
+    assert gke["masterAuthorizedNetworksConfig"]["cidrBlocks"][0]["cidrBlock"] == "203.0.113.0/24"
+    assert gke["removeDefaultNodePool"] is True
+
+
+def test_gpu_pool_accelerators_driver_taint_and_zones(gcp: Plan) -> None:
+    pool = one(gcp, "gcp:container/nodePool:NodePool", "-gpu").inputs
+    config = pool["nodeConfig"]
+    accelerator = config["guestAccelerators"][0]
+    assert (accelerator["type"], accelerator["count"]) == ("nvidia-tesla-t4", 1)
+    assert accelerator["gpuDriverInstallationConfig"]["gpuDriverVersion"] == "LATEST"
+    assert config["machineType"] == "n1-standard-4"
+    assert config["taints"] == [
+        {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
+    ]
+    assert config["workloadMetadataConfig"]["mode"] == "GKE_METADATA"
+    assert config["shieldedInstanceConfig"]["enableSecureBoot"] is True
+    assert pool["nodeLocations"] and all(
+        z.startswith("us-central1-") for z in pool["nodeLocations"]
+    )
+
+
+def test_bucket_uniform_versioned_and_never_public(gcp: Plan) -> None:
+    bucket = one(gcp, "gcp:storage/bucket:Bucket").inputs
+    assert bucket["uniformBucketLevelAccess"] is True
+    assert bucket["publicAccessPrevention"] == "enforced"
+    assert bucket["versioning"]["enabled"] is True
+
+
+def test_service_account_reads_bucket_and_binds_tritons_ksa(gcp: Plan) -> None:
+    viewer = one(gcp, "gcp:storage/bucketIAMMember:BucketIAMMember").inputs
+    assert viewer["role"] == "roles/storage.objectViewer"
+    assert viewer["member"].startswith("serviceAccount:fraud-scoring-triton@")
+    binding = one(gcp, "gcp:serviceaccount/iAMMember:IAMMember").inputs
+    assert binding["role"] == "roles/iam.workloadIdentityUser"
+    assert binding["member"] == "serviceAccount:fraud-scoring-prod.svc.id.goog[triton/triton]"
+    sa = one(gcp, "kubernetes:core/v1:ServiceAccount").inputs
+    assert sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].startswith(
+        "fraud-scoring-triton@"
+    )
+
+
+def test_no_device_plugin_on_gke(gcp: Plan) -> None:
+    assert gcp.of_type("kubernetes:apps/v1:DaemonSet") == []

@@ -1,0 +1,82 @@
+"""Parity: equal stacks pass; another Triton version, GPU memory or model version is drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.planning.parity import compare
+from components.planning.runner import Plan, plan_stack
+from tests.conftest import BASE_STACKS, MakeProject, service, stack_config
+
+
+def test_shipped_stacks_are_equivalent(plans: dict[str, Plan]) -> None:
+    report = compare([plans[s] for s in BASE_STACKS])
+    assert report.drift == []
+    statuses = {r.row: r.status for r in report.rows}
+    assert statuses["triton version"] == "equal"
+    assert statuses["ports"] == "equal" and statuses["probes"] == "equal"
+    assert statuses["identity kind"] == "expected"
+    assert {r.row for r in report.rows} >= {
+        "triton version",
+        "models",
+        "GPU model",
+        "GPU memory (GiB)",
+        "max GPUs",
+        "Kubernetes minor",
+        "ports",
+        "probes",
+        "identity kind",
+        "encryption",
+        "public exposure",
+    }
+
+
+def _edit_triton(config: dict[str, Any]) -> None:
+    service(config)["triton"]["version"] = "2.59.0"
+
+
+def _edit_gpu_memory(config: dict[str, Any]) -> None:
+    gpu = service(config)["gpu"]
+    gpu.update(model="A100-80GB", min_memory_gib=80)
+
+
+def _edit_model_version(config: dict[str, Any]) -> None:
+    service(config)["triton"]["models"][0]["version"] = 4
+
+
+@pytest.mark.parametrize(
+    ("edit", "row"),
+    [
+        (_edit_triton, "triton version"),
+        (_edit_gpu_memory, "GPU memory (GiB)"),
+        (_edit_model_version, "models"),
+    ],
+)
+def test_a_differing_stack_is_drift_naming_the_row_and_stack(
+    make_project: MakeProject, plans: dict[str, Plan], edit: Any, row: str
+) -> None:
+    changed = stack_config("azure-standby")
+    edit(changed)
+    project = make_project({"azure-drifted": changed})
+    drifted = plan_stack(project, project.stack("azure-drifted"))
+    report = compare([plans["aws-primary"], drifted, plans["gcp-standby"]])
+    drift = {r.row: r for r in report.drift}
+    assert row in drift
+    assert "azure-drifted" in drift[row].reason
+    assert report.as_dict()["ok"] is False
+
+
+def test_per_cloud_rows_still_must_agree_within_a_cloud(plans: dict[str, Plan]) -> None:
+    aws = plans["aws-primary"]
+    other = Plan(
+        stack="aws-other",
+        resources=aws.resources,
+        outputs={
+            **aws.outputs,
+            "parity": {**aws.outputs["parity"], "identity kind": "pod-identity"},
+        },
+    )
+    report = compare([aws, other])
+    assert [r.row for r in report.drift] == ["identity kind"]

@@ -1,0 +1,131 @@
+"""Triton's Kubernetes objects: schema-valid for the spec's Kubernetes version, secure, and
+exactly what the stacks register."""
+
+from __future__ import annotations
+
+import kubernetes_validate
+import pytest
+
+from components.planning.runner import Plan
+from components.providers.base import ModelFetch
+from components.triton import TritonConfig, manifest_kinds, render_manifests
+from tests.conftest import BASE_STACKS, one
+
+BASE = TritonConfig(
+    name="fraud-scoring",
+    image="nvcr.io/nvidia/tritonserver:25.09-py3",
+    models=[("fraud-scorer", 3), ("embedder", 1)],
+    repository_uri="s3://bucket",
+    gpu_model="T4",
+    min_replicas=2,
+    max_replicas=4,
+    env={"AWS_DEFAULT_REGION": "us-east-1"},
+    service_account_annotations={"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"},
+)
+VARIANTS = {
+    "plain": BASE,
+    "device-plugin": TritonConfig(**{**BASE.__dict__, "device_plugin": True, "min_replicas": 1}),
+    "fetch": TritonConfig(
+        **{
+            **BASE.__dict__,
+            "fetch": ModelFetch(
+                image="mcr.microsoft.com/azure-cli:2", command=["sh", "-c", "true"]
+            ),
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("version", ["1.31", "1.33", "1.35"])
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_manifest_validates_against_the_kubernetes_schema(variant: str, version: str) -> None:
+    manifests = render_manifests(VARIANTS[variant])
+    assert set(manifests) == set(manifest_kinds(VARIANTS[variant].device_plugin))
+    for role, manifest in manifests.items():
+        assert manifest["kind"] == manifest_kinds(True)[role]
+        kubernetes_validate.validate(manifest, version, strict=True)
+
+
+def test_schema_validation_catches_a_typo() -> None:
+    broken = render_manifests(BASE)["deployment"]
+    broken["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.33", strict=True)
+
+
+@pytest.mark.parametrize("stack", BASE_STACKS)
+def test_registered_objects_validate_for_the_stacks_version(
+    plans: dict[str, Plan], stack: str
+) -> None:
+    plan = plans[stack]
+    version = plan.outputs["parity"]["Kubernetes minor"]
+    kubernetes = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.custom]
+    assert len(kubernetes) >= 7
+    for resource in kubernetes:
+        manifest = {k: _ints(v) for k, v in resource.inputs.items()}
+        kubernetes_validate.validate(manifest, version, strict=True)
+
+
+def _ints(value: object) -> object:
+    """The wire turns numbers into floats; the schema wants integers back."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    return value
+
+
+def test_deployment_gpu_probes_security_and_spread() -> None:
+    pod = render_manifests(BASE)["deployment"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert pod["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    assert pod["nodeSelector"] == {"exitplan.io/gpu-model": "T4"}
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    startup = container["startupProbe"]
+    assert startup["httpGet"]["path"] == "/v2/health/ready"
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600, "cold model load budget"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} == {
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    }
+    assert [p["containerPort"] for p in container["ports"]] == [8000, 8001, 8002]
+    assert "--load-model=fraud-scorer" in container["args"]
+    assert "--load-model=embedder" in container["args"]
+
+
+def test_hpa_and_pdb_follow_the_replica_spec() -> None:
+    manifests = render_manifests(BASE)
+    assert manifests["hpa"]["spec"]["minReplicas"] == 2
+    assert manifests["hpa"]["spec"]["maxReplicas"] == 4
+    assert manifests["pdb"]["spec"]["minAvailable"] == 1
+    single = render_manifests(VARIANTS["device-plugin"])
+    assert single["pdb"]["spec"] == {
+        "maxUnavailable": 1,
+        "selector": single["pdb"]["spec"]["selector"],
+    }
+
+
+@pytest.mark.parametrize("stack", BASE_STACKS)
+def test_no_static_credentials_anywhere(plans: dict[str, Plan], stack: str) -> None:
+    text = str([r.inputs for r in plans[stack].resources if r.type.startswith("kubernetes:")])
+    for secret in ("AWS_SECRET_ACCESS_KEY", "AZURE_STORAGE_KEY", "AccountKey=", "private_key"):
+        assert secret not in text
+    assert plans[stack].of_type("kubernetes:core/v1:Secret") == []
+
+
+def test_service_is_a_load_balancer_with_cloud_annotations(plans: dict[str, Plan]) -> None:
+    service = one(plans["aws-primary"], "kubernetes:core/v1:Service", "scoring-service").inputs
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert (
+        service["metadata"]["annotations"][
+            "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path"
+        ]
+        == "/v2/health/ready"
+    )

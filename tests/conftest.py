@@ -1,0 +1,68 @@
+"""Shared fixtures: the project, offline plans of its stacks under Pulumi mocks
+(`components.planning.mocks.PlanMocks`), and throw-away projects with edited stack files."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.planning.runner import Plan, PlannedResource, plan_stack
+from components.stack_config import Project
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE_STACKS = ("aws-primary", "azure-standby", "gcp-standby")
+
+
+@pytest.fixture(scope="session")
+def project() -> Project:
+    """The repository's own Pulumi project."""
+    return Project(ROOT)
+
+
+@pytest.fixture(scope="session")
+def plans(project: Project) -> dict[str, Plan]:
+    """Offline plans of the three shipped stacks, computed once per test session."""
+    return {name: plan_stack(project, project.stack(name)) for name in BASE_STACKS}
+
+
+def stack_config(name: str) -> dict[str, Any]:
+    """A deep copy of a shipped stack file's content."""
+    return copy.deepcopy(yaml.safe_load((ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text()))
+
+
+MakeProject = Callable[[dict[str, Any]], Project]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> MakeProject:
+    """A project in tmp_path with the real program and the given stack files (name -> content
+    as a mapping, or raw text)."""
+
+    def make(stacks: dict[str, Any]) -> Project:
+        shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+        (tmp_path / "stacks").mkdir(exist_ok=True)
+        shutil.copy(ROOT / "stacks" / "__main__.py", tmp_path / "stacks" / "__main__.py")
+        for name, content in stacks.items():
+            text = content if isinstance(content, str) else yaml.safe_dump(content)
+            (tmp_path / "stacks" / f"Pulumi.{name}.yaml").write_text(text)
+        return Project(tmp_path)
+
+    return make
+
+
+def service(config: dict[str, Any]) -> dict[str, Any]:
+    """The `exitplan:service` mapping of a stack file's content, for editing in place."""
+    return config["config"]["exitplan:service"]
+
+
+def one(plan: Plan, typ: str, suffix: str = "") -> PlannedResource:
+    """The single planned resource of a type (whose name ends with `suffix`)."""
+    found = [r for r in plan.of_type(typ) if r.name.endswith(suffix)]
+    assert len(found) == 1, f"expected one {typ} ending {suffix!r}, got {[r.name for r in found]}"
+    return found[0]

@@ -1,0 +1,171 @@
+"""The CLI end to end: stacks list, plan, parity, --json, and bad input mapped to exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runbooks.cli import main
+from tests.conftest import ROOT, MakeProject, service, stack_config
+
+
+def run(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["exitplan", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    captured = capsys.readouterr()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
+def test_stacks_list_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["stacks", "list", "--project", str(ROOT), "--json"], monkeypatch, capsys)
+    assert code == 0
+    rows = {r["stack"]: r for r in json.loads(out)}
+    assert rows["aws-primary"]["gpu_type"] == "g4dn.xlarge"
+    assert rows["azure-standby"]["provider"] == "azure"
+    assert rows["gcp-standby"]["gpu_type"] == "n1-standard-4 + 1x nvidia-tesla-t4"
+
+
+def test_plan_json_lists_typed_parented_resources_and_masks_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        ["plan", "gcp-standby", "--project", str(ROOT), "--json"], monkeypatch, capsys
+    )
+    assert code == 0
+    plan = json.loads(out)
+    types = {r["type"] for r in plan["resources"]}
+    assert {"gcp:container/cluster:Cluster", "kubernetes:apps/v1:Deployment"} <= types
+    assert plan["outputs"]["kubeconfig"] == "[secret]"
+    provider = next(r for r in plan["resources"] if r["type"] == "pulumi:providers:kubernetes")
+    assert provider["inputs"]["kubeconfig"] == "[secret]"
+    gke = next(r for r in plan["resources"] if r["type"] == "gcp:container/cluster:Cluster")
+    assert gke["parent"] == "fraud-scoring"
+    assert gke["key_properties"]["databaseEncryption.state"] == "ENCRYPTED"
+
+
+def test_parity_exits_0_and_prints_the_table() -> None:
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "exitplan"),
+            "parity",
+            "aws-primary",
+            "azure-standby",
+            "gcp-standby",
+        ],
+        cwd=ROOT / "stacks",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "parity ok: 3 stacks equivalent" in result.stdout
+    assert "triton version" in result.stdout
+
+
+def test_parity_drift_exits_1_naming_row_and_stack(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    drifted = stack_config("gcp-standby")
+    service(drifted)["triton"]["version"] = "2.59.0"
+    project = make_project({"aws-primary": stack_config("aws-primary"), "gcp-old": drifted})
+    code, out, _err = run(["parity", "--project", str(project.root), "--json"], monkeypatch, capsys)
+    assert code == 1
+    report = json.loads(out)
+    assert report["drift"] == ["triton version"]
+    row = next(r for r in report["rows"] if r["row"] == "triton version")
+    assert row["values"] == {"aws-primary": "2.61.0", "gcp-old": "2.59.0"}
+
+
+def _edited(edit: Any) -> dict[str, Any]:
+    config = stack_config("aws-primary")
+    edit(service(config))
+    return config
+
+
+BAD_INPUTS = {
+    "unknown GPU model": (
+        _edited(lambda s: s["gpu"].update(model="V100")),
+        "exitplan:service.gpu.model",
+        "use one of",
+    ),
+    "region lacks it": (
+        _edited(
+            lambda s: (
+                s["gpu"].update(model="H100", min_memory_gib=80, gpus_per_node=8)
+                or s.update(region="eu-west-1")
+            )
+        ),
+        "exitplan:service.gpu",
+        "pick from what eu-west-1 offers",
+    ),
+    "missing tag": (_edited(lambda s: s["tags"].pop("owner")), "exitplan:service.tags", "owner"),
+    "min above max": (
+        _edited(lambda s: s["gpu"].update(min_nodes=9)),
+        "exitplan:service.gpu",
+        "above max_nodes",
+    ),
+    "negative count": (
+        _edited(lambda s: s["gpu"].update(max_nodes=-2)),
+        "exitplan:service.gpu.max_nodes",
+        "use a larger number",
+    ),
+    "unknown key": (
+        _edited(lambda s: s.update(regoin="us-east-1")),
+        "exitplan:service.regoin",
+        "allowed keys here",
+    ),
+    "yaml syntax": ("config:\n  exitplan:service: {name: [oops\n", "", "YAML syntax error at line"),
+    "edge role": (
+        _edited(lambda s: s.update(role="edge")),
+        "exitplan:service",
+        "self-managed nodes",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_exits_2_with_file_field_and_fix(
+    case: str,
+    make_project: MakeProject,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    content, field, words = BAD_INPUTS[case]
+    project = make_project({"broken": content})
+    command = ["plan", "broken"] if case == "edge role" else ["stacks", "list"]
+    code, out, err = run([*command, "--project", str(project.root)], monkeypatch, capsys)
+    assert code == 2, err
+    assert "Pulumi.broken.yaml" in err
+    assert field in err
+    assert words in err
+    assert "Traceback" not in err and "Traceback" not in out
+
+
+def test_unknown_stack_exits_2_listing_the_stacks(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["plan", "aws-primry", "--project", str(ROOT)], monkeypatch, capsys)
+    assert code == 2
+    assert "unknown stack 'aws-primry'" in err
+    assert "aws-primary, azure-standby, gcp-standby" in err
+
+
+def test_no_project_found_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["stacks", "list"], monkeypatch, capsys)
+    assert code == 2
+    assert "Pulumi.yaml" in err
