@@ -90,7 +90,7 @@ class Stack:
     @cached_property
     def config(self) -> dict[str, Any]:
         """The stack's `config:` mapping."""
-        config = _read_yaml(self.path).get("config") or {}
+        config = _read_yaml(self.path, shown=self.relative).get("config") or {}
         if not isinstance(config, dict):
             raise SpecError("`config` must be a mapping", file=self.relative, field="config")
         return config
@@ -119,7 +119,7 @@ class Stack:
             raise type(exc)(exc.problem, file=self.relative, field=field, fix=exc.fix) from None
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path, shown: str = "") -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -128,9 +128,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(
             f"YAML syntax error at {where}: {problem}",
-            file=str(path),
+            file=shown or str(path),
             fix="fix the YAML (indentation, a missing ':' or an unclosed quote)",
         ) from None
     if not isinstance(data, dict):
-        raise SpecError("expected a YAML mapping at the top level", file=str(path))
+        raise SpecError("expected a YAML mapping at the top level", file=shown or str(path))
     return data
