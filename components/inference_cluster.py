@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -12,7 +12,7 @@ from components.catalog.resolve import ResolvedPlan, resolve
 from components.providers import cloud_for
 from components.providers.base import CloudCluster
 from components.spec import ServiceSpec
-from components.triton import HTTP_PORT, TritonConfig, deploy_triton
+from components.triton import HTTP_PORT, TritonConfig, deploy_triton, manifest_kinds
 
 TYPE = "exitplan:index:GpuInferenceCluster"
 
@@ -57,10 +57,24 @@ class GpuInferenceCluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        static = _triton_config(name, spec, plan, cloud, not module.DEVICE_PLUGIN_MANAGED)
         objects = deploy_triton(
             name,
-            _triton_config(name, spec, plan, cloud, device_plugin=not module.DEVICE_PLUGIN_MANAGED),
-            not module.DEVICE_PLUGIN_MANAGED,
+            pulumi.Output.all(
+                uri=cloud.model_source.uri,
+                env=pulumi.Output.from_input(dict(cloud.model_source.env)),
+                annotations=pulumi.Output.from_input(
+                    dict(cloud.identity.service_account_annotations)
+                ),
+            ).apply(
+                lambda v: replace(
+                    static,
+                    repository_uri=v["uri"],
+                    env=v["env"],
+                    service_account_annotations=v["annotations"],
+                )
+            ),
+            manifest_kinds(static),
             pulumi.ResourceOptions(parent=self, provider=kubernetes),
             cloud.gpu_pool,
         )
@@ -79,50 +93,42 @@ class GpuInferenceCluster(pulumi.ComponentResource):
         )
         self.triton_version = pulumi.Output.from_input(plan.triton.triton_version)
         self.parity = _parity_facts(spec, plan, cloud, module.DEVICE_PLUGIN_MANAGED)
-        self.register_outputs(
-            {
-                "provider": self.provider,
-                "region": self.region,
-                "cluster_name": self.cluster_name,
-                "kubeconfig": self.kubeconfig,
-                "endpoint": self.endpoint,
-                "model_repository_uri": self.model_repository_uri,
-                "gpu_instance_type": self.gpu_instance_type,
-                "gpu_model": self.gpu_model,
-                "max_gpus": self.max_gpus,
-                "identity": self.identity,
-                "triton_version": self.triton_version,
-                "parity": self.parity,
-            }
-        )
+        self.model_store_name = cloud.model_store_name
+        self.stack_outputs: dict[str, pulumi.Output[Any]] = {
+            "provider": self.provider,
+            "region": self.region,
+            "cluster_name": self.cluster_name,
+            "kubeconfig": self.kubeconfig,
+            "endpoint": self.endpoint,
+            "model_repository_uri": self.model_repository_uri,
+            "gpu_instance_type": self.gpu_instance_type,
+            "gpu_model": self.gpu_model,
+            "max_gpus": self.max_gpus,
+            "identity": self.identity,
+            "triton_version": self.triton_version,
+            "parity": self.parity,
+        }
+        self.register_outputs(self.stack_outputs)
 
 
 def _triton_config(
-    name: str, spec: ServiceSpec, plan: ResolvedPlan, cloud: CloudCluster, *, device_plugin: bool
-) -> pulumi.Output[TritonConfig]:
-    identity = cloud.identity
-    return pulumi.Output.all(
-        uri=cloud.model_source.uri,
-        env=pulumi.Output.from_input(dict(cloud.model_source.env)),
-        annotations=pulumi.Output.from_input(dict(identity.service_account_annotations)),
-    ).apply(
-        lambda v: TritonConfig(
-            name=name,
-            image=plan.triton.image,
-            models=[(m.name, m.version) for m in spec.triton.models],
-            repository_uri=v["uri"],
-            gpu_model=spec.gpu.model,
-            gpus_per_pod=spec.gpu.gpus_per_node,
-            min_replicas=spec.triton.min_replicas,
-            max_replicas=spec.triton.max_replicas,
-            target_utilization=spec.triton.autoscaling_target_utilization,
-            env=v["env"],
-            service_account_annotations=v["annotations"],
-            pod_labels=identity.pod_labels,
-            load_balancer_annotations=cloud.load_balancer_annotations,
-            fetch=cloud.model_source.fetch,
-            device_plugin=device_plugin,
-        )
+    name: str, spec: ServiceSpec, plan: ResolvedPlan, cloud: CloudCluster, device_plugin: bool
+) -> TritonConfig:
+    """The Triton config from plain spec values; cloud outputs are filled in once known."""
+    return TritonConfig(
+        name=name,
+        image=plan.triton.image,
+        models=[(m.name, m.version) for m in spec.triton.models],
+        repository_uri="",
+        gpu_model=spec.gpu.model,
+        gpus_per_pod=spec.gpu.gpus_per_node,
+        min_replicas=spec.triton.min_replicas,
+        max_replicas=spec.triton.max_replicas,
+        target_utilization=spec.triton.autoscaling_target_utilization,
+        pod_labels=cloud.identity.pod_labels,
+        load_balancer_annotations=cloud.load_balancer_annotations,
+        fetch=cloud.model_source.fetch,
+        device_plugin=device_plugin,
     )
 
 

@@ -8,18 +8,23 @@ default.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from components.errors import SpecError
 
 CONFIG_KEY = "exitplan:service"
+STANDBY_KEY = "exitplan:standby"
+EDGE_KEY = "exitplan:edge"
+TRAFFIC_KEY = "exitplan:traffic"
+CONFIG_KEYS = (CONFIG_KEY, STANDBY_KEY, EDGE_KEY, TRAFFIC_KEY)
 REQUIRED_TAGS = ("owner", "cost-center")
 
 Provider = Literal["aws", "azure", "gcp"]
 Role = Literal["primary", "standby", "edge"]
 CapacityType = Literal["on-demand", "spot"]
+StandbyLevel = Literal["hot", "warm", "pilot-light"]
 
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
 NonNegative = Annotated[int, Field(ge=0)]
@@ -60,6 +65,7 @@ class ModelRef(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")]
     version: Positive
+    size_mib: Positive
 
 
 class TritonSpec(_Strict):
@@ -69,7 +75,7 @@ class TritonSpec(_Strict):
     models: Annotated[list[ModelRef], Field(min_length=1)]
     max_batch_size: Positive = 8
     dynamic_batching: bool = True
-    min_replicas: Positive = 1
+    min_replicas: NonNegative = 1
     max_replicas: Positive = 2
     autoscaling_target_utilization: Annotated[int, Field(ge=1, le=100)] = 70
 
@@ -85,9 +91,9 @@ class TritonSpec(_Strict):
         return self
 
     @property
-    def minor(self) -> str:
-        """`2.51` for `2.51.0`."""
-        return ".".join(self.version.split(".")[:2])
+    def model_size_mib(self) -> int:
+        """The size of every model the service loads."""
+        return sum(m.size_mib for m in self.models)
 
 
 class NetworkSpec(_Strict):
@@ -141,6 +147,91 @@ class ServiceSpec(_Strict):
         return tags
 
 
+class StandbySpec(_Strict):
+    """A warm standby: the primary stack's service, in another cloud, at a standby level."""
+
+    primary: Annotated[str, Field(min_length=1)]
+    level: StandbyLevel
+    provider: Provider
+    region: Annotated[str, Field(min_length=1)]
+    model_repository: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,40}[a-z0-9]$")]
+    network: NetworkSpec
+    # AWS role Storage Transfer Service assumes (keyless) to copy the primary's S3 bucket.
+    replication_role_arn: Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:role/.+$")] | None = (
+        None
+    )
+    drillable: bool = False
+
+
+class EdgeSpec(_Strict):
+    """An edge deployment of a stack's service in an edge zone (Wavelength, GDC edge,
+    Extended Zone)."""
+
+    service: Annotated[str, Field(min_length=1)]
+    provider: Provider
+    zone: Annotated[str, Field(min_length=1)]
+    min_nodes: Positive = 1
+    max_nodes: Positive = 2
+    network: NetworkSpec
+    # The GPU to ask the zone for (default: the service's); a zone with no GPU serves on CPU.
+    gpu: GpuSpec | None = None
+    drillable: bool = False
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> EdgeSpec:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"min_nodes ({self.min_nodes}) is above max_nodes ({self.max_nodes})")
+        return self
+
+
+class HealthCheckSpec(_Strict):
+    """How the DNS service probes each endpoint's `/v2/health/ready`."""
+
+    interval_s: Positive = 10
+    failure_threshold: Annotated[int, Field(ge=1, le=10)] = 3
+
+    @property
+    def detection_s(self) -> int:
+        """Worst-case seconds from an endpoint failing to the DNS service marking it down."""
+        return self.interval_s * self.failure_threshold
+
+
+class FailoverSpec(_Strict):
+    """Which stack serves while healthy, and which takes over."""
+
+    primary: Annotated[str, Field(min_length=1)]
+    secondary: Annotated[str, Field(min_length=1)]
+
+
+class TrafficSpec(_Strict):
+    """One public name for the service, owned by one cloud's DNS, routing over stacks."""
+
+    dns_provider: Provider
+    zone: Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")]
+    ttl_s: Annotated[int, Field(ge=1, le=60)] = 60
+    health_check: HealthCheckSpec = HealthCheckSpec()
+    weights: Annotated[dict[str, NonNegative], Field(min_length=1)]
+    failover: FailoverSpec | None = None
+    # Azure: the DNS zone's resource group (required); Google: the managed zone's name
+    # (default: the zone with dots as dashes); AWS: unused (the hosted zone is found by name).
+    zone_ref: str | None = None
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_sum_to_100(cls, weights: dict[str, int]) -> dict[str, int]:
+        if sum(weights.values()) != 100:
+            raise ValueError(f"weights must sum to 100, got {sum(weights.values())}: {weights}")
+        return weights
+
+    @property
+    def stacks(self) -> list[str]:
+        """Every stack the router sends traffic to."""
+        names = list(self.weights)
+        if self.failover:
+            names += [n for n in (self.failover.primary, self.failover.secondary) if n not in names]
+        return names
+
+
 def _network(value: str) -> ipaddress.IPv4Network:
     try:
         return ipaddress.IPv4Network(value)
@@ -166,16 +257,24 @@ _FIXES = {
 }
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 def parse_spec(raw: Any, *, source: str) -> ServiceSpec:
     """Validate a raw `exitplan:service` value; raise `SpecError` naming the first bad field."""
+    return parse_config(ServiceSpec, CONFIG_KEY, raw, source=source)
+
+
+def parse_config(model: type[M], key: str, raw: Any, *, source: str) -> M:
+    """Validate a raw config value under `key`; raise `SpecError` naming the first bad field."""
     try:
-        return ServiceSpec.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join([CONFIG_KEY, *(str(p) for p in err["loc"])])
+        field = ".".join([key, *(str(p) for p in err["loc"])])
         fix = _FIXES.get(err["type"], "correct the value")
         if "{allowed}" in fix:
-            fix = fix.format(allowed=", ".join(_allowed_keys(err["loc"][:-1])))
+            fix = fix.format(allowed=", ".join(_allowed_keys(model, err["loc"][:-1])))
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "string_pattern_mismatch":
             message = f"{message} (got {err['input']!r})"
@@ -185,13 +284,16 @@ def parse_spec(raw: Any, *, source: str) -> ServiceSpec:
         raise SpecError(message, file=source, field=field, fix=fix) from None
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+def _allowed_keys(root: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     """The field names the model at `loc` accepts, for the 'unknown key' fix."""
-    model: Any = ServiceSpec
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue
-        annotation = model.model_fields[part].annotation
+        info = model.model_fields.get(part)
+        if info is None:
+            return []
+        annotation = info.annotation
         args = getattr(annotation, "__args__", ())
         model = next((a for a in (annotation, *args) if _is_model(a)), None)
         if model is None:

@@ -1,11 +1,18 @@
-"""Finding the Pulumi project and reading its stack files into validated, resolved specs."""
+"""Finding the Pulumi project and reading its stack files into validated, resolved deployments.
+
+A stack file holds one of three things under `config:`:
+- `exitplan:service`: a service of its own (usually the primary);
+- `exitplan:standby`: a warm standby of another stack's service, in another cloud;
+- `exitplan:edge`: an edge deployment of another stack's service in an edge zone;
+and optionally `exitplan:traffic`: the DNS router that owns the service's public name.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -17,10 +24,25 @@ from components.errors import (
     StackNotFoundError,
     UnsupportedFeatureError,
 )
-from components.providers import cloud_for
-from components.spec import CONFIG_KEY, ServiceSpec, parse_spec
+from components.providers import check_features, cloud, cloud_for
+from components.rto import RtoEstimate, estimate
+from components.spec import (
+    CONFIG_KEY,
+    EDGE_KEY,
+    STANDBY_KEY,
+    TRAFFIC_KEY,
+    EdgeSpec,
+    ServiceSpec,
+    StandbySpec,
+    TrafficSpec,
+    parse_config,
+)
+from components.topology import EdgePlan, edge_service_spec, resolve_edge, standby_spec
 
 PROJECT_FILE = "Pulumi.yaml"
+Kind = Literal["service", "standby", "edge"]
+KIND_KEYS: dict[Kind, str] = {"service": CONFIG_KEY, "standby": STANDBY_KEY, "edge": EDGE_KEY}
+ROUTED_HEALTH_INTERVALS: dict[str, tuple[int, ...]] = {"aws": (10, 30), "azure": (10, 30)}
 
 
 def find_project(start: Path) -> Path:
@@ -40,6 +62,7 @@ class Project:
     """A Pulumi project folder and its stack files."""
 
     root: Path
+    _stacks: dict[str, Stack] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def settings(self) -> dict[str, Any]:
@@ -67,56 +90,217 @@ class Project:
         files = sorted(self.stack_dir.glob("Pulumi.*.yaml"))
         return [f.name.removeprefix("Pulumi.").removesuffix(".yaml") for f in files]
 
-    def stack(self, name: str) -> Stack:
-        """A stack by name, or `StackNotFoundError` listing the stacks that exist."""
+    def stack_file(self, name: str) -> str:
+        """A stack's config file, relative to the project root."""
+        return str((self.stack_dir / f"Pulumi.{name}.yaml").relative_to(self.root))
+
+    def stack(self, name: str, *, field: str = "", referrer: str = "") -> Stack:
+        """A stack by name, or `StackNotFoundError` listing the stacks that exist.
+
+        `field` and `referrer` name the config that pointed here, for the error."""
+        if name in self._stacks:
+            return self._stacks[name]
         path = self.stack_dir / f"Pulumi.{name}.yaml"
         if not path.is_file():
             raise StackNotFoundError(
                 f"unknown stack {name!r}",
-                file=str(path.relative_to(self.root)),
+                file=referrer or str(path.relative_to(self.root)),
+                field=field,
                 fix=f"use one of: {', '.join(self.stack_names()) or '(no stacks yet)'}",
             )
-        return Stack(name=name, path=path, relative=str(path.relative_to(self.root)))
+        relative = self.stack_file(name)
+        stack = Stack(self, name, relative, _read_yaml(path, shown=relative).get("config") or {})
+        self._stacks[name] = stack
+        return stack
 
 
-@dataclass(frozen=True)
 class Stack:
-    """One stack file: its raw config, its spec and the catalog's resolution of it."""
+    """One stack: its raw config, what it deploys, and the catalog's resolution of it."""
 
-    name: str
-    path: Path
-    relative: str
+    def __init__(self, project: Project, name: str, relative: str, config: Any) -> None:
+        if not isinstance(config, dict):
+            raise SpecError("`config` must be a mapping", file=relative, field="config")
+        self.project = project
+        self.name = name
+        self.relative = relative
+        self.config: dict[str, Any] = config
 
     @cached_property
-    def config(self) -> dict[str, Any]:
-        """The stack's `config:` mapping."""
-        config = _read_yaml(self.path, shown=self.relative).get("config") or {}
-        if not isinstance(config, dict):
-            raise SpecError("`config` must be a mapping", file=self.relative, field="config")
-        return config
+    def kind(self) -> Kind:
+        """Whether the stack defines a service, a standby of one or an edge deployment."""
+        present = [kind for kind, key in KIND_KEYS.items() if key in self.config]
+        if len(present) != 1:
+            keys = ", ".join(KIND_KEYS.values())
+            raise SpecError(
+                f"expected exactly one of {keys}, found {len(present)}",
+                file=self.relative,
+                field="config",
+                fix="describe a service, a standby of a stack or an edge deployment (see README)",
+            )
+        return present[0]
+
+    def _parse(self, model: type[Any], key: str) -> Any:
+        return parse_config(model, key, self.config[key], source=self.relative)
+
+    @cached_property
+    def standby(self) -> StandbySpec | None:
+        """The standby settings, for a standby stack."""
+        return self._parse(StandbySpec, STANDBY_KEY) if self.kind == "standby" else None
+
+    @cached_property
+    def edge(self) -> EdgeSpec | None:
+        """The edge settings, for an edge stack."""
+        return self._parse(EdgeSpec, EDGE_KEY) if self.kind == "edge" else None
+
+    @cached_property
+    def traffic(self) -> TrafficSpec | None:
+        """The DNS router this stack owns, if any; its stacks and interval checked."""
+        if TRAFFIC_KEY not in self.config:
+            return None
+        traffic: TrafficSpec = self._parse(TrafficSpec, TRAFFIC_KEY)
+        for name in traffic.stacks:
+            self.project.stack(name, field=f"{TRAFFIC_KEY}.weights", referrer=self.relative)
+        allowed = ROUTED_HEALTH_INTERVALS.get(traffic.dns_provider)
+        if allowed and traffic.health_check.interval_s not in allowed:
+            raise SpecError(
+                f"{traffic.dns_provider} DNS health checks run every "
+                f"{' or '.join(map(str, allowed))} s, not {traffic.health_check.interval_s}",
+                file=self.relative,
+                field=f"{TRAFFIC_KEY}.health_check.interval_s",
+                fix=f"use {' or '.join(map(str, allowed))}",
+            )
+        self._in_file(lambda: cloud_for_router(traffic), TRAFFIC_KEY)
+        return traffic
+
+    @cached_property
+    def source(self) -> Stack | None:
+        """The stack whose service a standby or edge stack deploys."""
+        if self.standby:
+            return self.project.stack(
+                self.standby.primary, field=f"{STANDBY_KEY}.primary", referrer=self.relative
+            )
+        if self.edge:
+            return self.project.stack(
+                self.edge.service, field=f"{EDGE_KEY}.service", referrer=self.relative
+            )
+        return None
 
     @cached_property
     def spec(self) -> ServiceSpec:
-        """The validated service spec."""
-        if CONFIG_KEY not in self.config:
+        """The service as this stack deploys it (derived for standby and edge stacks)."""
+        if self.kind == "service":
+            spec: ServiceSpec = self._parse(ServiceSpec, CONFIG_KEY)
+            if spec.role == "edge":
+                raise SpecError(
+                    "an edge deployment is not a service of its own",
+                    file=self.relative,
+                    field=f"{CONFIG_KEY}.role",
+                    fix=f"describe it under {EDGE_KEY} (service, provider, zone; see README)",
+                )
+            return spec
+        assert self.source is not None
+        if self.standby:
+            standby = self.standby
+            return self._in_file(lambda: standby_spec(self._source_spec, standby), STANDBY_KEY)
+        assert self.edge is not None
+        return edge_service_spec(self._source_spec, self.edge, self.edge_plan)
+
+    @property
+    def _source_spec(self) -> ServiceSpec:
+        assert self.source is not None
+        if self.source.kind != "service":
+            key = STANDBY_KEY if self.standby else EDGE_KEY
             raise SpecError(
-                f"no {CONFIG_KEY} key",
+                f"stack {self.source.name!r} is a {self.source.kind}, not a service",
                 file=self.relative,
-                field=f"config.{CONFIG_KEY}",
-                fix="describe the service under config: exitplan:service: (see README)",
+                field=f"{key}.{'primary' if self.standby else 'service'}",
+                fix="point at the stack that defines exitplan:service",
             )
-        return parse_spec(self.config[CONFIG_KEY], source=self.relative)
+        return self.source.spec
+
+    @cached_property
+    def edge_plan(self) -> EdgePlan:
+        """The edge zone's pre-flight: the machine type and whether it serves on GPU."""
+        assert self.edge is not None
+        edge = self.edge
+        return self._in_file(lambda: resolve_edge(self._source_spec, edge), EDGE_KEY)
 
     @cached_property
     def plan(self) -> ResolvedPlan:
-        """The spec checked against its cloud's gaps and resolved against the catalog; errors
-        name this file and the field."""
+        """The regional spec checked against its cloud's gaps and resolved against the
+        catalog; errors name this file and the field."""
+        key = KIND_KEYS[self.kind]
+        return self._in_file(lambda: (cloud_for(self.spec), resolve(self.spec))[1], key)
+
+    def validate(self) -> None:
+        """Every check that can run before the program: spec, references, catalog, router."""
+        self._required_config(self.spec.provider)
+        if self.traffic:
+            self._required_config(self.traffic.dns_provider)
+        if self.kind == "edge":
+            self.edge_plan  # noqa: B018
+            self._in_file(lambda: cloud_for(self.spec), EDGE_KEY)
+        else:
+            self.plan  # noqa: B018
+        self.traffic  # noqa: B018
+
+    def _required_config(self, name: str) -> None:
+        for key in cloud(name).REQUIRED_CONFIG:
+            if not self.config.get(key):
+                raise SpecError(
+                    f"stacks on {name} need {key}",
+                    file=self.relative,
+                    field=f"config.{key}",
+                    fix=f"add `{key}: <value>` under config: (or `pulumi config set {key} ...`)",
+                )
+
+    @property
+    def router(self) -> TrafficSpec | None:
+        """The router in front of this stack: its own, or its source's."""
+        return self.traffic or (self.source.traffic if self.source else None)
+
+    @cached_property
+    def rto(self) -> RtoEstimate | None:
+        """The achievable RTO of a standby stack, from catalog figures."""
+        if self.standby is None:
+            return None
+        assert self.source is not None
+        return estimate(
+            self.standby.level,
+            self._source_spec,
+            self.spec.provider,
+            self.plan.gpu_instance.instance_type,
+            self.source.traffic,
+        )
+
+    @cached_property
+    def gaps(self) -> dict[str, str]:
+        """The per-cloud gaps that concern this stack (`cloud feature` -> reason)."""
+        wanted: list[tuple[str, str]] = []
+        if self.standby:
+            wanted.append((self.standby.provider, f"replication-from-{self._source_spec.provider}"))
+        if self.traffic:
+            wanted.append((self.traffic.dns_provider, "dns-health-checks"))
+        return {
+            f"{name} {feature}": cloud(name).UNSUPPORTED[feature]
+            for name, feature in wanted
+            if feature in cloud(name).UNSUPPORTED
+        }
+
+    def _in_file(self, check: Any, key: str) -> Any:
+        """Run a check; catalog and capability errors get this file and the key's path."""
         try:
-            cloud_for(self.spec)
-            return resolve(self.spec)
-        except (CatalogError, UnsupportedFeatureError) as exc:
-            field = f"{CONFIG_KEY}.{exc.field}" if exc.field else CONFIG_KEY
+            return check()
+        except (CatalogError, UnsupportedFeatureError, SpecError) as exc:
+            if exc.file:
+                raise
+            field = f"{key}.{exc.field}" if exc.field else key
             raise type(exc)(exc.problem, file=self.relative, field=field, fix=exc.fix) from None
+
+
+def cloud_for_router(traffic: TrafficSpec) -> None:
+    """Refuse a router its DNS service cannot provide (one error listing the gaps)."""
+    check_features(traffic.dns_provider, {"dns-failover"} if traffic.failover else set())
 
 
 def _read_yaml(path: Path, shown: str = "") -> dict[str, Any]:

@@ -26,6 +26,7 @@ from components.providers.base import (
 HTTP_PORT = 8000
 GRPC_PORT = 8001
 METRICS_PORT = 8002
+READY_PATH = "/v2/health/ready"
 LOCAL_REPOSITORY = "/models"
 RUN_AS = 1000  # the `triton-server` user of the NGC image
 # Startup budget: 60 x 10 s = 10 minutes for a cold model download and load.
@@ -64,14 +65,19 @@ def selector(config: TritonConfig) -> dict[str, str]:
 
 def render_manifests(config: TritonConfig) -> dict[str, Manifest]:
     """Every Kubernetes object of the Triton service, keyed by role."""
-    return {role: _RENDERERS[role](config) for role in manifest_kinds(config.device_plugin)}
+    return {role: _RENDERERS[role](config) for role in manifest_kinds(config)}
 
 
-def manifest_kinds(device_plugin: bool) -> dict[str, str]:
-    """Role -> kind of every object `render_manifests` returns, known before rendering."""
+def manifest_kinds(config: TritonConfig) -> dict[str, str]:
+    """Role -> kind of every object `render_manifests` returns. Only plain spec values decide
+    it (no cloud outputs), so the roles are known before the cloud resources resolve.
+
+    A service scaled to zero (pilot light) has no HPA: an HPA cannot hold zero replicas."""
     kinds = dict(_KINDS)
-    if not device_plugin:
+    if not config.device_plugin:
         del kinds["device-plugin"]
+    if config.min_replicas == 0:
+        del kinds["hpa"]
     return kinds
 
 
@@ -169,8 +175,8 @@ def _deployment(config: TritonConfig) -> Manifest:
             "requests": {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": config.gpus_per_pod},
             "limits": {"memory": "16Gi", "nvidia.com/gpu": config.gpus_per_pod},
         },
-        "startupProbe": _http_probe("/v2/health/ready", STARTUP_PERIOD_S, STARTUP_FAILURES),
-        "readinessProbe": _http_probe("/v2/health/ready", 5, 3),
+        "startupProbe": _http_probe(READY_PATH, STARTUP_PERIOD_S, STARTUP_FAILURES),
+        "readinessProbe": _http_probe(READY_PATH, 5, 3),
         "livenessProbe": _http_probe("/v2/health/live", 10, 3),
         "securityContext": _container_security(),
         "volumeMounts": mounts,
@@ -366,17 +372,13 @@ _RESOURCE_TYPES: dict[str, Any] = {
 def deploy_triton(
     name: str,
     config: pulumi.Output[TritonConfig],
-    device_plugin: bool,
+    kinds: Mapping[str, str],
     opts: pulumi.ResourceOptions,
     gpu_pool: pulumi.Resource,
 ) -> dict[str, pulumi.CustomResource]:
-    """Create the rendered objects with pulumi_kubernetes, one resource per role.
-
-    The roles are known before the config resolves (they do not depend on cloud outputs), so
-    the resource graph is the same in preview and update.
-    """
+    """Create the rendered objects with pulumi_kubernetes, one resource per role of `kinds`
+    (from `manifest_kinds`, so the graph is the same in preview and update)."""
     manifests = config.apply(render_manifests)
-    kinds = manifest_kinds(device_plugin)
     created: dict[str, pulumi.CustomResource] = {}
     namespace = k8s.core.v1.Namespace(
         f"{name}-namespace", metadata=manifests["namespace"]["metadata"], opts=opts

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from components.errors import ExitplanError
-from components.stack_config import Project, find_project
+from components.stack_config import Project, Stack, find_project
 from runbooks import render
 
 app = typer.Typer(
@@ -52,29 +52,36 @@ def _print_json(data: Any) -> None:
 
 @stacks_app.command("list")
 def stacks_list(project: ProjectOption = None, as_json: JsonOption = False) -> None:
-    """List the stacks with provider, role, region and the GPU type the catalog resolves."""
+    """List the stacks: provider, role, standby level, region, the machine type the catalog
+    resolves, node range and, for standbys, the estimated achievable RTO."""
     proj = _project(project)
-    rows = []
-    for name in proj.stack_names():
-        stack = proj.stack(name)
-        spec, plan = stack.spec, stack.plan
-        rows.append(
-            {
-                "stack": name,
-                "provider": spec.provider,
-                "role": spec.role,
-                "region": spec.region,
-                "gpu_type": plan.gpu_instance.label,
-                "gpu_model": plan.gpu_instance.gpu_model,
-                "gpus_per_node": plan.gpu_instance.gpu_count,
-                "gpu_nodes": f"{spec.gpu.min_nodes}-{spec.gpu.max_nodes}",
-                "usd_per_gpu_node_hour": plan.gpu_instance.usd_per_hour,
-            }
-        )
+    rows = [_stack_row(proj.stack(name)) for name in proj.stack_names()]
     if as_json:
         _print_json(rows)
     else:
         render.stacks_table(rows)
+
+
+def _stack_row(stack: Stack) -> dict[str, Any]:
+    stack.validate()
+    spec = stack.spec
+    if stack.kind == "edge":
+        edge = stack.edge_plan
+        machine, region = edge.label, f"{edge.parent_region} / {edge.zone}"
+    else:
+        machine, region = stack.plan.gpu_instance.label, spec.region
+    return {
+        "stack": stack.name,
+        "kind": stack.kind,
+        "provider": spec.provider,
+        "role": spec.role,
+        "standby_level": stack.standby.level if stack.standby else None,
+        "region": region,
+        "gpu_type": machine,
+        "gpu_nodes": f"{spec.gpu.min_nodes}-{spec.gpu.max_nodes}",
+        "estimated_rto_s": stack.rto.total_s if stack.rto else None,
+        "routes": stack.traffic.stacks if stack.traffic else [],
+    }
 
 
 @app.command("plan")
@@ -89,11 +96,13 @@ def plan(
     from components.planning.runner import plan_stack
 
     proj = _project(project)
-    result = plan_stack(proj, proj.stack(stack))
+    loaded = proj.stack(stack)
+    result = plan_stack(proj, loaded)
     if as_json:
-        _print_json(render.plan_json(result))
+        _print_json({**render.plan_json(result), "gaps": loaded.gaps})
     else:
         render.plan_tree(result)
+        render.gap_notes(loaded.gaps)
 
 
 @app.command("parity")
@@ -115,8 +124,9 @@ def parity(
     names = stacks or proj.stack_names()
     loaded = [proj.stack(n) for n in names]
     for stack in loaded:
-        stack.plan  # noqa: B018 - report every bad stack before planning any
-    report = compare([plan_stack(proj, s) for s in loaded])
+        stack.validate()  # report every bad stack before planning any
+    gaps = {k: v for stack in loaded for k, v in stack.gaps.items()}
+    report = compare([plan_stack(proj, s) for s in loaded], gaps)
     if as_json:
         _print_json(report.as_dict())
     else:

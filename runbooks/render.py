@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -15,7 +16,8 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 SECRET_INPUTS = {"kubeconfig"}
-STATUS_STYLE = {"equal": "green", "expected": "yellow", "drift": "bold red"}
+MASK = "[secret]"
+STATUS_STYLE = {"equal": "green", "expected": "yellow", "info": "cyan", "drift": "bold red"}
 
 # The properties worth a glance per resource type (dotted paths into the inputs).
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -95,21 +97,37 @@ def error(message: str) -> None:
 
 def stacks_table(rows: list[dict[str, Any]]) -> None:
     """`exitplan stacks list`."""
-    table = Table(
-        "stack", "provider", "role", "region", "GPU type", "GPUs/node", "GPU nodes", "$/node-hour"
-    )
+    table = Table("stack", "provider", "role", "level", "region", "GPU type", "nodes", "est. RTO")
     for r in rows:
+        rto = r["estimated_rto_s"]
         table.add_row(
             r["stack"],
             r["provider"],
             r["role"],
+            r["standby_level"] or "-",
             r["region"],
             r["gpu_type"],
-            str(r["gpus_per_node"]),
             r["gpu_nodes"],
-            f"{r['usd_per_gpu_node_hour']:.3f}",
+            f"{rto} s" if rto is not None else "-",
         )
     out.print(table)
+
+
+def rto_table(rto: dict[str, Any]) -> None:
+    """The achievable-RTO estimate of a standby, phase by phase, with each figure's basis."""
+    title = f"estimated RTO at level {rto['level']}: {rto['total_s']} s"
+    table = Table("phase", "seconds", "basis", title=title)
+    for phase in rto["phases"]:
+        table.add_row(phase["name"], f"{phase['seconds']:g}", escape(phase["basis"]))
+    out.print(table)
+    for note in rto.get("notes", []):
+        out.print(f"[yellow]note[/] {escape(note)}")
+
+
+def gap_notes(gaps: dict[str, str]) -> None:
+    """Per-cloud gaps that concern these stacks, each with its reason."""
+    for feature, reason in gaps.items():
+        out.print(f"[yellow]gap[/] {escape(feature)}: {escape(reason)}")
 
 
 def lookup(inputs: dict[str, Any], path: str) -> Any:
@@ -158,14 +176,12 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             }
             for r in plan.resources
         ],
-        "outputs": {
-            k: "[secret]" if k in plan.secret_outputs else v for k, v in plan.outputs.items()
-        },
+        "outputs": {k: MASK if k in plan.secret_outputs else v for k, v in plan.outputs.items()},
     }
 
 
 def _mask(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {k: "[secret]" if k in SECRET_INPUTS else v for k, v in inputs.items()}
+    return {k: MASK if k in SECRET_INPUTS else v for k, v in inputs.items()}
 
 
 def plan_tree(plan: Plan) -> None:
@@ -181,8 +197,12 @@ def plan_tree(plan: Plan) -> None:
     out.print(root)
     outputs = Table("output", "value", title="stack outputs")
     for key, value in plan.outputs.items():
-        outputs.add_row(key, "[secret]" if key in plan.secret_outputs else _short(value, 100))
+        shown = escape(MASK) if key in plan.secret_outputs else escape(_short(value, 100))
+        outputs.add_row(key, shown)
     out.print(outputs)
+    rto = plan.outputs.get("rto_estimate")
+    if rto:
+        rto_table(rto)
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -195,11 +215,13 @@ def parity_table(report: ParityReport) -> None:
     table = Table("row", *[f"{s}\n({report.providers[s]})" for s in report.stacks], "status")
     for row in report.rows:
         style = STATUS_STYLE[row.status]
-        table.add_row(row.row, *[row.values[s] for s in report.stacks], f"[{style}]{row.status}[/]")
+        cells = [escape(row.values[s]) for s in report.stacks]
+        table.add_row(row.row, *cells, f"[{style}]{row.status}[/]")
     out.print(table)
     for row in report.rows:
         if row.status == "expected":
-            out.print(f"[yellow]note[/] {row.row}: {row.reason}")
+            out.print(f"[yellow]note[/] {row.row}: {escape(row.reason)}")
+    gap_notes(report.gaps)
     if report.drift:
         for row in report.drift:
             err.print(f"[bold red]drift[/] {row.row}: {row.reason}")

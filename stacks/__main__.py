@@ -1,38 +1,21 @@
-"""The Pulumi program of every stack: stack config -> ServiceSpec -> GpuInferenceCluster.
+"""The Pulumi program of every stack: stack config -> deployment -> stack outputs.
 
-`pulumi up -s aws-primary` runs this with real providers; `exitplan plan` runs it unchanged
-under Pulumi's mocks.
+A stack deploys a service (`GpuInferenceCluster`), a standby of another stack's service
+(`WarmStandby`) or an edge deployment of it (`EdgeDeployment`), and may own the service's
+public name (`TrafficRouter`). `pulumi up -s STACK` runs this with real providers;
+`exitplan plan STACK` runs it unchanged under Pulumi's mocks.
 """
+
+from pathlib import Path
 
 import pulumi
 
-from components.inference_cluster import GpuInferenceCluster, GpuInferenceClusterArgs
-from components.providers import cloud
-from components.spec import parse_spec
+from components.deployment import deploy_stack, program_config
+from components.stack_config import Project, Stack, find_project
 
-STACK_OUTPUTS = (
-    "provider",
-    "region",
-    "cluster_name",
-    "kubeconfig",
-    "endpoint",
-    "model_repository_uri",
-    "gpu_instance_type",
-    "gpu_model",
-    "max_gpus",
-    "identity",
-    "triton_version",
-    "parity",
-)
-
-spec = parse_spec(
-    pulumi.Config("exitplan").require_object("service"),
-    source=f"stacks/Pulumi.{pulumi.get_stack()}.yaml",
-)
-cluster = GpuInferenceCluster(
-    spec.name,
-    GpuInferenceClusterArgs(spec=spec),
-    opts=pulumi.ResourceOptions(providers=[cloud(spec.provider).pulumi_provider(spec)]),
-)
-for output in STACK_OUTPUTS:
-    pulumi.export(output, getattr(cluster, output))
+project = Project(find_project(Path(__file__).parent))
+name = pulumi.get_stack()
+for output, value in deploy_stack(
+    Stack(project, name, project.stack_file(name), program_config())
+).items():
+    pulumi.export(output, value)

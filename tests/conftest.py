@@ -36,6 +36,13 @@ def stack_config(name: str) -> dict[str, Any]:
     return copy.deepcopy(yaml.safe_load((ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text()))
 
 
+def service_config() -> dict[str, Any]:
+    """The primary's stack file without its router: a service that stands alone."""
+    config = stack_config("aws-primary")
+    del config["config"]["exitplan:traffic"]
+    return config
+
+
 MakeProject = Callable[[dict[str, Any]], Project]
 
 

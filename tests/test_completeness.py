@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_cloud_is_complete(name: str, project: Project) -> None:
     module = cloud(name)
     assert name == module.NAME
-    assert (ROOT / "components" / "providers" / f"{name}.py").is_file()
+    assert (ROOT / "components" / "providers" / name / "__init__.py").is_file()
     assert any(project.stack(s).spec.provider == name for s in project.stack_names()), "no stack"
     assert catalog.instance_types(name), "no catalog rows"
     assert any(c == name for c, _ in catalog.regions()), "no regions"

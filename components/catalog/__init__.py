@@ -95,6 +95,36 @@ class Image:
     provenance: Provenance
 
 
+@dataclass(frozen=True)
+class EdgeType:
+    """A machine type an edge zone offers (GPU or CPU-only)."""
+
+    cloud: str
+    zone: str
+    kind: str
+    parent_region: str
+    instance_type: str
+    gpu_model: str
+    gpu_count: int
+    gpu_memory_gib: int
+    vcpus: int
+    memory_gib: float
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class RtoFigure:
+    """One input of the achievable-RTO estimate, with its basis and source."""
+
+    cloud: str
+    figure: str
+    scope: str
+    value: float
+    unit: str
+    basis: str
+    provenance: Provenance
+
+
 Row = dict[str, str]
 T = TypeVar("T")
 
@@ -213,6 +243,54 @@ def images() -> dict[str, Image]:
     """Auxiliary images by name."""
     rows = _parse("images.csv", lambda r, p: Image(r["name"], r["version"], r["image"], p))
     return {i.name: i for i in rows}
+
+
+@cache
+def edge_types() -> tuple[EdgeType, ...]:
+    """Every (edge zone, machine type) row."""
+    return tuple(
+        _parse(
+            "edge_zones.csv",
+            lambda r, p: EdgeType(
+                cloud=r["cloud"],
+                zone=r["zone"],
+                kind=r["kind"],
+                parent_region=r["parent_region"],
+                instance_type=r["instance_type"],
+                gpu_model=r["gpu_model"],
+                gpu_count=int(r["gpu_count"]),
+                gpu_memory_gib=int(r["gpu_memory_gib"]),
+                vcpus=int(r["vcpus"]),
+                memory_gib=float(r["memory_gib"]),
+                provenance=p,
+            ),
+        )
+    )
+
+
+@cache
+def rto_figures() -> tuple[RtoFigure, ...]:
+    """Every figure the RTO estimate is computed from."""
+    return tuple(
+        _parse(
+            "rto_figures.csv",
+            lambda r, p: RtoFigure(
+                r["cloud"], r["figure"], r["scope"], float(r["value"]), r["unit"], r["basis"], p
+            ),
+        )
+    )
+
+
+def rto_figure(cloud: str, figure: str, subject: str = "") -> RtoFigure:
+    """The figure for a cloud (or `all`) whose scope is the longest prefix of `subject`."""
+    matches = [
+        f
+        for f in rto_figures()
+        if f.figure == figure and f.cloud in (cloud, "all") and subject.startswith(f.scope)
+    ]
+    if not matches:
+        raise CatalogDataError(f"rto_figures.csv has no {figure} row for {cloud} {subject!r}")
+    return max(matches, key=lambda f: len(f.scope))
 
 
 def _bool(value: str) -> bool:

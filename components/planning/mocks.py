@@ -20,6 +20,7 @@ ACCOUNT = "123456789012"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 TENANT = "11111111-1111-1111-1111-111111111111"
 PROJECT_NUMBER = "123456789012"
+TRANSFER_AGENT = f"project-{PROJECT_NUMBER}@storage-transfer-service.iam.gserviceaccount.com"
 PLACEHOLDER_CA = base64.b64encode(b"plan-only placeholder CA").decode()
 
 State = dict[str, Any]
@@ -104,7 +105,15 @@ def _k8s_service(name: str, inputs: State, project: str) -> State:
     return {"status": {"loadBalancer": {"ingress": [{"hostname": host}]}}}
 
 
+def _stack_reference(name: str, inputs: State, project: str) -> State:
+    """Another stack's outputs, as `pulumi stack output` would give them once deployed."""
+    stack = str(inputs.get("name", name)).rsplit("/", 1)[-1]
+    host = f"{_digest(stack, 12).lower()}.lb.plan.invalid"
+    return {"outputs": {"endpoint": f"http://{host}:8000"}, "secretOutputNames": []}
+
+
 COMPUTED: dict[str, Callable[[str, State, str], State]] = {
+    "pulumi:pulumi:StackReference": _stack_reference,
     "aws:eks/cluster:Cluster": _aws_eks,
     "aws:s3/bucket:Bucket": _aws_bucket,
     "azure-native:containerservice:ManagedCluster": _azure_cluster,
@@ -187,6 +196,19 @@ class PlanMocks(pulumi.runtime.Mocks):
                 "accessToken": "",
                 "id": project,
             },
+            "aws:route53/getZone:getZone": lambda a: {
+                "zoneId": f"Z{_digest(str(a.get('name', 'zone')), 12)}",
+                "name": a.get("name", ""),
+                "id": f"Z{_digest(str(a.get('name', 'zone')), 12)}",
+            },
+            "gcp:storage/getTransferProjectServiceAccount:getTransferProjectServiceAccount": (
+                lambda _a: {
+                    "email": TRANSFER_AGENT,
+                    "subjectId": "100000000000000000000",
+                    "member": f"serviceAccount:{TRANSFER_AGENT}",
+                    "id": project,
+                }
+            ),
             "gcp:organizations/getProject:getProject": lambda _a: {
                 "number": PROJECT_NUMBER,
                 "projectId": project,

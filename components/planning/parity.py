@@ -29,13 +29,29 @@ PER_CLOUD: dict[str, str] = {
 }
 
 
+# Rows an edge deployment may differ in: an edge zone offers the machines it offers.
+EDGE_EXPECTED: dict[str, str] = {
+    "GPU model": "an edge zone offers its own machine types; a zone without GPUs serves on CPU",
+    "GPU memory (GiB)": "an edge zone offers its own machine types",
+    "max GPUs": "edge capacity is sized for the zone, not the region",
+    "serving": "a zone without GPUs serves on CPU (Triton's ONNX Runtime CPU instance kind)",
+    "identity kind": "edge nodes join or form their own cluster with that platform's identity",
+    "model access": "edge clusters read the models as their platform allows",
+    "device plugin": "edge platforms differ in who runs the NVIDIA device plugin",
+    "encryption": "edge platforms encrypt secrets with their own keys",
+    "public exposure": "edge clusters are reached through the carrier or site network",
+}
+# Rows that describe a stack rather than a property every stack must share.
+INFO_ROWS = ("role", "standby level", "estimated RTO (s)", "model replication")
+
+
 @dataclass(frozen=True)
 class ParityRow:
     """One compared fact across stacks."""
 
     row: str
     values: dict[str, str]
-    status: str  # "equal", "expected" or "drift"
+    status: str  # "equal", "expected", "info" or "drift"
     reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,6 +71,7 @@ class ParityReport:
     stacks: list[str]
     providers: dict[str, str]
     rows: list[ParityRow]
+    gaps: dict[str, str]
 
     @property
     def drift(self) -> list[ParityRow]:
@@ -69,12 +86,21 @@ class ParityReport:
             "ok": not self.drift,
             "rows": [r.as_dict() for r in self.rows],
             "drift": [r.row for r in self.drift],
+            "gaps": self.gaps,
         }
 
 
 def facts(plan: Plan) -> dict[str, str]:
     """Every parity fact of one planned stack: the component's, plus ports and probes."""
-    found = dict(plan.outputs.get("parity") or {})
+    outputs = plan.outputs
+    rto = outputs.get("rto_estimate") or {}
+    found = {
+        "role": str(outputs.get("role", "-")),
+        "standby level": str(outputs.get("standby_level", "-")),
+        "estimated RTO (s)": str(rto.get("total_s", "-")),
+        "model replication": str(outputs.get("model_replication", "-")),
+        **(outputs.get("parity") or {}),
+    }
     triton = next(iter(plan.of_type(DEPLOYMENT)), None)
     container = _triton_container(triton.inputs) if triton else {}
     found["ports"] = ", ".join(
@@ -101,30 +127,43 @@ def _probe(probe: dict[str, Any]) -> str:
     return f"{http.get('path')} on {http.get('port')} every {period}s x{failures}"
 
 
-def compare(plans: Sequence[Plan]) -> ParityReport:
-    """Compare the plans' facts row by row."""
+def compare(plans: Sequence[Plan], gaps: dict[str, str] | None = None) -> ParityReport:
+    """Compare the plans' facts row by row; `gaps` are the per-cloud gaps that concern them."""
     stacks = [p.stack for p in plans]
     providers = {p.stack: str(p.outputs.get("provider", "")) for p in plans}
     per_stack = {p.stack: facts(p) for p in plans}
+    edge = {stack for stack, f in per_stack.items() if f["role"] == "edge"}
     row_names = list(dict.fromkeys(name for f in per_stack.values() for name in f))
     rows = []
     for name in row_names:
         values = {stack: per_stack[stack].get(name, "(missing)") for stack in stacks}
-        rows.append(_judge(name, values, providers))
-    return ParityReport(stacks=stacks, providers=providers, rows=rows)
+        rows.append(_judge(name, values, providers, edge))
+    return ParityReport(stacks=stacks, providers=providers, rows=rows, gaps=dict(gaps or {}))
 
 
-def _judge(name: str, values: dict[str, str], providers: dict[str, str]) -> ParityRow:
+def _judge(
+    name: str, values: dict[str, str], providers: dict[str, str], edge: set[str]
+) -> ParityRow:
+    if name in INFO_ROWS:
+        return ParityRow(name, values, "info")
     if len(set(values.values())) <= 1:
         return ParityRow(name, values, "equal")
+    # Edge stacks may differ in the EDGE_EXPECTED rows; the regional stacks must still agree.
+    excused = edge if name in EDGE_EXPECTED else set()
+    compared = {s: v for s, v in values.items() if s not in excused}
+    reasons = [EDGE_EXPECTED[name]] if excused & set(values) else []
     if name in PER_CLOUD:
         by_cloud: dict[str, set[str]] = {}
-        for stack, value in values.items():
+        for stack, value in compared.items():
             by_cloud.setdefault(providers[stack], set()).add(value)
         split = sorted(cloud for cloud, seen in by_cloud.items() if len(seen) > 1)
-        if not split:
-            return ParityRow(name, values, "expected", PER_CLOUD[name])
-        return ParityRow(name, values, "drift", f"stacks on {', '.join(split)} disagree")
-    majority = max(set(values.values()), key=list(values.values()).count)
-    odd = [stack for stack, value in values.items() if value != majority]
+        if split:
+            return ParityRow(name, values, "drift", f"stacks on {', '.join(split)} disagree")
+        if len(set(compared.values())) > 1:
+            reasons.append(PER_CLOUD[name])
+        return ParityRow(name, values, "expected", "; ".join(reasons))
+    if len(set(compared.values())) <= 1:
+        return ParityRow(name, values, "expected", "; ".join(reasons))
+    majority = max(set(compared.values()), key=list(compared.values()).count)
+    odd = [stack for stack, value in compared.items() if value != majority]
     return ParityRow(name, values, "drift", f"differs on {', '.join(odd)}")

@@ -16,6 +16,8 @@ from pulumi.runtime.sync_await import _sync_await
 from components.planning.mocks import PlanMocks
 from components.stack_config import Project, Stack
 
+ORGANIZATION = "organization"  # the Pulumi organization stack references resolve in
+
 
 @dataclass(frozen=True)
 class PlannedResource:
@@ -69,13 +71,18 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
 def plan_stack(project: Project, stack: Stack) -> Plan:
     """Validate the stack, then run its program under mocks and return the plan."""
-    stack.plan  # noqa: B018 - validate spec and catalog first, for errors that name the file
+    stack.validate()  # spec, references and catalog first, for errors that name the file
     mocks = PlanMocks(stack.config)
     monitor = _RecordingMonitor(mocks)
     settings.ROOT.set(None)
     pulumi.runtime.set_all_config(_engine_config(stack.config), [])
     pulumi.runtime.set_mocks(
-        mocks, project=project.name, stack=stack.name, preview=False, monitor=monitor
+        mocks,
+        project=project.name,
+        stack=stack.name,
+        preview=False,
+        monitor=monitor,
+        organization=ORGANIZATION,
     )
     program = str(project.program)
 

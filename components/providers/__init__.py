@@ -36,24 +36,23 @@ def required_features(spec: ServiceSpec) -> set[str]:
         features.add("spot-gpu-nodes")
     if spec.gpu.min_nodes == 0:
         features.add("gpu-scale-to-zero")
-    if spec.role == "edge":
-        features.add("edge-zone")
     return features
 
 
 def cloud_for(spec: ServiceSpec) -> CloudModule:
-    """The spec's cloud module, after checking it supports all the spec asks for.
+    """The spec's cloud module, after checking it supports all the spec asks for."""
+    return check_features(spec.provider, required_features(spec))
 
-    Raises one `UnsupportedFeatureError` that lists every gap with its reason.
-    """
-    module = cloud(spec.provider)
-    gaps = {
-        f: module.UNSUPPORTED[f] for f in sorted(required_features(spec)) if f in module.UNSUPPORTED
-    }
+
+def check_features(name: str, features: set[str]) -> CloudModule:
+    """A cloud's module if it has every feature; else one `UnsupportedFeatureError` that lists
+    every gap with its reason."""
+    module = cloud(name)
+    gaps = {f: module.UNSUPPORTED[f] for f in sorted(features) if f in module.UNSUPPORTED}
     if gaps:
         listed = "; ".join(f"{feature}: {reason}" for feature, reason in gaps.items())
         raise UnsupportedFeatureError(
-            f"{spec.provider} cannot provide what this spec asks for: {listed}",
-            fix="change the spec (role, gpu) or deploy this service on another cloud",
+            f"{name} cannot provide what this stack asks for: {listed}",
+            fix="change the stack config or use another cloud for this part",
         )
     return module

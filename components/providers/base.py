@@ -9,14 +9,14 @@ flattened.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import pulumi
 
 from components.catalog.resolve import ResolvedPlan
-from components.spec import ServiceSpec
+from components.spec import ServiceSpec, StandbySpec, TrafficSpec
 
 TRITON_NAMESPACE = "triton"
 TRITON_SERVICE_ACCOUNT = "triton"
@@ -69,6 +69,23 @@ class CloudCluster:
     api_exposure: pulumi.Output[str]
     gpu_pool: pulumi.Resource
     load_balancer_annotations: Mapping[str, str]
+    model_store_name: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class RoutedName:
+    """What a DNS router built: the public name and how traffic reaches each stack."""
+
+    public_name: str
+    health_checked: bool
+    weights: Mapping[str, int]
+    records: Sequence[pulumi.Resource]
+
+
+# (name, primary's bucket, standby's bucket, standby settings, parent) -> resources declared.
+Replicator = Callable[
+    [str, str, pulumi.Output[str], StandbySpec, pulumi.Resource], Sequence[pulumi.Resource]
+]
 
 
 def encryption_summary(secrets_customer_key: bool) -> str:
@@ -127,6 +144,27 @@ class CloudModule(Protocol):
     @property
     def UNSUPPORTED(self) -> Mapping[str, str]:
         """Features this cloud cannot provide, each with its reason."""
+        ...
+
+    @property
+    def REQUIRED_CONFIG(self) -> Sequence[str]:
+        """Stack config keys every stack on this cloud must set (`gcp:project`)."""
+        ...
+
+    @property
+    def MODEL_REPLICATION(self) -> Mapping[str, Replicator]:
+        """Managed copies of another cloud's model store into this one's, by source cloud."""
+        ...
+
+    def build_router(
+        self,
+        name: str,
+        dns_name: str,
+        traffic: TrafficSpec,
+        endpoints: Mapping[str, pulumi.Output[str]],
+        parent: pulumi.Resource,
+    ) -> RoutedName:
+        """Own `dns_name` in this cloud's DNS and route it over the stacks' endpoint hosts."""
         ...
 
     def pulumi_provider(self, spec: ServiceSpec) -> pulumi.ProviderResource:

@@ -118,10 +118,12 @@ def test_device_plugin_deployed_on_eks(aws: Plan) -> None:
     assert plugin["spec"]["template"]["spec"]["tolerations"][0]["key"] == "nvidia.com/gpu"
 
 
-def test_every_child_is_parented_and_named_after_the_component(aws: Plan) -> None:
-    component = one(aws, "exitplan:index:GpuInferenceCluster")
-    children = [r for r in aws.resources if r is not component and not r.type.startswith("pulumi:")]
-    assert children
-    assert all(r.parent == component.name for r in children)
-    assert all(r.name.startswith(f"{component.name}-") for r in children)
+@pytest.mark.parametrize("component", ["GpuInferenceCluster", "TrafficRouter"])
+def test_every_child_is_parented_and_named_after_its_component(aws: Plan, component: str) -> None:
+    parent = one(aws, f"exitplan:index:{component}")
+    children = [r for r in aws.resources if r.parent == parent.name]
+    assert len(children) >= 3
+    assert all(r.name.startswith(f"{parent.name}-") for r in children)
+    orphans = [r.name for r in aws.resources if r.custom and not r.parent]
+    assert all(r.startswith(("aws", "default")) or "organization/" in r for r in orphans)
     assert aws.outputs["kubeconfig"] and "kubeconfig" in aws.secret_outputs

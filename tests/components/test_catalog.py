@@ -78,8 +78,8 @@ def test_unknown_gpu_model_lists_the_known_ones() -> None:
 
 
 def test_unknown_region_lists_the_catalogs_regions() -> None:
-    raw = service(stack_config("gcp-standby"))
-    raw["region"] = "mars-central1"
+    raw = service(stack_config("aws-primary"))
+    raw.update(provider="gcp", region="mars-central1")
     with pytest.raises(CatalogError) as caught:
         resolve(parse_spec(raw, source="f"))
     assert caught.value.field == "region"
@@ -87,6 +87,8 @@ def test_unknown_region_lists_the_catalogs_regions() -> None:
 
 
 def test_gcp_gpu_pools_pinned_to_zones_offering_the_accelerator() -> None:
-    plan = resolve(parse_spec(service(stack_config("gcp-standby")), source="f"))
+    raw = service(stack_config("aws-primary"))
+    raw.update(provider="gcp", region="us-central1")
+    plan = resolve(parse_spec(raw, source="f"))
     offered = catalog.gpu_zones()[("gcp", "us-central1", "nvidia-tesla-t4")]
     assert plan.gpu_zones == offered

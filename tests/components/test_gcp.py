@@ -54,15 +54,15 @@ def test_bucket_uniform_versioned_and_never_public(gcp: Plan) -> None:
 
 
 def test_service_account_reads_bucket_and_binds_tritons_ksa(gcp: Plan) -> None:
-    viewer = one(gcp, "gcp:storage/bucketIAMMember:BucketIAMMember").inputs
+    viewer = one(gcp, "gcp:storage/bucketIAMMember:BucketIAMMember", "-object-viewer").inputs
     assert viewer["role"] == "roles/storage.objectViewer"
-    assert viewer["member"].startswith("serviceAccount:fraud-scoring-triton@")
+    assert viewer["member"].startswith("serviceAccount:fraud-scoring-standby-triton@")
     binding = one(gcp, "gcp:serviceaccount/iAMMember:IAMMember").inputs
     assert binding["role"] == "roles/iam.workloadIdentityUser"
     assert binding["member"] == "serviceAccount:fraud-scoring-prod.svc.id.goog[triton/triton]"
     sa = one(gcp, "kubernetes:core/v1:ServiceAccount").inputs
     assert sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].startswith(
-        "fraud-scoring-triton@"
+        "fraud-scoring-standby-triton@"
     )
 
 

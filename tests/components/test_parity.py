@@ -8,7 +8,7 @@ import pytest
 
 from components.planning.parity import compare
 from components.planning.runner import Plan, plan_stack
-from tests.conftest import BASE_STACKS, MakeProject, service, stack_config
+from tests.conftest import BASE_STACKS, MakeProject, service, service_config
 
 
 def test_shipped_stacks_are_equivalent(plans: dict[str, Plan]) -> None:
@@ -57,7 +57,8 @@ def _edit_model_version(config: dict[str, Any]) -> None:
 def test_a_differing_stack_is_drift_naming_the_row_and_stack(
     make_project: MakeProject, plans: dict[str, Plan], edit: Any, row: str
 ) -> None:
-    changed = stack_config("azure-standby")
+    changed = service_config()
+    service(changed).update(provider="azure", region="eastus", model_repository="drifted-models")
     edit(changed)
     project = make_project({"azure-drifted": changed})
     drifted = plan_stack(project, project.stack("azure-drifted"))

@@ -8,14 +8,14 @@ import pytest
 
 from components.errors import SpecError
 from components.spec import parse_spec
-from tests.conftest import BASE_STACKS, service, stack_config
+from tests.conftest import service, stack_config
 
 
-@pytest.mark.parametrize("stack", BASE_STACKS)
-def test_shipped_stacks_parse(stack: str) -> None:
-    spec = parse_spec(service(stack_config(stack)), source=f"Pulumi.{stack}.yaml")
+def test_the_primary_service_parses() -> None:
+    spec = parse_spec(service(stack_config("aws-primary")), source="Pulumi.aws-primary.yaml")
     assert spec.tags["owner"] and spec.tags["cost-center"]
     assert spec.triton.models[0].name == "fraud-scorer"
+    assert spec.triton.model_size_mib == 480
 
 
 def _with(edit: Any) -> dict[str, Any]:

@@ -40,9 +40,10 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_manifest_validates_against_the_kubernetes_schema(variant: str, version: str) -> None:
     manifests = render_manifests(VARIANTS[variant])
-    assert set(manifests) == set(manifest_kinds(VARIANTS[variant].device_plugin))
+    kinds = manifest_kinds(VARIANTS[variant])
+    assert set(manifests) == set(kinds)
     for role, manifest in manifests.items():
-        assert manifest["kind"] == manifest_kinds(True)[role]
+        assert manifest["kind"] == kinds[role]
         kubernetes_validate.validate(manifest, version, strict=True)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from runbooks.cli import main
-from tests.conftest import ROOT, MakeProject, service, stack_config
+from tests.conftest import ROOT, MakeProject, service, service_config
 
 
 def run(
@@ -50,7 +50,8 @@ def test_plan_json_lists_typed_parented_resources_and_masks_secrets(
     provider = next(r for r in plan["resources"] if r["type"] == "pulumi:providers:kubernetes")
     assert provider["inputs"]["kubeconfig"] == "[secret]"
     gke = next(r for r in plan["resources"] if r["type"] == "gcp:container/cluster:Cluster")
-    assert gke["parent"] == "fraud-scoring"
+    assert gke["parent"] == "fraud-scoring-standby"
+    assert plan["gaps"] == {}
     assert gke["key_properties"]["databaseEncryption.state"] == "ENCRYPTED"
 
 
@@ -77,9 +78,11 @@ def test_parity_exits_0_and_prints_the_table() -> None:
 def test_parity_drift_exits_1_naming_row_and_stack(
     make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    drifted = stack_config("gcp-standby")
+    drifted = service_config()
+    service(drifted).update(provider="gcp", region="us-central1")
     service(drifted)["triton"]["version"] = "2.59.0"
-    project = make_project({"aws-primary": stack_config("aws-primary"), "gcp-old": drifted})
+    drifted["config"]["gcp:project"] = "fraud-scoring-prod"
+    project = make_project({"aws-primary": service_config(), "gcp-old": drifted})
     code, out, _err = run(["parity", "--project", str(project.root), "--json"], monkeypatch, capsys)
     assert code == 1
     report = json.loads(out)
@@ -89,7 +92,7 @@ def test_parity_drift_exits_1_naming_row_and_stack(
 
 
 def _edited(edit: Any) -> dict[str, Any]:
-    config = stack_config("aws-primary")
+    config = service_config()
     edit(service(config))
     return config
 
@@ -129,8 +132,8 @@ BAD_INPUTS = {
     "yaml syntax": ("config:\n  exitplan:service: {name: [oops\n", "", "YAML syntax error at line"),
     "edge role": (
         _edited(lambda s: s.update(role="edge")),
-        "exitplan:service",
-        "self-managed nodes",
+        "exitplan:service.role",
+        "describe it under exitplan:edge",
     ),
 }
 

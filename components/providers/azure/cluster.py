@@ -32,12 +32,6 @@ NAME = "azure"
 IDENTITY_KIND = "azure-workload-identity"
 # AKS installs the GPU driver on GPU pools; the NVIDIA device plugin is left to the user.
 DEVICE_PLUGIN_MANAGED = False
-UNSUPPORTED: dict[str, str] = {
-    "edge-zone": (
-        "Azure Extended Zones need their own AKS cluster in the extended location; "
-        "GpuInferenceCluster builds regional clusters and EdgeDeployment is not shipped yet"
-    ),
-}
 
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
@@ -125,6 +119,7 @@ def build_cluster(
         api_exposure=cluster.api_server_access_profile.apply(_exposure),
         gpu_pool=gpu_pool,
         load_balancer_annotations=LOAD_BALANCER_ANNOTATIONS,
+        model_store_name=container.name,
     )
 
 

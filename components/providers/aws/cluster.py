@@ -29,12 +29,6 @@ NAME = "aws"
 IDENTITY_KIND = "irsa"
 # The EKS-optimized NVIDIA AMI ships the driver and container toolkit, not the device plugin.
 DEVICE_PLUGIN_MANAGED = False
-UNSUPPORTED: dict[str, str] = {
-    "edge-zone": (
-        "Wavelength Zones take self-managed nodes only (no EKS managed node groups there); "
-        "GpuInferenceCluster builds regional clusters and EdgeDeployment is not shipped yet"
-    ),
-}
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
@@ -121,6 +115,7 @@ def build_cluster(
         api_exposure=cluster.vpc_config.apply(_exposure_summary),
         gpu_pool=gpu_pool,
         load_balancer_annotations=LOAD_BALANCER_ANNOTATIONS,
+        model_store_name=bucket.bucket,
     )
 
 

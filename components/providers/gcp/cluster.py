@@ -30,12 +30,6 @@ NAME = "gcp"
 IDENTITY_KIND = "gke-workload-identity"
 # GKE installs the driver (gpu_driver_installation_config) and runs the device plugin itself.
 DEVICE_PLUGIN_MANAGED = True
-UNSUPPORTED: dict[str, str] = {
-    "edge-zone": (
-        "Google Distributed Cloud edge runs its own clusters on Google-managed hardware; "
-        "GpuInferenceCluster builds regional clusters and EdgeDeployment is not shipped yet"
-    ),
-}
 
 NODE_ROLES = (
     "roles/logging.logWriter",
@@ -127,6 +121,7 @@ def build_cluster(
         ).apply(_exposure),
         gpu_pool=gpu_pool,
         load_balancer_annotations=LOAD_BALANCER_ANNOTATIONS,
+        model_store_name=bucket.name,
     )
 
 

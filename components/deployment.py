@@ -1,0 +1,74 @@
+"""What the stack program declares for a stack: its deployment and, if it owns the public
+name, the router. The providers are created here, at the top, and passed down."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.inference_cluster import GpuInferenceCluster, GpuInferenceClusterArgs
+from components.providers import PROVIDERS, cloud
+from components.spec import CONFIG_KEYS
+from components.stack_config import Stack
+from components.standby import WarmStandby, WarmStandbyArgs
+from components.traffic import TrafficRouter, TrafficRouterArgs
+
+
+def program_config() -> dict[str, Any]:
+    """The running stack's config as the stack file holds it: exitplan's keys and the cloud
+    settings the clouds require (`gcp:project`)."""
+    config: dict[str, Any] = {}
+    for key in CONFIG_KEYS:
+        value = pulumi.Config("exitplan").get_object(key.removeprefix("exitplan:"))
+        if value is not None:
+            config[key] = value
+    for name in PROVIDERS:
+        for key in cloud(name).REQUIRED_CONFIG:
+            namespace, _, setting = key.partition(":")
+            value = pulumi.Config(namespace).get(setting)
+            if value is not None:
+                config[key] = value
+    return config
+
+
+def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
+    """Validate the stack, declare its resources and return its stack outputs."""
+    stack.validate()
+    spec = stack.spec
+    providers = {spec.provider: cloud(spec.provider).pulumi_provider(spec)}
+    opts = pulumi.ResourceOptions(providers=list(providers.values()))
+    outputs: dict[str, pulumi.Output[Any]]
+    if stack.standby:
+        assert stack.source is not None and stack.rto is not None
+        standby = WarmStandby(
+            spec.name,
+            WarmStandbyArgs(primary=stack.source.spec, standby=stack.standby, rto=stack.rto),
+            opts=opts,
+        )
+        outputs, endpoint = standby.stack_outputs, standby.cluster.endpoint
+    else:
+        cluster = GpuInferenceCluster(spec.name, GpuInferenceClusterArgs(spec=spec), opts=opts)
+        outputs, endpoint = cluster.stack_outputs, cluster.endpoint
+    outputs["role"] = pulumi.Output.from_input(spec.role)
+    if stack.traffic:
+        traffic = stack.traffic
+        if traffic.dns_provider not in providers:
+            providers[traffic.dns_provider] = cloud(traffic.dns_provider).pulumi_provider(spec)
+        endpoints = {
+            name: endpoint if name == stack.name else _stack_output(name, "endpoint")
+            for name in traffic.stacks
+        }
+        router = TrafficRouter(
+            f"{spec.name}-router",
+            TrafficRouterArgs(dns_name=spec.dns_name, traffic=traffic, endpoints=endpoints),
+            opts=pulumi.ResourceOptions(providers=[providers[traffic.dns_provider]]),
+        )
+        outputs["traffic"] = router.summary
+    return outputs
+
+
+def _stack_output(stack: str, output: str) -> pulumi.Output[Any]:
+    """An output of another stack of this project (same organization)."""
+    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}"
+    return pulumi.StackReference(name).get_output(output)

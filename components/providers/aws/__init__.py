@@ -1,0 +1,37 @@
+"""AWS: EKS clusters, Route 53 routing and Wavelength edge nodes."""
+
+from components.providers.aws.cluster import (
+    DEVICE_PLUGIN_MANAGED,
+    IDENTITY_KIND,
+    NAME,
+    build_cluster,
+    pulumi_provider,
+)
+from components.providers.aws.dns import build_router
+from components.providers.base import Replicator
+
+UNSUPPORTED: dict[str, str] = {
+    "replication-from-gcp": (
+        "DataSync reads Google Cloud Storage only with HMAC keys (static credentials); "
+        "publishing the model to every store covers it"
+    ),
+    "replication-from-azure": (
+        "DataSync reads Azure Blob only with a SAS token (a static credential); "
+        "publishing the model to every store covers it"
+    ),
+}
+# Stack config keys every stack on this cloud must set.
+REQUIRED_CONFIG: tuple[str, ...] = ()
+MODEL_REPLICATION: dict[str, Replicator] = {}
+
+__all__ = [
+    "DEVICE_PLUGIN_MANAGED",
+    "IDENTITY_KIND",
+    "MODEL_REPLICATION",
+    "NAME",
+    "REQUIRED_CONFIG",
+    "UNSUPPORTED",
+    "build_cluster",
+    "build_router",
+    "pulumi_provider",
+]

@@ -1,0 +1,37 @@
+"""Azure: AKS clusters, Traffic Manager routing and Extended Zone edge clusters."""
+
+from components.providers.azure.cluster import (
+    DEVICE_PLUGIN_MANAGED,
+    IDENTITY_KIND,
+    NAME,
+    build_cluster,
+    pulumi_provider,
+)
+from components.providers.azure.dns import build_router
+from components.providers.base import Replicator
+
+UNSUPPORTED: dict[str, str] = {
+    "replication-from-aws": (
+        "Azure has no managed, scheduled copy from S3 that runs without static keys "
+        "(AzCopy is a client tool); publishing the model to every store covers it"
+    ),
+    "replication-from-gcp": (
+        "Azure has no managed copy from Google Cloud Storage; publishing the model to every "
+        "store covers it"
+    ),
+}
+# Stack config keys every stack on this cloud must set.
+REQUIRED_CONFIG: tuple[str, ...] = ()
+MODEL_REPLICATION: dict[str, Replicator] = {}
+
+__all__ = [
+    "DEVICE_PLUGIN_MANAGED",
+    "IDENTITY_KIND",
+    "MODEL_REPLICATION",
+    "NAME",
+    "REQUIRED_CONFIG",
+    "UNSUPPORTED",
+    "build_cluster",
+    "build_router",
+    "pulumi_provider",
+]

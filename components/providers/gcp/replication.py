@@ -1,0 +1,69 @@
+"""Storage Transfer Service: an hourly, keyless copy of the primary's S3 bucket into the
+standby's GCS bucket (the transfer service assumes an AWS role through federation)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.errors import SpecError
+from components.spec import StandbySpec
+
+REPEAT_INTERVAL = "3600s"
+# A start date in the past: the job runs from its creation, then every REPEAT_INTERVAL.
+SCHEDULE_START = {"year": 2026, "month": 1, "day": 1}
+
+
+def transfer_from_s3(
+    name: str,
+    source_bucket: str,
+    target_bucket: pulumi.Output[str],
+    standby: StandbySpec,
+    parent: pulumi.Resource,
+) -> Sequence[pulumi.Resource]:
+    """The transfer job and the transfer service agent's access to the target bucket."""
+    if not standby.replication_role_arn:
+        raise SpecError(
+            "copying the primary's S3 bucket needs an AWS role for Storage Transfer Service",
+            field="exitplan:standby.replication_role_arn",
+            fix=(
+                "create a role trusting accounts.google.com for the transfer service agent, "
+                "read-only on the bucket, and set its ARN (see README)"
+            ),
+        )
+    opts = pulumi.ResourceOptions(parent=parent)
+    agent = gcp.storage.get_transfer_project_service_account_output(
+        opts=pulumi.InvokeOutputOptions(parent=parent)
+    )
+    writer = gcp.storage.BucketIAMMember(
+        f"{name}-transfer-writer",
+        bucket=target_bucket,
+        role="roles/storage.admin",
+        member=agent.email.apply(lambda e: f"serviceAccount:{e}"),
+        opts=opts,
+    )
+    job = gcp.storage.TransferJob(
+        f"{name}-model-replication",
+        description=f"{name}: models from s3://{source_bucket}",
+        transfer_spec=gcp.storage.TransferJobTransferSpecArgs(
+            aws_s3_data_source=gcp.storage.TransferJobTransferSpecAwsS3DataSourceArgs(
+                bucket_name=source_bucket, role_arn=standby.replication_role_arn
+            ),
+            gcs_data_sink=gcp.storage.TransferJobTransferSpecGcsDataSinkArgs(
+                bucket_name=target_bucket
+            ),
+            transfer_options=gcp.storage.TransferJobTransferSpecTransferOptionsArgs(
+                overwrite_when="DIFFERENT"
+            ),
+        ),
+        schedule=gcp.storage.TransferJobScheduleArgs(
+            schedule_start_date=gcp.storage.TransferJobScheduleScheduleStartDateArgs(
+                **SCHEDULE_START
+            ),
+            repeat_interval=REPEAT_INTERVAL,
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[writer])),
+    )
+    return [writer, job]

@@ -1,0 +1,124 @@
+"""How standby and edge stacks derive from the service they copy: one description of the
+service, many deployments of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components import catalog
+from components.catalog import EdgeType
+from components.errors import CatalogError, SpecError
+from components.spec import EdgeSpec, GpuSpec, ServiceSpec, StandbySpec
+
+
+def standby_spec(primary: ServiceSpec, standby: StandbySpec) -> ServiceSpec:
+    """The primary's service in the standby's cloud, sized by the standby level.
+
+    hot: the primary's capacity. warm: one GPU node and one Triton replica ready, able to scale
+    to the primary's max. pilot-light: no GPU node and no replica, able to scale to the max.
+    """
+    if standby.provider == primary.provider:
+        raise SpecError(
+            f"a standby must be in another cloud than its primary ({primary.provider})",
+            field="provider",
+            fix=f"pick a provider other than {primary.provider}",
+        )
+    gpu, triton = primary.gpu, primary.triton
+    low_nodes, low_replicas = {
+        "hot": (gpu.min_nodes, triton.min_replicas),
+        "warm": (1, 1),
+        "pilot-light": (0, 0),
+    }[standby.level]
+    return primary.model_copy(
+        update={
+            "provider": standby.provider,
+            "region": standby.region,
+            "role": "standby",
+            "model_repository": standby.model_repository,
+            "network": standby.network,
+            "drillable": standby.drillable,
+            "gpu": gpu.model_copy(update={"min_nodes": low_nodes}),
+            "triton": triton.model_copy(update={"min_replicas": low_replicas}),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class EdgePlan:
+    """What an edge zone gives the service: the machine type, GPU or CPU serving."""
+
+    zone: str
+    kind: str
+    parent_region: str
+    instance: EdgeType
+    zone_types: tuple[EdgeType, ...]
+
+    @property
+    def on_gpu(self) -> bool:
+        """Whether Triton serves on a GPU in this zone (else on CPU)."""
+        return self.instance.gpu_count > 0
+
+    @property
+    def label(self) -> str:
+        """`g4dn.2xlarge` or `Standard_D8s_v5 (CPU)`."""
+        return self.instance.instance_type + ("" if self.on_gpu else " (CPU)")
+
+
+def resolve_edge(service: ServiceSpec, edge: EdgeSpec) -> EdgePlan:
+    """Pre-flight of an edge deployment from catalog data: the zone exists in that cloud, and
+    offers the service's GPU, or no GPU at all (then Triton serves on CPU)."""
+    in_cloud = [t for t in catalog.edge_types() if t.cloud == edge.provider]
+    zone_types = tuple(t for t in in_cloud if t.zone == edge.zone)
+    if not zone_types:
+        zones = sorted({t.zone for t in in_cloud})
+        raise CatalogError(
+            f"unknown {edge.provider} edge zone {edge.zone!r}",
+            field="zone",
+            fix=f"use one of: {', '.join(zones) or '(none in the catalog)'}",
+        )
+    gpu = edge.gpu or service.gpu
+    gpu_types = [t for t in zone_types if t.gpu_count]
+    if gpu_types:
+        instance = _gpu_type(edge, gpu, gpu_types)
+    else:
+        instance = max(zone_types, key=lambda t: (t.vcpus, t.memory_gib))
+    first = zone_types[0]
+    return EdgePlan(edge.zone, first.kind, first.parent_region, instance, zone_types)
+
+
+def _gpu_type(edge: EdgeSpec, gpu: GpuSpec, offered: list[EdgeType]) -> EdgeType:
+    fits = [
+        t
+        for t in offered
+        if t.gpu_model == gpu.model
+        and t.gpu_memory_gib >= gpu.min_memory_gib
+        and t.gpu_count == gpu.gpus_per_node
+    ]
+    if not fits:
+        listed = "; ".join(
+            f"{t.instance_type} ({t.gpu_count}x {t.gpu_model} {t.gpu_memory_gib} GiB)"
+            for t in offered
+        )
+        raise CatalogError(
+            f"edge zone {edge.zone} offers no {gpu.gpus_per_node}x {gpu.model} "
+            f"of at least {gpu.min_memory_gib} GiB",
+            field="gpu",
+            fix=f"ask for what {edge.zone} has: {listed}",
+        )
+    return min(fits, key=lambda t: (t.vcpus, t.instance_type))
+
+
+def edge_service_spec(service: ServiceSpec, edge: EdgeSpec, plan: EdgePlan) -> ServiceSpec:
+    """The service as deployed in the edge zone (its GPU is the zone's, when it has one)."""
+    return service.model_copy(
+        update={
+            "provider": edge.provider,
+            "region": plan.parent_region,
+            "role": "edge",
+            "network": edge.network,
+            "drillable": edge.drillable,
+            "gpu": (edge.gpu or service.gpu).model_copy(
+                update={"min_nodes": edge.min_nodes, "max_nodes": edge.max_nodes}
+            ),
+        }
+    )

@@ -1,0 +1,57 @@
+"""`TrafficRouter`: one public name for the service, owned by the DNS the stack config names,
+routing over the stacks' Triton endpoints by weight (and failover where the DNS can)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import pulumi
+
+from components.providers import cloud
+from components.spec import TrafficSpec
+
+TYPE = "exitplan:index:TrafficRouter"
+
+
+@dataclass(frozen=True)
+class TrafficRouterArgs:
+    """The public name, the router settings and each routed stack's endpoint URL."""
+
+    dns_name: str
+    traffic: TrafficSpec
+    endpoints: Mapping[str, pulumi.Output[str]]
+
+
+def endpoint_host(url: str) -> str:
+    """`abc.elb.amazonaws.com` from `http://abc.elb.amazonaws.com:8000`."""
+    return urlparse(url).hostname or url
+
+
+class TrafficRouter(pulumi.ComponentResource):
+    """The DNS records, health checks or profiles that route the public name."""
+
+    public_name: pulumi.Output[str]
+    summary: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self, name: str, args: TrafficRouterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        traffic = args.traffic
+        hosts = {stack: url.apply(endpoint_host) for stack, url in args.endpoints.items()}
+        routed = cloud(traffic.dns_provider).build_router(name, args.dns_name, traffic, hosts, self)
+        self.public_name = pulumi.Output.from_input(routed.public_name)
+        self.summary = pulumi.Output.from_input(
+            {
+                "public_name": routed.public_name,
+                "dns_provider": traffic.dns_provider,
+                "weights": dict(routed.weights),
+                "failover": traffic.failover.model_dump() if traffic.failover else None,
+                "health_checked": routed.health_checked,
+                "ttl_s": traffic.ttl_s,
+            }
+        )
+        self.register_outputs({"public_name": self.public_name, "summary": self.summary})
