@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 
+from components.edge import EdgeDeployment, EdgeDeploymentArgs
 from components.inference_cluster import GpuInferenceCluster, GpuInferenceClusterArgs
 from components.providers import PROVIDERS, cloud
 from components.spec import CONFIG_KEYS
@@ -39,7 +40,28 @@ def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
     providers = {spec.provider: cloud(spec.provider).pulumi_provider(spec)}
     opts = pulumi.ResourceOptions(providers=list(providers.values()))
     outputs: dict[str, pulumi.Output[Any]]
-    if stack.standby:
+    references = StackOutputs()
+    if stack.edge:
+        assert stack.source is not None
+        edge = stack.edge
+        attachment: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input({})
+        kubeconfig: pulumi.Output[str] = pulumi.Output.from_input("")
+        if cloud(edge.provider).EDGE_JOINS_SERVICE_CLUSTER:
+            attachment = references.get(stack.source.name, "edge_attachment")
+            kubeconfig = references.get(stack.source.name, "kubeconfig")
+        deployment = EdgeDeployment(
+            f"{spec.name}-edge",
+            EdgeDeploymentArgs(
+                spec=spec,
+                edge=edge,
+                plan=stack.edge_plan,
+                attachment=attachment,
+                service_kubeconfig=kubeconfig,
+            ),
+            opts=opts,
+        )
+        outputs, endpoint = deployment.stack_outputs, deployment.endpoint
+    elif stack.standby:
         assert stack.source is not None and stack.rto is not None
         standby = WarmStandby(
             spec.name,
@@ -56,7 +78,7 @@ def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
         if traffic.dns_provider not in providers:
             providers[traffic.dns_provider] = cloud(traffic.dns_provider).pulumi_provider(spec)
         endpoints = {
-            name: endpoint if name == stack.name else _stack_output(name, "endpoint")
+            name: endpoint if name == stack.name else references.get(name, "endpoint")
             for name in traffic.stacks
         }
         router = TrafficRouter(
@@ -68,7 +90,15 @@ def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
     return outputs
 
 
-def _stack_output(stack: str, output: str) -> pulumi.Output[Any]:
-    """An output of another stack of this project (same organization)."""
-    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}"
-    return pulumi.StackReference(name).get_output(output)
+class StackOutputs:
+    """Outputs of other stacks of this project (same organization), one reference each."""
+
+    def __init__(self) -> None:
+        self._references: dict[str, pulumi.StackReference] = {}
+
+    def get(self, stack: str, output: str) -> pulumi.Output[Any]:
+        """One output of `stack`."""
+        if stack not in self._references:
+            name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}"
+            self._references[stack] = pulumi.StackReference(name)
+        return self._references[stack].get_output(output)

@@ -175,6 +175,13 @@ class EdgeSpec(_Strict):
     network: NetworkSpec
     # The GPU to ask the zone for (default: the service's); a zone with no GPU serves on CPU.
     gpu: GpuSpec | None = None
+    # Google Distributed Cloud: the user (email) granted cluster admin; unused elsewhere.
+    admin_user: str | None = None
+    # The model store of an edge cluster of its own (Azure, Google); AWS Wavelength nodes
+    # read the service stack's store.
+    model_repository: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,40}[a-z0-9]$")] | None = (
+        None
+    )
     drillable: bool = False
 
     @model_validator(mode="after")

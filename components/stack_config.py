@@ -238,11 +238,35 @@ class Stack:
         if self.traffic:
             self._required_config(self.traffic.dns_provider)
         if self.kind == "edge":
-            self.edge_plan  # noqa: B018
-            self._in_file(lambda: cloud_for(self.spec), EDGE_KEY)
+            self._edge_preflight()
         else:
             self.plan  # noqa: B018
         self.traffic  # noqa: B018
+
+    def _edge_preflight(self) -> None:
+        """The zone offers what is asked (`edge_plan`), and the edge has a cluster to join or a
+        model store of its own."""
+        assert self.edge is not None and self.source is not None
+        plan, edge, service = self.edge_plan, self.edge, self._source_spec
+        self._in_file(lambda: cloud_for(self.spec), EDGE_KEY)
+        if cloud(edge.provider).EDGE_JOINS_SERVICE_CLUSTER:
+            if (service.provider, service.region) != (edge.provider, plan.parent_region):
+                raise SpecError(
+                    f"nodes in {plan.zone} join the {edge.provider} cluster of the service "
+                    f"stack in {plan.parent_region}, but {self.source.name!r} runs on "
+                    f"{service.provider} {service.region}",
+                    file=self.relative,
+                    field=f"{EDGE_KEY}.service",
+                    fix=f"point service at a {edge.provider} stack in {plan.parent_region}, "
+                    f"or pick a zone whose parent region is {service.region}",
+                )
+        elif not edge.model_repository:
+            raise SpecError(
+                f"an edge cluster of its own on {edge.provider} needs its own model store",
+                file=self.relative,
+                field=f"{EDGE_KEY}.model_repository",
+                fix="set model_repository to a new bucket name for this edge cluster",
+            )
 
     def _required_config(self, name: str) -> None:
         for key in cloud(name).REQUIRED_CONFIG:

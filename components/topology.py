@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components import catalog
-from components.catalog import EdgeType
+from components.catalog import EdgeType, InstanceType, Region
+from components.catalog.resolve import ResolvedPlan
 from components.errors import CatalogError, SpecError
 from components.spec import EdgeSpec, GpuSpec, ServiceSpec, StandbySpec
 
@@ -63,6 +64,39 @@ class EdgePlan:
         """`g4dn.2xlarge` or `Standard_D8s_v5 (CPU)`."""
         return self.instance.instance_type + ("" if self.on_gpu else " (CPU)")
 
+    def resolved(self, service: ServiceSpec, max_nodes: int) -> ResolvedPlan:
+        """The zone's machines as a regional plan, for clouds whose edge is a cluster of its
+        own (Azure Extended Zones): no zone list, the smallest zone type for system nodes."""
+        smallest = min(self.zone_types, key=lambda t: (t.gpu_count, t.vcpus))
+        region = Region(
+            self.instance.cloud, self.parent_region, self.zone, (), self.instance.provenance
+        )
+        return ResolvedPlan(
+            region=region,
+            gpu_instance=_as_instance(self.instance),
+            gpu_zones=(),
+            system_instance=_as_instance(smallest),
+            triton=catalog.triton_release(service.triton.version),
+            max_gpu_nodes=max_nodes,
+        )
+
+
+def _as_instance(edge_type: EdgeType) -> InstanceType:
+    """An edge machine as an instance type (edge zones are not priced in the catalog)."""
+    return InstanceType(
+        cloud=edge_type.cloud,
+        instance_type=edge_type.instance_type,
+        accelerator="",
+        gpu_model=edge_type.gpu_model,
+        gpu_count=edge_type.gpu_count,
+        gpu_memory_gib=edge_type.gpu_memory_gib,
+        vcpus=edge_type.vcpus,
+        memory_gib=edge_type.memory_gib,
+        region=edge_type.parent_region,
+        usd_per_hour=0.0,
+        provenance=edge_type.provenance,
+    )
+
 
 def resolve_edge(service: ServiceSpec, edge: EdgeSpec) -> EdgePlan:
     """Pre-flight of an edge deployment from catalog data: the zone exists in that cloud, and
@@ -116,6 +150,7 @@ def edge_service_spec(service: ServiceSpec, edge: EdgeSpec, plan: EdgePlan) -> S
             "region": plan.parent_region,
             "role": "edge",
             "network": edge.network,
+            "model_repository": edge.model_repository or service.model_repository,
             "drillable": edge.drillable,
             "gpu": (edge.gpu or service.gpu).model_copy(
                 update={"min_nodes": edge.min_nodes, "max_nodes": edge.max_nodes}

@@ -33,6 +33,7 @@ RUN_AS = 1000  # the `triton-server` user of the NGC image
 STARTUP_PERIOD_S = 10
 STARTUP_FAILURES = 60
 MODELS_ANNOTATION = "exitplan.io/models"
+CPU_MODEL_CONFIG = "cpu"
 
 Manifest = dict[str, Any]
 
@@ -56,6 +57,16 @@ class TritonConfig:
     load_balancer_annotations: Mapping[str, str] = field(default_factory=dict)
     fetch: ModelFetch | None = None
     device_plugin: bool = False
+    # Extra node labels to pin the pods (an edge zone); 0 GPUs per pod serves on CPU.
+    zone_selector: Mapping[str, str] = field(default_factory=dict)
+    # Another stack's cluster already holds the namespace, service account and device plugin.
+    shared_cluster: bool = False
+    service_type: str = "LoadBalancer"
+
+    @property
+    def on_gpu(self) -> bool:
+        """Whether Triton gets GPUs (else it serves with the ONNX Runtime CPU instance kind)."""
+        return self.gpus_per_pod > 0
 
 
 def selector(config: TritonConfig) -> dict[str, str]:
@@ -74,8 +85,10 @@ def manifest_kinds(config: TritonConfig) -> dict[str, str]:
 
     A service scaled to zero (pilot light) has no HPA: an HPA cannot hold zero replicas."""
     kinds = dict(_KINDS)
-    if not config.device_plugin:
+    if not config.device_plugin or config.shared_cluster:
         del kinds["device-plugin"]
+    if config.shared_cluster:
+        del kinds["namespace"], kinds["service-account"]
     if config.min_replicas == 0:
         del kinds["hpa"]
     return kinds
@@ -140,6 +153,9 @@ def _deployment(config: TritonConfig) -> Manifest:
         f"--grpc-port={GRPC_PORT}",
         f"--metrics-port={METRICS_PORT}",
     ]
+    if not config.on_gpu:
+        # The repository's configs/cpu.pbtxt: instance_group KIND_CPU for the same model.
+        args.append(f"--model-config-name={CPU_MODEL_CONFIG}")
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}]
     init_containers = []
@@ -171,10 +187,7 @@ def _deployment(config: TritonConfig) -> Manifest:
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ],
         "env": [{"name": k, "value": v} for k, v in sorted(config.env.items())],
-        "resources": {
-            "requests": {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": config.gpus_per_pod},
-            "limits": {"memory": "16Gi", "nvidia.com/gpu": config.gpus_per_pod},
-        },
+        "resources": _resources(config),
         "startupProbe": _http_probe(READY_PATH, STARTUP_PERIOD_S, STARTUP_FAILURES),
         "readinessProbe": _http_probe(READY_PATH, 5, 3),
         "livenessProbe": _http_probe("/v2/health/live", 10, 3),
@@ -191,8 +204,10 @@ def _deployment(config: TritonConfig) -> Manifest:
             "fsGroup": RUN_AS,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "nodeSelector": {GPU_NODE_LABEL: config.gpu_model},
-        "tolerations": [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
+        "nodeSelector": {
+            **({GPU_NODE_LABEL: config.gpu_model} if config.on_gpu else {}),
+            **config.zone_selector,
+        },
         "topologySpreadConstraints": [
             {
                 "maxSkew": 1,
@@ -208,6 +223,10 @@ def _deployment(config: TritonConfig) -> Manifest:
     }
     if init_containers:
         pod_spec["initContainers"] = init_containers
+    if config.on_gpu:
+        pod_spec["tolerations"] = [
+            {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
+        ]
     models = ",".join(f"{name}:{version}" for name, version in config.models)
     return {
         "apiVersion": "apps/v1",
@@ -236,6 +255,16 @@ def _deployment(config: TritonConfig) -> Manifest:
     }
 
 
+def _resources(config: TritonConfig) -> dict[str, Any]:
+    if not config.on_gpu:
+        return {"requests": {"cpu": "4", "memory": "8Gi"}, "limits": {"memory": "16Gi"}}
+    gpus = config.gpus_per_pod
+    return {
+        "requests": {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": gpus},
+        "limits": {"memory": "16Gi", "nvidia.com/gpu": gpus},
+    }
+
+
 def _service(config: TritonConfig) -> Manifest:
     return {
         "apiVersion": "v1",
@@ -246,7 +275,7 @@ def _service(config: TritonConfig) -> Manifest:
             annotations=dict(config.load_balancer_annotations),
         ),
         "spec": {
-            "type": "LoadBalancer",
+            "type": config.service_type,
             "selector": selector(config),
             "ports": [
                 {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
@@ -380,14 +409,9 @@ def deploy_triton(
     (from `manifest_kinds`, so the graph is the same in preview and update)."""
     manifests = config.apply(render_manifests)
     created: dict[str, pulumi.CustomResource] = {}
-    namespace = k8s.core.v1.Namespace(
-        f"{name}-namespace", metadata=manifests["namespace"]["metadata"], opts=opts
-    )
-    created["namespace"] = namespace
     for role, kind in kinds.items():
-        if role == "namespace":
-            continue
-        depends: list[pulumi.Resource] = [namespace]
+        # Namespace first (the dict's order): every namespaced object waits for it.
+        depends: list[pulumi.Resource] = [created["namespace"]] if "namespace" in created else []
         if kind in ("Deployment", "DaemonSet"):
             depends.append(gpu_pool)
         created[role] = _RESOURCE_TYPES[kind](
@@ -400,6 +424,8 @@ def deploy_triton(
 
 def _body(kind: str, manifest: pulumi.Output[Manifest]) -> dict[str, Any]:
     """The resource arguments of a kind, each taken from the rendered manifest."""
+    if kind == "Namespace":
+        return {"metadata": manifest["metadata"]}
     if kind == "ServiceAccount":
         return {
             "metadata": manifest["metadata"],

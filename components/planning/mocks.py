@@ -40,6 +40,7 @@ def _aws_eks(name: str, inputs: State, project: str) -> State:
     issuer = f"https://oidc.eks.{region}.amazonaws.com/id/{_digest(cluster, 32)}"
     return {
         "name": cluster,
+        "kubernetesNetworkConfig": {"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4"},
         "endpoint": f"https://{_digest(cluster, 32)}.gr7.{region}.eks.amazonaws.com",
         "certificateAuthority": {"data": PLACEHOLDER_CA},
         "identities": [{"oidcs": [{"issuer": issuer}]}],
@@ -109,11 +110,45 @@ def _stack_reference(name: str, inputs: State, project: str) -> State:
     """Another stack's outputs, as `pulumi stack output` would give them once deployed."""
     stack = str(inputs.get("name", name)).rsplit("/", 1)[-1]
     host = f"{_digest(stack, 12).lower()}.lb.plan.invalid"
-    return {"outputs": {"endpoint": f"http://{host}:8000"}, "secretOutputNames": []}
+    cluster = f"{stack}-cluster"
+    attachment = {
+        "vpc_id": f"vpc-{_digest(stack, 17).lower()}",
+        "cluster_name": cluster,
+        "endpoint": f"https://{_digest(cluster, 32)}.gr7.plan.eks.amazonaws.com",
+        "certificate_authority": PLACEHOLDER_CA,
+        "cluster_security_group_id": f"sg-{_digest(stack, 17).lower()}",
+        "kubernetes_version": "1.33",
+        "service_cidr": "172.20.0.0/16",
+        "triton_role_arn": f"arn:aws:iam::{ACCOUNT}:role/{stack}-triton-irsa",
+        "model_repository_uri": f"s3://{stack}-models",
+    }
+    kubeconfig = json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": []})
+    return {
+        "outputs": {
+            "endpoint": f"http://{host}:8000",
+            "edge_attachment": attachment,
+            "kubeconfig": kubeconfig,
+        },
+        "secretOutputNames": ["kubeconfig"],
+    }
+
+
+def _launch_template(name: str, inputs: State, project: str) -> State:
+    return {"latestVersion": 1}
+
+
+def _gdc_cluster(name: str, inputs: State, project: str) -> State:
+    return {
+        "name": inputs.get("name", name),
+        "endpoint": "203.0.113.20",
+        "clusterCaCertificate": PLACEHOLDER_CA,
+    }
 
 
 COMPUTED: dict[str, Callable[[str, State, str], State]] = {
     "pulumi:pulumi:StackReference": _stack_reference,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "gcp:edgecontainer/cluster:Cluster": _gdc_cluster,
     "aws:eks/cluster:Cluster": _aws_eks,
     "aws:s3/bucket:Bucket": _aws_bucket,
     "azure-native:containerservice:ManagedCluster": _azure_cluster,
@@ -209,6 +244,12 @@ class PlanMocks(pulumi.runtime.Mocks):
                     "id": project,
                 }
             ),
+            "aws:ssm/getParameter:getParameter": lambda a: {
+                "name": a.get("name", ""),
+                "value": f"ami-{_digest(str(a.get('name', '')), 17).lower()}",
+                "type": "String",
+                "id": a.get("name", ""),
+            },
             "gcp:organizations/getProject:getProject": lambda _a: {
                 "number": PROJECT_NUMBER,
                 "projectId": project,

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import pulumi
 
 from components.catalog.resolve import ResolvedPlan
-from components.spec import ServiceSpec, StandbySpec, TrafficSpec
+from components.spec import EdgeSpec, ServiceSpec, StandbySpec, TrafficSpec
+from components.topology import EdgePlan
 
 TRITON_NAMESPACE = "triton"
 TRITON_SERVICE_ACCOUNT = "triton"
@@ -70,6 +71,21 @@ class CloudCluster:
     gpu_pool: pulumi.Resource
     load_balancer_annotations: Mapping[str, str]
     model_store_name: pulumi.Output[str]
+    # What an edge deployment needs to join this cluster (AWS Wavelength nodes); else empty.
+    edge_attachment: pulumi.Output[dict[str, Any]] = field(
+        default_factory=lambda: pulumi.Output.from_input({})
+    )
+
+
+@dataclass(frozen=True)
+class EdgeCluster:
+    """The cluster an edge deployment serves from: joined to another stack's cluster (AWS
+    Wavelength nodes) or a cluster of its own in the edge zone."""
+
+    cloud: CloudCluster
+    shared_cluster: bool
+    zone_selector: Mapping[str, str] = field(default_factory=dict)
+    service_type: str = "LoadBalancer"
 
 
 @dataclass(frozen=True)
@@ -147,6 +163,11 @@ class CloudModule(Protocol):
         ...
 
     @property
+    def EDGE_JOINS_SERVICE_CLUSTER(self) -> bool:
+        """Whether edge nodes join the service stack's cluster (else a cluster of their own)."""
+        ...
+
+    @property
     def REQUIRED_CONFIG(self) -> Sequence[str]:
         """Stack config keys every stack on this cloud must set (`gcp:project`)."""
         ...
@@ -165,6 +186,20 @@ class CloudModule(Protocol):
         parent: pulumi.Resource,
     ) -> RoutedName:
         """Own `dns_name` in this cloud's DNS and route it over the stacks' endpoint hosts."""
+        ...
+
+    def build_edge(
+        self,
+        name: str,
+        spec: ServiceSpec,
+        edge: EdgeSpec,
+        plan: EdgePlan,
+        attachment: pulumi.Output[dict[str, Any]],
+        service_kubeconfig: pulumi.Output[str],
+        parent: pulumi.Resource,
+    ) -> EdgeCluster:
+        """Nodes in the edge zone; `attachment` and `service_kubeconfig` are the service
+        stack's outputs, for edges that join its cluster."""
         ...
 
     def pulumi_provider(self, spec: ServiceSpec) -> pulumi.ProviderResource:

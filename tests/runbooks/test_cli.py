@@ -162,7 +162,7 @@ def test_unknown_stack_exits_2_listing_the_stacks(
     code, _, err = run(["plan", "aws-primry", "--project", str(ROOT)], monkeypatch, capsys)
     assert code == 2
     assert "unknown stack 'aws-primry'" in err
-    assert "aws-primary, azure-standby, gcp-standby" in err
+    assert "aws-primary, aws-wavelength, azure-edge, azure-standby, gcp-edge, gcp-standby" in err
 
 
 def test_no_project_found_is_bad_input(

@@ -77,7 +77,7 @@ def build_cluster(
     """EKS with a system and a GPU managed node group, an S3 model bucket and IRSA for Triton."""
     opts = pulumi.ResourceOptions(parent=parent)
     tags = {**spec.tags, "exitplan:service": spec.name, "exitplan:role": spec.role}
-    private_subnets, public_subnets = _network(name, spec, plan, tags, opts)
+    vpc, private_subnets, public_subnets = _network(name, spec, plan, tags, opts)
     key = aws.kms.Key(
         f"{name}-secrets-key",
         description=f"EKS secrets envelope and model bucket encryption for {spec.name}",
@@ -116,6 +116,21 @@ def build_cluster(
         gpu_pool=gpu_pool,
         load_balancer_annotations=LOAD_BALANCER_ANNOTATIONS,
         model_store_name=bucket.bucket,
+        edge_attachment=pulumi.Output.all(
+            vpc_id=vpc.id,
+            cluster_name=cluster.name,
+            endpoint=cluster.endpoint,
+            certificate_authority=cluster.certificate_authority.apply(lambda c: c["data"]),
+            cluster_security_group_id=cluster.vpc_config.apply(
+                lambda v: v.cluster_security_group_id or ""
+            ),
+            kubernetes_version=cluster.version,
+            service_cidr=cluster.kubernetes_network_config.apply(
+                lambda k: (k.service_ipv4_cidr or "") if k else ""
+            ),
+            triton_role_arn=role.arn,
+            model_repository_uri=bucket.bucket.apply(lambda b: f"s3://{b}"),
+        ),
     )
 
 
@@ -125,7 +140,7 @@ def _network(
     plan: ResolvedPlan,
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
-) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.Subnet]]:
+) -> tuple[aws.ec2.Vpc, list[aws.ec2.Subnet], list[aws.ec2.Subnet]]:
     vpc = aws.ec2.Vpc(
         f"{name}-vpc",
         cidr_block=spec.network.cidr,
@@ -182,7 +197,7 @@ def _network(
         )
         public.append(pub)
         private.append(priv)
-    return private, public
+    return vpc, private, public
 
 
 def _subnet_prefix(spec: ServiceSpec) -> int:
@@ -242,15 +257,7 @@ def _node_groups(
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> aws.eks.NodeGroup:
-    role = aws.iam.Role(
-        f"{name}-node-role", assume_role_policy=json.dumps(EC2_TRUST), tags=tags, opts=opts
-    )
-    attachments = [
-        aws.iam.RolePolicyAttachment(
-            f"{name}-node-{short}", role=role.name, policy_arn=arn, opts=opts
-        )
-        for short, arn in NODE_POLICIES.items()
-    ]
+    role, attachments = node_role(name, tags, opts)
     after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=attachments))
     subnet_ids = [s.id for s in subnets]
     aws.eks.NodeGroup(
@@ -293,6 +300,22 @@ def _node_groups(
         tags=tags,
         opts=after,
     )
+
+
+def node_role(
+    name: str, tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+    """The worker-node role (EKS worker, CNI, ECR read) that nodes of any kind join with."""
+    role = aws.iam.Role(
+        f"{name}-node-role", assume_role_policy=json.dumps(EC2_TRUST), tags=tags, opts=opts
+    )
+    attachments = [
+        aws.iam.RolePolicyAttachment(
+            f"{name}-node-{short}", role=role.name, policy_arn=arn, opts=opts
+        )
+        for short, arn in NODE_POLICIES.items()
+    ]
+    return role, attachments
 
 
 def _model_bucket(

@@ -8,6 +8,7 @@ from components.providers.azure.cluster import (
     pulumi_provider,
 )
 from components.providers.azure.dns import build_router
+from components.providers.azure.edge import build_edge
 from components.providers.base import Replicator
 
 UNSUPPORTED: dict[str, str] = {
@@ -20,18 +21,23 @@ UNSUPPORTED: dict[str, str] = {
         "store covers it"
     ),
 }
+# Whether edge nodes join the service stack's cluster (an Extended Zone gets an AKS cluster
+# of its own).
+EDGE_JOINS_SERVICE_CLUSTER = False
 # Stack config keys every stack on this cloud must set.
 REQUIRED_CONFIG: tuple[str, ...] = ()
 MODEL_REPLICATION: dict[str, Replicator] = {}
 
 __all__ = [
     "DEVICE_PLUGIN_MANAGED",
+    "EDGE_JOINS_SERVICE_CLUSTER",
     "IDENTITY_KIND",
     "MODEL_REPLICATION",
     "NAME",
     "REQUIRED_CONFIG",
     "UNSUPPORTED",
     "build_cluster",
+    "build_edge",
     "build_router",
     "pulumi_provider",
 ]

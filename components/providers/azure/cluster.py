@@ -47,22 +47,33 @@ def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
 
 
 def build_cluster(
-    name: str, spec: ServiceSpec, plan: ResolvedPlan, parent: pulumi.Resource
+    name: str,
+    spec: ServiceSpec,
+    plan: ResolvedPlan,
+    parent: pulumi.Resource,
+    extended_zone: str | None = None,
 ) -> CloudCluster:
-    """AKS with system and GPU pools, a storage container and workload identity for Triton."""
+    """AKS with system and GPU pools, a storage container and workload identity for Triton;
+    in an Azure Extended Zone (`extended_zone`) when given."""
     opts = pulumi.ResourceOptions(parent=parent)
+    placed = (
+        azure.containerservice.ExtendedLocationArgs(name=extended_zone, type="EdgeZone")
+        if extended_zone
+        else None
+    )
     tags = {**spec.tags, "exitplan-service": spec.name, "exitplan-role": spec.role}
     client = azure.authorization.get_client_config_output(
         opts=pulumi.InvokeOutputOptions(parent=parent)
     )
     group = azure.resources.ResourceGroup(f"{name}-rg", location=spec.region, tags=tags, opts=opts)
-    node_subnet, api_subnet = _network(name, spec, group, tags, opts)
+    node_subnet, api_subnet = _network(name, spec, group, tags, opts, extended_zone)
     kms_key, control_plane = _kms(name, spec, group, client, tags, opts)
     cluster = azure.containerservice.ManagedCluster(
         f"{name}-aks",
         resource_name_=name,
         resource_group_name=group.name,
         location=spec.region,
+        extended_location=placed,
         dns_prefix=name,
         kubernetes_version=spec.kubernetes_version,
         identity=azure.containerservice.ManagedClusterIdentityArgs(
@@ -94,7 +105,7 @@ def build_cluster(
                 count=spec.system_pool.nodes,
                 os_type=azure.containerservice.OSType.LINUX,
                 vnet_subnet_id=node_subnet.id,
-                availability_zones=list(plan.region.zones),
+                availability_zones=list(plan.region.zones) or None,
                 node_taints=["CriticalAddonsOnly=true:NoSchedule"],
             )
         ],
@@ -129,6 +140,7 @@ def _network(
     group: azure.resources.ResourceGroup,
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
+    extended_zone: str | None,
 ) -> tuple[azure.network.Subnet, azure.network.Subnet]:
     cidr = ipaddress.IPv4Network(spec.network.cidr)
     nodes_block, rest = list(cidr.subnets(prefixlen_diff=1))
@@ -138,6 +150,11 @@ def _network(
         resource_group_name=group.name,
         location=spec.region,
         address_space={"address_prefixes": [spec.network.cidr]},
+        extended_location=(
+            azure.network.ExtendedLocationArgs(name=extended_zone, type="EdgeZone")
+            if extended_zone
+            else None
+        ),
         tags=tags,
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["subnets"])),
     )
@@ -225,11 +242,12 @@ def _gpu_pool(
     opts: pulumi.ResourceOptions,
 ) -> azure.containerservice.AgentPool:
     spot = spec.gpu.capacity_type == "spot"
+    on_gpu = plan.gpu_instance.gpu_count > 0
     return azure.containerservice.AgentPool(
-        f"{name}-gpu",
+        f"{name}-gpu" if on_gpu else f"{name}-inference",
         resource_group_name=group.name,
         resource_name_=cluster.name,
-        agent_pool_name="gpu",
+        agent_pool_name="gpu" if on_gpu else "inference",
         mode="User",
         os_type="Linux",
         vm_size=plan.gpu_instance.instance_type,
@@ -238,9 +256,11 @@ def _gpu_pool(
         min_count=spec.gpu.min_nodes,
         max_count=spec.gpu.max_nodes,
         vnet_subnet_id=subnet.id,
-        gpu_profile={"driver": "Install"},
-        node_taints=[f"{GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule"],
-        node_labels={"exitplan.io/pool": "gpu", GPU_NODE_LABEL: spec.gpu.model},
+        gpu_profile={"driver": "Install"} if on_gpu else None,
+        node_taints=[f"{GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule"] if on_gpu else None,
+        node_labels={"exitplan.io/pool": "gpu", GPU_NODE_LABEL: spec.gpu.model}
+        if on_gpu
+        else {"exitplan.io/pool": "inference-cpu"},
         scale_set_priority="Spot" if spot else "Regular",
         scale_set_eviction_policy="Delete" if spot else None,
         spot_max_price=-1 if spot else None,

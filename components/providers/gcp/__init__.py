@@ -10,6 +10,7 @@ from components.providers.gcp.cluster import (
     pulumi_provider,
 )
 from components.providers.gcp.dns import build_router
+from components.providers.gcp.edge import build_edge
 from components.providers.gcp.replication import transfer_from_s3
 
 UNSUPPORTED: dict[str, str] = {
@@ -26,18 +27,23 @@ UNSUPPORTED: dict[str, str] = {
         "publishing the model to every store covers it"
     ),
 }
+# Whether edge nodes join the service stack's cluster (a Distributed Cloud zone runs a
+# cluster of its own).
+EDGE_JOINS_SERVICE_CLUSTER = False
 # Stack config keys every stack on this cloud must set.
 REQUIRED_CONFIG: tuple[str, ...] = ("gcp:project",)
 MODEL_REPLICATION: dict[str, Replicator] = {"aws": transfer_from_s3}
 
 __all__ = [
     "DEVICE_PLUGIN_MANAGED",
+    "EDGE_JOINS_SERVICE_CLUSTER",
     "IDENTITY_KIND",
     "MODEL_REPLICATION",
     "NAME",
     "REQUIRED_CONFIG",
     "UNSUPPORTED",
     "build_cluster",
+    "build_edge",
     "build_router",
     "pulumi_provider",
 ]

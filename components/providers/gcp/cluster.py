@@ -53,7 +53,7 @@ def build_cluster(
 ) -> CloudCluster:
     """Private GKE with system and GPU pools, a GCS bucket and workload identity for Triton."""
     opts = pulumi.ResourceOptions(parent=parent)
-    labels = {_label(k): _label(v) for k, v in {**spec.tags, "exitplan-role": spec.role}.items()}
+    labels = gcp_labels(spec)
     client = gcp.organizations.get_client_config_output(
         opts=pulumi.InvokeOutputOptions(parent=parent)
     )
@@ -101,8 +101,8 @@ def build_cluster(
     node_sa = _node_service_account(name, client, opts)
     _node_pool(name, spec, plan, cluster, node_sa, labels, opts, gpu=False)
     gpu_pool = _node_pool(name, spec, plan, cluster, node_sa, labels, opts, gpu=True)
-    bucket = _model_bucket(name, spec, labels, opts)
-    account = _triton_account(name, spec, bucket, client, opts)
+    bucket = model_bucket(name, spec, labels, opts)
+    account = triton_account(name, spec, bucket, client, opts)
     return CloudCluster(
         cluster_name=cluster.name,
         kubeconfig=pulumi.Output.secret(_kubeconfig(cluster)),
@@ -287,7 +287,7 @@ def _node_pool(
     )
 
 
-def _model_bucket(
+def model_bucket(
     name: str, spec: ServiceSpec, labels: dict[str, str], opts: pulumi.ResourceOptions
 ) -> gcp.storage.Bucket:
     return gcp.storage.Bucket(
@@ -302,7 +302,7 @@ def _model_bucket(
     )
 
 
-def _triton_account(
+def triton_account(
     name: str,
     spec: ServiceSpec,
     bucket: gcp.storage.Bucket,
@@ -354,6 +354,13 @@ def _exposure(args: list[Any]) -> str:
     )
 
 
-def _label(value: str) -> str:
+def gcp_labels(spec: ServiceSpec) -> dict[str, str]:
+    """The spec's tags and role as GCP labels."""
+    return {
+        gcp_label(k): gcp_label(v) for k, v in {**spec.tags, "exitplan-role": spec.role}.items()
+    }
+
+
+def gcp_label(value: str) -> str:
     """GCP labels: lowercase letters, digits, '-' and '_', at most 63 characters."""
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in value.lower())[:63]

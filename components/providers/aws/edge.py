@@ -1,0 +1,215 @@
+"""AWS Wavelength: GPU (or CPU) nodes in a Wavelength Zone joined to the parent region's EKS
+cluster of the service stack.
+
+EKS managed node groups are not supported in Wavelength Zones; AWS documents self-managed
+nodes there (https://docs.aws.amazon.com/eks/latest/userguide/eks-outposts-self-managed-nodes.html
+and https://docs.aws.amazon.com/wavelength/latest/developerguide/wavelength-quotas.html): a
+launch template with the EKS-optimized AMI, an Auto Scaling group in the Wavelength subnet, a
+carrier gateway for carrier IPs, and an EKS access entry for the node role."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.providers.aws.cluster import node_role
+from components.providers.base import (
+    GPU_NODE_LABEL,
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+    CloudCluster,
+    EdgeCluster,
+    ModelSource,
+    WorkloadIdentity,
+    encryption_summary,
+)
+from components.spec import EdgeSpec, ServiceSpec
+from components.topology import EdgePlan
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+AMI_PARAMETER = (
+    "/aws/service/eks/optimized-ami/{version}/amazon-linux-2023/x86_64/"
+    "{flavour}/recommended/image_id"
+)
+VOLUME_GIB = 200
+BOUNDARY = "EXITPLAN"
+
+
+def build_edge(
+    name: str,
+    spec: ServiceSpec,
+    edge: EdgeSpec,
+    plan: EdgePlan,
+    attachment: pulumi.Output[dict[str, Any]],
+    service_kubeconfig: pulumi.Output[str],
+    parent: pulumi.Resource,
+) -> EdgeCluster:
+    """Carrier gateway, Wavelength subnet and route, self-managed nodes joined to EKS."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    tags = {**spec.tags, "exitplan:service": spec.name, "exitplan:role": "edge"}
+    vpc_id = attachment.apply(lambda a: str(a["vpc_id"]))
+    cluster_name = attachment.apply(lambda a: str(a["cluster_name"]))
+    block = aws.ec2.VpcIpv4CidrBlockAssociation(
+        f"{name}-cidr", vpc_id=vpc_id, cidr_block=edge.network.cidr, opts=opts
+    )
+    carrier = aws.ec2.CarrierGateway(f"{name}-carrier-gateway", vpc_id=vpc_id, tags=tags, opts=opts)
+    subnet = aws.ec2.Subnet(
+        f"{name}-subnet",
+        vpc_id=vpc_id,
+        cidr_block=edge.network.cidr,
+        availability_zone=plan.zone,
+        tags={**tags, "Name": f"{name}-{plan.zone}"},
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[block])),
+    )
+    routes = aws.ec2.RouteTable(
+        f"{name}-rt",
+        vpc_id=vpc_id,
+        routes=[{"cidr_block": "0.0.0.0/0", "carrier_gateway_id": carrier.id}],
+        tags=tags,
+        opts=opts,
+    )
+    aws.ec2.RouteTableAssociation(
+        f"{name}-rta", subnet_id=subnet.id, route_table_id=routes.id, opts=opts
+    )
+    role, attachments = node_role(name, tags, opts)
+    profile = aws.iam.InstanceProfile(f"{name}-node-profile", role=role.name, opts=opts)
+    access = aws.eks.AccessEntry(
+        f"{name}-access",
+        cluster_name=cluster_name,
+        principal_arn=role.arn,
+        type="EC2_LINUX",
+        tags=tags,
+        opts=opts,
+    )
+    template = _launch_template(name, spec, edge, plan, attachment, profile, tags, opts)
+    nodes = aws.autoscaling.Group(
+        f"{name}-nodes",
+        vpc_zone_identifiers=[subnet.id],
+        min_size=edge.min_nodes,
+        max_size=edge.max_nodes,
+        desired_capacity=edge.min_nodes,
+        launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+        tags=[
+            {
+                "key": cluster_name.apply(lambda c: f"kubernetes.io/cluster/{c}"),
+                "value": "owned",
+                "propagate_at_launch": True,
+            },
+            {"key": "Name", "value": f"{name}-node", "propagate_at_launch": True},
+        ],
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[access, *attachments])
+        ),
+    )
+    cloud = CloudCluster(
+        cluster_name=cluster_name,
+        kubeconfig=pulumi.Output.secret(service_kubeconfig),
+        kubernetes_version=attachment.apply(lambda a: str(a["kubernetes_version"])),
+        identity=WorkloadIdentity(
+            kind="irsa",
+            principal=attachment.apply(lambda a: str(a["triton_role_arn"])),
+            # Triton's service account already exists in the parent cluster, annotated.
+            service_account_annotations={},
+        ),
+        model_source=ModelSource(
+            uri=attachment.apply(lambda a: str(a["model_repository_uri"])),
+            env={"AWS_DEFAULT_REGION": plan.parent_region, "AWS_REGION": plan.parent_region},
+        ),
+        encryption=pulumi.Output.from_input(encryption_summary(True)),
+        api_exposure=pulumi.Output.from_input(
+            "API: the parent EKS cluster's; nodes reached on carrier IPs"
+        ),
+        gpu_pool=nodes,
+        load_balancer_annotations={},
+        model_store_name=attachment.apply(lambda a: str(a["model_repository_uri"])[5:]),
+    )
+    # Network Load Balancers do not run in Wavelength Zones: clients reach the nodes' carrier
+    # IPs on a NodePort.
+    return EdgeCluster(
+        cloud, shared_cluster=True, zone_selector={ZONE_LABEL: plan.zone}, service_type="NodePort"
+    )
+
+
+def _launch_template(
+    name: str,
+    spec: ServiceSpec,
+    edge: EdgeSpec,
+    plan: EdgePlan,
+    attachment: pulumi.Output[dict[str, Any]],
+    profile: aws.iam.InstanceProfile,
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.ec2.LaunchTemplate:
+    flavour = "nvidia" if plan.on_gpu else "standard"
+    ami = aws.ssm.get_parameter_output(
+        name=AMI_PARAMETER.format(version=spec.kubernetes_version, flavour=flavour),
+        opts=pulumi.InvokeOutputOptions(parent=opts.parent),
+    )
+    labels = {"exitplan.io/pool": "gpu" if plan.on_gpu else "edge-cpu"}
+    taints = []
+    if plan.on_gpu:
+        labels[GPU_NODE_LABEL] = plan.instance.gpu_model
+        taints.append(f"{GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule")
+    return aws.ec2.LaunchTemplate(
+        f"{name}-nodes",
+        image_id=ami.value,
+        instance_type=plan.instance.instance_type,
+        iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
+        user_data=attachment.apply(lambda a: node_user_data(a, labels, taints)),
+        network_interfaces=[
+            aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                device_index=0,
+                associate_carrier_ip_address="true",
+                security_groups=[attachment.apply(lambda a: str(a["cluster_security_group_id"]))],
+            )
+        ],
+        metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+            http_tokens="required", http_put_response_hop_limit=2
+        ),
+        block_device_mappings=[
+            aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                device_name="/dev/xvda",
+                # Wavelength Zones offer gp2 EBS volumes only.
+                ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                    volume_size=VOLUME_GIB, volume_type="gp2", encrypted="true"
+                ),
+            )
+        ],
+        tag_specifications=[
+            aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="instance", tags=tags)
+        ],
+        opts=opts,
+    )
+
+
+def node_user_data(attachment: dict[str, Any], labels: dict[str, str], taints: list[str]) -> str:
+    """The AL2023 `nodeadm` NodeConfig that joins a node to the cluster, base64-encoded."""
+    flags = ["--node-labels=" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))]
+    if taints:
+        flags.append("--register-with-taints=" + ",".join(taints))
+    flag_lines = "".join(f"      - {flag}\n" for flag in flags)
+    node_config = (
+        "apiVersion: node.eks.aws/v1alpha1\n"
+        "kind: NodeConfig\n"
+        "spec:\n"
+        "  cluster:\n"
+        f"    name: {attachment['cluster_name']}\n"
+        f"    apiServerEndpoint: {attachment['endpoint']}\n"
+        f"    certificateAuthority: {attachment['certificate_authority']}\n"
+        f"    cidr: {attachment['service_cidr']}\n"
+        "  kubelet:\n"
+        "    flags:\n"
+        f"{flag_lines}"
+    )
+    document = (
+        "MIME-Version: 1.0\n"
+        f'Content-Type: multipart/mixed; boundary="{BOUNDARY}"\n\n'
+        f"--{BOUNDARY}\n"
+        "Content-Type: application/node.eks.aws\n\n"
+        f"---\n{node_config}\n"
+        f"--{BOUNDARY}--\n"
+    )
+    return base64.b64encode(document.encode()).decode()

@@ -1,0 +1,110 @@
+"""Google Distributed Cloud connected (the Anthos edge offering): an `edgecontainer` cluster
+registered in the project's fleet, a node pool at the zone's node location, and Triton reading
+the models from GCS with fleet workload identity."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.errors import SpecError
+from components.providers.base import (
+    CloudCluster,
+    EdgeCluster,
+    ModelSource,
+    WorkloadIdentity,
+    encryption_summary,
+    exec_kubeconfig,
+)
+from components.providers.gcp.cluster import (
+    IDENTITY_KIND,
+    gcp_labels,
+    model_bucket,
+    triton_account,
+)
+from components.spec import EdgeSpec, ServiceSpec
+from components.topology import EdgePlan
+
+
+def build_edge(
+    name: str,
+    spec: ServiceSpec,
+    edge: EdgeSpec,
+    plan: EdgePlan,
+    attachment: pulumi.Output[dict[str, Any]],
+    service_kubeconfig: pulumi.Output[str],
+    parent: pulumi.Resource,
+) -> EdgeCluster:
+    """The edge cluster, its node pool, a model bucket and Triton's identity."""
+    if not edge.admin_user:
+        raise SpecError(
+            "a Distributed Cloud cluster needs an admin user",
+            field="exitplan:edge.admin_user",
+            fix="set admin_user to the email of the person or group that administers it",
+        )
+    opts = pulumi.ResourceOptions(parent=parent)
+    labels = gcp_labels(spec)
+    client = gcp.organizations.get_client_config_output(
+        opts=pulumi.InvokeOutputOptions(parent=parent)
+    )
+    project = gcp.organizations.get_project_output(
+        project_id=client.project, opts=pulumi.InvokeOutputOptions(parent=parent)
+    )
+    pods, services = ipaddress.IPv4Network(edge.network.cidr).subnets(prefixlen_diff=1)
+    cluster = gcp.edgecontainer.Cluster(
+        f"{name}-gdc",
+        name=name,
+        location=plan.parent_region,
+        authorization={"admin_users": {"username": edge.admin_user}},
+        networking={
+            "cluster_ipv4_cidr_blocks": [str(pods)],
+            "services_ipv4_cidr_blocks": [str(services)],
+        },
+        fleet={"project": project.number.apply(lambda n: f"projects/{n}")},
+        labels=labels,
+        opts=opts,
+    )
+    pool = gcp.edgecontainer.NodePool(
+        f"{name}-nodes",
+        name=f"{name}-nodes",
+        cluster=cluster.name,
+        location=plan.parent_region,
+        node_location=plan.zone,
+        node_count=edge.min_nodes,
+        labels=labels,
+        opts=opts,
+    )
+    bucket = model_bucket(name, spec, labels, opts)
+    account = triton_account(name, spec, bucket, client, opts)
+    cloud = CloudCluster(
+        cluster_name=cluster.name,
+        kubeconfig=pulumi.Output.secret(
+            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.cluster_ca_certificate).apply(
+                lambda a: exec_kubeconfig(
+                    a[0],
+                    f"https://{a[1]}",
+                    a[2],
+                    {"command": "gke-gcloud-auth-plugin", "provideClusterInfo": True},
+                )
+            )
+        ),
+        kubernetes_version=pulumi.Output.from_input(spec.kubernetes_version),
+        identity=WorkloadIdentity(
+            kind=IDENTITY_KIND,
+            principal=account.email,
+            service_account_annotations={"iam.gke.io/gcp-service-account": account.email},
+        ),
+        model_source=ModelSource(uri=bucket.name.apply(lambda b: f"gs://{b}"), env={}),
+        encryption=pulumi.Output.from_input(encryption_summary(False)),
+        api_exposure=pulumi.Output.from_input(
+            "API: Distributed Cloud control plane, fleet-authenticated; "
+            "model store: no public access"
+        ),
+        gpu_pool=pool,
+        load_balancer_annotations={},
+        model_store_name=bucket.name,
+    )
+    return EdgeCluster(cloud, shared_cluster=False)

@@ -1,0 +1,160 @@
+"""Serving the models with Triton on a cluster a cloud module built, and the outputs every
+deployment exports: shared by `GpuInferenceCluster` and `EdgeDeployment`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.catalog import TritonRelease
+from components.providers.base import CloudCluster
+from components.spec import ServiceSpec
+from components.triton import HTTP_PORT, TritonConfig, deploy_triton, manifest_kinds
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The machines a deployment runs on, as its outputs and parity describe them."""
+
+    instance_label: str
+    gpu_model: str
+    gpu_memory_gib: int
+    gpus_per_node: int
+    max_nodes: int
+    triton: TritonRelease
+    zone_selector: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def max_gpus(self) -> int:
+        """GPUs at full scale-out."""
+        return self.gpus_per_node * self.max_nodes
+
+
+def serve_triton(
+    name: str,
+    spec: ServiceSpec,
+    placement: Placement,
+    cloud: CloudCluster,
+    *,
+    device_plugin: bool,
+    shared_cluster: bool,
+    parent: pulumi.Resource,
+    service_type: str = "LoadBalancer",
+) -> pulumi.Output[str]:
+    """Deploy Triton through a Kubernetes provider built from the cluster's kubeconfig; return
+    the HTTP endpoint of its Service."""
+    kubernetes = k8s.Provider(
+        f"{name}-k8s",
+        kubeconfig=cloud.kubeconfig,
+        enable_server_side_apply=True,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    static = TritonConfig(
+        name=name,
+        image=placement.triton.image,
+        models=[(m.name, m.version) for m in spec.triton.models],
+        repository_uri="",
+        gpu_model=placement.gpu_model,
+        gpus_per_pod=placement.gpus_per_node,
+        min_replicas=spec.triton.min_replicas,
+        max_replicas=spec.triton.max_replicas,
+        target_utilization=spec.triton.autoscaling_target_utilization,
+        pod_labels=cloud.identity.pod_labels,
+        load_balancer_annotations=cloud.load_balancer_annotations,
+        fetch=cloud.model_source.fetch,
+        device_plugin=device_plugin,
+        zone_selector=placement.zone_selector,
+        shared_cluster=shared_cluster,
+        service_type=service_type,
+    )
+    resolved = pulumi.Output.all(
+        uri=cloud.model_source.uri,
+        env=pulumi.Output.from_input(dict(cloud.model_source.env)),
+        annotations=pulumi.Output.from_input(dict(cloud.identity.service_account_annotations)),
+    ).apply(
+        lambda v: replace(
+            static,
+            repository_uri=v["uri"],
+            env=v["env"],
+            service_account_annotations=v["annotations"],
+        )
+    )
+    objects = deploy_triton(
+        name,
+        resolved,
+        manifest_kinds(static),
+        pulumi.ResourceOptions(parent=parent, provider=kubernetes),
+        cloud.gpu_pool,
+    )
+    return objects["service"].status.apply(_endpoint)  # type: ignore[attr-defined]
+
+
+def _endpoint(status: dict[str, Any] | None) -> str:
+    """The Triton HTTP endpoint from the LoadBalancer status (hostname on AWS, IP elsewhere)."""
+    ingress = ((status or {}).get("load_balancer") or {}).get("ingress") or []
+    host = (ingress[0].get("hostname") or ingress[0].get("ip")) if ingress else ""
+    return f"http://{host}:{HTTP_PORT}" if host else ""
+
+
+def deployment_outputs(
+    spec: ServiceSpec,
+    placement: Placement,
+    cloud: CloudCluster,
+    endpoint: pulumi.Output[str],
+    device_plugin_managed: bool,
+) -> dict[str, pulumi.Output[Any]]:
+    """The stack outputs every deployment exports (the same keys on every cloud)."""
+    return {
+        "provider": pulumi.Output.from_input(spec.provider),
+        "region": pulumi.Output.from_input(spec.region),
+        "cluster_name": cloud.cluster_name,
+        "kubeconfig": cloud.kubeconfig,
+        "endpoint": endpoint,
+        "model_repository_uri": cloud.model_source.uri,
+        "gpu_instance_type": pulumi.Output.from_input(placement.instance_label),
+        "gpu_model": pulumi.Output.from_input(placement.gpu_model or "none (CPU)"),
+        "max_gpus": pulumi.Output.from_input(placement.max_gpus),
+        "identity": cloud.identity.principal.apply(
+            lambda principal: {"kind": cloud.identity.kind, "principal": principal}
+        ),
+        "triton_version": pulumi.Output.from_input(placement.triton.triton_version),
+        "parity": _parity_facts(spec, placement, cloud, device_plugin_managed),
+    }
+
+
+def _device_plugin(on_gpu: bool, managed: bool) -> str:
+    if not on_gpu:
+        return "not needed (CPU serving)"
+    return "managed by the platform" if managed else "exitplan DaemonSet"
+
+
+def _parity_facts(
+    spec: ServiceSpec, placement: Placement, cloud: CloudCluster, device_plugin_managed: bool
+) -> pulumi.Output[dict[str, str]]:
+    """The facts `exitplan parity` compares, each read from what the stack declares."""
+    fetch = (
+        "an init container copies it with workload identity"
+        if cloud.model_source.fetch
+        else "Triton reads it directly"
+    )
+    on_gpu = placement.gpus_per_node > 0
+    return pulumi.Output.all(cloud.kubernetes_version, cloud.encryption, cloud.api_exposure).apply(
+        lambda v: {
+            "triton version": placement.triton.triton_version,
+            "models": ", ".join(f"{m.name}:{m.version}" for m in spec.triton.models),
+            "serving": "GPU" if on_gpu else "CPU",
+            "GPU model": placement.gpu_model or "none",
+            "GPU memory (GiB)": str(placement.gpu_memory_gib),
+            "max GPUs": str(placement.max_gpus),
+            "Kubernetes minor": ".".join(str(v[0]).split(".")[:2]),
+            "identity kind": cloud.identity.kind,
+            "encryption": v[1],
+            "public exposure": v[2],
+            "model access": fetch,
+            "device plugin": _device_plugin(on_gpu, device_plugin_managed),
+        }
+    )
