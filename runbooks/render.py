@@ -211,13 +211,24 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def parity_table(report: ParityReport) -> None:
-    """`exitplan parity`: the equivalence table, notes for expected differences, drift last."""
-    table = Table("row", *[f"{s}\n({report.providers[s]})" for s in report.stacks], "status")
+    """`exitplan parity`: rows equal everywhere as one line each, then a table of the rows that
+    differ (expected, informational or drift), the notes with their reasons, and drift last."""
+    n = len(report.stacks)
     for row in report.rows:
-        style = STATUS_STYLE[row.status]
-        cells = [escape(row.values[s]) for s in report.stacks]
-        table.add_row(row.row, *cells, f"[{style}]{row.status}[/]")
-    out.print(table)
+        if row.status == "equal":
+            value = next(iter(row.values.values()))
+            out.print(f"[green]=[/] {row.row}: {escape(value)}  [dim](all {n} stacks)[/]")
+    differing = [row for row in report.rows if row.status != "equal"]
+    if differing:
+        table = Table("row")
+        for stack in report.stacks:
+            table.add_column(f"{stack}\n({report.providers[stack]})", overflow="fold")
+        table.add_column("status")
+        for row in differing:
+            style = STATUS_STYLE[row.status]
+            cells = [escape(row.values[s]) for s in report.stacks]
+            table.add_row(row.row, *cells, f"[{style}]{row.status}[/]")
+        out.print(table)
     for row in report.rows:
         if row.status == "expected":
             out.print(f"[yellow]note[/] {row.row}: {escape(row.reason)}")
@@ -227,4 +238,4 @@ def parity_table(report: ParityReport) -> None:
             err.print(f"[bold red]drift[/] {row.row}: {row.reason}")
         err.print(f"{len(report.drift)} row(s) drift: the stacks are not equivalent")
     else:
-        out.print(f"[green]parity ok[/]: {len(report.stacks)} stacks equivalent")
+        out.print(f"[green]parity ok[/]: {n} stacks equivalent")

@@ -17,6 +17,8 @@ from components.stack_config import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_STACKS = ("aws-primary", "azure-standby", "gcp-standby")
+EDGE_STACKS = ("aws-wavelength", "azure-edge", "gcp-edge")
+ALL_STACKS = BASE_STACKS + EDGE_STACKS
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +30,7 @@ def project() -> Project:
 @pytest.fixture(scope="session")
 def plans(project: Project) -> dict[str, Plan]:
     """Offline plans of the three shipped stacks, computed once per test session."""
-    return {name: plan_stack(project, project.stack(name)) for name in BASE_STACKS}
+    return {name: plan_stack(project, project.stack(name)) for name in ALL_STACKS}
 
 
 def stack_config(name: str) -> dict[str, Any]:
@@ -61,6 +63,14 @@ def make_project(tmp_path: Path) -> MakeProject:
         return Project(tmp_path)
 
     return make
+
+
+def standby_config(level: str, provider: str = "gcp", **extra: Any) -> dict[str, Any]:
+    """A standby of `aws-primary` at `level` on `provider` (shipped settings for that cloud)."""
+    shipped = {"gcp": "gcp-standby", "azure": "azure-standby"}[provider]
+    config = stack_config(shipped)
+    config["config"]["exitplan:standby"].update(level=level, **extra)
+    return config
 
 
 def service(config: dict[str, Any]) -> dict[str, Any]:

@@ -8,16 +8,19 @@ import pytest
 
 from components.planning.parity import compare
 from components.planning.runner import Plan, plan_stack
-from tests.conftest import BASE_STACKS, MakeProject, service, service_config
+from tests.conftest import ALL_STACKS, MakeProject, service, service_config
 
 
 def test_shipped_stacks_are_equivalent(plans: dict[str, Plan]) -> None:
-    report = compare([plans[s] for s in BASE_STACKS])
+    report = compare([plans[s] for s in ALL_STACKS])
     assert report.drift == []
     statuses = {r.row: r.status for r in report.rows}
     assert statuses["triton version"] == "equal"
     assert statuses["ports"] == "equal" and statuses["probes"] == "equal"
     assert statuses["identity kind"] == "expected"
+    assert statuses["serving"] == "expected", "edge zones without GPUs serve on CPU"
+    assert statuses["models"] == "equal"
+    assert statuses["estimated RTO (s)"] == "info"
     assert {r.row for r in report.rows} >= {
         "triton version",
         "models",
@@ -81,3 +84,15 @@ def test_per_cloud_rows_still_must_agree_within_a_cloud(plans: dict[str, Plan]) 
     )
     report = compare([aws, other])
     assert [r.row for r in report.drift] == ["identity kind"]
+
+
+def test_an_edge_stack_cannot_hide_drift_among_the_regional_stacks(plans: dict[str, Plan]) -> None:
+    aws = plans["aws-primary"]
+    odd = Plan(
+        stack="aws-odd",
+        resources=aws.resources,
+        outputs={**aws.outputs, "parity": {**aws.outputs["parity"], "GPU model": "A10G"}},
+    )
+    report = compare([aws, odd, plans["azure-edge"]])
+    assert [r.row for r in report.drift] == ["GPU model"]
+    assert "aws-odd" in report.drift[0].reason or "aws-primary" in report.drift[0].reason

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from runbooks.cli import main
-from tests.conftest import ROOT, MakeProject, service, service_config
+from tests.conftest import ROOT, MakeProject, service, service_config, stack_config
 
 
 def run(
@@ -55,15 +55,9 @@ def test_plan_json_lists_typed_parented_resources_and_masks_secrets(
     assert gke["key_properties"]["databaseEncryption.state"] == "ENCRYPTED"
 
 
-def test_parity_exits_0_and_prints_the_table() -> None:
+def test_parity_over_every_stack_exits_0_with_the_notes() -> None:
     result = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "exitplan"),
-            "parity",
-            "aws-primary",
-            "azure-standby",
-            "gcp-standby",
-        ],
+        [str(Path(sys.executable).parent / "exitplan"), "parity"],
         cwd=ROOT / "stacks",
         capture_output=True,
         text=True,
@@ -71,8 +65,10 @@ def test_parity_exits_0_and_prints_the_table() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "parity ok: 3 stacks equivalent" in result.stdout
+    assert "parity ok: 6 stacks equivalent" in result.stdout
     assert "triton version" in result.stdout
+    assert "note serving: a zone without GPUs serves on CPU" in " ".join(result.stdout.split())
+    assert "gap azure replication-from-aws" in result.stdout
 
 
 def test_parity_drift_exits_1_naming_row_and_stack(
@@ -172,3 +168,84 @@ def test_no_project_found_is_bad_input(
     code, _, err = run(["stacks", "list"], monkeypatch, capsys)
     assert code == 2
     assert "Pulumi.yaml" in err
+
+
+def _with_router(**edit: Any) -> dict[str, Any]:
+    config = stack_config("aws-primary")
+    config["config"]["exitplan:traffic"].update(edit)
+    return config
+
+
+def _standby(**edit: Any) -> dict[str, Any]:
+    config = stack_config("gcp-standby")
+    config["config"]["exitplan:standby"].update(edit)
+    return config
+
+
+def _edge(**edit: Any) -> dict[str, Any]:
+    config = stack_config("aws-wavelength")
+    config["config"]["exitplan:edge"].update(edit)
+    return config
+
+
+# stack under test -> (its config, the dotted field, words of the message)
+TOPOLOGY_BAD_INPUTS = {
+    "standby in the primary's cloud": (
+        _standby(provider="aws", region="us-west-2"),
+        "exitplan:standby.provider",
+        "another cloud than its primary",
+    ),
+    "unknown zone": (_edge(zone="mars-1-wl1"), "exitplan:edge.zone", "unknown aws edge zone"),
+    "GPU the zone lacks": (
+        _edge(gpu={"model": "H100", "min_memory_gib": 80}),
+        "exitplan:edge.gpu",
+        "offers no 1x H100",
+    ),
+    "weights not summing to 100": (
+        _with_router(weights={"aws-primary": 70, "gcp-standby": 20, "azure-standby": 0}),
+        "exitplan:traffic.weights",
+        "must sum to 100",
+    ),
+    "negative weight": (
+        _with_router(weights={"aws-primary": 110, "gcp-standby": -10, "azure-standby": 0}),
+        "exitplan:traffic.weights.gcp-standby",
+        "greater than or equal to 0",
+    ),
+    "router to a missing stack": (
+        _with_router(weights={"aws-primary": 100, "oracle-standby": 0}),
+        "exitplan:traffic.weights",
+        "unknown stack 'oracle-standby'",
+    ),
+    "unsupported health-check interval": (
+        _with_router(health_check={"interval_s": 15, "failure_threshold": 3}),
+        "exitplan:traffic.health_check.interval_s",
+        "every 10 or 30 s, not 15",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TOPOLOGY_BAD_INPUTS))
+def test_topology_bad_input_exits_2_before_declaring_anything(
+    case: str,
+    make_project: MakeProject,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    content, field, words = TOPOLOGY_BAD_INPUTS[case]
+    stacks = {
+        "aws-primary": stack_config("aws-primary"),
+        "gcp-standby": stack_config("gcp-standby"),
+        "azure-standby": stack_config("azure-standby"),
+    }
+    name = {"exitplan:standby": "gcp-standby", "exitplan:edge": "aws-wavelength"}.get(
+        field.split(".")[0], "aws-primary"
+    )
+    stacks[name] = content
+    project = make_project(stacks)
+    code, out, err = run(["plan", name, "--project", str(project.root)], monkeypatch, capsys)
+    assert code == 2, err
+    assert f"Pulumi.{name}.yaml" in err
+    assert field in err
+    assert words in err
+    assert "fix:" in err
+    assert out == "", "nothing planned, nothing declared"

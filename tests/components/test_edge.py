@@ -1,0 +1,127 @@
+"""EdgeDeployment under Pulumi mocks, per cloud, and the edge pre-flight from catalog data."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from components.errors import CatalogError, SpecError
+from components.planning.runner import Plan
+from tests.conftest import MakeProject, one, service_config, stack_config
+
+
+def test_wavelength_carrier_gateway_subnet_and_route(plans: dict[str, Plan]) -> None:
+    plan = plans["aws-wavelength"]
+    one(plan, "aws:ec2/carrierGateway:CarrierGateway")
+    subnet = one(plan, "aws:ec2/subnet:Subnet").inputs
+    assert subnet["availabilityZone"] == "us-east-1-wl1-bos-wlz-1"
+    assert subnet["cidrBlock"] == "10.11.0.0/20"
+    assert (
+        one(plan, "aws:ec2/vpcIpv4CidrBlockAssociation:VpcIpv4CidrBlockAssociation").inputs[
+            "cidrBlock"
+        ]
+        == "10.11.0.0/20"
+    )
+    route = one(plan, "aws:ec2/routeTable:RouteTable").inputs["routes"][0]
+    assert route["cidrBlock"] == "0.0.0.0/0" and route["carrierGatewayId"]
+
+
+def test_wavelength_self_managed_gpu_nodes_join_the_parent_cluster(plans: dict[str, Plan]) -> None:
+    plan = plans["aws-wavelength"]
+    assert plan.of_type("aws:eks/nodeGroup:NodeGroup") == [], "no managed node groups in Wavelength"
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    assert template["instanceType"] == "g4dn.2xlarge"
+    assert template["networkInterfaces"][0]["associateCarrierIpAddress"] == "true"
+    user_data = base64.b64decode(template["userData"]).decode()
+    assert "kind: NodeConfig" in user_data and "name: aws-primary-cluster" in user_data
+    assert "--register-with-taints=nvidia.com/gpu=present:NoSchedule" in user_data
+    group = one(plan, "aws:autoscaling/group:Group").inputs
+    assert (group["minSize"], group["maxSize"]) == (1, 2)
+    access = one(plan, "aws:eks/accessEntry:AccessEntry").inputs
+    assert access["type"] == "EC2_LINUX" and access["clusterName"] == "aws-primary-cluster"
+
+
+def test_wavelength_triton_is_pinned_to_the_zone_in_the_shared_cluster(
+    plans: dict[str, Plan],
+) -> None:
+    plan = plans["aws-wavelength"]
+    pod = one(plan, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    assert pod["nodeSelector"]["topology.kubernetes.io/zone"] == "us-east-1-wl1-bos-wlz-1"
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert plan.of_type("kubernetes:core/v1:Namespace") == [], "the parent cluster has it"
+    assert (
+        one(plan, "kubernetes:core/v1:Service", "-edge-service").inputs["spec"]["type"]
+        == "NodePort"
+    )
+
+
+def test_azure_extended_zone_cluster_serves_on_cpu(plans: dict[str, Plan]) -> None:
+    plan = plans["azure-edge"]
+    aks = one(plan, "azure-native:containerservice:ManagedCluster").inputs
+    assert aks["extendedLocation"] == {"name": "losangeles", "type": "EdgeZone"}
+    assert aks["location"] == "westus"
+    pool = one(plan, "azure-native:containerservice:AgentPool").inputs
+    assert pool["vmSize"] == "Standard_D8s_v5"
+    assert "nodeTaints" not in pool and "gpuProfile" not in pool
+    container = one(plan, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    assert "nvidia.com/gpu" not in str(container["resources"])
+    assert "--model-config-name=cpu" in container["args"]
+    assert plan.outputs["parity"]["serving"] == "CPU"
+
+
+def test_distributed_cloud_cluster_node_pool_and_fleet(plans: dict[str, Plan]) -> None:
+    plan = plans["gcp-edge"]
+    cluster = one(plan, "gcp:edgecontainer/cluster:Cluster").inputs
+    assert cluster["location"] == "us-central1"
+    assert cluster["fleet"]["project"] == "projects/123456789012"
+    assert cluster["authorization"]["adminUsers"]["username"] == "ml-platform-admins@example.com"
+    pool = one(plan, "gcp:edgecontainer/nodePool:NodePool").inputs
+    assert (pool["nodeLocation"], pool["nodeCount"]) == ("us-central1-edge-den1", 1)
+    binding = one(plan, "gcp:serviceaccount/iAMMember:IAMMember").inputs
+    assert binding["member"].endswith(".svc.id.goog[triton/triton]")
+    assert plan.outputs["parity"]["serving"] == "CPU"
+
+
+def _edge(make_project: MakeProject, name: str, **edit: Any) -> Any:
+    config = stack_config(name)
+    config["config"]["exitplan:edge"].update(edit)
+    project = make_project({"aws-primary": service_config(), name: config})
+    return project.stack(name)
+
+
+def test_unknown_zone_lists_the_clouds_zones(make_project: MakeProject) -> None:
+    with pytest.raises(CatalogError) as caught:
+        _edge(make_project, "aws-wavelength", zone="us-east-1-wl1-nyc-wlz-9").validate()
+    assert caught.value.field == "exitplan:edge.zone"
+    assert "us-east-1-wl1-bos-wlz-1" in caught.value.fix
+    assert caught.value.file.endswith("Pulumi.aws-wavelength.yaml")
+
+
+def test_a_gpu_the_zone_lacks_fails_listing_what_it_has(make_project: MakeProject) -> None:
+    stack = _edge(make_project, "aws-wavelength", gpu={"model": "L4", "min_memory_gib": 24})
+    with pytest.raises(CatalogError) as caught:
+        stack.validate()
+    assert caught.value.field == "exitplan:edge.gpu"
+    assert "g4dn.2xlarge (1x T4 16 GiB)" in caught.value.fix
+
+
+def test_wavelength_needs_an_aws_service_stack_in_the_parent_region(
+    make_project: MakeProject,
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        _edge(make_project, "aws-wavelength", zone="us-west-2-wl1-las-wlz-1").validate()
+    assert caught.value.field == "exitplan:edge.service"
+    assert "us-west-2" in caught.value.problem
+
+
+def test_an_edge_cluster_of_its_own_needs_a_model_store(make_project: MakeProject) -> None:
+    config = stack_config("azure-edge")
+    del config["config"]["exitplan:edge"]["model_repository"]
+    project = make_project({"aws-primary": service_config(), "azure-edge": config})
+    with pytest.raises(SpecError) as caught:
+        project.stack("azure-edge").validate()
+    assert caught.value.field == "exitplan:edge.model_repository"

@@ -1,0 +1,136 @@
+"""TrafficRouter under Pulumi mocks: Route 53, Azure Traffic Manager and Cloud DNS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.errors import UnsupportedFeatureError
+from components.planning.runner import Plan, plan_stack
+from tests.conftest import MakeProject, one, service_config, stack_config, standby_config
+
+ROUTE53_CHECK = "aws:route53/healthCheck:HealthCheck"
+ROUTE53_RECORD = "aws:route53/record:Record"
+
+
+@pytest.fixture(scope="module")
+def aws(plans: dict[str, Plan]) -> Plan:
+    return plans["aws-primary"]
+
+
+def test_route53_health_checks_probe_triton_readiness(aws: Plan) -> None:
+    checks = {
+        r.name.rsplit("-", 2)[-2] + "-" + r.name.rsplit("-", 1)[-1]: r.inputs
+        for r in aws.of_type(ROUTE53_CHECK)
+    }
+    assert set(checks) == {"aws-primary", "gcp-standby", "azure-standby"}
+    for check in checks.values():
+        assert check["type"] == "HTTP"
+        assert check["resourcePath"] == "/v2/health/ready"
+        assert check["port"] == 8000
+        assert check["requestInterval"] == 10
+        assert check["failureThreshold"] == 3
+    assert checks["gcp-standby"]["fqdn"].endswith(".lb.plan.invalid")
+
+
+def test_route53_weighted_records_carry_the_config_weights(aws: Plan) -> None:
+    weighted = [
+        r.inputs for r in aws.of_type(ROUTE53_RECORD) if "weightedRoutingPolicies" in r.inputs
+    ]
+    weights = {r["setIdentifier"]: r["weightedRoutingPolicies"][0]["weight"] for r in weighted}
+    assert weights == {"aws-primary": 100, "gcp-standby": 0, "azure-standby": 0}
+    assert all(r["name"] == "weighted.score.fraud.example.com" for r in weighted)
+    assert all(r["ttl"] <= 60 and r["healthCheckId"] for r in weighted)
+
+
+def test_route53_failover_nests_the_weighted_set_as_primary(aws: Plan) -> None:
+    failover = {
+        r.inputs["failoverRoutingPolicies"][0]["type"]: r.inputs
+        for r in aws.of_type(ROUTE53_RECORD)
+        if "failoverRoutingPolicies" in r.inputs
+    }
+    assert set(failover) == {"PRIMARY", "SECONDARY"}
+    primary, secondary = failover["PRIMARY"], failover["SECONDARY"]
+    assert primary["name"] == secondary["name"] == "score.fraud.example.com"
+    assert primary["aliases"][0]["name"] == "weighted.score.fraud.example.com"
+    assert primary["aliases"][0]["evaluateTargetHealth"] is True
+    assert secondary["healthCheckId"]
+    assert aws.outputs["traffic"]["failover"] == {
+        "primary": "aws-primary",
+        "secondary": "gcp-standby",
+    }
+
+
+def _routed(make_project: MakeProject, traffic: dict[str, Any], **extra: Any) -> Plan:
+    primary = service_config()
+    primary["config"]["exitplan:traffic"] = traffic
+    primary["config"].update(extra)
+    project = make_project({"aws-primary": primary, "gcp-standby": standby_config("warm")})
+    return plan_stack(project, project.stack("aws-primary"))
+
+
+def _traffic(provider: str, **extra: Any) -> dict[str, Any]:
+    traffic = stack_config("aws-primary")["config"]["exitplan:traffic"]
+    traffic.update(dns_provider=provider, weights={"aws-primary": 90, "gcp-standby": 10}, **extra)
+    return traffic
+
+
+def test_traffic_manager_profiles_and_endpoints(make_project: MakeProject) -> None:
+    plan = _routed(
+        make_project,
+        _traffic(
+            "azure", zone_ref="dns-rg", health_check={"interval_s": 30, "failure_threshold": 2}
+        ),
+    )
+    profiles = {r.name: r.inputs for r in plan.of_type("azure-native:trafficmanager:Profile")}
+    weighted = profiles["fraud-scoring-router-weighted"]
+    assert weighted["trafficRoutingMethod"] == "Weighted"
+    monitor = weighted["monitorConfig"]
+    assert (monitor["path"], monitor["port"], monitor["protocol"]) == (
+        "/v2/health/ready",
+        8000,
+        "HTTP",
+    )
+    assert (monitor["intervalInSeconds"], monitor["toleratedNumberOfFailures"]) == (30, 2)
+    endpoints = {e["name"]: e for e in weighted["endpoints"]}
+    assert endpoints["aws-primary"]["weight"] == 90 and endpoints["gcp-standby"]["weight"] == 10
+    assert all(e["type"].endswith("externalEndpoints") for e in endpoints.values())
+    failover = profiles["fraud-scoring-router-failover"]
+    assert failover["trafficRoutingMethod"] == "Priority"
+    assert [e["priority"] for e in failover["endpoints"]] == [1, 2]
+    cname = one(plan, "azure-native:dns:RecordSet").inputs
+    assert (cname["recordType"], cname["relativeRecordSetName"]) == ("CNAME", "score")
+
+
+def test_traffic_manager_zero_weight_is_a_disabled_endpoint(make_project: MakeProject) -> None:
+    traffic = _traffic("azure", zone_ref="dns-rg")
+    traffic["weights"] = {"aws-primary": 100, "gcp-standby": 0}
+    plan = _routed(make_project, traffic)
+    weighted = next(
+        r.inputs
+        for r in plan.of_type("azure-native:trafficmanager:Profile")
+        if r.name.endswith("-weighted")
+    )
+    status = {e["name"]: e["endpointStatus"] for e in weighted["endpoints"]}
+    assert status == {"aws-primary": "Enabled", "gcp-standby": "Disabled"}
+
+
+def test_cloud_dns_weighted_round_robin_without_health_checks(make_project: MakeProject) -> None:
+    traffic = _traffic("gcp")
+    del traffic["failover"]
+    plan = _routed(make_project, traffic, **{"gcp:project": "fraud-scoring-prod"})
+    record = one(plan, "gcp:dns/recordSet:RecordSet").inputs
+    assert record["managedZone"] == "fraud-example-com"
+    assert [w["weight"] for w in record["routingPolicy"]["wrrs"]] == [90, 10]
+    assert all(
+        w["rrdatas"][0].endswith(".lb.plan.invalid.") for w in record["routingPolicy"]["wrrs"]
+    )
+    assert plan.outputs["traffic"]["health_checked"] is False
+
+
+def test_cloud_dns_cannot_fail_over_public_endpoints(make_project: MakeProject) -> None:
+    with pytest.raises(UnsupportedFeatureError) as caught:
+        _routed(make_project, _traffic("gcp"), **{"gcp:project": "fraud-scoring-prod"})
+    assert "dns-failover" in caught.value.problem
+    assert caught.value.field == "exitplan:traffic"
