@@ -20,7 +20,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXITPLAN = str(Path(sys.executable).parent / "exitplan")
-BASE_STACKS = ("aws-primary", "azure-standby", "gcp-standby")
+SHIPPED = (
+    "aws-primary",
+    "gcp-standby",
+    "azure-standby",
+    "aws-wavelength",
+    "azure-edge",
+    "gcp-edge",
+)
 REPEATS = 3
 PLAN_TARGET_S = 3.0
 
@@ -33,14 +40,18 @@ def timed(args: list[str], project: Path) -> float:
 
 
 def project_with_copies(count: int, folder: Path) -> Path:
-    """A project holding `count` stacks: copies of the shipped ones, round robin."""
+    """A project holding `count` stacks: the shipped ones (the primary and its standbys
+    first, which the router needs), then copies of the standbys and edges, round robin."""
     shutil.copy(ROOT / "Pulumi.yaml", folder / "Pulumi.yaml")
     (folder / "stacks").mkdir()
     shutil.copy(ROOT / "stacks" / "__main__.py", folder / "stacks" / "__main__.py")
-    for i in range(count):
-        base = BASE_STACKS[i % len(BASE_STACKS)]
+    names = list(SHIPPED[:count])
+    copies = SHIPPED[1:]
+    names += [f"{copies[i % len(copies)]}@{i}" for i in range(count - len(names))]
+    for name in names:
+        base = name.split("@")[0]
         text = (ROOT / "stacks" / f"Pulumi.{base}.yaml").read_text()
-        (folder / "stacks" / f"Pulumi.{base}-{i}.yaml").write_text(text)
+        (folder / "stacks" / f"Pulumi.{name.replace('@', '-copy-')}.yaml").write_text(text)
     return folder
 
 
@@ -53,7 +64,7 @@ def main() -> None:
         "parity": {},
     }
     print(f"{'measurement':<28}{'median s':>10}{'min s':>9}{'per stack s':>13}  target")
-    for stack in BASE_STACKS:
+    for stack in SHIPPED:
         runs = [timed(["plan", stack], ROOT) for _ in range(REPEATS)]
         median = statistics.median(runs)
         results["plan"][stack] = {"median_s": median, "runs_s": runs}  # type: ignore[index]

@@ -278,11 +278,6 @@ class Stack:
                     fix=f"add `{key}: <value>` under config: (or `pulumi config set {key} ...`)",
                 )
 
-    @property
-    def router(self) -> TrafficSpec | None:
-        """The router in front of this stack: its own, or its source's."""
-        return self.traffic or (self.source.traffic if self.source else None)
-
     @cached_property
     def rto(self) -> RtoEstimate | None:
         """The achievable RTO of a standby stack, from catalog figures."""

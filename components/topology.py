@@ -64,7 +64,7 @@ class EdgePlan:
         """`g4dn.2xlarge` or `Standard_D8s_v5 (CPU)`."""
         return self.instance.instance_type + ("" if self.on_gpu else " (CPU)")
 
-    def resolved(self, service: ServiceSpec, max_nodes: int) -> ResolvedPlan:
+    def resolved(self, service: ServiceSpec) -> ResolvedPlan:
         """The zone's machines as a regional plan, for clouds whose edge is a cluster of its
         own (Azure Extended Zones): no zone list, the smallest zone type for system nodes."""
         smallest = min(self.zone_types, key=lambda t: (t.gpu_count, t.vcpus))
@@ -77,7 +77,6 @@ class EdgePlan:
             gpu_zones=(),
             system_instance=_as_instance(smallest),
             triton=catalog.triton_release(service.triton.version),
-            max_gpu_nodes=max_nodes,
         )
 
 

@@ -19,12 +19,6 @@ class ResolvedPlan:
     gpu_zones: tuple[str, ...]
     system_instance: InstanceType
     triton: TritonRelease
-    max_gpu_nodes: int
-
-    @property
-    def max_gpus(self) -> int:
-        """GPUs at full scale-out (max nodes x GPUs per node)."""
-        return self.gpu_instance.gpu_count * self.max_gpu_nodes
 
 
 def resolve(spec: ServiceSpec) -> ResolvedPlan:
@@ -40,7 +34,6 @@ def resolve(spec: ServiceSpec) -> ResolvedPlan:
         gpu_zones=zones,
         system_instance=cheapest_system_type(spec.provider, spec.region, spec.system_pool),
         triton=catalog.triton_release(spec.triton.version),
-        max_gpu_nodes=spec.gpu.max_nodes,
     )
 
 

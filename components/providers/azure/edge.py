@@ -23,7 +23,7 @@ def build_edge(
     parent: pulumi.Resource,
 ) -> EdgeCluster:
     """The regional AKS build, in the Extended Zone, on the zone's machine type."""
-    resolved = plan.resolved(spec, edge.max_nodes)
+    resolved = plan.resolved(spec)
     return EdgeCluster(
         build_cluster(name, spec, resolved, parent, extended_zone=plan.zone), shared_cluster=False
     )
