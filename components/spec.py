@@ -45,6 +45,19 @@ class GpuSpec(_Strict):
     max_nodes: Positive = 2
     capacity_type: CapacityType = "on-demand"
 
+    def accepts(self, gpu_model: str, gpu_memory_gib: int, gpu_count: int) -> bool:
+        """Whether a machine with these GPUs meets this spec (model, memory, count per node)."""
+        return (
+            gpu_model == self.model
+            and gpu_memory_gib >= self.min_memory_gib
+            and gpu_count == self.gpus_per_node
+        )
+
+    @property
+    def wanted(self) -> str:
+        """`1x T4 of at least 16 GiB`, for messages."""
+        return f"{self.gpus_per_node}x {self.model} of at least {self.min_memory_gib} GiB"
+
     @model_validator(mode="after")
     def _min_not_above_max(self) -> GpuSpec:
         if self.min_nodes > self.max_nodes:

@@ -120,21 +120,14 @@ def resolve_edge(service: ServiceSpec, edge: EdgeSpec) -> EdgePlan:
 
 
 def _gpu_type(edge: EdgeSpec, gpu: GpuSpec, offered: list[EdgeType]) -> EdgeType:
-    fits = [
-        t
-        for t in offered
-        if t.gpu_model == gpu.model
-        and t.gpu_memory_gib >= gpu.min_memory_gib
-        and t.gpu_count == gpu.gpus_per_node
-    ]
+    fits = [t for t in offered if gpu.accepts(t.gpu_model, t.gpu_memory_gib, t.gpu_count)]
     if not fits:
         listed = "; ".join(
             f"{t.instance_type} ({t.gpu_count}x {t.gpu_model} {t.gpu_memory_gib} GiB)"
             for t in offered
         )
         raise CatalogError(
-            f"edge zone {edge.zone} offers no {gpu.gpus_per_node}x {gpu.model} "
-            f"of at least {gpu.min_memory_gib} GiB",
+            f"edge zone {edge.zone} offers no {gpu.wanted}",
             field="gpu",
             fix=f"ask for what {edge.zone} has: {listed}",
         )

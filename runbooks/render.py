@@ -146,17 +146,17 @@ def lookup(inputs: dict[str, Any], path: str) -> Any:
 def key_properties(resource: PlannedResource) -> dict[str, Any]:
     """The resource's key properties that are set."""
     found = {p: lookup(resource.inputs, p) for p in KEY_PROPERTIES.get(resource.type, ())}
-    return {p: _plain(v) for p, v in found.items() if v is not None}
+    return {p: plain(v) for p, v in found.items() if v is not None}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Floats that are whole numbers (the wire format) back to ints."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 
@@ -172,7 +172,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                 "parent": r.parent,
                 "custom": r.custom,
                 "key_properties": key_properties(r),
-                "inputs": _mask(_plain(r.inputs)),
+                "inputs": _mask(plain(r.inputs)),
             }
             for r in plan.resources
         ],

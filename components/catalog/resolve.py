@@ -47,20 +47,13 @@ def cheapest_gpu_type(cloud: str, region: str, gpu: GpuSpec) -> InstanceType:
             fix=f"use one of: {', '.join(sorted(known))}",
         )
     in_region = [t for t in catalog.instance_types(cloud) if t.region == region and t.gpu_count]
-    fits = [
-        t
-        for t in in_region
-        if t.gpu_model == gpu.model
-        and t.gpu_memory_gib >= gpu.min_memory_gib
-        and t.gpu_count == gpu.gpus_per_node
-    ]
+    fits = [t for t in in_region if gpu.accepts(t.gpu_model, t.gpu_memory_gib, t.gpu_count)]
     if not fits:
         offered = sorted(
             {f"{t.gpu_count}x {t.gpu_model} ({t.gpu_memory_gib} GiB)" for t in in_region}
         )
         raise CatalogError(
-            f"{cloud} {region} offers no type with {gpu.gpus_per_node}x {gpu.model} "
-            f"of at least {gpu.min_memory_gib} GiB",
+            f"{cloud} {region} offers no type with {gpu.wanted}",
             field="gpu",
             fix=f"pick from what {region} offers: {'; '.join(offered) or 'no GPU types'}",
         )

@@ -9,6 +9,7 @@ import pytest
 from components.planning.runner import Plan
 from components.providers.base import ModelFetch
 from components.triton import TritonConfig, manifest_kinds, render_manifests
+from runbooks.render import plain
 from tests.conftest import BASE_STACKS, one
 
 BASE = TritonConfig(
@@ -63,19 +64,8 @@ def test_registered_objects_validate_for_the_stacks_version(
     kubernetes = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.custom]
     assert len(kubernetes) >= 7
     for resource in kubernetes:
-        manifest = {k: _ints(v) for k, v in resource.inputs.items()}
+        manifest = plain(resource.inputs)
         kubernetes_validate.validate(manifest, version, strict=True)
-
-
-def _ints(value: object) -> object:
-    """The wire turns numbers into floats; the schema wants integers back."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, list):
-        return [_ints(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _ints(v) for k, v in value.items()}
-    return value
 
 
 def test_deployment_gpu_probes_security_and_spread() -> None:

@@ -48,18 +48,29 @@ def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
     return gcp.Provider("gcp", project=pulumi.Config("gcp").require("project"), region=spec.region)
 
 
-def build_cluster(
-    name: str, spec: ServiceSpec, plan: ResolvedPlan, parent: pulumi.Resource
-) -> CloudCluster:
-    """Private GKE with system and GPU pools, a GCS bucket and workload identity for Triton."""
-    opts = pulumi.ResourceOptions(parent=parent)
-    labels = gcp_labels(spec)
+def project_context(
+    parent: pulumi.Resource,
+) -> tuple[
+    pulumi.Output[gcp.organizations.GetClientConfigResult],
+    pulumi.Output[gcp.organizations.GetProjectResult],
+]:
+    """The provider's project (for the workload pool) and its number (for service agents)."""
     client = gcp.organizations.get_client_config_output(
         opts=pulumi.InvokeOutputOptions(parent=parent)
     )
     project = gcp.organizations.get_project_output(
         project_id=client.project, opts=pulumi.InvokeOutputOptions(parent=parent)
     )
+    return client, project
+
+
+def build_cluster(
+    name: str, spec: ServiceSpec, plan: ResolvedPlan, parent: pulumi.Resource
+) -> CloudCluster:
+    """Private GKE with system and GPU pools, a GCS bucket and workload identity for Triton."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    labels = gcp_labels(spec)
+    client, project = project_context(parent)
     network, subnet = _network(name, spec, opts)
     key_grant = _secrets_key(name, spec, project, labels, opts)
     cluster = gcp.container.Cluster(

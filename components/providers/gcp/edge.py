@@ -23,6 +23,7 @@ from components.providers.gcp.cluster import (
     IDENTITY_KIND,
     gcp_labels,
     model_bucket,
+    project_context,
     triton_account,
 )
 from components.spec import EdgeSpec, ServiceSpec
@@ -47,12 +48,7 @@ def build_edge(
         )
     opts = pulumi.ResourceOptions(parent=parent)
     labels = gcp_labels(spec)
-    client = gcp.organizations.get_client_config_output(
-        opts=pulumi.InvokeOutputOptions(parent=parent)
-    )
-    project = gcp.organizations.get_project_output(
-        project_id=client.project, opts=pulumi.InvokeOutputOptions(parent=parent)
-    )
+    client, project = project_context(parent)
     pods, services = ipaddress.IPv4Network(edge.network.cidr).subnets(prefixlen_diff=1)
     cluster = gcp.edgecontainer.Cluster(
         f"{name}-gdc",
