@@ -145,7 +145,7 @@ def _parity_facts(
     return pulumi.Output.all(cloud.kubernetes_version, cloud.encryption, cloud.api_exposure).apply(
         lambda v: {
             "triton version": placement.triton.triton_version,
-            "models": ", ".join(f"{m.name}:{m.version}" for m in spec.triton.models),
+            "models": ", ".join(m.label for m in spec.triton.models),
             "serving": "GPU" if on_gpu else "CPU",
             "GPU model": placement.gpu_model or "none",
             "GPU memory (GiB)": str(placement.gpu_memory_gib),

@@ -79,6 +79,14 @@ class ModelRef(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")]
     version: Positive
     size_mib: Positive
+    # sha256 of the published model.onnx, as `exitplan package` prints it.
+    digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+
+    @property
+    def label(self) -> str:
+        """`fraud-scorer:3@sha256:0123456789ab` (the digest shortened), for parity."""
+        short = f"@{self.digest[:19]}" if self.digest else ""
+        return f"{self.name}:{self.version}{short}"
 
 
 class TritonSpec(_Strict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -239,3 +241,66 @@ def parity_table(report: ParityReport) -> None:
         err.print(f"{len(report.drift)} row(s) drift: the stacks are not equivalent")
     else:
         out.print(f"[green]parity ok[/]: {n} stacks equivalent")
+
+
+@contextmanager
+def stage_progress(*, enabled: bool) -> Iterator[Callable[[str, str], None]]:
+    """A live line per packaging stage on stderr; `enabled=False` (for --json) prints nothing."""
+    if not enabled:
+        yield lambda _stage, _message: None
+        return
+    with err.status("starting") as status:
+
+        def update(stage: str, message: str) -> None:
+            status.update(f"[bold]{stage}[/]: {escape(message)}")
+            if stage != "publish":
+                err.print(f"[green]•[/] {stage}: {escape(message)}")
+
+        yield update
+
+
+def package_summary(result: dict[str, Any]) -> None:
+    """`exitplan package`: inputs, outputs, parity per batch size, sizes, digests, where."""
+    table = Table(
+        "",
+        "",
+        title=f"{result['name']} version {result['version']} "
+        f"({result['framework']}{', reused' if result['reused'] else ''})",
+    )
+    table.add_row("inputs", escape("\n".join(result["inputs"])))
+    table.add_row("outputs", escape("\n".join(result["outputs"])))
+    table.add_row("ONNX", f"{result['onnx_bytes'] / 1024:,.0f} KiB  sha256:{result['onnx_sha256']}")
+    table.add_row("repository", result["repository"])
+    table.add_row("image", f"{result['image_layout']}  {result['image_digest']}")
+    for ref, digest in result["pushed"].items():
+        table.add_row("pushed", f"{ref}  {digest}")
+    for stack, published in result["published"].items():
+        table.add_row(
+            "published",
+            f"{stack}: {published['uri']} ({published['uploaded']} uploaded, "
+            f"{published['skipped']} unchanged, {published['verified']} verified)",
+        )
+    out.print(table)
+    parity = result["parity"]
+    rows = Table(
+        "batch",
+        "output",
+        "max abs error",
+        "max rel error",
+        "labels",
+        title=f"parity vs {parity['framework']} (atol {parity['atol']:g}, rtol {parity['rtol']:g})",
+    )
+    for row in parity["rows"]:
+        labels = f"{row['label_agreement']:.0%}" if row["label_agreement"] is not None else "-"
+        rows.add_row(
+            str(row["batch"]),
+            row["output"],
+            f"{row['max_abs_error']:.2e}",
+            f"{row['max_rel_error']:.2e}",
+            labels,
+        )
+    out.print(rows)
+    out.print(
+        f"stack spec: models: [{{name: {result['name']}, version: {result['version']}, "
+        f"digest: sha256:{result['onnx_sha256']}}}]"
+    )

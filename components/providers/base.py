@@ -202,6 +202,10 @@ class CloudModule(Protocol):
         stack's outputs, for edges that join its cluster."""
         ...
 
+    def store_uri(self, spec: ServiceSpec) -> str:
+        """The spec's model store (`s3://…`, `as://…`, `gs://…`)."""
+        ...
+
     def pulumi_provider(self, spec: ServiceSpec) -> pulumi.ProviderResource:
         """The cloud's Pulumi provider, created by the stack program and passed in."""
         ...

@@ -71,6 +71,11 @@ def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
     return aws.Provider("aws", region=spec.region, default_tags={"tags": dict(spec.tags)})
 
 
+def store_uri(spec: ServiceSpec) -> str:
+    """The URI of the spec's model store, as Triton and `exitplan package --publish` use it."""
+    return f"s3://{spec.model_repository}"
+
+
 def build_cluster(
     name: str, spec: ServiceSpec, plan: ResolvedPlan, parent: pulumi.Resource
 ) -> CloudCluster:
@@ -107,7 +112,7 @@ def build_cluster(
             service_account_annotations={"eks.amazonaws.com/role-arn": role.arn},
         ),
         model_source=ModelSource(
-            uri=bucket.bucket.apply(lambda b: f"s3://{b}"),
+            uri=bucket.bucket.apply(lambda _b: store_uri(spec)),
             # Triton's S3 client uses the SDK default chain (IRSA) and needs the bucket region.
             env={"AWS_DEFAULT_REGION": spec.region, "AWS_REGION": spec.region},
         ),

@@ -6,6 +6,7 @@ from components.providers.azure.cluster import (
     NAME,
     build_cluster,
     pulumi_provider,
+    store_uri,
 )
 from components.providers.azure.dns import build_router
 from components.providers.azure.edge import build_edge
@@ -40,4 +41,5 @@ __all__ = [
     "build_edge",
     "build_router",
     "pulumi_provider",
+    "store_uri",
 ]

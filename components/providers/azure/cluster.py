@@ -46,6 +46,11 @@ def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
     return azure.Provider("azure-native", location=spec.region)
 
 
+def store_uri(spec: ServiceSpec) -> str:
+    """The URI of the spec's model store, as Triton and `exitplan package --publish` use it."""
+    return f"as://{storage_account_name(spec)}/{spec.model_repository}"
+
+
 def build_cluster(
     name: str,
     spec: ServiceSpec,

@@ -8,6 +8,7 @@ from components.providers.gcp.cluster import (
     NAME,
     build_cluster,
     pulumi_provider,
+    store_uri,
 )
 from components.providers.gcp.dns import build_router
 from components.providers.gcp.edge import build_edge
@@ -46,4 +47,5 @@ __all__ = [
     "build_edge",
     "build_router",
     "pulumi_provider",
+    "store_uri",
 ]

@@ -64,6 +64,11 @@ def project_context(
     return client, project
 
 
+def store_uri(spec: ServiceSpec) -> str:
+    """The URI of the spec's model store, as Triton and `exitplan package --publish` use it."""
+    return f"gs://{spec.model_repository}"
+
+
 def build_cluster(
     name: str, spec: ServiceSpec, plan: ResolvedPlan, parent: pulumi.Resource
 ) -> CloudCluster:

@@ -1,0 +1,208 @@
+"""The packaging pipeline: export -> validate -> lay out -> image, into a temporary folder that
+replaces the output folder only when every stage passed; then push and publish.
+
+Re-running with the same inputs (model file, options) reuses the output folder: no stage runs
+twice, and publishing skips objects whose checksum already matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model_packaging.export import TensorSpec, export
+from model_packaging.image import ImageResult, build_image, push_image
+from model_packaging.publish import PublishResult, publish
+from model_packaging.triton_repo import write_repository
+from model_packaging.validate import validate, write_report
+
+MANIFEST = "manifest.json"
+Progress = Callable[[str, str], None]  # (stage, message)
+
+
+@dataclass(frozen=True)
+class PackageOptions:
+    """Everything `exitplan package` was asked to do."""
+
+    source: str
+    out: Path
+    name: str
+    framework: str = "auto"
+    version: str = "1"
+    max_batch: int = 8
+    opset: int = 18
+    atol: float = 1e-4
+    rtol: float = 1e-3
+    trust_pickle: bool = False
+    input_shape: tuple[int, ...] = ()
+    image_ref: str = ""
+    push: bool = False
+    registry_tls: bool = True
+    publish_to: Mapping[str, str] = field(default_factory=dict)  # stack -> store URI
+
+    def fingerprint(self) -> str:
+        """sha256 over the model's bytes and every option that changes the artefacts."""
+        digest = hashlib.sha256()
+        source = Path(self.source.rpartition(":")[0] if ":" in self.source else self.source)
+        if source.is_file():
+            digest.update(source.read_bytes())
+        stable = {k: v for k, v in asdict(self).items() if k not in ("out", "push", "publish_to")}
+        digest.update(json.dumps(stable, sort_keys=True, default=str).encode())
+        return digest.hexdigest()
+
+
+@dataclass
+class PackageResult:
+    """What was produced (or reused), pushed and published."""
+
+    name: str
+    version: str
+    framework: str
+    inputs: list[str]
+    outputs: list[str]
+    parity: dict[str, Any]
+    onnx_sha256: str
+    onnx_bytes: int
+    repository: str
+    image_layout: str
+    image_digest: str
+    fingerprint: str
+    reused: bool = False
+    pushed: dict[str, str] = field(default_factory=dict)
+    published: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary for `--json` and `manifest.json`."""
+        return asdict(self)
+
+
+def package(options: PackageOptions, progress: Progress | None = None) -> PackageResult:
+    """Run the stages (or reuse their output), then push and publish as asked."""
+    say = progress or (lambda _stage, _message: None)
+    result = _reuse(options)
+    if result is None:
+        result = _build(options, say)
+    else:
+        say("reuse", f"{options.out} already holds this package ({result.onnx_sha256[:12]})")
+    repository = options.out / "repository"
+    if options.image_ref and options.push:
+        say("push", f"pushing {options.image_ref}")
+        image = ImageResult(Path(result.image_layout), options.version, result.image_digest, 0)
+        result.pushed[options.image_ref] = push_image(
+            image, options.image_ref, tls_verify=options.registry_tls
+        )
+    for stack, uri in options.publish_to.items():
+        say("publish", f"{stack}: {uri}")
+        published: PublishResult = publish(
+            repository,
+            uri,
+            name=options.name,
+            version=options.version,
+            progress=lambda message: say("publish", message),
+        )
+        result.published[stack] = asdict(published)
+    return result
+
+
+def _reuse(options: PackageOptions) -> PackageResult | None:
+    manifest = options.out / MANIFEST
+    if not manifest.is_file():
+        return None
+    try:
+        stored = json.loads(manifest.read_text())
+    except json.JSONDecodeError:
+        return None
+    if stored.get("fingerprint") != options.fingerprint():
+        return None
+    if not Path(stored.get("image_layout", "")).is_dir():
+        return None
+    fields = {k: v for k, v in stored.items() if k in PackageResult.__dataclass_fields__}
+    return PackageResult(**{**fields, "reused": True, "pushed": {}, "published": {}})
+
+
+def _build(options: PackageOptions, say: Progress) -> PackageResult:
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{options.out.name}.", dir=options.out.parent))
+    try:
+        say("export", f"{options.source} ({options.framework})")
+        exported = export(
+            options.source,
+            options.framework,
+            staging / "work",
+            opset=options.opset,
+            trust_pickle=options.trust_pickle,
+            input_shape=options.input_shape or None,
+        )
+        say("validate", "ONNX Runtime vs the original framework")
+        report = validate(
+            exported, max_batch=options.max_batch, atol=options.atol, rtol=options.rtol
+        )
+        write_report(report, staging / "parity.json")
+        say("layout", f"Triton repository {options.name}/{options.version}")
+        repository = staging / "repository"
+        write_repository(
+            exported,
+            repository,
+            name=options.name,
+            version=options.version,
+            max_batch=options.max_batch,
+        )
+        onnx_bytes = exported.onnx_path.read_bytes()
+        sha = hashlib.sha256(onnx_bytes).hexdigest()
+        say("image", "OCI image layout (model only)")
+        image = build_image(
+            repository,
+            staging / "image",
+            name=options.name,
+            version=options.version,
+            labels=_labels(options, sha, report.max_abs_error),
+        )
+        shutil.rmtree(staging / "work")
+        result = PackageResult(
+            name=options.name,
+            version=options.version,
+            framework=exported.framework,
+            inputs=_described(exported.inputs),
+            outputs=_described(exported.outputs),
+            parity=report.as_dict(),
+            onnx_sha256=sha,
+            onnx_bytes=len(onnx_bytes),
+            repository=str(options.out / "repository"),
+            image_layout=str(options.out / "image"),
+            image_digest=image.digest,
+            fingerprint=options.fingerprint(),
+        )
+        (staging / MANIFEST).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+        _replace(staging, options.out)
+        return result
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _labels(options: PackageOptions, sha: str, max_error: float) -> dict[str, str]:
+    return {
+        "exitplan.model.name": options.name,
+        "exitplan.model.version": options.version,
+        "exitplan.onnx.sha256": sha,
+        "exitplan.parity": f"passed atol={options.atol:g} max_abs_error={max_error:.3g}",
+    }
+
+
+def _described(specs: Sequence[TensorSpec]) -> list[str]:
+    return [s.describe() for s in specs]
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Swap the finished staging folder in for `out` (the old one is removed after)."""
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,210 @@
+"""`exitplan package` end to end: export, parity, repository, image; reuse; an untouched output
+folder on failure; push to a real registry; publish to stacks' stores on real emulators."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from runbooks.cli import main
+from tests.conftest import MakeProject, service, service_config
+from tests.model_packaging.emulators import Store, s3_store  # noqa: F401
+from tests.model_packaging.models import sklearn_classifier
+from tests.model_packaging.registry import registry  # noqa: F401
+
+MODELS = Path(__file__).with_name("models.py")
+
+
+def package(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, Any] | None, str]:
+    monkeypatch.setattr(sys, "argv", ["exitplan", "package", *args, "--json"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    captured = capsys.readouterr()
+    code = exited.value.code if isinstance(exited.value.code, int) else 0
+    return code, json.loads(captured.out) if code == 0 else None, captured.err
+
+
+def tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_package_lays_out_repository_image_and_parity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "mlp"
+    code, result, err = package(
+        [f"{MODELS}:mlp", "--out", str(out), "--name", "mlp", "--version", "2"], monkeypatch, capsys
+    )
+    assert code == 0, err
+    assert result is not None
+    assert (out / "repository" / "mlp" / "2" / "model.onnx").is_file()
+    assert (out / "repository" / "mlp" / "config.pbtxt").is_file()
+    assert (out / "image" / "index.json").is_file()
+    parity = json.loads((out / "parity.json").read_text())
+    assert parity["passed"] and parity["batches"] == [1, 2, 7, 8]
+    onnx_sha = hashlib.sha256((out / "repository" / "mlp" / "2" / "model.onnx").read_bytes())
+    assert result["onnx_sha256"] == onnx_sha.hexdigest()
+    assert result["image_digest"].startswith("sha256:")
+    assert result["reused"] is False
+
+
+def test_rerunning_does_no_work_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cnn"
+    args = [f"{MODELS}:cnn", "--out", str(out), "--name", "cnn"]
+    first = package(args, monkeypatch, capsys)[1]
+    before = tree_digest(out)
+    second = package(args, monkeypatch, capsys)[1]
+    assert first is not None and second is not None
+    assert second["reused"] is True
+    assert second["image_digest"] == first["image_digest"]
+    assert tree_digest(out) == before
+
+
+NOISY = """
+import torch
+
+class Noisy(torch.nn.Module):
+    def forward(self, x):
+        return x + torch.rand_like(x)
+
+def build():
+    return Noisy(), (torch.randn(2, 16),)
+"""
+
+
+def test_a_failed_run_leaves_the_output_folder_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "model"
+    assert package([f"{MODELS}:mlp", "--out", str(out)], monkeypatch, capsys)[0] == 0
+    before = tree_digest(out)
+    noisy = tmp_path / "noisy.py"
+    noisy.write_text(NOISY)
+    code, _, err = package([f"{noisy}:build", "--out", str(out)], monkeypatch, capsys)
+    assert code == 1, "a failed parity check"
+    assert "validate:" in err and "max abs" in err
+    assert tree_digest(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "noisy.py"], "no leftovers"
+
+
+def test_sklearn_needs_trust_then_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = sklearn_classifier(tmp_path / "clf.joblib")
+    code, _, err = package([str(model), "--out", str(tmp_path / "out")], monkeypatch, capsys)
+    assert code == 2 and "export:" in err and "--trust-pickle" in err
+    assert not (tmp_path / "out").exists()
+    code, result, err = package(
+        [str(model), "--out", str(tmp_path / "out"), "--trust-pickle", "--name", "clf"],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0, err
+    assert result is not None and result["framework"] == "sklearn"
+
+
+def test_push_to_a_real_registry_and_read_back(
+    tmp_path: Path,
+    registry: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ref = f"{registry}/models/mlp:1"
+    code, result, err = package(
+        [
+            f"{MODELS}:mlp",
+            "--out",
+            str(tmp_path / "o"),
+            "--image",
+            ref,
+            "--push",
+            "--insecure-registry",
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0, err
+    assert result is not None and result["pushed"][ref] == result["image_digest"]
+
+
+def test_an_unreachable_registry_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.model_packaging.registry import free_port
+
+    ref = f"127.0.0.1:{free_port()}/models/mlp:1"
+    code, _, err = package(
+        [
+            f"{MODELS}:mlp",
+            "--out",
+            str(tmp_path / "o"),
+            "--image",
+            ref,
+            "--push",
+            "--insecure-registry",
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 2 and "image:" in err
+
+
+def test_publish_to_a_stacks_store_and_read_back(
+    tmp_path: Path,
+    s3_store: Store,  # noqa: F811
+    make_project: MakeProject,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key, value in s3_store.env.items():
+        monkeypatch.setenv(key, value)
+    bucket = s3_store.uri.removeprefix("s3://")
+    stack = service_config()
+    service(stack)["model_repository"] = bucket
+    project = make_project({"aws-primary": stack})
+    args = [
+        f"{MODELS}:mlp",
+        "--out",
+        str(tmp_path / "o"),
+        "--name",
+        "mlp",
+        "--publish",
+        "aws-primary",
+        "--project",
+        str(project.root),
+    ]
+    code, result, err = package(args, monkeypatch, capsys)
+    assert code == 0, err
+    assert result is not None
+    published = result["published"]["aws-primary"]
+    assert published["uri"] == s3_store.uri and published["uploaded"] >= 2
+    s3 = boto3.client("s3")
+    body = s3.get_object(Bucket=bucket, Key="mlp/1/model.onnx")["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == result["onnx_sha256"]
+    again = package(args, monkeypatch, capsys)[1]
+    assert again is not None and again["published"]["aws-primary"]["uploaded"] == 0
+
+
+def test_publish_to_an_unknown_stack_fails_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = package(
+        [f"{MODELS}:mlp", "--out", str(tmp_path / "o"), "--publish", "oracle-primary"],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 2 and "unknown stack 'oracle-primary'" in err
+    assert not (tmp_path / "o").exists()
