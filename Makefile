@@ -81,6 +81,7 @@ test: lint
 
 bench: bootstrap
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/packaging.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
