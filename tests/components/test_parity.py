@@ -96,3 +96,16 @@ def test_an_edge_stack_cannot_hide_drift_among_the_regional_stacks(plans: dict[s
     report = compare([aws, odd, plans["azure-edge"]])
     assert [r.row for r in report.drift] == ["GPU model"]
     assert "aws-odd" in report.drift[0].reason or "aws-primary" in report.drift[0].reason
+
+
+def test_the_models_row_shows_each_stacks_model_digest(make_project: MakeProject) -> None:
+    pinned = service_config()
+    digest = "sha256:" + "ab" * 32
+    service(pinned)["triton"]["models"][0]["digest"] = digest
+    other = service_config()
+    service(other)["triton"]["models"][0]["digest"] = "sha256:" + "cd" * 32
+    project = make_project({"pinned": pinned, "other": other})
+    report = compare([plan_stack(project, project.stack(n)) for n in ("pinned", "other")])
+    models = next(r for r in report.rows if r.row == "models")
+    assert models.values["pinned"] == "fraud-scorer:3@sha256:abababababab"
+    assert models.status == "drift", "two stacks serving different model bytes"
