@@ -27,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
 stacks_app = typer.Typer(help="Inspect the stacks of the project.", no_args_is_help=True)
 app.add_typer(stacks_app, name="stacks")
