@@ -225,14 +225,7 @@ def _kms(
         properties={"kty": "RSA", "key_size": 2048, "key_ops": ["encrypt", "decrypt"]},
         opts=opts,
     )
-    azure.authorization.RoleAssignment(
-        f"{name}-kms-crypto-user",
-        principal_id=control_plane.principal_id,
-        principal_type="ServicePrincipal",
-        role_definition_id=_role(client, KEY_VAULT_CRYPTO_USER),
-        scope=vault.id,
-        opts=opts,
-    )
+    _grant(f"{name}-kms-crypto-user", control_plane, KEY_VAULT_CRYPTO_USER, vault.id, client, opts)
     return key, control_plane
 
 
@@ -346,13 +339,8 @@ def _triton_identity(
         audiences=[TOKEN_AUDIENCE],
         opts=opts,
     )
-    azure.authorization.RoleAssignment(
-        f"{name}-triton-blob-reader",
-        principal_id=identity.principal_id,
-        principal_type="ServicePrincipal",
-        role_definition_id=_role(client, STORAGE_BLOB_DATA_READER),
-        scope=container.id,
-        opts=opts,
+    _grant(
+        f"{name}-triton-blob-reader", identity, STORAGE_BLOB_DATA_READER, container.id, client, opts
     )
     return identity
 
@@ -393,6 +381,25 @@ def storage_account_name(spec: ServiceSpec) -> str:
 
 def _compact(text: str, limit: int) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())[:limit]
+
+
+def _grant(
+    name: str,
+    identity: azure.managedidentity.UserAssignedIdentity,
+    role_id: str,
+    scope: pulumi.Input[str],
+    client: pulumi.Output[azure.authorization.GetClientConfigResult],
+    opts: pulumi.ResourceOptions,
+) -> azure.authorization.RoleAssignment:
+    """One built-in role for a user-assigned identity, on one scope only."""
+    return azure.authorization.RoleAssignment(
+        name,
+        principal_id=identity.principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=_role(client, role_id),
+        scope=scope,
+        opts=opts,
+    )
 
 
 def _role(
