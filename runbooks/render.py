@@ -304,3 +304,44 @@ def package_summary(result: dict[str, Any]) -> None:
         f"stack spec: models: [{{name: {result['name']}, version: {result['version']}, "
         f"digest: sha256:{result['onnx_sha256']}}}]"
     )
+
+
+def sandbox_status(state: dict[str, Any], health: dict[str, dict[str, Any]]) -> None:
+    """`exitplan sandbox up|status`: the front door and one row per process."""
+    out.print(
+        f"front door: [bold]{state['endpoint']}[/]   model {state['model']}:"
+        f"{state['version']} {state['digest'][:19]}"
+    )
+    table = Table("component", "pid", "address", "ready", "weight", "model digest")
+    for c in state["components"]:
+        stack = health.get(c["stack"], {})
+        ready = stack.get("ready")
+        table.add_row(
+            c["name"],
+            str(c["pid"]),
+            f"127.0.0.1:{c['port']}",
+            "-" if ready is None else ("yes" if ready else "[red]no[/]"),
+            str(stack.get("weight", "-")),
+            str(stack.get("digest", "-"))[:19],
+        )
+    out.print(table)
+
+
+def load_summary(summary: dict[str, Any]) -> None:
+    """`exitplan load`: rates, latency percentiles, errors and the share per stack."""
+    table = Table(
+        "requested", "achieved", "sent", "ok", "failed", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    )
+    table.add_row(
+        f"{summary['rate']:g}/s",
+        f"{summary['achieved_rate']:.1f}/s",
+        str(summary["sent"]),
+        str(summary["ok"]),
+        str(summary["failed"]),
+        *(f"{summary[k]:.2f}" for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
+    )
+    out.print(table)
+    share = ", ".join(f"{k or '?'} {v:.0%}" for k, v in summary["share"].items())
+    out.print(f"served by: {share or '-'}")
+    for kind, count in summary["errors"].items():
+        err.print(f"[red]{count} failed[/]: {kind}")

@@ -1,0 +1,255 @@
+"""Open-loop load generation for KServe v2 / Triton HTTP inference.
+
+Requests go out on a fixed schedule (request i is due `i / rate` seconds after the start) whether
+or not earlier ones have returned, so a slow or failing backend cannot slow the generator down and
+hide itself (no coordinated omission). Latency is measured from the *scheduled* time; the actual
+send time is recorded too, so generator lag is visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+BUCKET_S = 0.1
+# numpy dtype name -> KServe v2 datatype
+DATATYPES: dict[str, str] = {
+    **{f"float{bits}": f"FP{bits}" for bits in (16, 32, 64)},
+    **{f"int{bits}": f"INT{bits}" for bits in (8, 16, 32, 64)},
+    **{f"uint{bits}": f"UINT{bits}" for bits in (8, 16, 32, 64)},
+    "bool": "BOOL",
+}
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request: when it was due and sent (seconds since the run started) and its outcome."""
+
+    scheduled_s: float
+    sent_s: float
+    latency_ms: float
+    status: int
+    error: str
+    served_by: str
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """Aggregates of a run; latency percentiles are over successful requests only."""
+
+    rate: float
+    duration_s: float
+    sent: int
+    ok: int
+    failed: int
+    achieved_rate: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: dict[str, int]
+    share: dict[str, float]
+    timeline: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy of the summary."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class InferRequest:
+    """A ready-to-send inference request: the same body bytes are reused for every send."""
+
+    url: str
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def infer_request(base_url: str, model: str, inputs: Mapping[str, np.ndarray]) -> InferRequest:
+    """A KServe v2 JSON infer request for `model` at `base_url` with the named input arrays."""
+    tensors = []
+    for name, value in inputs.items():
+        array = np.asarray(value)
+        datatype = DATATYPES.get(array.dtype.name)
+        if datatype is None:
+            raise ValueError(f"input {name!r}: unsupported dtype {array.dtype} for KServe v2")
+        tensors.append(
+            {
+                "name": name,
+                "shape": list(array.shape),
+                "datatype": datatype,
+                "data": array.reshape(-1).tolist(),
+            }
+        )
+    try:
+        body = json.dumps({"inputs": tensors}, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"inputs cannot be encoded as JSON: {exc}") from exc
+    url = f"{base_url.rstrip('/')}/v2/models/{model}/infer"
+    return InferRequest(url, body.encode(), {"Content-Type": "application/json"})
+
+
+def _check(rate: float, duration_s: float) -> None:
+    if not (isinstance(rate, int | float) and math.isfinite(rate) and rate > 0):
+        raise ValueError(f"rate must be a finite number of requests per second > 0, got {rate!r}")
+    if not (isinstance(duration_s, int | float) and math.isfinite(duration_s) and duration_s > 0):
+        raise ValueError(f"duration_s must be a finite number of seconds > 0, got {duration_s!r}")
+
+
+async def run_load(
+    request: InferRequest,
+    *,
+    rate: float,
+    duration_s: float,
+    timeout_s: float = 2.0,
+    served_by_header: str = "x-served-by",
+    max_connections: int = 256,
+    on_record: Callable[[RequestRecord], None] | None = None,
+) -> tuple[LoadSummary, list[RequestRecord]]:
+    """Send `request` at a constant `rate` for `duration_s` (open loop) and wait for the replies.
+
+    Each request may take at most `timeout_s` from its send; records come back by scheduled time.
+    """
+    _check(rate, duration_s)
+    if not timeout_s > 0:
+        raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
+    if max_connections < 1:
+        raise ValueError(f"max_connections must be >= 1, got {max_connections!r}")
+    loop = asyncio.get_running_loop()
+    count = max(1, math.ceil(rate * duration_s - 1e-9))
+    url, body, headers = request.url, request.body, dict(request.headers) or None
+    records: list[RequestRecord] = []
+    outstanding: set[asyncio.Task[None]] = set()
+    connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=30.0)
+    session = aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=timeout_s),
+        headers={"Content-Type": "application/json"},
+        cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=False,
+    )
+    start = loop.time()
+
+    async def one(scheduled: float) -> None:
+        sent = loop.time() - start
+        status, error, served = 0, "", ""
+        try:
+            async with session.post(url, data=body, headers=headers) as response:
+                status = response.status
+                served = response.headers.get(served_by_header, "")
+                await response.read()
+            if status >= 400:
+                error = f"http-{status}"
+        except TimeoutError:
+            error = "timeout"
+        except aiohttp.ClientConnectionError:
+            error = "connection"
+        except aiohttp.ClientError:
+            error = "client"
+        except asyncio.CancelledError:  # still outstanding when the run's final wait ran out
+            error = "timeout"
+        latency_ms = (loop.time() - start - scheduled) * 1000.0
+        record = RequestRecord(scheduled, sent, latency_ms, status, error, served)
+        records.append(record)
+        if on_record is not None:
+            on_record(record)
+
+    try:
+        i = 0
+        while i < count:
+            now = loop.time()
+            while i < count and start + i / rate <= now:  # launch everything that is due
+                task = loop.create_task(one(i / rate))
+                outstanding.add(task)
+                task.add_done_callback(outstanding.discard)
+                i += 1
+            wait = start + i / rate - loop.time() if i < count else 0.0
+            await asyncio.sleep(max(0.0, wait))  # always yield so launched requests can start
+        if outstanding:
+            await asyncio.wait(set(outstanding), timeout=timeout_s + 0.5)
+    finally:
+        pending = set(outstanding)
+        for task in pending:
+            task.cancel()  # recorded as "timeout"
+        if pending:
+            await asyncio.wait(pending)
+        await session.close()
+    records.sort(key=lambda r: r.scheduled_s)
+    return summarize(records, rate=rate, duration_s=duration_s), records
+
+
+def load(
+    request: InferRequest, *, rate: float, duration_s: float, **kwargs: Any
+) -> tuple[LoadSummary, list[RequestRecord]]:
+    """`run_load` in a fresh event loop (`asyncio.run`), for synchronous callers."""
+    return asyncio.run(run_load(request, rate=rate, duration_s=duration_s, **kwargs))
+
+
+def _percentiles(latencies: Sequence[float], qs: Sequence[float]) -> list[float]:
+    if not latencies:
+        return [0.0] * len(qs)
+    return [float(v) for v in np.percentile(np.asarray(latencies), qs, method="linear")]
+
+
+def _share(served_by: Iterable[str]) -> dict[str, float]:
+    counts = Counter(served_by)
+    total = sum(counts.values())
+    return {key: n / total for key, n in sorted(counts.items())} if total else {}
+
+
+def summarize(records: Sequence[RequestRecord], *, rate: float, duration_s: float) -> LoadSummary:
+    """Aggregate records of a run at `rate` for `duration_s` into a `LoadSummary`.
+
+    `achieved_rate` is successful completions per second over the run: `ok / max(duration_s,
+    time of the last completion)`, so a generator or backend that falls behind shows a lower rate.
+    The timeline buckets requests by scheduled time (100 ms buckets) and sums to the totals.
+    """
+    _check(rate, duration_s)
+    good = [r for r in records if not r.error]
+    latencies = [r.latency_ms for r in good]
+    p50, p90, p99 = _percentiles(latencies, (50, 90, 99))
+    last_done = max((r.scheduled_s + r.latency_ms / 1000.0 for r in records), default=0.0)
+    buckets: list[list[RequestRecord]] = [
+        [] for _ in range(max(1, math.ceil(duration_s / BUCKET_S - 1e-9)))
+    ]
+    for r in records:
+        index = int(r.scheduled_s / BUCKET_S + 1e-6)
+        buckets[min(max(index, 0), len(buckets) - 1)].append(r)
+    timeline: list[dict[str, Any]] = []
+    for k, bucket in enumerate(buckets):
+        bucket_good = [r for r in bucket if not r.error]
+        b50, b99 = _percentiles([r.latency_ms for r in bucket_good], (50, 99))
+        timeline.append(
+            {
+                "t_s": round(k * BUCKET_S, 6),
+                "sent": len(bucket),
+                "ok": len(bucket_good),
+                "failed": len(bucket) - len(bucket_good),
+                "p50_ms": b50,
+                "p99_ms": b99,
+                "share": _share(r.served_by for r in bucket_good),
+            }
+        )
+    return LoadSummary(
+        rate=float(rate),
+        duration_s=float(duration_s),
+        sent=len(records),
+        ok=len(good),
+        failed=len(records) - len(good),
+        achieved_rate=len(good) / max(duration_s, last_done),
+        p50_ms=p50,
+        p90_ms=p90,
+        p99_ms=p99,
+        max_ms=max(latencies, default=0.0),
+        errors=dict(sorted(Counter(r.error for r in records if r.error).items())),
+        share=_share(r.served_by for r in good),
+        timeline=timeline,
+    )

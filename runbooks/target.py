@@ -1,0 +1,172 @@
+"""The `Target` a drill or a chaos experiment acts on: the sandbox here, live stacks later.
+
+A drill never calls a cloud SDK or a process directly; it calls a `Target`. `SandboxTarget`
+drives the processes `exitplan sandbox up` started, through their pids and HAProxy's runtime
+API. Every call is logged, with its time, to `.exitplan/sandbox/target.log`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Protocol
+
+from sandbox.errors import SandboxError
+from sandbox.frontdoor import FrontDoor
+from sandbox.manager import Component, Sandbox, SandboxState, pid_alive
+from sandbox.triton import READY_PATH, TritonServer, triton_install
+
+TARGET_LOG = "target.log"
+
+
+class Target(Protocol):
+    """What drills and chaos experiments may do to the stacks of a service."""
+
+    def stacks(self) -> list[str]:
+        """The stacks behind the front door."""
+        ...
+
+    def endpoint(self) -> str:
+        """The service's public entry point (the front door)."""
+        ...
+
+    def health(self, stack: str) -> bool:
+        """Whether the stack's Triton reports ready."""
+        ...
+
+    def model_digest(self, stack: str) -> str:
+        """sha256 of the model file the stack serves."""
+        ...
+
+    def weights(self) -> dict[str, int]:
+        """The front door's weight per stack."""
+        ...
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        """Shift traffic, without dropping connections."""
+        ...
+
+    def kill(self, stack: str) -> None:
+        """Crash the stack's server (SIGKILL)."""
+        ...
+
+    def restart(self, stack: str) -> None:
+        """Start a killed stack's server again and wait until it serves."""
+        ...
+
+    def hang(self, stack: str) -> None:
+        """Freeze the stack's server (SIGSTOP): a brownout, timeouts rather than refusals."""
+        ...
+
+    def resume(self, stack: str) -> None:
+        """Unfreeze it (SIGCONT)."""
+        ...
+
+
+class SandboxTarget:
+    """The running sandbox as a `Target`."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        state = sandbox.running()
+        if state is None:
+            raise SandboxError("no sandbox is running", fix="exitplan sandbox up")
+        self.sandbox = sandbox
+        self.state: SandboxState = state
+        self.log_file = sandbox.root / TARGET_LOG
+
+    def _log(self, action: str, **details: Any) -> None:
+        entry = {"time": time.time(), "action": action, **details}
+        with self.log_file.open("a") as log:
+            log.write(json.dumps(entry) + "\n")
+
+    def _component(self, stack: str) -> Component:
+        for component in self.state.components:
+            if component.kind == "triton" and component.stack == stack:
+                return component
+        raise SandboxError(f"no stack {stack!r} in the sandbox", fix=f"use one of {self.stacks()}")
+
+    def _door(self) -> FrontDoor:
+        door_info = next(c for c in self.state.components if c.kind == "frontdoor")
+        door = FrontDoor(Path(door_info.log).parent, door_info.port, [])
+        door.admin_socket = Path(self.state.admin_socket)
+        return door
+
+    def stacks(self) -> list[str]:
+        """The stacks behind the front door."""
+        return [c.stack for c in self.state.components if c.kind == "triton"]
+
+    def endpoint(self) -> str:
+        """The front door's URL."""
+        return self.state.endpoint
+
+    def health(self, stack: str) -> bool:
+        """Whether the stack's Triton answers ready within a second."""
+        port = self._component(stack).port
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{READY_PATH}", timeout=1) as r:
+                return int(r.status) == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def model_digest(self, stack: str) -> str:
+        """sha256 of the ONNX file in the stack's repository."""
+        repository = Path(self._component(stack).log).parent / "repository"
+        model = repository / self.state.model / self.state.version / "model.onnx"
+        return "sha256:" + hashlib.sha256(model.read_bytes()).hexdigest()
+
+    def weights(self) -> dict[str, int]:
+        """The front door's weight per stack."""
+        return self._door().weights()
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        """Set every given stack's weight through HAProxy's runtime API (no reload)."""
+        door = self._door()
+        for stack, weight in weights.items():
+            self._component(stack)
+            door.set_weight(stack, weight)
+        self._log("set_weights", weights=weights)
+
+    def kill(self, stack: str) -> None:
+        """SIGKILL the stack's Triton."""
+        self._signal(stack, signal.SIGKILL)
+        self._log("kill", stack=stack)
+
+    def hang(self, stack: str) -> None:
+        """SIGSTOP the stack's Triton."""
+        self._signal(stack, signal.SIGSTOP)
+        self._log("hang", stack=stack)
+
+    def resume(self, stack: str) -> None:
+        """SIGCONT the stack's Triton."""
+        self._signal(stack, signal.SIGCONT)
+        self._log("resume", stack=stack)
+
+    def _signal(self, stack: str, sig: signal.Signals) -> None:
+        component = self._component(stack)
+        if not pid_alive(component.pid):
+            raise SandboxError(
+                f"{stack}'s Triton (pid {component.pid}) is not running",
+                fix=f"restart it: the target's restart({stack!r})",
+            )
+        os.kill(component.pid, sig)
+
+    def restart(self, stack: str) -> None:
+        """Start the stack's Triton again on the same port and repository, and load the model."""
+        component = self._component(stack)
+        if pid_alive(component.pid):
+            raise SandboxError(f"{stack}'s Triton is still running", fix="kill it first")
+        workdir = Path(component.log).parent
+        server = TritonServer(
+            workdir, workdir / "repository", component.port, self.sandbox.triton_env
+        )
+        component.pid = server.start(triton_install())
+        self.sandbox.save(self.state)
+        server.wait_live()
+        server.load(self.state.model)
+        self._log("restart", stack=stack, pid=component.pid)

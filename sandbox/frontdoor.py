@@ -1,0 +1,282 @@
+"""HAProxy as the sandbox's front door: the stand-in for the DNS/global load balancer of the real
+stacks, balancing across one Triton HTTP endpoint per stack, with health checks, retries that
+redispatch to another stack, and weights/drain changed at runtime over the admin socket."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from sandbox.errors import SandboxError
+
+BACKEND = "be_stacks"
+FALLBACK_BINARY = Path("/usr/sbin/haproxy")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TRANSITION = re.compile(r" \d+/\d+$")
+_MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux
+
+
+class FrontDoorError(SandboxError):
+    """The front door could not be configured, started or driven."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One stack behind the front door: its HAProxy server name, address and weight."""
+
+    stack: str
+    address: str
+    weight: int = 100
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.stack):
+            raise ValueError(f"invalid stack name for an HAProxy server: {self.stack!r}")
+        _check_weight(self.weight)
+
+
+@dataclass(frozen=True)
+class FrontDoorSettings:
+    """Health check, timeout and retry settings of the front door."""
+
+    check_interval_ms: int = 500
+    fall: int = 2
+    rise: int = 2
+    check_timeout_ms: int = 300
+    server_timeout_ms: int = 2000
+    connect_timeout_ms: int = 500
+    retries: int = 2
+    served_by_header: str = "x-served-by"
+
+
+def _check_weight(weight: int) -> None:
+    if not 0 <= weight <= 256:
+        raise ValueError(f"HAProxy weights are 0..256, not {weight}")
+
+
+def haproxy_binary() -> str:
+    """The HAProxy executable; FrontDoorError if it is not installed."""
+    if found := shutil.which("haproxy"):
+        return found
+    if os.access(FALLBACK_BINARY, os.X_OK):
+        return str(FALLBACK_BINARY)
+    raise FrontDoorError(
+        "haproxy is not installed", fix="apt-get install haproxy (make bootstrap does it as root)"
+    )
+
+
+def render_config(
+    listen: str,
+    backends: Sequence[Backend],
+    settings: FrontDoorSettings,
+    admin_socket: Path,
+    stats_port: int | None = None,
+) -> str:
+    """The HAProxy 2.6 configuration: one frontend on `listen` (loopback only), one backend."""
+    host, _, port = listen.rpartition(":")
+    if host != "127.0.0.1" or not port.isdigit():
+        raise FrontDoorError(f"the front door listens on 127.0.0.1:<port> only, not {listen!r}")
+    if not backends:
+        raise FrontDoorError("the front door needs at least one backend")
+    s = settings
+    client_timeout_ms = max(30_000, (s.retries + 1) * (s.server_timeout_ms + s.connect_timeout_ms))
+    text = f"""global
+    maxconn 4096
+    stats socket {admin_socket} mode 600 level admin
+
+defaults
+    mode http
+    option http-keep-alive
+    option http-buffer-request
+    timeout connect {s.connect_timeout_ms}ms
+    timeout client {client_timeout_ms}ms
+    timeout server {s.server_timeout_ms}ms
+    timeout http-request 10s
+    retries {s.retries}
+    option redispatch 1
+    retry-on conn-failure empty-response response-timeout 503
+
+frontend fe_inference
+    bind {listen}
+    default_backend {BACKEND}
+
+backend {BACKEND}
+    balance roundrobin
+    option httpchk GET /v2/health/ready
+    http-check expect status 200
+    default-server inter {s.check_interval_ms}ms fall {s.fall} rise {s.rise}
+    timeout check {s.check_timeout_ms}ms
+    http-response set-header {s.served_by_header} %s
+"""
+    lines = [f"    server {b.stack} {b.address} weight {b.weight} check" for b in backends]
+    if stats_port is not None:
+        lines += ["", "listen stats", f"    bind 127.0.0.1:{stats_port}", "    stats enable"]
+        lines += ["    stats uri /stats", "    stats refresh 5s"]
+    return text + "\n".join(lines) + "\n"
+
+
+class FrontDoor:
+    """An HAProxy process (foreground, `-db`) in front of the stacks' Triton endpoints."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        listen_port: int,
+        backends: Sequence[Backend],
+        settings: FrontDoorSettings = FrontDoorSettings(),
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.listen_port = listen_port
+        self.backends = tuple(backends)
+        self.settings = settings
+        self.config_path = self.workdir / "haproxy.cfg"
+        self.log_path = self.workdir / "haproxy.log"
+        self.admin_socket = self.workdir / "haproxy.sock"
+        if len(str(self.admin_socket)) > _MAX_SOCKET_PATH:  # too long for a unix socket path
+            short = Path(tempfile.gettempdir()) / f"frontdoor-{os.getpid()}-{listen_port}"
+            self.admin_socket = short / "haproxy.sock"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The HAProxy process id while it runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    @property
+    def endpoint(self) -> str:
+        """The front door's URL."""
+        return f"http://127.0.0.1:{self.listen_port}"
+
+    def start(self, *, timeout_s: float = 10) -> int:
+        """Validate the config, start HAProxy, wait until it accepts connections; the pid."""
+        if self.pid is not None:
+            return self.pid
+        binary = haproxy_binary()
+        for folder in (self.workdir, self.admin_socket.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        text = render_config(
+            f"127.0.0.1:{self.listen_port}", self.backends, self.settings, self.admin_socket
+        )
+        self.config_path.write_text(text)
+        check = subprocess.run(
+            [binary, "-c", "-f", str(self.config_path)], capture_output=True, text=True, timeout=30
+        )
+        if check.returncode != 0:
+            out = (check.stdout + check.stderr).strip()
+            raise FrontDoorError(f"invalid HAProxy config {self.config_path}:\n{out}")
+        if _accepts(self.listen_port):
+            raise FrontDoorError(f"port {self.listen_port} is already in use")
+        self.admin_socket.unlink(missing_ok=True)
+        self._log = self.log_path.open("ab")
+        argv = [binary, "-f", str(self.config_path), "-db"]
+        self._proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout_s
+        while not (_accepts(self.listen_port) and self.admin_socket.exists()):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                why = f"haproxy is not serving 127.0.0.1:{self.listen_port} after {timeout_s}s"
+                raise FrontDoorError(f"{why}; {self.log_path} ends:\n{self.log_tail()}")
+            time.sleep(0.02)
+        return self._proc.pid
+
+    def stop(self, timeout_s: float = 5) -> None:
+        """Stop HAProxy (SIGTERM, then SIGKILL after `timeout_s`); idempotent."""
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.send_signal(signal.SIGTERM)
+                try:
+                    self._proc.wait(timeout_s)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait(timeout_s)
+            self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self.admin_socket.unlink(missing_ok=True)
+        if self.admin_socket.parent != self.workdir:
+            shutil.rmtree(self.admin_socket.parent, ignore_errors=True)
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of HAProxy's output."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def command(self, command: str, timeout_s: float = 5) -> str:
+        """Send one runtime API command over the admin socket; its whole answer. Works for an
+        HAProxy started by another FrontDoor object too (set `admin_socket` to its socket)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout_s)
+            try:
+                sock.connect(str(self.admin_socket))
+                sock.sendall(command.encode() + b"\n")
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+            except OSError as exc:
+                why = f"the front door's admin socket {self.admin_socket} does not answer"
+                raise FrontDoorError(f"{why} ({exc}): is HAProxy running?") from exc
+        return b"".join(chunks).decode(errors="replace")
+
+    def _set(self, command: str) -> None:
+        answer = self.command(command).strip()
+        if answer:
+            raise FrontDoorError(f"runtime API {command!r} failed: {answer}")
+
+    def _server(self, stack: str) -> str:
+        if not _NAME.match(stack):  # nothing that could smuggle a second command
+            raise FrontDoorError(f"no stack {stack!r} behind the front door")
+        return f"{BACKEND}/{stack}"
+
+    def set_weight(self, stack: str, weight: int) -> None:
+        """Change a stack's weight at runtime (no reload, no dropped connections)."""
+        _check_weight(weight)
+        self._set(f"set weight {self._server(stack)} {weight}")
+
+    def weights(self) -> dict[str, int]:
+        """The current (user-set) weight of every stack."""
+        lines = self.command(f"show servers state {BACKEND}").splitlines()
+        header = next((ln[1:].split() for ln in lines if ln.startswith("#")), None)
+        if header is None:
+            raise FrontDoorError(f"unexpected 'show servers state' answer: {lines!r}")
+        rows = [dict(zip(header, ln.split(), strict=False)) for ln in lines[1:] if ln[:1].isdigit()]
+        return {row["srv_name"]: int(row["srv_uweight"]) for row in rows}
+
+    def drain(self, stack: str) -> None:
+        """Take a stack out of new traffic (health checks go on)."""
+        self._set(f"set server {self._server(stack)} state drain")
+
+    def ready(self, stack: str) -> None:
+        """Put a drained (or maintained) stack back into traffic."""
+        self._set(f"set server {self._server(stack)} state ready")
+
+    def server_status(self) -> dict[str, str]:
+        """Each stack's status from `show stat`: UP, DOWN, DRAIN, MAINT (or NOLB/no check)."""
+        lines = self.command("show stat").splitlines()
+        if not lines or not lines[0].startswith("# "):
+            raise FrontDoorError(f"unexpected 'show stat' answer: {lines[:3]!r}")
+        rows = [dict(zip(lines[0][2:].split(","), ln.split(","), strict=False)) for ln in lines]
+        proxies = ("FRONTEND", "BACKEND")
+        servers = [r for r in rows[1:] if r.get("pxname") == BACKEND and r["svname"] not in proxies]
+        # "UP 1/2" (going down) is still UP, "DOWN 1/2" (coming up) still DOWN
+        return {r["svname"]: _TRANSITION.sub("", r["status"]) for r in servers}
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,255 @@
+"""A real NVIDIA Triton server per sandbox stack, on the CPU.
+
+The `nvidia-pytriton` wheel ships `tritonserver` 2.51 with the python backend. Production
+stacks serve the packaged repository with the onnxruntime backend; the wheel has none, so the
+sandbox serves the same ONNX file through a python-backend model that runs it with ONNX Runtime
+(`python_model`), with the same inputs, outputs and batching.
+
+Facts this module is built on (seen here):
+- the binary is `pytriton/tritonserver/bin/tritonserver`; `LD_LIBRARY_PATH` needs the wheel's
+  `nvidia_pytriton.libs` and the interpreter's libpython directory;
+- the python backend is copied into a backend folder of our own with the stub for our Python
+  version from `python_backend_stubs/<major.minor>/`;
+- the stub ignores PYTHONPATH and imports numpy from the interpreter's own site-packages; with
+  numpy 2 every response fails ("output tensor shape does not match size of output"), so models
+  run in `EXECUTION_ENV_PATH`, a venv with numpy < 2 (`make bootstrap` builds it);
+- it binds every address unless told `--http-address=127.0.0.1`; CUDA warnings on a CPU
+  machine are harmless; SIGTERM takes over 3 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.errors import SandboxError
+
+READY_PATH = "/v2/health/ready"
+STOP_GRACE_S = 10.0
+MODEL_PY = '''"""Serves {name} with ONNX Runtime in Triton's python backend (made by exitplan)."""
+
+import json
+import os
+
+import numpy as np
+import onnxruntime as ort
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        here = os.path.join(args["model_repository"], args["model_version"])
+        self.session = ort.InferenceSession(
+            os.path.join(here, "model.onnx"), providers=["CPUExecutionProvider"]
+        )
+        self.inputs = [i["name"] for i in config["input"]]
+        self.outputs = [o["name"] for o in config["output"]]
+
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            feed = {{
+                n: pb_utils.get_input_tensor_by_name(request, n).as_numpy() for n in self.inputs
+            }}
+            results = self.session.run(self.outputs, feed)
+            tensors = [
+                pb_utils.Tensor(n, np.ascontiguousarray(r)) for n, r in zip(self.outputs, results)
+            ]
+            responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+        return responses
+'''
+
+
+@dataclass(frozen=True)
+class TritonInstall:
+    """Where the wheel put the server, its libraries, the python backend and its stubs."""
+
+    binary: Path
+    libs: Path
+    python_backend: Path
+    stub_dir: Path
+
+
+def triton_install() -> TritonInstall:
+    """Locate tritonserver in the `nvidia-pytriton` wheel (installed by `make bootstrap`)."""
+    import pytriton
+
+    root = Path(pytriton.__file__).parent / "tritonserver"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    install = TritonInstall(
+        binary=root / "bin" / "tritonserver",
+        libs=Path(pytriton.__file__).parents[1] / "nvidia_pytriton.libs",
+        python_backend=root / "backends" / "python",
+        stub_dir=root / "python_backend_stubs" / version,
+    )
+    for path in (install.binary, install.libs, install.python_backend, install.stub_dir):
+        if not path.exists():
+            raise SandboxError(f"{path} is missing", fix="run make bootstrap (nvidia-pytriton)")
+    return install
+
+
+def prepare_backends(install: TritonInstall, folder: Path) -> Path:
+    """A backend folder with the python backend and the stub for this Python version."""
+    target = folder / "python"
+    if not (target / "triton_python_backend_stub").exists():
+        shutil.copytree(install.python_backend, target, dirs_exist_ok=True)
+        shutil.copytree(install.stub_dir, target, dirs_exist_ok=True)
+    return folder
+
+
+def python_model(packaged: Path, repository: Path, env: Path) -> Path:
+    """Turn a packaged model folder (`config.pbtxt`, `<version>/model.onnx`) into the same
+    model served by the python backend on the CPU, in `repository/<name>`."""
+    name = packaged.name
+    target = repository / name
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(packaged, target, ignore=shutil.ignore_patterns("configs"))
+    config = (target / "config.pbtxt").read_text()
+    config = config.replace('platform: "onnxruntime_onnx"', 'backend: "python"')
+    config = config.replace("KIND_GPU", "KIND_CPU")
+    config += (
+        'parameters: { key: "EXECUTION_ENV_PATH", '
+        f'value: {{ string_value: "{env.resolve()}" }} }}\n'
+    )
+    (target / "config.pbtxt").write_text(config)
+    for version in (p for p in target.iterdir() if p.is_dir() and p.name.isdigit()):
+        (version / "model.py").write_text(MODEL_PY.format(name=name))
+    return target
+
+
+class TritonServer:
+    """One tritonserver process: start, load, health, pause/resume, kill and stop."""
+
+    def __init__(self, workdir: Path, repository: Path, http_port: int, env: Path) -> None:
+        self.workdir = workdir
+        self.repository = repository
+        self.http_port = http_port
+        self.env = env
+        self.log = workdir / "tritonserver.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """`http://127.0.0.1:<port>`."""
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self, install: TritonInstall) -> int:
+        """Start the server with explicit model control; returns its pid."""
+        if not (self.env / "bin" / "python").exists():
+            raise SandboxError(f"{self.env} is missing", fix="run make bootstrap (Triton's env)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        backends = prepare_backends(install, self.workdir / "backends")
+        libpython = sysconfig.get_config_var("LIBDIR") or ""
+        env = {
+            **os.environ,
+            "LD_LIBRARY_PATH": os.pathsep.join(filter(None, [str(install.libs), libpython])),
+        }
+        command = [
+            str(install.binary),
+            f"--model-repository={self.repository}",
+            f"--backend-directory={backends}",
+            "--model-control-mode=explicit",
+            "--http-address=127.0.0.1",
+            f"--http-port={self.http_port}",
+            "--allow-grpc=false",
+            "--allow-metrics=false",
+            "--strict-readiness=true",
+            "--exit-on-error=false",
+        ]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        return self.process.pid
+
+    def wait_live(self, timeout_s: float = 60) -> None:
+        """Until the HTTP endpoint answers (the server is up, models may not be loaded)."""
+        self._wait(lambda: _status(f"{self.endpoint}/v2/health/live") == 200, timeout_s, "start")
+
+    def load(self, model: str, timeout_s: float = 120) -> None:
+        """Load (or reload) a model from the repository through the repository API."""
+        request = urllib.request.Request(
+            f"{self.endpoint}/v2/repository/models/{model}/load", data=b"{}", method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            raise SandboxError(
+                f"Triton on port {self.http_port} failed to load {model}: {detail}\n"
+                f"{self.log_tail()}",
+                fix="check the packaged model and the log above",
+            ) from exc
+        self._wait(lambda: self.ready(), timeout_s, f"load {model}")
+
+    def ready(self) -> bool:
+        """Whether `/v2/health/ready` answers 200 (every loaded model ready)."""
+        return _status(f"{self.endpoint}{READY_PATH}") == 200
+
+    def _wait(self, check: object, timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise SandboxError(
+                    f"tritonserver exited ({self.process.returncode}) during {what}\n"
+                    f"{self.log_tail()}"
+                )
+            if check():  # type: ignore[operator]
+                return
+            time.sleep(0.1)
+        raise SandboxError(f"tritonserver did not {what} within {timeout_s:g} s\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines of the server's log (ANSI and table noise removed)."""
+        if not self.log.exists():
+            return ""
+        text = self.log.read_text(errors="replace").splitlines()
+        kept = [line for line in text if not re.match(r"^[+|]", line)]
+        return "\n".join(kept[-lines:])
+
+    def signal(self, sig: signal.Signals) -> None:
+        """Send a signal (SIGSTOP for a brownout, SIGCONT to resume, SIGKILL for a crash)."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+
+    def stop(self) -> None:
+        """SIGTERM (resuming a paused server first), then SIGKILL after a grace period."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.signal(signal.SIGCONT)
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (OSError, ValueError):
+        return 0
+
+
+def server_metadata(endpoint: str) -> dict[str, object]:
+    """`GET /v2`: Triton's server metadata (name, version, extensions)."""
+    with urllib.request.urlopen(f"{endpoint}/v2", timeout=2) as response:
+        return dict(json.loads(response.read()))

@@ -1,0 +1,212 @@
+"""The open-loop load generator against a tiny local KServe v2 server running in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from aiohttp import web
+
+from runbooks.load import InferRequest, RequestRecord, infer_request, load, summarize
+
+OUTPUT = {"name": "y", "shape": [1], "datatype": "FP32", "data": [1.0]}
+REPLY = json.dumps({"model_name": "demo", "outputs": [OUTPUT]}).encode()
+HITS = web.AppKey("hits", list[int])
+
+
+@dataclass
+class Server:
+    """A running test server: its base URL and a request counter."""
+
+    base_url: str
+    hits: list[int]
+
+    def request(self, query: str = "") -> InferRequest:
+        """An infer request for model `demo`, with `query` (e.g. `delay_ms=300`) on the URL."""
+        req = infer_request(self.base_url, "demo", {"x": np.zeros((1, 4), np.float32)})
+        return InferRequest(f"{req.url}?{query}" if query else req.url, req.body, req.headers)
+
+
+async def _infer(request: web.Request) -> web.Response:
+    """Answers from "a" and "b" in turn; `delay_ms` delays, `status` forces a status for every
+    request, `fail_every=N` answers 503 to every Nth request."""
+    hits = request.app[HITS]
+    hits[0] += 1
+    headers = {"x-served-by": "a" if hits[0] % 2 else "b"}
+    await request.read()
+    query = request.rel_url.query
+    delay_ms = int(query.get("delay_ms", "0"))
+    if delay_ms:  # the fast path never sleeps
+        await asyncio.sleep(delay_ms / 1000)
+    status = int(query.get("status", "200"))
+    fail_every = int(query.get("fail_every", "0"))
+    if fail_every and hits[0] % fail_every == 0:
+        status = 503
+    if status != 200:
+        return web.Response(status=status, headers=headers, text="unavailable")
+    return web.Response(body=REPLY, content_type="application/json", headers=headers)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    """The server on a free 127.0.0.1 port, served by its own event loop in a daemon thread."""
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app[HITS] = hits = [0]
+    app.router.add_post("/v2/models/demo/infer", _infer)
+    runner = web.AppRunner(app, access_log=None)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield Server(f"http://127.0.0.1:{port}", hits)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_steady_rate_is_achieved_without_failures_and_shared_evenly(server: Server) -> None:
+    summary, records = load(server.request(), rate=200, duration_s=2.0)
+    assert summary.sent == len(records) == 400
+    assert summary.failed == 0 and summary.errors == {}
+    assert summary.ok == 400
+    assert summary.achieved_rate == pytest.approx(200, rel=0.05)
+    assert set(summary.share) == {"a", "b"}
+    assert summary.share["a"] == pytest.approx(0.5, abs=0.01)
+    assert summary.share["b"] == pytest.approx(0.5, abs=0.01)
+    assert all(r.status == 200 and r.served_by in {"a", "b"} for r in records)
+    assert 0 < summary.p50_ms <= summary.p90_ms <= summary.p99_ms <= summary.max_ms < 500
+    assert [r.scheduled_s for r in records] == pytest.approx([i / 200 for i in range(400)])
+
+
+def test_schedule_is_open_loop_when_the_server_is_slow(server: Server) -> None:
+    seen: list[RequestRecord] = []
+    summary, records = load(
+        server.request("delay_ms=300"), rate=50, duration_s=1.0, on_record=seen.append
+    )
+    assert summary.sent == 50 and summary.ok == 50
+    assert len(seen) == 50
+    lag_ms = [(r.sent_s - r.scheduled_s) * 1000 for r in records]
+    assert min(lag_ms) >= 0
+    assert np.percentile(lag_ms, 99) < 50
+    # a closed loop would have needed 15 s; every request was out before the first one returned
+    assert max(r.sent_s for r in records) < 1.05
+    assert 295 <= summary.p50_ms < 400
+    assert min(r.latency_ms for r in records) >= 295 and summary.max_ms < 600
+    # all done within the run plus one response time: 50 completions over ~1.3 s
+    assert summary.achieved_rate == pytest.approx(50 / 1.28, rel=0.1)
+
+
+def test_503s_are_counted_and_the_timeline_sums_to_the_totals(server: Server) -> None:
+    summary, records = load(server.request("fail_every=3"), rate=100, duration_s=1.0)
+    assert summary.sent == 100
+    assert 30 <= summary.failed <= 37
+    assert summary.ok + summary.failed == summary.sent
+    assert summary.errors == {"http-503": summary.failed}
+    assert {r.status for r in records if r.error} == {503}
+    assert len(summary.timeline) == 10
+    assert [b["t_s"] for b in summary.timeline] == pytest.approx([k / 10 for k in range(10)])
+    for key in ("sent", "ok", "failed"):
+        assert sum(b[key] for b in summary.timeline) == getattr(summary, key)
+    assert all(b["sent"] == 10 for b in summary.timeline)
+    assert all(sum(b["share"].values()) == pytest.approx(1.0) for b in summary.timeline)
+    assert json.loads(json.dumps(summary.as_dict()))["errors"] == summary.errors
+
+
+def test_every_request_failing_gives_no_throughput(server: Server) -> None:
+    summary, _ = load(server.request("status=503"), rate=50, duration_s=0.5)
+    assert summary.ok == 0 and summary.failed == 25
+    assert summary.achieved_rate == 0.0
+    assert summary.p50_ms == summary.p99_ms == summary.max_ms == 0.0
+    assert summary.share == {}
+
+
+def test_a_server_that_is_not_listening_gives_connection_errors() -> None:
+    request = infer_request(f"http://127.0.0.1:{free_port()}", "demo", {"x": np.ones(2)})
+    summary, records = load(request, rate=40, duration_s=0.5, timeout_s=1.0)
+    assert summary.sent == 20 and summary.ok == 0
+    assert summary.errors == {"connection": 20}
+    assert all(r.status == 0 and r.served_by == "" for r in records)
+
+
+def test_slow_responses_time_out(server: Server) -> None:
+    summary, records = load(server.request("delay_ms=1000"), rate=20, duration_s=0.5, timeout_s=0.2)
+    assert summary.errors == {"timeout": 10}
+    assert all(180 <= r.latency_ms < 600 for r in records)
+
+
+def test_infer_request_builds_a_kserve_v2_body() -> None:
+    request = infer_request(
+        "http://host:8080/",
+        "demo",
+        {
+            "x": np.array([[1.5, 2.0, -3.25]], dtype=np.float32),
+            "ids": np.arange(6, dtype=np.int64).reshape(2, 3),
+            "mask": np.array([True, False]),
+        },
+    )
+    assert request.url == "http://host:8080/v2/models/demo/infer"
+    assert request.headers["Content-Type"] == "application/json"
+    assert json.loads(request.body) == {
+        "inputs": [
+            {"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1.5, 2.0, -3.25]},
+            {"name": "ids", "shape": [2, 3], "datatype": "INT64", "data": [0, 1, 2, 3, 4, 5]},
+            {"name": "mask", "shape": [2], "datatype": "BOOL", "data": [True, False]},
+        ]
+    }
+    with pytest.raises(ValueError, match="unsupported dtype"):
+        infer_request("http://host", "demo", {"s": np.array(["a"])})
+
+
+@pytest.mark.parametrize("rate", [0, -5, float("nan"), float("inf")])
+def test_invalid_rate_is_rejected(rate: float) -> None:
+    request = InferRequest("http://127.0.0.1:9/v2/models/demo/infer", b"{}")
+    with pytest.raises(ValueError, match="rate must be"):
+        load(request, rate=rate, duration_s=1.0)
+    with pytest.raises(ValueError, match="rate must be"):
+        summarize([], rate=rate, duration_s=1.0)
+
+
+def test_invalid_duration_is_rejected() -> None:
+    request = InferRequest("http://127.0.0.1:9/v2/models/demo/infer", b"{}")
+    with pytest.raises(ValueError, match="duration_s must be"):
+        load(request, rate=10, duration_s=0)
+
+
+def test_summarize_percentiles_and_empty_runs() -> None:
+    records = [RequestRecord(i / 10, i / 10, float(i + 1), 200, "", "a") for i in range(10)]
+    summary = summarize(records, rate=10, duration_s=1.0)
+    assert summary.p50_ms == pytest.approx(5.5)
+    assert summary.p90_ms == pytest.approx(9.1)
+    assert summary.max_ms == 10.0
+    assert summary.share == {"a": 1.0}
+    empty = summarize([], rate=10, duration_s=1.0)
+    assert (empty.sent, empty.p50_ms, empty.p99_ms, empty.achieved_rate) == (0, 0.0, 0.0, 0.0)
+    assert len(empty.timeline) == 10 and all(b["sent"] == 0 for b in empty.timeline)
+
+
+def test_throughput_800_per_second(server: Server) -> None:
+    summary, records = load(server.request(), rate=800, duration_s=2.0)
+    print(f"800 req/s: achieved {summary.achieved_rate:.1f} req/s, p99 {summary.p99_ms:.1f} ms")
+    assert summary.sent == 1600
+    assert summary.failed == 0 and summary.errors == {}
+    assert summary.achieved_rate >= 0.95 * 800
+    lag_ms = [(r.sent_s - r.scheduled_s) * 1000 for r in records]
+    assert np.percentile(lag_ms, 99) < 50

@@ -1,0 +1,146 @@
+"""The sandbox end to end: two stacks' real Tritons behind the real HAProxy front door,
+driven through `SandboxTarget`. One sandbox per module; it is stopped even when a test fails."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from components.stack_config import Project
+from runbooks.sandbox_run import sandbox_for, start_sandbox
+from runbooks.target import SandboxTarget
+from sandbox.errors import SandboxError
+from sandbox.manager import pid_alive
+from sandbox.triton import server_metadata
+from tests.conftest import ROOT
+
+STACKS = ["aws-primary", "gcp-standby"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    root = tmp_path_factory.mktemp("sandbox-project")
+    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(ROOT / "stacks", root / "stacks")
+    return Project(root)
+
+
+@pytest.fixture(scope="module")
+def target(project: Project) -> Iterator[SandboxTarget]:
+    sandbox = sandbox_for(project)
+    try:
+        start_sandbox(project, STACKS, lambda _message: None)
+        yield SandboxTarget(sandbox)
+    finally:
+        state = sandbox.load_state()
+        sandbox.down()
+        if state is not None:
+            assert not [c.name for c in state.components if pid_alive(c.pid)]
+
+
+def infer(endpoint: str, features: np.ndarray) -> tuple[np.ndarray, str]:
+    body = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "shape": list(features.shape),
+                    "datatype": "FP32",
+                    "data": features.ravel().tolist(),
+                }
+            ]
+        }
+    ).encode()
+    request = urllib.request.Request(f"{endpoint}/v2/models/fraud-scorer/infer", data=body)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        output = json.loads(response.read())["outputs"][0]
+        served_by = response.headers.get("x-served-by", "")
+    return np.array(output["data"], dtype=np.float32).reshape(output["shape"]), served_by
+
+
+def shares(target: SandboxTarget, count: int = 120) -> Counter[str]:
+    features = np.ones((1, 16), dtype=np.float32)
+    return Counter(infer(target.endpoint(), features)[1] for _ in range(count))
+
+
+def test_inference_through_the_front_door_matches_onnx_runtime(
+    target: SandboxTarget, project: Project
+) -> None:
+    model = project.root / ".exitplan" / "sandbox-model" / "repository" / "fraud-scorer"
+    session = ort.InferenceSession(str(model / "3" / "model.onnx"))
+    features = np.random.default_rng(3).standard_normal((5, 16)).astype(np.float32)
+    got, served_by = infer(target.endpoint(), features)
+    np.testing.assert_allclose(got, session.run(None, {"input": features})[0], atol=1e-6)
+    assert served_by in STACKS
+    assert (
+        server_metadata(f"http://127.0.0.1:{target._component('aws-primary').port}")["name"]
+        == "triton"
+    )
+    assert target.model_digest("aws-primary") == target.model_digest("gcp-standby")
+
+
+def test_weights_shift_traffic_without_a_restart(target: SandboxTarget) -> None:
+    door_pid = next(c.pid for c in target.state.components if c.kind == "frontdoor")
+    target.set_weights({"aws-primary": 50, "gcp-standby": 50})
+    seen = shares(target)
+    assert 0.3 <= seen["aws-primary"] / 120 <= 0.7
+    target.set_weights({"aws-primary": 0, "gcp-standby": 100})
+    assert shares(target, 40) == Counter({"gcp-standby": 40})
+    assert target.weights() == {"aws-primary": 0, "gcp-standby": 100}
+    assert pid_alive(door_pid)
+    target.set_weights({"aws-primary": 100, "gcp-standby": 0})
+
+
+def test_kill_sends_everything_to_the_other_stack_then_restart(target: SandboxTarget) -> None:
+    target.set_weights({"aws-primary": 50, "gcp-standby": 50})
+    target.kill("gcp-standby")
+    assert not target.health("gcp-standby")
+    assert shares(target, 60) == Counter({"aws-primary": 60}), "retries hide the dead stack"
+    target.restart("gcp-standby")
+    assert target.health("gcp-standby")
+    deadline = time.monotonic() + 5
+    while shares(target, 20)["gcp-standby"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert shares(target, 80)["gcp-standby"] > 0
+    target.set_weights({"aws-primary": 100, "gcp-standby": 0})
+
+
+def test_hang_is_a_brownout_that_resume_ends(target: SandboxTarget) -> None:
+    target.set_weights({"aws-primary": 50, "gcp-standby": 50})
+    target.hang("aws-primary")
+    try:
+        assert not target.health("aws-primary")
+        features = np.ones((1, 16), dtype=np.float32)
+        start = time.monotonic()
+        served = [infer(target.endpoint(), features)[1] for _ in range(10)]
+        assert set(served) == {"gcp-standby"} or "aws-primary" not in served[-3:]
+        assert time.monotonic() - start < 30
+    finally:
+        target.resume("aws-primary")
+    assert target.health("aws-primary")
+    target.set_weights({"aws-primary": 100, "gcp-standby": 0})
+
+
+def test_a_second_up_is_refused(target: SandboxTarget, project: Project) -> None:
+    with pytest.raises(SandboxError) as caught:
+        start_sandbox(project, STACKS, lambda _message: None)
+    assert "already running" in caught.value.cause
+
+
+def test_every_target_call_is_logged_with_its_time(target: SandboxTarget) -> None:
+    lines = [json.loads(line) for line in target.log_file.read_text().splitlines()]
+    assert {"set_weights", "kill", "restart", "hang", "resume"} <= {e["action"] for e in lines}
+    assert all(e["time"] > 0 for e in lines)
+
+
+def test_down_with_nothing_running_does_nothing(tmp_path: Path) -> None:
+    assert sandbox_for(Project(tmp_path)).down() == []
