@@ -12,7 +12,8 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -63,6 +64,7 @@ class _Store(Protocol):
     def upload(self, key: str, path: Path, sha256: str) -> None: ...
     def copy(self, source: str, target: str, sha256: str) -> None: ...
     def delete(self, keys: Sequence[str]) -> None: ...
+    def download(self, key: str, path: Path) -> None: ...
     def classify(self, exc: BaseException) -> str | None: ...  # unreachable, missing, auth
 
 
@@ -96,6 +98,9 @@ class _S3:
         extra = {"Metadata": {"sha256": sha256}, "MetadataDirective": "REPLACE"}
         src = {"Bucket": self.bucket, "Key": source}
         self._client.copy(src, self.bucket, target, ExtraArgs=extra)  # multipart when large
+
+    def download(self, key: str, path: Path) -> None:
+        self._client.download_file(self.bucket, key, str(path))
 
     def delete(self, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), 1000):
@@ -159,6 +164,10 @@ class _Blob:
         if status != "success":
             raise PublishError(f"server-side copy {source} -> {target} ended {status!r}")
 
+    def download(self, key: str, path: Path) -> None:
+        with path.open("wb") as data:
+            self._client.download_blob(key).readinto(data)
+
     def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
             self._client.delete_blob(key)
@@ -213,6 +222,9 @@ class _Gcs:
         token, _, _ = dst.rewrite(src)
         while token is not None:  # large objects are rewritten in several calls
             token, _, _ = dst.rewrite(src, token=token)
+
+    def download(self, key: str, path: Path) -> None:
+        self._bucket.blob(key).download_to_filename(str(path))
 
     def delete(self, keys: Sequence[str]) -> None:
         for key in keys:
@@ -342,3 +354,47 @@ def publish(
     return PublishResult(
         uri, len(changed), len(files) - len(changed), verified, tuple(sorted(files))
     )
+
+
+@contextmanager
+def _environment(env: Mapping[str, str]) -> Iterator[None]:
+    """The SDKs read their endpoint and credentials from the environment: set `env` for the
+    duration of one call (not thread-safe: one fetch at a time)."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def fetch(uri: str, name: str, destination: Path, *, env: Mapping[str, str] | None = None) -> int:
+    """Download `<name>/` from the store at `uri` into `destination/<name>/`, checking every
+    object's sha256; `env` holds the credentials and endpoint to use. Returns the file count."""
+    with _environment(env or {}):
+        store, root = _open(uri)
+        try:
+            listed = store.list(f"{root}{name}/")
+            if not listed:
+                raise PublishError(
+                    f"{uri} has no model {name!r}",
+                    fix="publish it first (exitplan package --publish)",
+                )
+            for key, sha in sorted(listed.items()):
+                path = destination / key.removeprefix(root)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                store.download(key, path)
+                if sha and _sha256(path) != sha:
+                    raise PublishError(f"{key} does not match its sha256 after download")
+            return len(listed)
+        except PublishError:
+            raise
+        except Exception as exc:
+            explained = _explain(store, exc, uri)
+            if explained is None:
+                raise
+            raise explained from exc

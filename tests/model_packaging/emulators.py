@@ -14,16 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.stores import AZURITE_ACCOUNT, azurite_connection_string, start_azurite, start_gcs
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
-AZURITE = ROOT / "node_modules" / ".bin" / "azurite-blob"
 READY_TIMEOUT_S = 20.0
-
-# Azurite's well-known development account (public, documented; not a secret).
-AZURITE_ACCOUNT = "devstoreaccount1"
-AZURITE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
 
 
 @dataclass(frozen=True)
@@ -40,14 +35,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def azurite_connection_string(port: int) -> str:
-    """The Azurite dev-account connection string for a blob endpoint on `port`."""
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-        f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
-    )
 
 
 def _unique(prefix: str) -> str:
@@ -127,36 +114,13 @@ def s3_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 @pytest.fixture(scope="session")
 def blob_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """Azurite's blob service with one container, reached by the dev-account connection string."""
-    from azure.storage.blob import BlobServiceClient
-
     port = free_port()
-    connection = azurite_connection_string(port)
     container = _unique("models")
-
-    def ready() -> bool:
-        service = BlobServiceClient.from_connection_string(connection, retry_total=0)
-        service.create_container(container)
-        return True
-
-    workdir = tmp_path_factory.mktemp("azurite")
-    command = [
-        str(AZURITE),
-        "--blobHost",
-        "127.0.0.1",
-        "--blobPort",
-        str(port),
-        "--location",
-        str(workdir / "data"),
-        "--silent",
-        "--skipApiVersionCheck",
-        "--loose",
-        "--disableTelemetry",  # else it waits on (unreachable) telemetry and ignores SIGTERM
-    ]
-    proc = _start(command, workdir / "azurite.log", ready, "azurite-blob")
+    proc = start_azurite(tmp_path_factory.mktemp("azurite"), port, [container])
     try:
         yield Store(
             uri=f"as://{AZURITE_ACCOUNT}/{container}",
-            env={"AZURE_STORAGE_CONNECTION_STRING": connection},
+            env={"AZURE_STORAGE_CONNECTION_STRING": azurite_connection_string(port)},
             port=port,
         )
     finally:
@@ -166,34 +130,11 @@ def blob_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 @pytest.fixture(scope="session")
 def gcs_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """The GCS emulator (in memory) with one bucket; env points the client at it."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
     port = free_port()
-    host = f"http://127.0.0.1:{port}"
     bucket = _unique("models")
-
-    def ready() -> bool:
-        client = storage.Client(
-            project="exitplan",
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": host},
-        )
-        client.create_bucket(bucket, timeout=2, retry=None)
-        return True
-
-    log = tmp_path_factory.mktemp("gcs") / "gcs.log"
-    command = [
-        str(VENV_BIN / "gcp-storage-emulator"),
-        "start",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--in-memory",
-    ]
-    proc = _start(command, log, ready, "gcp-storage-emulator")
+    proc = start_gcs(tmp_path_factory.mktemp("gcs"), port, [bucket])
     try:
+        host = f"http://127.0.0.1:{port}"
         yield Store(uri=f"gs://{bucket}", env={"STORAGE_EMULATOR_HOST": host}, port=port)
     finally:
         _stop(proc)

@@ -17,10 +17,9 @@ import pytest
 from model_packaging import publish as publish_module
 from model_packaging.errors import PublishError
 from model_packaging.publish import PublishResult, publish
+from sandbox.stores import AZURITE_KEY, azurite_connection_string
 from tests.model_packaging.emulators import (  # noqa: F401
-    AZURITE_KEY,
     Store,
-    azurite_connection_string,
     blob_store,
     free_port,
     gcs_store,
@@ -283,3 +282,30 @@ def test_rejected_credentials_name_the_chain(
         publish(repository, blob_store.uri, name=name, version="1")
 
     assert "refused the credentials from AZURE_STORAGE_CONNECTION_STRING" in caught.value.cause
+
+
+@pytest.mark.parametrize("store_name", ["s3_store", "blob_store", "gcs_store"])
+def test_fetch_downloads_what_publish_wrote(
+    store_name: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from model_packaging.publish import fetch
+
+    store: Store = request.getfixturevalue(store_name)
+    repository = tmp_path / "repo"
+    (repository / "fetched" / "1").mkdir(parents=True)
+    (repository / "fetched" / "config.pbtxt").write_text('name: "fetched"\n')
+    (repository / "fetched" / "1" / "model.onnx").write_bytes(b"\x00onnx" * 100)
+    for key, value in store.env.items():
+        monkeypatch.setenv(key, value)
+    publish(repository, store.uri, name="fetched", version="1")
+    for key in store.env:
+        monkeypatch.delenv(key)
+    count = fetch(store.uri, "fetched", tmp_path / "down", env=store.env)
+    assert count == 2
+    got = tmp_path / "down" / "fetched" / "1" / "model.onnx"
+    assert got.read_bytes() == b"\x00onnx" * 100
+    with pytest.raises(PublishError):
+        fetch(store.uri, "never-published", tmp_path / "none", env=store.env)

@@ -1,0 +1,116 @@
+"""The model stores of non-AWS stacks, as real emulators on loopback: Azurite (Azure Blob, npm)
+and the GCS emulator (PyPI). S3 is served by the AWS control plane (moto, `sandbox/aws.py`).
+
+Credentials: Azurite's development account key is fixed, and the GCS emulator checks none, so
+revoking credentials is only real for the AWS stacks (a gap the README lists)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sandbox
+from sandbox.errors import SandboxError
+
+ROOT = Path(sandbox.__file__).resolve().parents[1]
+AZURITE = ROOT / "node_modules" / ".bin" / "azurite-blob"
+GCS_EMULATOR = ROOT / ".venv" / "bin" / "gcp-storage-emulator"
+READY_TIMEOUT_S = 20.0
+# Azurite's well-known development account (public and documented: not a secret).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def azurite_connection_string(port: int) -> str:
+    """The dev-account connection string for Azurite's blob endpoint on `port`."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+    )
+
+
+def start_process(
+    command: list[str], log: Path, ready: Callable[[], bool], name: str
+) -> subprocess.Popen[bytes]:
+    """Start `command` in a new session (it outlives the caller) with its output in `log`, and
+    wait (bounded) until `ready()` holds; on failure stop it and raise with the log's tail."""
+    if not Path(command[0]).exists():
+        raise SandboxError(f"{command[0]} is missing", fix="run make bootstrap")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+        )
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if ready():
+                return proc
+        except Exception:  # not up yet: any client error means try again
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    tail = log.read_text(errors="replace")[-2000:]
+    raise SandboxError(f"{name} did not become ready within {READY_TIMEOUT_S:g} s\n{tail}")
+
+
+def start_azurite(workdir: Path, port: int, containers: list[str]) -> subprocess.Popen[bytes]:
+    """Azurite's blob service with the given containers created."""
+    from azure.storage.blob import BlobServiceClient
+
+    def ready() -> bool:
+        service = BlobServiceClient.from_connection_string(
+            azurite_connection_string(port), retry_total=0
+        )
+        for container in containers:
+            if not service.get_container_client(container).exists():
+                service.create_container(container)
+        return True
+
+    command = [
+        str(AZURITE),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        "--location",
+        str(workdir / "data"),
+        "--silent",
+        "--skipApiVersionCheck",
+        "--loose",
+        "--disableTelemetry",  # else it waits on (unreachable) telemetry and ignores SIGTERM
+    ]
+    return start_process(command, workdir / "azurite.log", ready, "azurite-blob")
+
+
+def start_gcs(workdir: Path, port: int, buckets: list[str]) -> subprocess.Popen[bytes]:
+    """The GCS emulator (in memory) with the given buckets created."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    def ready() -> bool:
+        client = storage.Client(
+            project="exitplan",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": f"http://127.0.0.1:{port}"},
+        )
+        for bucket in buckets:
+            if client.lookup_bucket(bucket, timeout=2) is None:
+                client.create_bucket(bucket, timeout=2, retry=None)
+        return True
+
+    command = [
+        str(GCS_EMULATOR),
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--in-memory",
+    ]
+    return start_process(command, workdir / "gcs.log", ready, "gcp-storage-emulator")
