@@ -80,7 +80,9 @@ class _S3:
         import boto3
         from botocore.config import Config
 
-        return boto3.client("s3", config=Config(connect_timeout=10, retries={"mode": "standard"}))
+        # A session of its own: boto3's default session keeps the first credentials it found.
+        session = boto3.session.Session()
+        return session.client("s3", config=Config(connect_timeout=10, retries={"mode": "standard"}))
 
     def list(self, prefix: str) -> dict[str, str]:
         pages = self._client.get_paginator("list_objects_v2").paginate(
@@ -305,8 +307,22 @@ def publish(
     name: str,
     version: str,
     progress: Callable[[str], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> PublishResult:
-    """Upload `repository/<name>/` to the store at `uri` via a verified staging prefix."""
+    """Upload `repository/<name>/` to the store at `uri` via a verified staging prefix; `env`
+    holds credentials and endpoint to use instead of the SDKs' default chain."""
+    with _environment(env or {}):
+        return _publish(repository, uri, name=name, version=version, progress=progress)
+
+
+def _publish(
+    repository: Path,
+    uri: str,
+    *,
+    name: str,
+    version: str,
+    progress: Callable[[str], None] | None,
+) -> PublishResult:
     say = progress or (lambda _message: None)
     store, root = _open(uri)
     files = _local_files(Path(repository), name, version)

@@ -308,6 +308,8 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
             "ready": target.health(stack),
             "digest": target.model_digest(stack),
             "weight": weight,
+            "credentials": target.credential_state(stack)["status"],
+            "store": target.state.stores[stack]["uri"],
         }
         for stack, weight in target.weights().items()
     }

@@ -312,7 +312,7 @@ def sandbox_status(state: dict[str, Any], health: dict[str, dict[str, Any]]) -> 
         f"front door: [bold]{state['endpoint']}[/]   model {state['model']}:"
         f"{state['version']} {state['digest'][:19]}"
     )
-    table = Table("component", "pid", "address", "ready", "weight", "model digest")
+    table = Table("component", "pid", "address", "ready", "weight", "credentials", "model digest")
     for c in state["components"]:
         stack = health.get(c["stack"], {})
         ready = stack.get("ready")
@@ -322,6 +322,7 @@ def sandbox_status(state: dict[str, Any], health: dict[str, dict[str, Any]]) -> 
             f"127.0.0.1:{c['port']}",
             "-" if ready is None else ("yes" if ready else "[red]no[/]"),
             str(stack.get("weight", "-")),
+            str(stack.get("credentials", "-")),
             str(stack.get("digest", "-"))[:19],
         )
     out.print(table)

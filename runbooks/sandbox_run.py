@@ -58,7 +58,9 @@ def start_sandbox(
             max_batch=spec.triton.max_batch_size,
         )
     )
-    plans = [StackPlan(s.name, s.spec.provider, weights[s.name]) for s in loaded]
+    plans = [
+        StackPlan(s.name, s.spec.provider, weights[s.name], s.spec.model_repository) for s in loaded
+    ]
     return sandbox_for(project).up(
         plans,
         Path(packaged.repository) / model.name,

@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
 
+from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import FrontDoor
 from sandbox.manager import Component, Sandbox, SandboxState, pid_alive
@@ -66,6 +67,18 @@ class Target(Protocol):
 
     def resume(self, stack: str) -> None:
         """Unfreeze it (SIGCONT)."""
+        ...
+
+    def revoke_credentials(self, stack: str) -> None:
+        """Revoke the key the stack reads its model store with."""
+        ...
+
+    def rotate_credentials(self, stack: str) -> None:
+        """Put a new key in the vault and delete the old one (never reinstate a revoked key)."""
+        ...
+
+    def redeploy(self, stack: str) -> None:
+        """Download the model again with the stack's current credentials, and reload it."""
         ...
 
 
@@ -155,6 +168,48 @@ class SandboxTarget:
                 fix=f"restart it: the target's restart({stack!r})",
             )
         os.kill(component.pid, sig)
+
+    def _control(self) -> AwsControlPlane:
+        info = next(c for c in self.state.components if c.kind == "control-plane")
+        return AwsControlPlane.attach(Path(info.log).parent, info.port, info.pid)
+
+    def _aws_only(self, stack: str, action: str) -> None:
+        provider = self.state.stores[stack]["provider"]
+        if provider != "aws":
+            raise SandboxError(
+                f"cannot {action} {stack}'s credentials: its {provider} store emulator has fixed "
+                "(Azurite) or no (GCS emulator) credentials",
+                fix="rehearse credential faults on an AWS stack",
+            )
+
+    def revoke_credentials(self, stack: str) -> None:
+        """Delete the stack's access key in IAM (the vault keeps the dead key)."""
+        self._aws_only(stack, "revoke")
+        key = self._control().revoke(stack)
+        self._log("revoke_credentials", stack=stack, key_id=key)
+
+    def rotate_credentials(self, stack: str) -> None:
+        """A new key into the vault, the old one deleted."""
+        self._aws_only(stack, "rotate")
+        key = self._control().rotate(stack)
+        self._log("rotate_credentials", stack=stack, key_id=key.access_key_id)
+
+    def credential_state(self, stack: str) -> dict[str, str]:
+        """`{"key_id", "status"}` for an AWS stack; `{"status": "fixed"}` for the emulators."""
+        if self.state.stores[stack]["provider"] != "aws":
+            return {"status": "fixed (emulator)"}
+        return self._control().credential_state(stack)
+
+    def redeploy(self, stack: str) -> None:
+        """Download the model with the stack's current credentials, and reload it in Triton."""
+        component = self._component(stack)
+        self.sandbox.download(stack, self.state, self._control())
+        workdir = Path(component.log).parent
+        server = TritonServer(
+            workdir, workdir / "repository", component.port, self.sandbox.triton_env
+        )
+        server.load(self.state.model)
+        self._log("redeploy", stack=stack)
 
     def restart(self, stack: str) -> None:
         """Start the stack's Triton again on the same port and repository, and load the model."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import time
@@ -15,8 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_packaging.publish import fetch, publish
+from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings
+from sandbox.stores import AZURITE_ACCOUNT, azurite_connection_string, start_azurite, start_gcs
 from sandbox.triton import TritonServer, python_model, triton_install
 
 STATE = "state.json"
@@ -26,11 +30,13 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class StackPlan:
-    """What the sandbox runs for one stack: its name, provider and front-door weight."""
+    """What the sandbox runs for one stack: its name, provider, front-door weight, and the
+    bucket or container of its model store."""
 
     stack: str
     provider: str
     weight: int
+    store: str
 
 
 @dataclass
@@ -56,6 +62,7 @@ class SandboxState:
     endpoint: str = ""
     admin_socket: str = ""
     components: list[Component] = field(default_factory=list)
+    stores: dict[str, dict[str, str]] = field(default_factory=dict)  # stack -> uri, provider
 
     def as_dict(self) -> dict[str, Any]:
         """The state as JSON."""
@@ -133,26 +140,27 @@ class Sandbox:
         state = SandboxState(time.time(), packaged.name, version, digest)
         try:
             install = triton_install()
+            control = self._start_stores(stacks, packaged, state, progress)
             backends = []
             for plan in stacks:
-                progress(f"starting Triton for {plan.stack}")
-                server = self._start_triton(plan, packaged, install, state)
+                progress(f"starting Triton for {plan.stack} (model from its own store)")
+                server = self._start_triton(plan, control, install, state)
                 backends.append(Backend(plan.stack, f"127.0.0.1:{server.http_port}", plan.weight))
             progress("starting the front door (HAProxy)")
             door = FrontDoor(self.root / "frontdoor", free_port(), backends, settings)
             pid = door.start()
             state.endpoint = door.endpoint
             state.admin_socket = str(door.admin_socket)
-            state.components.append(
+            self._record(
+                state,
                 Component(
                     "frontdoor",
                     "frontdoor",
                     pid,
-                    int(door.endpoint.rsplit(":", 1)[1]),
+                    door.listen_port,
                     str(door.workdir / "haproxy.log"),
-                )
+                ),
             )
-            self.save(state)
             progress("waiting until the front door routes to a ready stack")
             _wait_routes(door, timeout_s=15)
         except BaseException:
@@ -161,23 +169,88 @@ class Sandbox:
             raise
         return state
 
-    def _start_triton(
-        self, plan: StackPlan, packaged: Path, install: Any, state: SandboxState
-    ) -> TritonServer:
-        workdir = self.root / "stacks" / plan.stack
+    def _record(self, state: SandboxState, component: Component) -> None:
+        state.components.append(component)
+        self.save(state)
+
+    def _start_stores(
+        self,
+        stacks: Sequence[StackPlan],
+        packaged: Path,
+        state: SandboxState,
+        progress: Progress,
+    ) -> AwsControlPlane:
+        """The AWS control plane (S3, IAM, the vault) and the emulators the stacks' clouds need;
+        each stack's store gets the packaged model, published with the admin's credentials."""
+        progress("starting the AWS control plane (moto: S3, IAM, Secrets Manager, Route 53)")
+        control = AwsControlPlane(self.root / "aws", free_port())
+        self._record(
+            state,
+            Component("aws", "control-plane", control.start(), control.port, str(control.log)),
+        )
+        control.bootstrap_admin()
+        emulators: dict[str, int] = {}
+        for provider, start in (("azure", start_azurite), ("gcp", start_gcs)):
+            names = [p.store for p in stacks if p.provider == provider]
+            if names:
+                progress(f"starting the {provider} model store emulator")
+                port = free_port()
+                proc = start(self.root / provider, port, names)
+                self._record(
+                    state,
+                    Component(
+                        f"{provider}-store", "store", proc.pid, port, str(self.root / provider)
+                    ),
+                )
+                emulators[provider] = port
+        for plan in stacks:
+            uri, env = _store(plan, control, emulators)
+            state.stores[plan.stack] = {"uri": uri, "provider": plan.provider}
+            progress(f"publishing {packaged.name} to {plan.stack}'s store {uri}")
+            admin_env = control.admin_env() if plan.provider == "aws" else env
+            publish(packaged.parent, uri, name=packaged.name, version=state.version, env=admin_env)
+            if plan.provider != "aws":
+                control.vault_put(plan.stack, env)
+        progress("switching on IAM authentication")
+        control.enable_auth()
+        self.save(state)
+        return control
+
+    def stack_env(self, stack: str, provider: str, control: AwsControlPlane) -> dict[str, str]:
+        """The stack's store credentials and endpoint, read from the vault."""
+        if provider == "aws":
+            return control.vault_get(stack).env(control.endpoint)
+        return control.vault_read(stack)
+
+    def download(self, stack: str, state: SandboxState, control: AwsControlPlane) -> Path:
+        """Fetch the stack's model from its store with its own credentials into a fresh
+        repository (python-backend form); raises when the store refuses."""
+        workdir = self.root / "stacks" / stack
+        store = state.stores[stack]
+        download = workdir / "download"
+        shutil.rmtree(download, ignore_errors=True)
+        env = self.stack_env(stack, store["provider"], control)
+        fetch(store["uri"], state.model, download, env=env)
         repository = workdir / "repository"
         repository.mkdir(parents=True, exist_ok=True)
-        python_model(packaged, repository, self.triton_env)
+        python_model(download / state.model, repository, self.triton_env)
+        return repository
+
+    def _start_triton(
+        self, plan: StackPlan, control: AwsControlPlane, install: Any, state: SandboxState
+    ) -> TritonServer:
+        workdir = self.root / "stacks" / plan.stack
+        repository = self.download(plan.stack, state, control)
         server = TritonServer(workdir, repository, free_port(), self.triton_env)
         pid = server.start(install)
-        state.components.append(
+        self._record(
+            state,
             Component(
                 f"triton-{plan.stack}", "triton", pid, server.http_port, str(server.log), plan.stack
-            )
+            ),
         )
-        self.save(state)
         server.wait_live()
-        server.load(packaged.name)
+        server.load(state.model)
         return server
 
     def down(self) -> list[str]:
@@ -227,6 +300,21 @@ def _wait_routes(door: FrontDoor, timeout_s: float) -> None:
         f"the front door marks no stack UP after {timeout_s:g} s: {door.server_status()}",
         fix="check the Triton logs in .exitplan/sandbox/stacks/*/tritonserver.log",
     )
+
+
+def _store(
+    plan: StackPlan, control: AwsControlPlane, emulators: Mapping[str, int]
+) -> tuple[str, dict[str, str]]:
+    """The stack's store URI and the environment its credentials come as."""
+    if plan.provider == "aws":
+        control.setup_stack(plan.stack, plan.store)
+        return f"s3://{plan.store}", {}
+    if plan.provider == "azure":
+        connection = azurite_connection_string(emulators["azure"])
+        return f"as://{AZURITE_ACCOUNT}/{plan.store}", {
+            "AZURE_STORAGE_CONNECTION_STRING": connection
+        }
+    return f"gs://{plan.store}", {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{emulators['gcp']}"}
 
 
 def stack_weights(weights: Mapping[str, int], stacks: Sequence[str]) -> dict[str, int]:

@@ -149,3 +149,30 @@ def test_every_target_call_is_logged_with_its_time(target: SandboxTarget) -> Non
 
 def test_down_with_nothing_running_does_nothing(tmp_path: Path) -> None:
     assert sandbox_for(Project(tmp_path)).down() == []
+
+
+def test_a_revoked_key_breaks_only_that_stacks_download_until_rotation(
+    target: SandboxTarget,
+) -> None:
+    from model_packaging.errors import PublishError
+
+    assert target.credential_state("aws-primary")["status"] == "active"
+    target.revoke_credentials("aws-primary")
+    try:
+        assert target.credential_state("aws-primary")["status"] == "revoked"
+        with pytest.raises(PublishError) as caught:
+            target.redeploy("aws-primary")
+        assert "refused the credentials" in caught.value.cause
+        target.redeploy("gcp-standby")  # the other stack's store and credentials still work
+        assert target.health("gcp-standby")
+    finally:
+        target.rotate_credentials("aws-primary")
+    assert target.credential_state("aws-primary")["status"] == "active"
+    target.redeploy("aws-primary")
+    assert target.health("aws-primary")
+
+
+def test_credentials_of_emulated_stores_cannot_be_revoked(target: SandboxTarget) -> None:
+    with pytest.raises(SandboxError) as caught:
+        target.revoke_credentials("gcp-standby")
+    assert "emulator" in caught.value.cause
