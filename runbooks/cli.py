@@ -259,16 +259,35 @@ def sandbox_up(
             show_default=False,
         ),
     ] = None,
+    timeout_multiple: Annotated[
+        float,
+        typer.Option(
+            "--server-timeout-multiple",
+            min=1,
+            help="Front-door server timeout as a multiple of the baseline p99.",
+        ),
+    ] = 20.0,
+    timeout_floor_ms: Annotated[
+        int, typer.Option("--server-timeout-floor-ms", min=1, help="Its lower bound.")
+    ] = 250,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Package the demo model if needed, start one Triton per stack and the front door, wait
-    until it routes, and print the endpoints. A second `up` is refused."""
+    """Package the demo model if needed; start the AWS control plane (moto, with IAM and the
+    vault), each stack's model store, one Triton per stack that downloads the model with its
+    own credentials, and the HAProxy front door; wait until it routes and print the
+    endpoints. A second `up` is refused; a failed `up` stops what it started."""
     from runbooks.sandbox_run import default_stacks, start_sandbox
+    from sandbox.manager import SandboxSettings
 
     proj = _project(project)
+    settings = SandboxSettings(
+        server_timeout_multiple=timeout_multiple, server_timeout_floor_ms=timeout_floor_ms
+    )
     with render.stage_progress(enabled=not as_json) as progress:
-        state = start_sandbox(proj, stacks or default_stacks(proj), lambda m: progress("up", m))
+        state = start_sandbox(
+            proj, stacks or default_stacks(proj), lambda m: progress("up", m), settings
+        )
     if as_json:
         _print_json(state.as_dict())
     else:

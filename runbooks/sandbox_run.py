@@ -11,8 +11,7 @@ from components.stack_config import Project
 from model_packaging.package import PackageOptions, package
 from sandbox import demo_model
 from sandbox.errors import SandboxError
-from sandbox.frontdoor import FrontDoorSettings
-from sandbox.manager import Sandbox, SandboxState, StackPlan, stack_weights
+from sandbox.manager import Sandbox, SandboxSettings, SandboxState, StackPlan, stack_weights
 
 SANDBOX_ROLES = ("primary", "standby")
 # Built by `make bootstrap` in the exitplan checkout: Triton's python backend runs models there.
@@ -32,7 +31,10 @@ def default_stacks(project: Project) -> list[str]:
 
 
 def start_sandbox(
-    project: Project, stacks: list[str], progress: Callable[[str], None]
+    project: Project,
+    stacks: list[str],
+    progress: Callable[[str], None],
+    settings: SandboxSettings | None = None,
 ) -> SandboxState:
     """Validate the stacks, package the demo model if needed, and start the sandbox."""
     running = sandbox_for(project).running()
@@ -65,6 +67,6 @@ def start_sandbox(
         plans,
         Path(packaged.repository) / model.name,
         f"sha256:{packaged.onnx_sha256}",
-        FrontDoorSettings(),
+        settings or SandboxSettings(),
         progress,
     )

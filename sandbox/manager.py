@@ -12,7 +12,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,13 @@ from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings
 from sandbox.stores import AZURITE_ACCOUNT, azurite_connection_string, start_azurite, start_gcs
-from sandbox.triton import TritonServer, python_model, triton_install
+from sandbox.triton import TritonServer, baseline_p99_ms, python_model, triton_install
 
 STATE = "state.json"
+# The front door gives up on a stack after this multiple of the model's baseline p99 (but never
+# sooner than the floor), then replays the request on another stack.
+TIMEOUT_MULTIPLE = 20.0
+TIMEOUT_FLOOR_MS = 250
 STOP_GRACE_S = 10.0
 Progress = Callable[[str], None]
 
@@ -37,6 +41,15 @@ class StackPlan:
     provider: str
     weight: int
     store: str
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """The front door's settings, and how its server timeout follows the baseline latency."""
+
+    front_door: FrontDoorSettings = field(default_factory=FrontDoorSettings)
+    server_timeout_multiple: float = TIMEOUT_MULTIPLE
+    server_timeout_floor_ms: int = TIMEOUT_FLOOR_MS
 
 
 @dataclass
@@ -63,6 +76,8 @@ class SandboxState:
     admin_socket: str = ""
     components: list[Component] = field(default_factory=list)
     stores: dict[str, dict[str, str]] = field(default_factory=dict)  # stack -> uri, provider
+    baseline_p99_ms: float = 0.0
+    server_timeout_ms: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The state as JSON."""
@@ -122,7 +137,7 @@ class Sandbox:
         stacks: Sequence[StackPlan],
         packaged: Path,
         digest: str,
-        settings: FrontDoorSettings,
+        settings: SandboxSettings,
         progress: Progress,
     ) -> SandboxState:
         """Start one Triton per stack serving the packaged model, and the front door.
@@ -146,8 +161,25 @@ class Sandbox:
                 progress(f"starting Triton for {plan.stack} (model from its own store)")
                 server = self._start_triton(plan, control, install, state)
                 backends.append(Backend(plan.stack, f"127.0.0.1:{server.http_port}", plan.weight))
-            progress("starting the front door (HAProxy)")
-            door = FrontDoor(self.root / "frontdoor", free_port(), backends, settings)
+            first = next(c for c in state.components if c.kind == "triton")
+            onnx_path = packaged / version / "model.onnx"
+            state.baseline_p99_ms = baseline_p99_ms(
+                f"http://127.0.0.1:{first.port}", state.model, onnx_path
+            )
+            state.server_timeout_ms = max(
+                settings.server_timeout_floor_ms,
+                int(settings.server_timeout_multiple * state.baseline_p99_ms),
+            )
+            progress(
+                f"baseline p99 {state.baseline_p99_ms:.1f} ms: the front door retries a stack "
+                f"after {state.server_timeout_ms} ms"
+            )
+            door = FrontDoor(
+                self.root / "frontdoor",
+                free_port(),
+                backends,
+                replace(settings.front_door, server_timeout_ms=state.server_timeout_ms),
+            )
             pid = door.start()
             state.endpoint = door.endpoint
             state.admin_socket = str(door.admin_socket)

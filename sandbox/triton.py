@@ -253,3 +253,36 @@ def server_metadata(endpoint: str) -> dict[str, object]:
     """`GET /v2`: Triton's server metadata (name, version, extensions)."""
     with urllib.request.urlopen(f"{endpoint}/v2", timeout=2) as response:
         return dict(json.loads(response.read()))
+
+
+def baseline_p99_ms(endpoint: str, model: str, onnx_path: Path, requests: int = 40) -> float:
+    """p99 latency (ms) of single-row inferences, sequentially, straight to one Triton: the
+    baseline the front door's server timeout is derived from."""
+    import numpy as np
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    initializers = {i.name for i in graph.initializer}
+    inputs = []
+    for value in (v for v in graph.input if v.name not in initializers):
+        tensor = value.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else 1 for d in tensor.shape.dim]
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type))
+        kserve = {"float32": "FP32", "int64": "INT64", "int32": "INT32"}.get(dtype.name, "FP32")
+        inputs.append(
+            {
+                "name": value.name,
+                "shape": [1, *dims[1:]],
+                "datatype": kserve,
+                "data": [0] * int(np.prod(dims[1:], dtype=np.int64)),
+            }
+        )
+    body = json.dumps({"inputs": inputs}).encode()
+    url = f"{endpoint}/v2/models/{model}/infer"
+    times = []
+    for _ in range(requests):
+        start = time.perf_counter()
+        with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=10) as r:
+            r.read()
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.percentile(times, 99))
