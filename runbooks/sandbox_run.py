@@ -4,6 +4,7 @@ and served by one Triton per stack behind the HAProxy front door."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import sandbox
@@ -60,6 +61,9 @@ def start_sandbox(
             max_batch=spec.triton.max_batch_size,
         )
     )
+    settings = settings or SandboxSettings()
+    if router:
+        settings = replace(settings, dns_zone=router.zone, dns_name=spec.dns_name)
     plans = [
         StackPlan(s.name, s.spec.provider, weights[s.name], s.spec.model_repository) for s in loaded
     ]
@@ -67,6 +71,6 @@ def start_sandbox(
         plans,
         Path(packaged.repository) / model.name,
         f"sha256:{packaged.onnx_sha256}",
-        settings or SandboxSettings(),
+        settings,
         progress,
     )

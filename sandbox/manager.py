@@ -16,11 +16,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from model_packaging.image import ImageResult, push_image
 from model_packaging.publish import fetch, publish
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings
-from sandbox.stores import AZURITE_ACCOUNT, azurite_connection_string, start_azurite, start_gcs
+from sandbox.stores import (
+    AZURITE_ACCOUNT,
+    azurite_connection_string,
+    start_azurite,
+    start_gcs,
+    start_registry,
+)
 from sandbox.triton import TritonServer, baseline_p99_ms, python_model, triton_install
 
 STATE = "state.json"
@@ -50,6 +57,9 @@ class SandboxSettings:
     front_door: FrontDoorSettings = field(default_factory=FrontDoorSettings)
     server_timeout_multiple: float = TIMEOUT_MULTIPLE
     server_timeout_floor_ms: int = TIMEOUT_FLOOR_MS
+    # The service's public name and its zone, created in Route 53 on the control plane.
+    dns_zone: str = ""
+    dns_name: str = ""
 
 
 @dataclass
@@ -78,6 +88,8 @@ class SandboxState:
     stores: dict[str, dict[str, str]] = field(default_factory=dict)  # stack -> uri, provider
     baseline_p99_ms: float = 0.0
     server_timeout_ms: int = 0
+    image: str = ""  # the demo model's image in the sandbox registry (ref@digest)
+    hosted_zone: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """The state as JSON."""
@@ -156,6 +168,11 @@ class Sandbox:
         try:
             install = triton_install()
             control = self._start_stores(stacks, packaged, state, progress)
+            self._start_registry(packaged, state, progress)
+            if settings.dns_zone:
+                records = {settings.dns_name: "localhost"}
+                records.update({f"{p.stack}.{settings.dns_zone}": "localhost" for p in stacks})
+                state.hosted_zone = control.hosted_zone(settings.dns_zone, records)
             backends = []
             for plan in stacks:
                 progress(f"starting Triton for {plan.stack} (model from its own store)")
@@ -247,6 +264,24 @@ class Sandbox:
         control.enable_auth()
         self.save(state)
         return control
+
+    def _start_registry(self, packaged: Path, state: SandboxState, progress: Progress) -> None:
+        """The OCI registry, with the demo model's image pushed and read back."""
+        progress("starting the OCI registry (docker-registry) and pushing the model image")
+        port = free_port()
+        proc = start_registry(self.root / "registry", port)
+        self._record(
+            state,
+            Component(
+                "registry", "registry", proc.pid, port, str(self.root / "registry" / "registry.log")
+            ),
+        )
+        layout = packaged.parents[1] / "image"
+        index = json.loads((layout / "index.json").read_text())
+        image = ImageResult(layout, state.version, index["manifests"][0]["digest"], 0)
+        ref = f"127.0.0.1:{port}/models/{state.model}:{state.version}"
+        state.image = f"{ref}@{push_image(image, ref, tls_verify=False)}"
+        self.save(state)
 
     def stack_env(self, stack: str, provider: str, control: AwsControlPlane) -> dict[str, str]:
         """The stack's store credentials and endpoint, read from the vault."""

@@ -6,8 +6,10 @@ revoking credentials is only real for the AWS stacks (a gap the README lists).""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,3 +116,33 @@ def start_gcs(workdir: Path, port: int, buckets: list[str]) -> subprocess.Popen[
         "--in-memory",
     ]
     return start_process(command, workdir / "gcs.log", ready, "gcp-storage-emulator")
+
+
+def start_registry(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    """Debian's `docker-registry` (OCI distribution v2) on 127.0.0.1, plain HTTP, no auth."""
+    binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+    if not Path(binary).is_file():
+        raise SandboxError(
+            "docker-registry is not installed",
+            fix="apt-get install docker-registry (make bootstrap does it as root)",
+        )
+    address = f"127.0.0.1:{port}"
+    config = workdir / "config.yml"
+    workdir.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: info\n  accesslog:\n    disabled: true\n"
+        "storage:\n"
+        f"  filesystem:\n    rootdirectory: {workdir / 'storage'}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: {address}\n"
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+
+    def ready() -> bool:
+        with opener.open(f"http://{address}/v2/", timeout=1) as response:
+            return int(response.status) == 200
+
+    return start_process(
+        [binary, "serve", str(config)], workdir / "registry.log", ready, "docker-registry"
+    )

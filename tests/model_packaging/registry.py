@@ -5,16 +5,14 @@ Import the fixture into a test module: `from tests.model_packaging.registry impo
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from sandbox.stores import start_registry
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 START_TIMEOUT_S = 20.0
@@ -44,46 +42,13 @@ def make_repository(
     return root
 
 
-def _answers(url: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
-    try:
-        with opener.open(url, timeout=1) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throw-away registry on 127.0.0.1 (plain HTTP, no auth); yields `host:port`."""
-    binary = shutil.which("docker-registry") or REGISTRY_BINARY
-    if not Path(binary).is_file():
-        pytest.fail(f"{REGISTRY_BINARY} is missing: apt-get install docker-registry")
-    root = tmp_path_factory.mktemp("registry")
     port = free_port()
-    address = f"127.0.0.1:{port}"
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n  level: info\n  accesslog:\n    disabled: true\n"
-        "storage:\n"
-        f"  filesystem:\n    rootdirectory: {root / 'storage'}\n"
-        "  delete:\n    enabled: true\n"
-        f"http:\n  addr: {address}\n"
-    )
-    log_path = root / "registry.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
-        )
+    proc = start_registry(tmp_path_factory.mktemp("registry"), port)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers(f"http://{address}/v2/"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                why = "exited" if proc.poll() is not None else f"not up in {START_TIMEOUT_S:g} s"
-                pytest.fail(f"docker-registry {why}; its log:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.1)
-        yield address
+        yield f"127.0.0.1:{port}"
     finally:
         proc.terminate()
         try:

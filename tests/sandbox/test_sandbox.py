@@ -176,3 +176,18 @@ def test_credentials_of_emulated_stores_cannot_be_revoked(target: SandboxTarget)
     with pytest.raises(SandboxError) as caught:
         target.revoke_credentials("gcp-standby")
     assert "emulator" in caught.value.cause
+
+
+def test_the_image_is_in_the_registry_and_the_name_in_route_53(target: SandboxTarget) -> None:
+    import subprocess
+
+    ref, _, digest = target.state.image.partition("@")
+    assert digest.startswith("sha256:")
+    inspected = subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=false", f"docker://{ref}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(inspected.stdout)["Digest"] == digest
+    assert target.state.hosted_zone
