@@ -347,15 +347,14 @@ def load(
 ) -> None:
     """Open-loop load through the sandbox's front door: KServe v2 infer requests sent on
     schedule whether or not earlier ones returned. Exits 1 if any request failed."""
-    import numpy as np
-
     from runbooks import load as loadgen
     from runbooks.sandbox_run import sandbox_for
     from runbooks.target import SandboxTarget
+    from sandbox.triton import example_inputs
 
     target = SandboxTarget(sandbox_for(_project(project)))
-    features = np.random.default_rng(0).standard_normal((1, 16)).astype(np.float32)
-    request = loadgen.infer_request(target.endpoint(), target.state.model, {"input": features})
+    inputs = example_inputs(target.model_file(target.stacks()[0]))
+    request = loadgen.infer_request(target.endpoint(), target.state.model, inputs)
     summary, _records = loadgen.load(request, rate=rate, duration_s=duration)
     if as_json:
         _print_json(summary.as_dict())

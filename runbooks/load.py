@@ -9,7 +9,6 @@ send time is recorded too, so generator lag is visible.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,14 +18,10 @@ from typing import Any
 import aiohttp
 import numpy as np
 
+from sandbox.kserve import infer_body
+
 BUCKET_S = 0.1
 # numpy dtype name -> KServe v2 datatype
-DATATYPES: dict[str, str] = {
-    **{f"float{bits}": f"FP{bits}" for bits in (16, 32, 64)},
-    **{f"int{bits}": f"INT{bits}" for bits in (8, 16, 32, 64)},
-    **{f"uint{bits}": f"UINT{bits}" for bits in (8, 16, 32, 64)},
-    "bool": "BOOL",
-}
 
 
 @dataclass(frozen=True)
@@ -75,26 +70,8 @@ class InferRequest:
 
 def infer_request(base_url: str, model: str, inputs: Mapping[str, np.ndarray]) -> InferRequest:
     """A KServe v2 JSON infer request for `model` at `base_url` with the named input arrays."""
-    tensors = []
-    for name, value in inputs.items():
-        array = np.asarray(value)
-        datatype = DATATYPES.get(array.dtype.name)
-        if datatype is None:
-            raise ValueError(f"input {name!r}: unsupported dtype {array.dtype} for KServe v2")
-        tensors.append(
-            {
-                "name": name,
-                "shape": list(array.shape),
-                "datatype": datatype,
-                "data": array.reshape(-1).tolist(),
-            }
-        )
-    try:
-        body = json.dumps({"inputs": tensors}, separators=(",", ":"), allow_nan=False)
-    except ValueError as exc:
-        raise ValueError(f"inputs cannot be encoded as JSON: {exc}") from exc
     url = f"{base_url.rstrip('/')}/v2/models/{model}/infer"
-    return InferRequest(url, body.encode(), {"Content-Type": "application/json"})
+    return InferRequest(url, infer_body(inputs), {"Content-Type": "application/json"})
 
 
 def _check(rate: float, duration_s: float) -> None:

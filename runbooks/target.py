@@ -127,11 +127,14 @@ class SandboxTarget:
         except (urllib.error.URLError, OSError):
             return False
 
-    def model_digest(self, stack: str) -> str:
-        """sha256 of the ONNX file in the stack's repository."""
+    def model_file(self, stack: str) -> Path:
+        """The ONNX file the stack serves (as downloaded from its store)."""
         repository = Path(self._component(stack).log).parent / "repository"
-        model = repository / self.state.model / self.state.version / "model.onnx"
-        return "sha256:" + hashlib.sha256(model.read_bytes()).hexdigest()
+        return repository / self.state.model / self.state.version / "model.onnx"
+
+    def model_digest(self, stack: str) -> str:
+        """sha256 of the ONNX file the stack serves."""
+        return "sha256:" + hashlib.sha256(self.model_file(stack).read_bytes()).hexdigest()
 
     def weights(self) -> dict[str, int]:
         """The front door's weight per stack."""

@@ -32,6 +32,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sandbox.errors import SandboxError
 
@@ -255,29 +256,37 @@ def server_metadata(endpoint: str) -> dict[str, object]:
         return dict(json.loads(response.read()))
 
 
-def baseline_p99_ms(endpoint: str, model: str, onnx_path: Path, requests: int = 40) -> float:
-    """p99 latency (ms) of single-row inferences, sequentially, straight to one Triton: the
-    baseline the front door's server timeout is derived from."""
+def example_inputs(onnx_path: Path, seed: int = 0) -> dict[str, Any]:
+    """One row of valid inputs for a model (random floats, zero integers), from its ONNX
+    graph: dynamic axes other than the batch get size 1."""
     import numpy as np
     import onnx
 
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
     initializers = {i.name for i in graph.initializer}
-    inputs = []
+    rng = np.random.default_rng(seed)
+    inputs: dict[str, Any] = {}
     for value in (v for v in graph.input if v.name not in initializers):
         tensor = value.type.tensor_type
         dims = [d.dim_value if d.HasField("dim_value") else 1 for d in tensor.shape.dim]
         dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type))
-        kserve = {"float32": "FP32", "int64": "INT64", "int32": "INT32"}.get(dtype.name, "FP32")
-        inputs.append(
-            {
-                "name": value.name,
-                "shape": [1, *dims[1:]],
-                "datatype": kserve,
-                "data": [0] * int(np.prod(dims[1:], dtype=np.int64)),
-            }
+        shape = (1, *dims[1:])
+        inputs[value.name] = (
+            rng.standard_normal(shape).astype(dtype)
+            if dtype.kind == "f"
+            else np.zeros(shape, dtype)
         )
-    body = json.dumps({"inputs": inputs}).encode()
+    return inputs
+
+
+def baseline_p99_ms(endpoint: str, model: str, onnx_path: Path, requests: int = 40) -> float:
+    """p99 latency (ms) of single-row inferences, sequentially, straight to one Triton: the
+    baseline the front door's server timeout is derived from."""
+    import numpy as np
+
+    from sandbox.kserve import infer_body
+
+    body = infer_body(example_inputs(onnx_path))
     url = f"{endpoint}/v2/models/{model}/infer"
     times = []
     for _ in range(requests):
