@@ -91,6 +91,7 @@ test: lint
 bench: bootstrap
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/packaging.py
+	$(BIN)/python bench/sandbox.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
