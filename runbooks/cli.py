@@ -16,6 +16,7 @@ from components.errors import ExitplanError
 from components.stack_config import Project, Stack, find_project
 from model_packaging.errors import PackagingError
 from runbooks import render
+from runbooks.errors import RunbookError
 from sandbox.errors import SandboxError
 
 app = typer.Typer(
@@ -37,6 +38,10 @@ sandbox_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(sandbox_app, name="sandbox")
+drill_app = typer.Typer(
+    help="Exit-plan drills with journals, gates, rollback and reports.", no_args_is_help=True
+)
+app.add_typer(drill_app, name="drill")
 
 ProjectOption = Annotated[
     Path | None,
@@ -364,6 +369,122 @@ def load(
         raise typer.Exit(1)
 
 
+@drill_app.command("exit-plan")
+def drill_exit_plan(
+    source: Annotated[str, typer.Option("--from", help="The stack to leave.")],
+    dest: Annotated[str, typer.Option("--to", help="The stack (in another cloud) to move to.")],
+    target: Annotated[str, typer.Option("--target", help="sandbox (live: next release).")] = (
+        "sandbox"
+    ),
+    rto: Annotated[float | None, typer.Option("--rto", help="RTO target, seconds.")] = None,
+    rate: Annotated[float, typer.Option("--rate", min=1, help="Load, requests/s.")] = 200,
+    canary: Annotated[str, typer.Option("--canary", help="Percent on --to per step.")] = (
+        "1,10,50,100"
+    ),
+    hold: Annotated[float, typer.Option("--hold", min=0.5, help="Seconds per step.")] = 5,
+    slo_p99_ms: Annotated[
+        float | None, typer.Option("--slo-p99-ms", help="p99 SLO for every gate.")
+    ] = None,
+    max_error_rate: Annotated[
+        float, typer.Option("--max-error-rate", min=0, max=1, help="Allowed failed share.")
+    ] = 0.0,
+    dry: Annotated[bool, typer.Option("--dry", help="Print every step; change nothing.")] = False,
+    keep: Annotated[bool, typer.Option("--keep", help="Stay on --to (no rollback).")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for journal and report.")
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rehearse leaving a cloud under load: pre-flight, baseline, gated canary steps to 100 %
+    on --to, revoke --from's credentials, verify, roll back. Writes journal.json (after every
+    step) and report.md/.html. Exit 1 when a check or gate fails (rolled back), 130 on Ctrl-C
+    (rolled back)."""
+    import datetime as dt
+
+    from runbooks.drills.exit_plan import (
+        DrillLock,
+        ExitPlanOptions,
+        parse_canary,
+        planned_steps,
+        run_exit_plan,
+        steps_text,
+    )
+    from runbooks.report import write_report
+    from runbooks.sandbox_run import sandbox_for
+    from runbooks.target import SandboxTarget
+
+    if target != "sandbox":
+        raise typer.BadParameter(
+            "only the sandbox target is available in this release", param_hint="--target"
+        )
+    options = ExitPlanOptions(
+        source,
+        dest,
+        rate,
+        parse_canary(canary),
+        hold,
+        slo_p99_ms,
+        max_error_rate,
+        rto_s=rto,
+        keep=keep,
+    )
+    proj = _project(project)
+    sandbox = sandbox_for(proj)
+    drill_target = SandboxTarget(sandbox)
+    if dry:
+        steps = planned_steps(options, drill_target.weights())
+        _print_json({"steps": steps}) if as_json else render.out.print(steps_text(steps))
+        return
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = out or proj.root / ".exitplan" / "drills" / f"{stamp}-{source}-to-{dest}"
+    with DrillLock(sandbox.root / "drill.lock"), render.stage_progress(enabled=not as_json) as say:
+        try:
+            journal = run_exit_plan(
+                proj, drill_target, options, folder / "journal.json", lambda m: say("drill", m)
+            )
+        finally:
+            if (folder / "journal.json").exists():
+                from runbooks.journal import Journal
+
+                write_report(Journal.load(folder / "journal.json").data, folder)
+    verdict = journal.exitplan["verdict"]
+    if as_json:
+        _print_json({"journal": str(folder / "journal.json"), **journal.exitplan})
+    else:
+        render.drill_verdict(journal.data, folder)
+    if not verdict["passed"]:
+        raise typer.Exit(1)
+
+
+@drill_app.command("rollback")
+def drill_rollback(
+    journal_path: Annotated[Path, typer.Argument(help="The drill's journal.json.")],
+    project: ProjectOption = None,
+) -> None:
+    """Undo what a drill's journal says it changed and did not restore (safe to run twice)."""
+    from runbooks.drills.exit_plan import restore
+    from runbooks.journal import Journal
+    from runbooks.sandbox_run import sandbox_for
+    from runbooks.target import SandboxTarget
+
+    journal = Journal.load(journal_path)
+    done = restore(SandboxTarget(sandbox_for(_project(project))), journal)
+    render.out.print(f"restored: {', '.join(done)}" if done else "nothing left to restore")
+
+
+@drill_app.command("report")
+def drill_report(
+    journal_path: Annotated[Path, typer.Argument(help="The drill's journal.json.")],
+) -> None:
+    """Render report.md and a self-contained report.html from a journal."""
+    from runbooks.journal import Journal
+    from runbooks.report import write_report
+
+    md, html = write_report(Journal.load(journal_path).data, journal_path.parent)
+    render.out.print(f"wrote {md} and {html}")
+
+
 def main() -> None:
     """Console entry point: run the app, mapping exceptions to the CLI's exit codes."""
     # The cloud SDKs build tens of thousands of classes on import: collecting garbage less
@@ -372,7 +493,7 @@ def main() -> None:
     atexit.register(gc.freeze)
     try:
         app()
-    except (ExitplanError, PackagingError, SandboxError) as exc:
+    except (ExitplanError, PackagingError, SandboxError, RunbookError) as exc:
         render.error(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

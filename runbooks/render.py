@@ -346,3 +346,32 @@ def load_summary(summary: dict[str, Any]) -> None:
     out.print(f"served by: {share or '-'}")
     for kind, count in summary["errors"].items():
         err.print(f"[red]{count} failed[/]: {kind}")
+
+
+def drill_verdict(journal: dict[str, Any], folder: Any) -> None:
+    """The drill's verdict line, its phases, and where the report is."""
+    ep = journal["exitplan"]
+    verdict = ep["verdict"]
+    mark = "[green]PASSED[/]" if verdict["passed"] else "[bold red]FAILED[/]"
+    rto = ep.get("rto_measured_s")
+    failed = sum(p["failed"] for p in ep["phases"])
+    sent = sum(p["sent"] for p in ep["phases"])
+    out.print(
+        f"{mark} {ep['from']} -> {ep['to']}: RTO {rto if rto is not None else '-'} s "
+        f"(target {ep.get('rto_target_s') or '-'}, estimate {ep.get('rto_estimate_s') or '-'});"
+        f" {failed} of {sent} requests failed; {escape(verdict['summary'])}"
+    )
+    table = Table("phase", "seconds", "sent", "failed", "p50 ms", "p99 ms", "share")
+    for p in ep["phases"]:
+        share = ", ".join(f"{k} {v:.0%}" for k, v in p["share"].items())
+        table.add_row(
+            p["name"],
+            f"{p['end_s'] - p['start_s']:.1f}",
+            str(p["sent"]),
+            str(p["failed"]),
+            f"{p['p50_ms']:.2f}",
+            f"{p['p99_ms']:.2f}",
+            share,
+        )
+    out.print(table)
+    out.print(f"report: {folder}/report.html (and report.md, journal.json)")

@@ -1,0 +1,1 @@
+"""Drills: exit-plan (and, later, tabletop) rehearsals run against a `Target`."""

@@ -1,0 +1,491 @@
+"""The exit-plan drill: under open-loop load, move all traffic from one cloud to another in
+gated canary steps, revoke the old cloud's credentials, verify, and (unless kept) roll back.
+
+Phases (each timestamped in the journal): pre-flight, baseline, canary steps (the last is the
+cutover), vendor exit, verify, rollback. A failed gate rolls back and exits 1; Ctrl-C rolls back
+and exits 130; a drill killed outright is undone by `exitplan drill rollback JOURNAL`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from components.stack_config import Project
+from runbooks import load as loadgen
+from runbooks.errors import DrillCheckFailed, DrillInterrupted, RunbookError
+from runbooks.journal import Journal
+from runbooks.target import SandboxTarget
+from sandbox.errors import SandboxError
+from sandbox.manager import pid_alive
+from sandbox.triton import example_inputs
+
+SETTLE_S = 0.5  # after a weight change, before the gate's window opens
+LOAD_MARGIN_S = 4.0
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ExitPlanOptions:
+    """What `exitplan drill exit-plan` was asked to do."""
+
+    source: str
+    dest: str
+    rate: float = 200.0
+    canary: tuple[int, ...] = (1, 10, 50, 100)
+    hold_s: float = 5.0
+    slo_p99_ms: float | None = None
+    max_error_rate: float = 0.0
+    baseline_factor: float = 3.0
+    rto_s: float | None = None
+    keep: bool = False
+
+
+@dataclass(frozen=True)
+class Check:
+    """One pre-flight check."""
+
+    name: str
+    passed: bool
+    detail: str
+    fix: str = ""
+
+
+def preflight(project: Project, target: SandboxTarget, options: ExitPlanOptions) -> list[Check]:
+    """Every check that must hold before anything changes."""
+    if options.source == options.dest:
+        raise RunbookError("--from and --to are the same stack", fix="pick two stacks")
+    source, dest = (
+        project.stack(s, field=f) for s, f in ((options.source, "--from"), (options.dest, "--to"))
+    )
+    for stack in (source, dest):
+        if stack.name not in target.stacks():
+            raise RunbookError(
+                f"{stack.name} is not running in the sandbox",
+                fix=f"exitplan sandbox up --stacks {stack.name} ...",
+            )
+    if list(options.canary) != sorted(options.canary) or options.canary[-1] != 100:
+        raise RunbookError(
+            f"canary steps {options.canary} must rise to 100", fix="e.g. 1,10,50,100"
+        )
+    stores = target.state.stores
+    digests = {s: target.model_digest(s) for s in (source.name, dest.name)}
+    return [
+        Check(
+            "both stacks healthy",
+            target.health(source.name) and target.health(dest.name),
+            f"{source.name}: {target.health(source.name)}, {dest.name}: {target.health(dest.name)}",
+            "exitplan sandbox status; restart the unhealthy stack",
+        ),
+        Check(
+            "--to is in another provider",
+            source.spec.provider != dest.spec.provider,
+            f"{source.spec.provider} -> {dest.spec.provider}",
+            "an exit plan moves to another cloud: pick a stack on another provider",
+        ),
+        Check(
+            "same model digest on both",
+            len(set(digests.values())) == 1,
+            ", ".join(f"{k}: {v[:19]}" for k, v in digests.items()),
+            "publish the same package to both stores (exitplan package --publish)",
+        ),
+        Check(
+            "--to does not depend on --from's provider",
+            stores[dest.name]["provider"] == dest.spec.provider,
+            f"{dest.name} reads its model from {stores[dest.name]['uri']}",
+            "give the standby a model store in its own cloud",
+        ),
+        Check(
+            "both stacks drillable",
+            source.spec.drillable and dest.spec.drillable,
+            f"{source.name}: {source.spec.drillable}, {dest.name}: {dest.spec.drillable}",
+            "set drillable: true in both stack files",
+        ),
+    ]
+
+
+def planned_steps(options: ExitPlanOptions, before: dict[str, int]) -> list[str]:
+    """Every step the drill would take, with its exact changes (for --dry)."""
+    steps = [
+        f"pre-flight checks on {options.source} and {options.dest}",
+        f"baseline: {options.hold_s:g} s at {options.rate:g} req/s with weights {before}",
+    ]
+    for step in options.canary:
+        weights = {**before, options.source: 100 - step, options.dest: step}
+        steps.append(f"canary {step}%: set weights {weights}; hold {options.hold_s:g} s; gate")
+    steps.append(f"vendor exit: revoke {options.source}'s store credentials")
+    steps.append(f"verify: {options.hold_s:g} s on {options.dest} alone")
+    if not options.keep:
+        steps.append(
+            f"rollback: weights back to {before}; rotate {options.source}'s credentials "
+            "(a new key; the revoked one stays revoked) and redeploy it; steady state"
+        )
+    return steps
+
+
+class _Load:
+    """The drill's open-loop load, in a process of its own, recording every request."""
+
+    def __init__(self, target: SandboxTarget, rate: float, duration_s: float, folder: Path) -> None:
+        inputs = example_inputs(target.model_file(target.stacks()[0]))
+        request = loadgen.infer_request(target.endpoint(), target.state.model, inputs)
+        self.spec = folder / "load-request.json"
+        self.records_file = folder / "load-records.jsonl"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.spec.write_text(
+            json.dumps(
+                {
+                    "url": request.url,
+                    "body": request.body.decode(),
+                    "headers": dict(request.headers),
+                    "rate": rate,
+                    "duration_s": duration_s,
+                }
+            )
+        )
+        self.records_file.unlink(missing_ok=True)
+        self.rate, self.duration = rate, duration_s
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runbooks.load_worker", str(self.spec), str(self.records_file)]
+        )
+
+    def stop(self) -> None:
+        """End the load now (the drill is over, or was interrupted)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def now(self) -> float:
+        """Seconds since the load started (the drill's clock)."""
+        return time.monotonic() - self.started
+
+    def records(self) -> list[loadgen.RequestRecord]:
+        """Every request finished so far."""
+        if not self.records_file.exists():
+            return []
+        lines = self.records_file.read_text().splitlines()
+        return [loadgen.RequestRecord(**json.loads(line)) for line in lines if line.endswith("}")]
+
+    def window(self, start: float, end: float) -> loadgen.LoadSummary:
+        """The requests scheduled between `start` and `end` (waiting for those still out)."""
+        time.sleep(min(0.3, max(0.0, end + 0.25 - self.now())))
+        chosen = [r for r in self.records() if start <= r.scheduled_s < end]
+        return loadgen.summarize(chosen, rate=self.rate, duration_s=max(end - start, 1e-3))
+
+
+def run_exit_plan(
+    project: Project,
+    target: SandboxTarget,
+    options: ExitPlanOptions,
+    journal_path: Path,
+    progress: Progress,
+) -> Journal:
+    """The drill; returns its journal (verdict inside). Raises DrillCheckFailed after a failed
+    check or gate (rolled back), DrillInterrupted after Ctrl-C (rolled back)."""
+    checks = preflight(project, target, options)
+    before = target.weights()
+    dest_stack = project.stack(options.dest)
+    journal = Journal.new(
+        journal_path,
+        f"exit plan: {options.source} -> {options.dest}",
+        {
+            "from": options.source,
+            "to": options.dest,
+            "target": "sandbox",
+            "rate": options.rate,
+            "rto_target_s": options.rto_s,
+            "rto_estimate_s": dest_stack.rto.total_s if dest_stack.rto else None,
+            "rto_measured_s": None,
+            "rpo": _rpo(target, options),
+            "weights_before": before,
+            "cost_per_hour": _cost(project, options),
+            "checks": [c.__dict__ for c in checks],
+        },
+    )
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        journal.finish("failed", False, f"pre-flight failed: {failed[0].name}")
+        raise DrillCheckFailed(
+            f"pre-flight check failed: {failed[0].name} ({failed[0].detail})", fix=failed[0].fix
+        )
+    holds = len(options.canary) + 3 + (0 if options.keep else 1)
+    load = _Load(
+        target, options.rate, holds * options.hold_s + 2 * LOAD_MARGIN_S, journal_path.parent
+    )
+    drill = _Drill(target, options, journal, load, before, progress)
+    load.start()
+    try:
+        drill.run()
+        _conclude(journal, options)
+    except KeyboardInterrupt:
+        drill.rollback("interrupted")
+        journal.finish("interrupted", False, "interrupted (Ctrl-C); rolled back")
+        raise DrillInterrupted("interrupted; every change was rolled back") from None
+    except DrillCheckFailed as exc:
+        drill.rollback("a gate failed")
+        journal.finish("failed", False, exc.cause)
+        raise
+    finally:
+        load.stop()
+        journal.exitplan["timeline"] = loadgen.summarize(
+            load.records(), rate=options.rate, duration_s=max(load.now(), 1e-3)
+        ).timeline
+        journal.save()
+    return journal
+
+
+def _conclude(journal: Journal, options: ExitPlanOptions) -> None:
+    """The verdict of a drill whose gates all passed: the RTO against its target."""
+    ep = journal.exitplan
+    rto = ep["rto_measured_s"]
+    failed = sum(p["failed"] for p in ep["phases"])
+    sent = sum(p["sent"] for p in ep["phases"])
+    missed = options.rto_s is not None and rto > options.rto_s
+    ending = "stayed on " + options.dest if options.keep else "rolled back"
+    summary = (
+        f"all traffic on {options.dest} in {rto:.1f} s"
+        + (f" (RTO target {options.rto_s:g} s missed)" if missed else "")
+        + f"; {failed} of {sent} requests failed; {options.source}'s credentials revoked "
+        f"without effect on the service; {ending}"
+    )
+    journal.finish("completed", not missed, summary)
+
+
+class _Drill:
+    def __init__(
+        self,
+        target: SandboxTarget,
+        options: ExitPlanOptions,
+        journal: Journal,
+        load: _Load,
+        before: dict[str, int],
+        progress: Progress,
+    ) -> None:
+        self.target, self.options, self.journal, self.load = target, options, journal, load
+        self.before, self.progress = before, progress
+        self.baseline_p99 = 0.0
+
+    def phase(self, name: str, start: float, end: float) -> loadgen.LoadSummary:
+        summary = self.load.window(start, end)
+        self.journal.exitplan["phases"].append(
+            {
+                "name": name,
+                "start_s": round(start, 3),
+                "end_s": round(end, 3),
+                "sent": summary.sent,
+                "failed": summary.failed,
+                "p50_ms": summary.p50_ms,
+                "p99_ms": summary.p99_ms,
+                "share": summary.share,
+            }
+        )
+        self.journal.save()
+        return summary
+
+    def hold(self) -> tuple[float, float]:
+        start = self.load.now()
+        time.sleep(self.options.hold_s)
+        return start, self.load.now()
+
+    def set_weights(self, weights: dict[str, int], why: str) -> None:
+        previous = self.target.weights()
+        self.journal.change("weights", why, before=previous, after=weights)
+        self.journal.activity(
+            f"set weights {weights}", "action", lambda: self.target.set_weights(weights)
+        )
+
+    def run(self) -> None:
+        o = self.options
+        time.sleep(SETTLE_S)
+        self.progress(f"baseline: {o.hold_s:g} s at {o.rate:g} req/s")
+        start, end = self.hold()
+        baseline = self.phase("baseline", start, end)
+        self.baseline_p99 = baseline.p99_ms
+        self.journal.data["steady_states"]["before"] = {
+            "p99_ms": baseline.p99_ms,
+            "failed": baseline.failed,
+        }
+        cutover_start = self.load.now()
+        for step in o.canary:
+            weights = {**self.before, o.source: 100 - step, o.dest: step}
+            self.progress(f"canary {step}% on {o.dest}")
+            self.set_weights(weights, f"canary {step}% to {o.dest}")
+            time.sleep(SETTLE_S)
+            start, end = self.hold()
+            summary = self.phase(f"canary {step}%" if step < 100 else "cutover", start, end)
+            self.gate(step, summary)
+        self.journal.exitplan["rto_measured_s"] = round(self.load.now() - cutover_start, 3)
+        self.progress(f"vendor exit: revoking {o.source}'s credentials")
+        start = self.load.now()
+        self.vendor_exit()
+        _, end = self.hold()
+        self.gate(100, self.phase("vendor exit", start, end))
+        self.progress(f"verify: {o.dest} alone")
+        start, end = self.hold()
+        verify = self.phase("verify", start, end)
+        self.gate(100, verify)
+        self.journal.data["steady_states"]["after"] = {
+            "p99_ms": verify.p99_ms,
+            "failed": verify.failed,
+        }
+        if not o.keep:
+            self.rollback("the drill passed")
+
+    def gate(self, step: int, summary: loadgen.LoadSummary) -> None:
+        o = self.options
+        error_rate = summary.failed / summary.sent if summary.sent else 1.0
+        limit = self.baseline_p99 * o.baseline_factor + 1.0
+        reasons = []
+        if error_rate > o.max_error_rate:
+            reasons.append(f"error rate {error_rate:.2%} > {o.max_error_rate:.2%}")
+        if o.slo_p99_ms is not None and summary.p99_ms > o.slo_p99_ms:
+            reasons.append(f"p99 {summary.p99_ms:.1f} ms > SLO {o.slo_p99_ms:g} ms")
+        if summary.p99_ms > limit:
+            reasons.append(
+                f"p99 {summary.p99_ms:.1f} ms > {o.baseline_factor:g}x baseline "
+                f"{self.baseline_p99:.1f} ms (+1 ms)"
+            )
+        passed = not reasons
+        self.journal.exitplan["gates"].append(
+            {
+                "step": step,
+                "passed": passed,
+                "error_rate": error_rate,
+                "p99_ms": summary.p99_ms,
+                "slo_p99_ms": o.slo_p99_ms,
+                "baseline_p99_ms": self.baseline_p99,
+                "reason": "; ".join(reasons) or "met",
+            }
+        )
+        self.journal.save()
+        if not passed:
+            raise DrillCheckFailed(
+                f"gate at {step}% on {o.dest} failed: {'; '.join(reasons)}",
+                fix="look at the report's timeline; fix the standby or loosen "
+                "--slo-p99-ms / --max-error-rate if the limit is wrong",
+            )
+
+    def vendor_exit(self) -> None:
+        source = self.options.source
+        try:
+            self.journal.change("credentials", f"revoked {source}'s store key", stack=source)
+            self.journal.activity(
+                f"revoke {source} credentials",
+                "action",
+                lambda: self.target.revoke_credentials(source),
+            )
+        except SandboxError as exc:  # an emulated store cannot revoke: say so, go on
+            self.journal.exitplan["changes"][-1].update(restored=None, detail=str(exc.cause))
+            self.journal.save()
+
+    def rollback(self, why: str) -> None:
+        self.progress(f"rollback ({why})")
+        restore(self.target, self.journal)
+        start, end = self.hold() if why == "the drill passed" else (self.load.now(),) * 2
+        if end > start:
+            self.phase("rollback", start, end)
+
+
+def restore(target: SandboxTarget, journal: Journal) -> list[str]:
+    """Undo every change the journal records that is not restored yet (safe to run twice):
+    weights back to the first recorded 'before'; revoked credentials replaced by a rotated key
+    (never the revoked one) and the stack redeployed with it."""
+    done = []
+    changes = journal.exitplan["changes"]
+    weights = [c for c in changes if c["what"] == "weights" and not c["restored"]]
+    if weights:
+        original = weights[0]["before"]
+        journal.activity(
+            f"restore weights {original}",
+            "action",
+            lambda: target.set_weights(original),
+            rollback=True,
+        )
+        for change in weights:
+            change["restored"] = True
+        done.append(f"weights {original}")
+    for change in changes:
+        if change["what"] == "credentials" and change["restored"] is False:
+            stack: str = change["stack"]
+            journal.activity(
+                f"rotate {stack} credentials",
+                "action",
+                partial(target.rotate_credentials, stack),
+                rollback=True,
+            )
+            journal.activity(
+                f"redeploy {stack}", "action", partial(target.redeploy, stack), rollback=True
+            )
+            change["restored"] = True
+            done.append(f"credentials of {stack}")
+    journal.save()
+    return done
+
+
+def _rpo(target: SandboxTarget, options: ExitPlanOptions) -> dict[str, Any]:
+    source, dest = target.model_digest(options.source), target.model_digest(options.dest)
+    return {"from_digest": source, "to_digest": dest, "lag_versions": 0 if source == dest else 1}
+
+
+def _cost(project: Project, options: ExitPlanOptions) -> dict[str, float | None]:
+    def hourly(name: str) -> float:
+        stack = project.stack(name)
+        return round(stack.plan.gpu_instance.usd_per_hour * max(stack.spec.gpu.min_nodes, 1), 3)
+
+    return {"before": hourly(options.source), "after": hourly(options.dest)}
+
+
+class DrillLock:
+    """One drill at a time per sandbox: a lock file holding the drill's pid."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> DrillLock:
+        if self.path.exists():
+            pid = int(self.path.read_text().strip() or 0)
+            if pid and pid_alive(pid):
+                raise RunbookError(
+                    f"a drill is already running (pid {pid})",
+                    fix="wait for it, or roll it back from its journal",
+                )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(str(os.getpid()))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def parse_canary(text: str) -> tuple[int, ...]:
+    """`1,10,50,100` -> (1, 10, 50, 100); anything else is bad input."""
+    try:
+        steps = tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise RunbookError(
+            f"--canary {text!r} is not a list of percentages", fix="e.g. --canary 1,10,50,100"
+        ) from None
+    if not steps or any(not 0 < s <= 100 for s in steps):
+        raise RunbookError(f"--canary {text!r}: each step must be 1..100", fix="e.g. 1,10,50,100")
+    return steps
+
+
+def steps_text(steps: Sequence[str]) -> str:
+    """Numbered steps for --dry."""
+    return "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))

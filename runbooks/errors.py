@@ -1,0 +1,26 @@
+"""The runbooks' one exception family: drills, journals and reports."""
+
+from __future__ import annotations
+
+
+class RunbookError(Exception):
+    """A drill could not run or failed; `exit_code` follows the CLI contract."""
+
+    exit_code = 2
+
+    def __init__(self, cause: str, *, fix: str = "") -> None:
+        self.cause = cause
+        self.fix = fix
+        super().__init__(f"drill: {cause}" + (f"\n  fix: {fix}" if fix else ""))
+
+
+class DrillCheckFailed(RunbookError):
+    """A pre-flight check or a gate failed: nothing is left changed; exit 1."""
+
+    exit_code = 1
+
+
+class DrillInterrupted(RunbookError):
+    """Ctrl-C during a drill: rolled back; exit 130."""
+
+    exit_code = 130

@@ -1,0 +1,389 @@
+"""The report of an exit-plan drill, rendered from its journal as Markdown and as one
+self-contained HTML file (inline CSS, plots as inline SVG, no network fetches)."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf")
+BAND_FILLS = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#e15759")
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#222;
+ max-width:1000px;margin:24px auto;padding:0 16px;line-height:1.4}.meta{color:#555;font-size:.92em}
+.verdict{padding:14px 18px;border-radius:6px;font-size:1.05em;margin-bottom:8px}
+.pass{background:#e6f4ea;border-left:8px solid #1e8e3e}.verdict strong{font-size:1.3em}
+.fail{background:#fce8e6;border-left:8px solid #d93025}h1{font-size:1.4em;margin:18px 0 4px}
+h2{font-size:1.15em;margin:28px 0 8px}figure{margin:12px 0}svg{max-width:100%;height:auto}
+table{border-collapse:collapse;width:100%;font-size:.9em}th{background:#f3f3f3}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+tr:nth-child(even) td{background:#fafafa}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#1e8e3e;font-weight:600}.bad{color:#d93025;font-weight:600}code{word-break:break-all}
+"""
+
+PHASE_HEADERS = ["phase", "duration", "sent", "failed", "error rate", "p50", "p99"]
+GATE_HEADERS = ["% on target", "result", "error rate", "p99", "SLO p99", "baseline p99", "reason"]
+Table = tuple[str, list[str], list[list[str]]]  # heading, headers, rows
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f} ms" if abs(v) < 10 else f"{v:.1f} ms"
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:.2f}%" if 0 < abs(v) < 0.01 else f"{v * 100:.1f}%"
+
+
+def _secs(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.1f} s" if v < 120 else f"{int(v // 60)}m {v % 60:04.1f}s"
+
+
+def _money(v: float | None) -> str:
+    return "-" if v is None else f"{'-' if v < 0 else ''}${abs(v):,.2f}/h"
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _ex(journal: Mapping[str, Any]) -> Mapping[str, Any]:
+    return journal.get("exitplan") or {}
+
+
+def _totals(journal: Mapping[str, Any]) -> tuple[int, int]:
+    """Sent and failed requests over the whole drill (phases, else the timeline)."""
+    rows = _ex(journal).get("phases") or _ex(journal).get("timeline") or []
+    return sum(int(r.get("sent", 0)) for r in rows), sum(int(r.get("failed", 0)) for r in rows)
+
+
+def _verdict(journal: Mapping[str, Any]) -> tuple[bool, list[str]]:
+    """Whether the drill passed, and the parts of its one-line verdict (plain text)."""
+    ex = _ex(journal)
+    verdict = ex.get("verdict") or {}
+    passed = bool(verdict.get("passed")) and journal.get("status", "completed") == "completed"
+    parts = [f"{ex.get('from', '?')} -> {ex.get('to', '?')}"]
+    measured, target = ex.get("rto_measured_s"), ex.get("rto_target_s")
+    rto = "RTO not measured" if measured is None else f"RTO {_secs(measured)}"
+    if target is not None:
+        met = measured is not None and measured <= target
+        rto += f" vs target {_secs(target)} ({'met' if met else 'missed'})"
+    if ex.get("rto_estimate_s") is not None:
+        rto += f", standby estimate {_secs(ex['rto_estimate_s'])}"
+    parts.append(rto)
+    sent, failed = _totals(journal)
+    parts.append(f"{failed:,} / {sent:,} requests failed ({_pct(failed / sent if sent else 0)})")
+    gates = ex.get("gates") or []
+    parts.append(f"gates {sum(1 for g in gates if g.get('passed'))}/{len(gates)} passed")
+    failing = next((g for g in gates if not g.get("passed")), None)
+    if failing is not None:
+        parts.append(f"gate at {_num(failing.get('step', 0))}% failed: {failing.get('reason', '')}")
+    if journal.get("status", "completed") != "completed":
+        parts.append(f"run {journal.get('status')}")
+    if verdict.get("summary"):
+        parts.append(str(verdict["summary"]))
+    return passed, parts
+
+
+def _stacks(ex: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    names = [str(ex[k]) for k in ("from", "to") if ex.get(k)]
+    for row in rows:
+        names += [str(s) for s in row.get("share") or {} if str(s) not in names]
+    return names
+
+
+def _activities(journal: Mapping[str, Any]) -> list[list[str]]:
+    t0, rows = _time(journal.get("start")), []
+    for kind in ("run", "rollbacks"):
+        for item in journal.get(kind) or []:
+            act = item.get("activity") or {}
+            start, end = _time(item.get("start")), _time(item.get("end"))
+            at = f"+{_secs((start - t0).total_seconds())}" if start and t0 else item.get("start")
+            took = _secs((end - start).total_seconds()) if start and end else "-"
+            kind_s = "rollback" if kind == "rollbacks" else act.get("type", "-")
+            rows.append([kind_s, act.get("name", "?"), item.get("status", "-"), str(at), took])
+    return rows
+
+
+def _tables(journal: Mapping[str, Any]) -> list[Table]:
+    """Every table of the report as plain strings, shared by both formats."""
+    ex = _ex(journal)
+    phases = ex.get("phases") or []
+    stacks = _stacks(ex, phases)
+    phase_rows = [
+        [
+            str(p.get("name", "?")),
+            _secs(p.get("end_s", 0) - p.get("start_s", 0)),
+            f"{p.get('sent', 0):,}",
+            f"{p.get('failed', 0):,}",
+            _pct(p.get("failed", 0) / p["sent"]) if p.get("sent") else "-",
+            _ms(p.get("p50_ms")),
+            _ms(p.get("p99_ms")),
+            *[_pct((p.get("share") or {}).get(s, 0.0)) for s in stacks],
+        ]
+        for p in phases
+    ]
+    gate_rows = [
+        [
+            f"{_num(g.get('step', 0))}%",
+            "pass" if g.get("passed") else "FAIL",
+            _pct(g.get("error_rate")),
+            _ms(g.get("p99_ms")),
+            _ms(g.get("slo_p99_ms")),
+            _ms(g.get("baseline_p99_ms")),
+            str(g.get("reason", "")),
+        ]
+        for g in ex.get("gates") or []
+    ]
+    restored = {True: "yes", False: "no", None: "-"}
+    change_rows = [
+        [str(c.get("what", "")), str(c.get("detail", "")), restored.get(c.get("restored"), "-")]
+        for c in ex.get("changes") or []
+    ]
+    rpo = ex.get("rpo") or {}
+    same = rpo.get("from_digest") is not None and rpo.get("from_digest") == rpo.get("to_digest")
+    lag = 0 if same else rpo.get("lag_versions")
+    rpo_rows = [
+        ["RPO", "0 (digests equal)" if same else f"{lag} version(s) behind" if rpo else "-"],
+        [f"digest on {ex.get('from', 'from')}", str(rpo.get("from_digest", "-"))],
+        [f"digest on {ex.get('to', 'to')}", str(rpo.get("to_digest", "-"))],
+    ]
+    tables: list[Table] = [
+        ("Phases", [*PHASE_HEADERS, *[f"share {s}" for s in stacks]], phase_rows),
+        ("Gates", GATE_HEADERS, gate_rows),
+        ("Changes", ["what", "detail", "restored"], change_rows),
+        ("Recovery point", ["measure", "value"], rpo_rows),
+    ]
+    cost = ex.get("cost_per_hour") or {}
+    before, after = cost.get("before"), cost.get("after")
+    if before is not None or after is not None:
+        delta = "-" if before is None or after is None else _money(after - before)
+        rows = [["before", _money(before)], ["after", _money(after)], ["change", delta]]
+        tables.append(("Cost per hour", ["when", "cost"], rows))
+    tables.append(
+        ("Activity log", ["kind", "activity", "status", "start", "took"], _activities(journal))
+    )
+    return tables
+
+
+def _meta(journal: Mapping[str, Any]) -> str:
+    ex = _ex(journal)
+    rate = f"{ex['rate']:g} req/s" if ex.get("rate") is not None else "-"
+    return (
+        f"target {ex.get('target', '-')} · load {rate} · started {journal.get('start', '-')} · "
+        f"duration {_secs(journal.get('duration'))} · status {journal.get('status', '-')}"
+        + (" · steady state deviated" if journal.get("deviated") else "")
+    )
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(journal: Mapping[str, Any]) -> str:
+    """The drill report as Markdown: the verdict line first, then the tables."""
+    passed, parts = _verdict(journal)
+    lines = [f"**{'PASSED' if passed else 'FAILED'}** · " + " · ".join(map(_md_cell, parts)), ""]
+    lines += [f"# Exit-plan drill: {_md_cell(str(journal.get('title', 'untitled')))}", ""]
+    lines += [_md_cell(_meta(journal)), "", "Plots: see report.html.", ""]
+    for heading, headers, rows in _tables(journal):
+        lines += [f"## {heading}", ""]
+        if not rows:
+            lines += ["None recorded.", ""]
+            continue
+        lines.append("| " + " | ".join(map(_md_cell, headers)) + " |")
+        lines.append("|" + "|".join("---" for _ in headers) + "|")
+        lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _nice(top: float) -> tuple[float, float]:
+    """A round axis maximum at or above `top`, and its tick step (about five ticks)."""
+    if top <= 0:
+        return 1.0, 0.2
+    raw = top / 5
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    return math.ceil(top / step - 1e-9) * step, step
+
+
+def svg_line_chart(
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    *,
+    title: str,
+    y_label: str,
+    bands: Sequence[tuple[float, float, str]] = (),
+    width: int = 900,
+    height: int = 260,
+) -> str:
+    """An inline SVG line chart: labelled phase bands behind the lines, axes, ticks, legend."""
+    left, right, top, bottom = 64, 16, 52, 42
+    x0, x1, y0, y1 = left, width - right, top, height - bottom
+    xs = [x for pts in series.values() for x, _ in pts] + [v for b in bands for v in b[:2]]
+    lo, hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    hi = hi if hi > lo else lo + 1
+    y_top, y_step = _nice(max((y for pts in series.values() for _, y in pts), default=0.0))
+
+    def sx(x: float) -> float:
+        return x0 + (x - lo) / (hi - lo) * (x1 - x0)
+
+    def sy(y: float) -> float:
+        return y1 - y / y_top * (y1 - y0)
+
+    out = [
+        f'<svg viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="{x0}" y="18" font-size="14" font-weight="600">{escape(title)}</text>',
+    ]
+    for i, (start, end, name) in enumerate(bands):
+        bx = sx(start)
+        out.append(
+            f'<rect class="band" x="{bx:.1f}" y="{y0}" width="{max(sx(end) - bx, 1):.1f}" '
+            f'height="{y1 - y0}" fill="{BAND_FILLS[i % len(BAND_FILLS)]}" fill-opacity="0.13">'
+            f"<title>{escape(name)}: {start:g}-{end:g} s</title></rect>"
+            f'<text class="band-label" x="{bx + 3:.1f}" y="{y0 + 11 + (i % 2) * 12}" '
+            f'font-size="10" fill="#444">{escape(name)}</text>'
+        )
+    for k in range(round(y_top / y_step) + 1):
+        v, y = k * y_step, sy(k * y_step)
+        out.append(
+            f'<line x1="{x0}" x2="{x1}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{x0 - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
+            f"{_num(round(v, 6))}</text>"
+        )
+    x_step = _nice(hi - lo)[1]
+    k = math.ceil(lo / x_step)
+    while k * x_step <= hi + 1e-9:
+        x = sx(k * x_step)
+        out.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y1}" y2="{y1 + 5}" stroke="#555"/>'
+            f'<text x="{x:.1f}" y="{y1 + 18}" font-size="11" text-anchor="middle">'
+            f"{_num(round(k * x_step, 6))}</text>"
+        )
+        k += 1
+    out.append(
+        f'<line x1="{x0}" x2="{x1}" y1="{y1}" y2="{y1}" stroke="#555"/>'
+        f'<line x1="{x0}" x2="{x0}" y1="{y0}" y2="{y1}" stroke="#555"/>'
+        f'<text x="{(x0 + x1) / 2:.0f}" y="{height - 6}" font-size="11" text-anchor="middle">'
+        "seconds since drill start</text>"
+        f'<text transform="translate(14 {(y0 + y1) / 2:.0f}) rotate(-90)" font-size="11" '
+        f'text-anchor="middle">{escape(y_label)}</text>'
+    )
+    lx = x0
+    for i, (name, pts) in enumerate(series.items()):
+        color = PALETTE[i % len(PALETTE)]
+        coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
+        out.append(
+            f'<polyline fill="none" stroke="{color}" stroke-width="1.6" points="{coords}"/>'
+            f'<line x1="{lx}" x2="{lx + 18}" y1="34" y2="34" stroke="{color}" stroke-width="3"/>'
+            f'<text x="{lx + 22}" y="38" font-size="12">{escape(name)}</text>'
+        )
+        lx += 40 + 7 * len(name)
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _plots(ex: Mapping[str, Any]) -> list[str]:
+    timeline = ex.get("timeline") or []
+    if not timeline:
+        return []
+    bands = [(p["start_s"], p["end_s"], str(p.get("name", ""))) for p in ex.get("phases") or []]
+    served = [b for b in timeline if b.get("sent")]
+    latency = {
+        "p50": [(b["t_s"], float(b.get("p50_ms", 0))) for b in served],
+        "p99": [(b["t_s"], float(b.get("p99_ms", 0))) for b in served],
+    }
+    shares = {
+        s: [(b["t_s"], 100 * float((b.get("share") or {}).get(s, 0.0))) for b in timeline]
+        for s in _stacks(ex, timeline)
+    }
+    errors = {"failed requests": [(b["t_s"], float(b.get("failed", 0))) for b in timeline]}
+    return [
+        svg_line_chart(latency, title="Latency p50 / p99", y_label="ms", bands=bands),
+        svg_line_chart(shares, title="Traffic share per stack", y_label="%", bands=bands),
+        svg_line_chart(errors, title="Failed requests per 100 ms", y_label="requests", bands=bands),
+    ]
+
+
+def render_html(journal: Mapping[str, Any]) -> str:
+    """The drill report as one self-contained HTML page: verdict, plots, tables."""
+    passed, parts = _verdict(journal)
+    word = "PASSED" if passed else "FAILED"
+    title = escape(str(journal.get("title", "untitled")))
+    body = [
+        f'<div class="verdict {"pass" if passed else "fail"}"><strong>{word}</strong> '
+        + " · ".join(escape(p) for p in parts)
+        + "</div>",
+        f"<h1>Exit-plan drill: {title}</h1>",
+        f'<p class="meta">{escape(_meta(journal))}</p>',
+    ]
+    plots = _plots(_ex(journal))
+    if plots:
+        body.append("<h2>Timeline</h2>")
+        body += [f"<figure>{svg}</figure>" for svg in plots]
+    else:
+        body.append('<p class="meta">No timeline recorded: plots skipped.</p>')
+    marks = {"pass": "ok", "FAIL": "bad", "succeeded": "ok", "failed": "bad", "no": "bad"}
+    for heading, headers, rows in _tables(journal):
+        body.append(f"<h2>{escape(heading)}</h2>")
+        if not rows:
+            body.append("<p>None recorded.</p>")
+            continue
+        body.append("<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers))
+        body.append("</tr></thead><tbody>")
+        for row in rows:
+            cells = []
+            for i, cell in enumerate(row):
+                head = cell.lstrip("-")[:1]
+                numeric = i > 0 and head != "" and head in "0123456789+$"
+                cls = "num" if numeric else marks.get(cell, "")
+                text = f"<code>{escape(cell)}</code>" if i and "digest" in row[0] else None
+                cells.append(f'<td class="{cls}">' if cls else "<td>")
+                cells.append(f"{text or escape(cell)}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        body.append("</tbody></table>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{word}: {title}</title><style>{CSS}</style></head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(journal: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """Write report.md and report.html into `out_dir` (each via a temp file and a rename)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, page = out_dir / "report.md", out_dir / "report.html"
+    _write_atomic(md, render_markdown(journal))
+    _write_atomic(page, render_html(journal))
+    return md, page

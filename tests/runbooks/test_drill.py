@@ -1,0 +1,237 @@
+"""The exit-plan drill end to end on a real sandbox: a passing drill, a failed gate, Ctrl-C,
+a drill killed outright and rolled back from its journal, and --dry."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components.stack_config import Project
+from runbooks.drills.exit_plan import ExitPlanOptions, run_exit_plan
+from runbooks.errors import DrillCheckFailed
+from runbooks.report import write_report
+from runbooks.sandbox_run import sandbox_for, start_sandbox
+from runbooks.target import SandboxTarget
+from tests.conftest import ROOT
+
+EXITPLAN = str(Path(sys.executable).parent / "exitplan")
+FAST = {"rate": 40.0, "canary": (10, 100), "hold_s": 1.0}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    root = tmp_path_factory.mktemp("drill-project")
+    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(ROOT / "stacks", root / "stacks")
+    return Project(root)
+
+
+@pytest.fixture(scope="module")
+def target(project: Project) -> Iterator[SandboxTarget]:
+    sandbox = sandbox_for(project)
+    try:
+        start_sandbox(project, ["aws-primary", "gcp-standby"], lambda _m: None)
+        yield SandboxTarget(sandbox)
+    finally:
+        sandbox.down()
+
+
+def snapshot(target: SandboxTarget) -> dict[str, object]:
+    return {
+        "weights": target.weights(),
+        "healthy": {s: target.health(s) for s in target.stacks()},
+        "credentials": target.credential_state("aws-primary")["status"],
+    }
+
+
+def test_a_passing_drill_restores_everything_and_writes_the_report(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    before = snapshot(target)
+    key_before = target.credential_state("aws-primary")["key_id"]
+    journal = run_exit_plan(
+        project,
+        target,
+        ExitPlanOptions("aws-primary", "gcp-standby", **FAST),
+        tmp_path / "journal.json",
+        lambda _m: None,
+    )
+    ep = journal.exitplan
+    assert ep["verdict"]["passed"], ep["gates"]
+    assert [p["name"] for p in ep["phases"]] == [
+        "baseline",
+        "canary 10%",
+        "cutover",
+        "vendor exit",
+        "verify",
+        "rollback",
+    ]
+    assert sum(p["failed"] for p in ep["phases"]) == 0
+    assert ep["phases"][2]["share"] == {"gcp-standby": 1.0}
+    assert ep["rto_measured_s"] is not None and ep["rto_measured_s"] < 2 * 1.5 + 1
+    assert ep["rpo"]["lag_versions"] == 0
+    assert all(c["restored"] for c in ep["changes"])
+    assert snapshot(target) == before
+    assert target.credential_state("aws-primary")["key_id"] != key_before, "rotated, not reinstated"
+    md, html = write_report(journal.data, tmp_path)
+    assert md.read_text().startswith("**PASSED**")
+    assert html.read_text().count("<svg") == 3
+
+
+def test_a_failed_gate_rolls_back_and_exits_1(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    before = snapshot(target)
+    # The standby hangs once it takes traffic: requests to it time out, then retry elsewhere.
+    timer = threading.Timer(1.8, target.hang, args=("gcp-standby",))
+    timer.start()
+    try:
+        with pytest.raises(DrillCheckFailed) as caught:
+            run_exit_plan(
+                project,
+                target,
+                ExitPlanOptions("aws-primary", "gcp-standby", **FAST),
+                tmp_path / "journal.json",
+                lambda _m: None,
+            )
+    finally:
+        timer.cancel()
+        target.resume("gcp-standby")
+    assert caught.value.exit_code == 1 and "gate at" in caught.value.cause
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["status"] == "failed"
+    assert any(not g["passed"] for g in journal["exitplan"]["gates"])
+    time.sleep(1.5)  # the front door marks the resumed stack up again
+    assert snapshot(target) == before
+
+
+def _drill(project: Project, out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            EXITPLAN,
+            "drill",
+            "exit-plan",
+            "--from",
+            "aws-primary",
+            "--to",
+            "gcp-standby",
+            "--rate",
+            "40",
+            "--canary",
+            "10,100",
+            "--hold",
+            "2",
+            "--out",
+            str(out),
+            "--project",
+            str(project.root),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for(journal: Path, predicate: object, timeout_s: float = 60) -> dict[str, object]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            data = json.loads(journal.read_text())
+            if predicate(data):  # type: ignore[operator]
+                return dict(data)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"the journal never reached the expected state: {journal}")
+
+
+def _cutover_started(data: dict[str, object]) -> bool:
+    changes = data["exitplan"]["changes"]  # type: ignore[index]
+    return any(c["what"] == "weights" and c["after"].get("gcp-standby") == 100 for c in changes)
+
+
+def test_sigint_rolls_back_and_exits_130(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    before = snapshot(target)
+    drill = _drill(project, tmp_path)
+    _wait_for(tmp_path / "journal.json", _cutover_started)
+    drill.send_signal(signal.SIGINT)
+    assert drill.wait(timeout=60) == 130
+    assert json.loads((tmp_path / "journal.json").read_text())["status"] == "interrupted"
+    assert snapshot(target) == before
+
+
+def test_a_killed_drill_is_rolled_back_from_its_journal(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    before = snapshot(target)
+    drill = _drill(project, tmp_path)
+    _wait_for(tmp_path / "journal.json", _cutover_started)
+    os.kill(drill.pid, signal.SIGKILL)
+    drill.wait(timeout=10)
+    assert target.weights() != before["weights"]
+    args = [
+        EXITPLAN,
+        "drill",
+        "rollback",
+        str(tmp_path / "journal.json"),
+        "--project",
+        str(project.root),
+    ]
+    first = subprocess.run(args, capture_output=True, text=True, check=True)
+    assert "restored" in first.stdout
+    second = subprocess.run(args, capture_output=True, text=True, check=True)
+    assert "nothing left to restore" in second.stdout, "safe to run twice"
+    assert snapshot(target) == before
+    (project.root / ".exitplan" / "sandbox" / "drill.lock").unlink(missing_ok=True)
+
+
+def test_dry_run_prints_the_steps_and_changes_nothing(
+    target: SandboxTarget, project: Project
+) -> None:
+    before = snapshot(target)
+    result = subprocess.run(
+        [
+            EXITPLAN,
+            "drill",
+            "exit-plan",
+            "--from",
+            "aws-primary",
+            "--to",
+            "gcp-standby",
+            "--dry",
+            "--project",
+            str(project.root),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "canary 100%" in result.stdout and "revoke aws-primary" in result.stdout
+    assert snapshot(target) == before
+
+
+def test_bad_drill_input(project: Project, target: SandboxTarget) -> None:
+    for args, words in (
+        (["--from", "aws-primary", "--to", "aws-primary"], "same stack"),
+        (["--from", "aws-primary", "--to", "oracle"], "unknown stack"),
+        (["--from", "aws-primary", "--to", "gcp-standby", "--canary", "10,50"], "rise to 100"),
+    ):
+        result = subprocess.run(
+            [EXITPLAN, "drill", "exit-plan", *args, "--project", str(project.root)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        assert words in result.stderr
