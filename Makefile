@@ -1,5 +1,6 @@
-# exitplan: `make plan` (offline plan + parity of every stack) and `make test` (the suite).
-# Both bootstrap what they need: uv (via pip when missing) and a uv-managed .venv.
+# exitplan: `make drill` (an exit-plan drill on the local sandbox, end to end) and `make test`
+# (the whole suite). Both bootstrap what they need: uv (via pip when missing), a uv-managed
+# .venv, npm's Azurite, Debian's HAProxy/registry/skopeo (as root) and Triton's model env.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -19,9 +20,16 @@ FIND_LINKS := $(shell { echo "$${PIP_FIND_LINKS:-}"; $(PYTHON) -m pip config lis
 export UV_FIND_LINKS := $(subst $(eval) ,$(comma),$(strip $(FIND_LINKS)))
 comma := ,
 
-.PHONY: help bootstrap system-packages plan test lint bench clean
+# The drill `make drill` runs; KEEP=1 leaves the sandbox running afterwards.
+DRILL_FROM ?= aws-primary
+DRILL_TO ?= gcp-standby
+DRILL_RATE ?= 200
+KEEP ?=
+
+.PHONY: help bootstrap system-packages drill plan test lint bench clean
 help:
-	@echo "make plan       offline plan and parity of every stack (the main job for now)"
+	@echo "make drill      exit-plan drill $(DRILL_FROM) -> $(DRILL_TO) on the local sandbox"
+	@echo "make plan       offline plan and parity of every stack"
 	@echo "make test       lint, types and the whole test suite"
 	@echo "make bench      benchmarks -> bench/results/*.json"
 	@echo "make bootstrap  install uv if missing and create .venv from uv.lock (idempotent)"
@@ -72,6 +80,16 @@ system-packages:
 		fi; \
 	fi
 
+drill: bootstrap
+	$(BIN)/exitplan sandbox down
+	$(BIN)/exitplan sandbox up
+	@status=0; \
+	$(BIN)/exitplan drill exit-plan --from $(DRILL_FROM) --to $(DRILL_TO) --rate $(DRILL_RATE) \
+		|| status=$$?; \
+	if [ -z "$(KEEP)" ]; then $(BIN)/exitplan sandbox down; \
+	else echo "sandbox kept running (KEEP=1): exitplan sandbox down when done"; fi; \
+	exit $$status
+
 plan: bootstrap
 	@for stack in $$($(BIN)/exitplan stacks list --json | $(BIN)/python -c \
 		'import json,sys; print(" ".join(s["stack"] for s in json.load(sys.stdin)))'); do \
@@ -92,6 +110,7 @@ bench: bootstrap
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/packaging.py
 	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/drill.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
