@@ -23,7 +23,7 @@ BACKEND = "be_stacks"
 FALLBACK_BINARY = Path("/usr/sbin/haproxy")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TRANSITION = re.compile(r" \d+/\d+$")
-_MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux
+_MAX_SOCKET_PATH = 90  # HAProxy 2.6 refuses socket paths over 97 bytes (sun_path is 108)
 
 
 class FrontDoorError(SandboxError):

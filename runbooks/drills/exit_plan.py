@@ -29,6 +29,7 @@ from sandbox.triton import example_inputs
 
 SETTLE_S = 0.5  # after a weight change, before the gate's window opens
 LOAD_MARGIN_S = 4.0
+STRAGGLER_S = 0.05  # requests sent just before a window closes finish within this
 Progress = Callable[[str], None]
 
 
@@ -184,7 +185,7 @@ class _Load:
 
     def window(self, start: float, end: float) -> loadgen.LoadSummary:
         """The requests scheduled between `start` and `end` (waiting for those still out)."""
-        time.sleep(min(0.3, max(0.0, end + 0.25 - self.now())))
+        time.sleep(max(0.0, end + STRAGGLER_S - self.now()))
         chosen = [r for r in self.records() if start <= r.scheduled_s < end]
         return loadgen.summarize(chosen, rate=self.rate, duration_s=max(end - start, 1e-3))
 
@@ -326,9 +327,11 @@ class _Drill:
             weights = {**self.before, o.source: 100 - step, o.dest: step}
             self.progress(f"canary {step}% on {o.dest}")
             self.set_weights(weights, f"canary {step}% to {o.dest}")
-            time.sleep(SETTLE_S)
             start, end = self.hold()
-            summary = self.phase(f"canary {step}%" if step < 100 else "cutover", start, end)
+            # The gate's window opens once connections opened before the change have drained.
+            summary = self.phase(
+                f"canary {step}%" if step < 100 else "cutover", start + SETTLE_S, end
+            )
             self.gate(step, summary)
         self.journal.exitplan["rto_measured_s"] = round(self.load.now() - cutover_start, 3)
         self.progress(f"vendor exit: revoking {o.source}'s credentials")
