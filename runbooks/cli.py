@@ -411,13 +411,7 @@ def drill_exit_plan(
         steps_text,
     )
     from runbooks.report import write_report
-    from runbooks.sandbox_run import sandbox_for
-    from runbooks.target import SandboxTarget
 
-    if target != "sandbox":
-        raise typer.BadParameter(
-            "only the sandbox target is available in this release", param_hint="--target"
-        )
     options = ExitPlanOptions(
         source,
         dest,
@@ -430,18 +424,22 @@ def drill_exit_plan(
         keep=keep,
     )
     proj = _project(project)
-    sandbox = sandbox_for(proj)
-    drill_target = SandboxTarget(sandbox)
+    drill_target, lock = _drill_target(proj, target, source, dest)
     if dry:
         steps = planned_steps(options, drill_target.weights())
         _print_json({"steps": steps}) if as_json else render.out.print(steps_text(steps))
         return
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = out or proj.root / ".exitplan" / "drills" / f"{stamp}-{source}-to-{dest}"
-    with DrillLock(sandbox.root / "drill.lock"), render.stage_progress(enabled=not as_json) as say:
+    with DrillLock(lock), render.stage_progress(enabled=not as_json) as say:
         try:
             journal = run_exit_plan(
-                proj, drill_target, options, folder / "journal.json", lambda m: say("drill", m)
+                proj,
+                drill_target,
+                options,
+                folder / "journal.json",
+                lambda m: say("drill", m),
+                target,
             )
         finally:
             if (folder / "journal.json").exists():
@@ -457,6 +455,33 @@ def drill_exit_plan(
         raise typer.Exit(1)
 
 
+def _drill_target(proj: Project, kind: str, source: str, dest: str) -> tuple[Any, Path]:
+    """The Target a drill acts on, and its lock file: the running sandbox, or the live stacks
+    (from `pulumi stack output` and the router config of the stack that routes both)."""
+    if kind == "sandbox":
+        from runbooks.sandbox_run import sandbox_for
+        from runbooks.target import SandboxTarget
+
+        sandbox = sandbox_for(proj)
+        return SandboxTarget(sandbox), sandbox.root / "drill.lock"
+    if kind != "live":
+        raise typer.BadParameter(f"{kind!r}: use sandbox or live", param_hint="--target")
+    from runbooks.live_target import LiveTarget, stack_outputs
+
+    routers = [proj.stack(n) for n in proj.stack_names() if proj.stack(n).traffic]
+    router = next(
+        (r for r in routers if r.traffic and {source, dest} <= set(r.traffic.stacks)), None
+    )
+    if router is None or router.traffic is None:
+        raise RunbookError(
+            f"no stack's router routes both {source} and {dest}",
+            fix="add both to a router's exitplan:traffic.weights",
+        )
+    traffic = {**router.config["exitplan:traffic"], "dns_name": router.spec.dns_name}
+    outputs = {name: stack_outputs(proj.root, name) for name in router.traffic.stacks}
+    return LiveTarget.from_outputs(outputs, traffic), proj.root / ".exitplan" / "drill.lock"
+
+
 @drill_app.command("rollback")
 def drill_rollback(
     journal_path: Annotated[Path, typer.Argument(help="The drill's journal.json.")],
@@ -465,11 +490,11 @@ def drill_rollback(
     """Undo what a drill's journal says it changed and did not restore (safe to run twice)."""
     from runbooks.drills.exit_plan import restore
     from runbooks.journal import Journal
-    from runbooks.sandbox_run import sandbox_for
-    from runbooks.target import SandboxTarget
 
     journal = Journal.load(journal_path)
-    done = restore(SandboxTarget(sandbox_for(_project(project))), journal)
+    ep = journal.exitplan
+    drill_target, _lock = _drill_target(_project(project), ep["target"], ep["from"], ep["to"])
+    done = restore(drill_target, journal)
     render.out.print(f"restored: {', '.join(done)}" if done else "nothing left to restore")
 
 

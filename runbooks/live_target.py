@@ -200,6 +200,10 @@ class LiveTarget:
         self._log("health", stack, ready=ready)
         return ready
 
+    def store_uri(self, stack: str) -> str:
+        """The stack's `model_repository_uri` output."""
+        return self._stack("store_uri", stack).model_repository_uri
+
     def model_digest(self, stack: str) -> str:
         """The stack's `model_digest` output; live model files are not readable from here."""
         digest = self._stack("model_digest", stack).model_digest

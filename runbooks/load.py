@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from sandbox.kserve import infer_body
+from sandbox.kserve import DATATYPES, infer_body
 
 BUCKET_S = 0.1
 # numpy dtype name -> KServe v2 datatype
@@ -230,3 +230,26 @@ def summarize(records: Sequence[RequestRecord], *, rate: float, duration_s: floa
         share=_share(r.served_by for r in good),
         timeline=timeline,
     )
+
+
+def metadata_inputs(base_url: str, model: str, timeout_s: float = 5.0) -> dict[str, np.ndarray]:
+    """One row of valid inputs for `model`, from Triton's model metadata (`GET
+    /v2/models/<model>`): random floats, zero integers, variable axes of size 1."""
+    import json as json_module
+    import urllib.request
+
+    url = f"{base_url.rstrip('/')}/v2/models/{model}"
+    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        metadata = json_module.loads(response.read())
+    numpy_types = {v: k for k, v in DATATYPES.items()}
+    rng = np.random.default_rng(0)
+    inputs = {}
+    for tensor in metadata["inputs"]:
+        dtype = np.dtype(numpy_types[tensor["datatype"]])
+        shape = [1, *(d if d > 0 else 1 for d in tensor["shape"][1:])]
+        inputs[tensor["name"]] = (
+            rng.standard_normal(shape).astype(dtype)
+            if dtype.kind == "f"
+            else np.zeros(shape, dtype)
+        )
+    return inputs

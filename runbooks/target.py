@@ -45,6 +45,10 @@ class Target(Protocol):
         """sha256 of the model file the stack serves."""
         ...
 
+    def store_uri(self, stack: str) -> str:
+        """The model store the stack downloads its model from."""
+        ...
+
     def weights(self) -> dict[str, int]:
         """The front door's weight per stack."""
         ...
@@ -126,6 +130,11 @@ class SandboxTarget:
                 return int(r.status) == 200
         except (urllib.error.URLError, OSError):
             return False
+
+    def store_uri(self, stack: str) -> str:
+        """The store the stack's Triton downloaded its model from."""
+        self._component(stack)
+        return self.state.stores[stack]["uri"]
 
     def model_file(self, stack: str) -> Path:
         """The ONNX file the stack serves (as downloaded from its store)."""

@@ -18,14 +18,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from components.providers import cloud
 from components.stack_config import Project
 from runbooks import load as loadgen
 from runbooks.errors import DrillCheckFailed, DrillInterrupted, RunbookError
 from runbooks.journal import Journal
-from runbooks.target import SandboxTarget
+from runbooks.target import Target
 from sandbox.errors import SandboxError
 from sandbox.manager import pid_alive
-from sandbox.triton import example_inputs
 
 SETTLE_S = 0.5  # after a weight change, before the gate's window opens
 LOAD_MARGIN_S = 4.0
@@ -59,7 +59,7 @@ class Check:
     fix: str = ""
 
 
-def preflight(project: Project, target: SandboxTarget, options: ExitPlanOptions) -> list[Check]:
+def preflight(project: Project, target: Target, options: ExitPlanOptions) -> list[Check]:
     """Every check that must hold before anything changes."""
     if options.source == options.dest:
         raise RunbookError("--from and --to are the same stack", fix="pick two stacks")
@@ -76,7 +76,8 @@ def preflight(project: Project, target: SandboxTarget, options: ExitPlanOptions)
         raise RunbookError(
             f"canary steps {options.canary} must rise to 100", fix="e.g. 1,10,50,100"
         )
-    stores = target.state.stores
+    store = target.store_uri(dest.name)
+    own_scheme = cloud(dest.spec.provider).store_uri(dest.spec).split("://")[0]
     digests = {s: target.model_digest(s) for s in (source.name, dest.name)}
     return [
         Check(
@@ -99,8 +100,8 @@ def preflight(project: Project, target: SandboxTarget, options: ExitPlanOptions)
         ),
         Check(
             "--to does not depend on --from's provider",
-            stores[dest.name]["provider"] == dest.spec.provider,
-            f"{dest.name} reads its model from {stores[dest.name]['uri']}",
+            store.startswith(f"{own_scheme}://"),
+            f"{dest.name} reads its model from {store}",
             "give the standby a model store in its own cloud",
         ),
         Check(
@@ -134,9 +135,11 @@ def planned_steps(options: ExitPlanOptions, before: dict[str, int]) -> list[str]
 class _Load:
     """The drill's open-loop load, in a process of its own, recording every request."""
 
-    def __init__(self, target: SandboxTarget, rate: float, duration_s: float, folder: Path) -> None:
-        inputs = example_inputs(target.model_file(target.stacks()[0]))
-        request = loadgen.infer_request(target.endpoint(), target.state.model, inputs)
+    def __init__(
+        self, target: Target, model: str, rate: float, duration_s: float, folder: Path
+    ) -> None:
+        inputs = loadgen.metadata_inputs(target.endpoint(), model)
+        request = loadgen.infer_request(target.endpoint(), model, inputs)
         self.spec = folder / "load-request.json"
         self.records_file = folder / "load-records.jsonl"
         folder.mkdir(parents=True, exist_ok=True)
@@ -156,11 +159,22 @@ class _Load:
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0
 
-    def start(self) -> None:
-        self.started = time.monotonic()
+    def start(self, timeout_s: float = 30) -> None:
+        """Start the worker and align the drill's clock with its schedule."""
+        started_file = self.records_file.with_suffix(".start")
+        started_file.unlink(missing_ok=True)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "runbooks.load_worker", str(self.spec), str(self.records_file)]
         )
+        deadline = time.monotonic() + timeout_s
+        while not started_file.exists() or not started_file.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RunbookError(
+                    "the load generator did not start", fix="run exitplan load to see why"
+                )
+            time.sleep(0.02)
+        epoch = float(started_file.read_text())
+        self.started = time.monotonic() - (time.time() - epoch)
 
     def stop(self) -> None:
         """End the load now (the drill is over, or was interrupted)."""
@@ -192,10 +206,11 @@ class _Load:
 
 def run_exit_plan(
     project: Project,
-    target: SandboxTarget,
+    target: Target,
     options: ExitPlanOptions,
     journal_path: Path,
     progress: Progress,
+    target_kind: str = "sandbox",
 ) -> Journal:
     """The drill; returns its journal (verdict inside). Raises DrillCheckFailed after a failed
     check or gate (rolled back), DrillInterrupted after Ctrl-C (rolled back)."""
@@ -226,9 +241,9 @@ def run_exit_plan(
             f"pre-flight check failed: {failed[0].name} ({failed[0].detail})", fix=failed[0].fix
         )
     holds = len(options.canary) + 3 + (0 if options.keep else 1)
-    load = _Load(
-        target, options.rate, holds * options.hold_s + 2 * LOAD_MARGIN_S, journal_path.parent
-    )
+    model = project.stack(options.source).spec.triton.models[0].name
+    duration = holds * options.hold_s + 2 * LOAD_MARGIN_S
+    load = _Load(target, model, options.rate, duration, journal_path.parent)
     drill = _Drill(target, options, journal, load, before, progress)
     load.start()
     try:
@@ -271,7 +286,7 @@ def _conclude(journal: Journal, options: ExitPlanOptions) -> None:
 class _Drill:
     def __init__(
         self,
-        target: SandboxTarget,
+        target: Target,
         options: ExitPlanOptions,
         journal: Journal,
         load: _Load,
@@ -318,6 +333,14 @@ class _Drill:
         start, end = self.hold()
         baseline = self.phase("baseline", start, end)
         self.baseline_p99 = baseline.p99_ms
+        achieved = (baseline.sent - baseline.failed) / max(end - start, 1e-3)
+        if baseline.failed or achieved < 0.9 * o.rate:
+            suggested = max(1, int(achieved * 0.7))
+            raise DrillCheckFailed(
+                f"the target cannot sustain {o.rate:g} req/s: the baseline achieved "
+                f"{achieved:.0f} req/s with {baseline.failed} failed requests",
+                fix=f"run the drill at a rate it sustains, e.g. --rate {suggested}",
+            )
         self.journal.data["steady_states"]["before"] = {
             "p99_ms": baseline.p99_ms,
             "failed": baseline.failed,
@@ -405,7 +428,7 @@ class _Drill:
             self.phase("rollback", start, end)
 
 
-def restore(target: SandboxTarget, journal: Journal) -> list[str]:
+def restore(target: Target, journal: Journal) -> list[str]:
     """Undo every change the journal records that is not restored yet (safe to run twice):
     weights back to the first recorded 'before'; revoked credentials replaced by a rotated key
     (never the revoked one) and the stack redeployed with it."""
@@ -441,7 +464,7 @@ def restore(target: SandboxTarget, journal: Journal) -> list[str]:
     return done
 
 
-def _rpo(target: SandboxTarget, options: ExitPlanOptions) -> dict[str, Any]:
+def _rpo(target: Target, options: ExitPlanOptions) -> dict[str, Any]:
     source, dest = target.model_digest(options.source), target.model_digest(options.dest)
     return {"from_digest": source, "to_digest": dest, "lag_versions": 0 if source == dest else 1}
 

@@ -235,3 +235,52 @@ def test_bad_drill_input(project: Project, target: SandboxTarget) -> None:
         )
         assert result.returncode == 2, result.stderr
         assert words in result.stderr
+
+
+def test_a_rate_the_target_cannot_sustain_is_caught_in_the_baseline(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    before = snapshot(target)
+    options = ExitPlanOptions("aws-primary", "gcp-standby", rate=8000.0, canary=(100,), hold_s=1.0)
+    with pytest.raises(DrillCheckFailed) as caught:
+        run_exit_plan(project, target, options, tmp_path / "journal.json", lambda _m: None)
+    assert "cannot sustain 8000 req/s" in caught.value.cause and "--rate" in caught.value.fix
+    assert snapshot(target) == before
+
+
+def test_one_drill_at_a_time(tmp_path: Path) -> None:
+    from runbooks.drills.exit_plan import DrillLock
+    from runbooks.errors import RunbookError
+
+    lock = tmp_path / "drill.lock"
+    with DrillLock(lock):
+        with pytest.raises(RunbookError) as caught, DrillLock(lock):
+            pass
+        assert "already running" in caught.value.cause
+    assert not lock.exists()
+
+
+def test_the_live_target_needs_the_pulumi_cli(project: Project, tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no pulumi on it
+    result = subprocess.run(
+        [
+            EXITPLAN,
+            "drill",
+            "exit-plan",
+            "--from",
+            "aws-primary",
+            "--to",
+            "gcp-standby",
+            "--target",
+            "live",
+            "--dry",
+            "--project",
+            str(project.root),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "install the Pulumi CLI" in result.stderr
