@@ -126,8 +126,8 @@ def planned_steps(options: ExitPlanOptions, before: dict[str, int]) -> list[str]
     steps.append(f"verify: {options.hold_s:g} s on {options.dest} alone")
     if not options.keep:
         steps.append(
-            f"rollback: weights back to {before}; rotate {options.source}'s credentials "
-            "(a new key; the revoked one stays revoked) and redeploy it; steady state"
+            f"rollback: rotate {options.source}'s credentials (a new key; the revoked one stays "
+            f"revoked) and redeploy it; then weights back to {before}; steady state"
         )
     return steps
 
@@ -219,7 +219,7 @@ def run_exit_plan(
     dest_stack = project.stack(options.dest)
     journal = Journal.new(
         journal_path,
-        f"exit plan: {options.source} -> {options.dest}",
+        f"{options.source} -> {options.dest}",
         {
             "from": options.source,
             "to": options.dest,
@@ -429,23 +429,11 @@ class _Drill:
 
 
 def restore(target: Target, journal: Journal) -> list[str]:
-    """Undo every change the journal records that is not restored yet (safe to run twice):
-    weights back to the first recorded 'before'; revoked credentials replaced by a rotated key
-    (never the revoked one) and the stack redeployed with it."""
+    """Undo every change the journal records that is not restored yet (safe to run twice).
+    Revoked credentials first, while traffic still avoids that stack: a rotated key (never the
+    revoked one) and a redeploy with it; then the weights, back to the first recorded 'before'."""
     done = []
     changes = journal.exitplan["changes"]
-    weights = [c for c in changes if c["what"] == "weights" and not c["restored"]]
-    if weights:
-        original = weights[0]["before"]
-        journal.activity(
-            f"restore weights {original}",
-            "action",
-            lambda: target.set_weights(original),
-            rollback=True,
-        )
-        for change in weights:
-            change["restored"] = True
-        done.append(f"weights {original}")
     for change in changes:
         if change["what"] == "credentials" and change["restored"] is False:
             stack: str = change["stack"]
@@ -460,6 +448,18 @@ def restore(target: Target, journal: Journal) -> list[str]:
             )
             change["restored"] = True
             done.append(f"credentials of {stack}")
+    weights = [c for c in changes if c["what"] == "weights" and not c["restored"]]
+    if weights:
+        original = weights[0]["before"]
+        journal.activity(
+            f"restore weights {original}",
+            "action",
+            lambda: target.set_weights(original),
+            rollback=True,
+        )
+        for change in weights:
+            change["restored"] = True
+        done.append(f"weights {original}")
     journal.save()
     return done
 
