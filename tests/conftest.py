@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ import yaml
 
 from components.planning.runner import Plan, PlannedResource, plan_stack
 from components.stack_config import Project
+from runbooks.sandbox_run import sandbox_for, start_sandbox
+from runbooks.target import SandboxTarget
+from sandbox.manager import pid_alive
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_STACKS = ("aws-primary", "azure-standby", "gcp-standby")
@@ -83,3 +87,25 @@ def one(plan: Plan, typ: str, suffix: str = "") -> PlannedResource:
     found = [r for r in plan.of_type(typ) if r.name.endswith(suffix)]
     assert len(found) == 1, f"expected one {typ} ending {suffix!r}, got {[r.name for r in found]}"
     return found[0]
+
+
+def copied_project(root: Path) -> Project:
+    """A copy of the repository's program and shipped stack files under `root`."""
+    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(ROOT / "stacks", root / "stacks")
+    return Project(root)
+
+
+@contextlib.contextmanager
+def running_sandbox(project: Project, stacks: list[str]) -> Iterator[SandboxTarget]:
+    """A sandbox of `stacks`, stopped on exit even when the body fails; asserts that no
+    component process outlives it."""
+    sandbox = sandbox_for(project)
+    try:
+        start_sandbox(project, stacks, lambda _message: None)
+        yield SandboxTarget(sandbox)
+    finally:
+        state = sandbox.load_state()
+        sandbox.down()
+        if state is not None:
+            assert not [c.name for c in state.components if pid_alive(c.pid)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,9 +19,8 @@ from components.stack_config import Project
 from runbooks.drills.exit_plan import ExitPlanOptions, run_exit_plan
 from runbooks.errors import DrillCheckFailed
 from runbooks.report import write_report
-from runbooks.sandbox_run import sandbox_for, start_sandbox
 from runbooks.target import SandboxTarget
-from tests.conftest import ROOT
+from tests.conftest import copied_project, running_sandbox
 
 EXITPLAN = str(Path(sys.executable).parent / "exitplan")
 FAST = {"rate": 40.0, "canary": (10, 100), "hold_s": 1.0}
@@ -30,20 +28,13 @@ FAST = {"rate": 40.0, "canary": (10, 100), "hold_s": 1.0}
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    root = tmp_path_factory.mktemp("drill-project")
-    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copytree(ROOT / "stacks", root / "stacks")
-    return Project(root)
+    return copied_project(tmp_path_factory.mktemp("drill-project"))
 
 
 @pytest.fixture(scope="module")
 def target(project: Project) -> Iterator[SandboxTarget]:
-    sandbox = sandbox_for(project)
-    try:
-        start_sandbox(project, ["aws-primary", "gcp-standby"], lambda _m: None)
-        yield SandboxTarget(sandbox)
-    finally:
-        sandbox.down()
+    with running_sandbox(project, ["aws-primary", "gcp-standby"]) as target:
+        yield target
 
 
 def snapshot(target: SandboxTarget) -> dict[str, object]:

@@ -4,7 +4,6 @@ driven through `SandboxTarget`. One sandbox per module; it is stopped even when 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import urllib.request
 from collections import Counter
@@ -21,30 +20,20 @@ from runbooks.target import SandboxTarget
 from sandbox.errors import SandboxError
 from sandbox.manager import pid_alive
 from sandbox.triton import server_metadata
-from tests.conftest import ROOT
+from tests.conftest import copied_project, running_sandbox
 
 STACKS = ["aws-primary", "gcp-standby"]
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    root = tmp_path_factory.mktemp("sandbox-project")
-    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
-    shutil.copytree(ROOT / "stacks", root / "stacks")
-    return Project(root)
+    return copied_project(tmp_path_factory.mktemp("sandbox-project"))
 
 
 @pytest.fixture(scope="module")
 def target(project: Project) -> Iterator[SandboxTarget]:
-    sandbox = sandbox_for(project)
-    try:
-        start_sandbox(project, STACKS, lambda _message: None)
-        yield SandboxTarget(sandbox)
-    finally:
-        state = sandbox.load_state()
-        sandbox.down()
-        if state is not None:
-            assert not [c.name for c in state.components if pid_alive(c.pid)]
+    with running_sandbox(project, STACKS) as target:
+        yield target
 
 
 def infer(endpoint: str, features: np.ndarray) -> tuple[np.ndarray, str]:
