@@ -42,6 +42,11 @@ drill_app = typer.Typer(
     help="Exit-plan drills with journals, gates, rollback and reports.", no_args_is_help=True
 )
 app.add_typer(drill_app, name="drill")
+chaos_app = typer.Typer(
+    help="Chaos Toolkit experiments (chaos/experiments/*.yaml) with the load generator running.",
+    no_args_is_help=True,
+)
+app.add_typer(chaos_app, name="chaos")
 
 ProjectOption = Annotated[
     Path | None,
@@ -508,6 +513,58 @@ def drill_report(
 
     md, html = write_report(Journal.load(journal_path).data, journal_path.parent)
     render.out.print(f"wrote {md} and {html}")
+
+
+@chaos_app.command("run")
+def chaos_run(
+    experiment: Annotated[Path, typer.Argument(help="Experiment file (Chaos Toolkit YAML/JSON).")],
+    target: Annotated[str, typer.Option("--target", help="sandbox (live: not yet).")] = "sandbox",
+    dry: Annotated[
+        bool, typer.Option("--dry", help="List the activities; change nothing.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Journal folder (default .exitplan/chaos/TIME-NAME/).",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run an experiment through chaostoolkit-lib against the target, with open-loop load
+    running; write the Chaos Toolkit journal plus exitplan's measurements. Rollbacks always
+    run. Exits 1 when the experiment deviated, failed or was interrupted (e.g. refused)."""
+    from runbooks import chaos_run as chaos
+
+    options = chaos.ChaosOptions(experiment, _project(project).root, target, out)
+    if dry:
+        steps = chaos.planned_activities(*chaos.load(options))
+        if as_json:
+            _print_json(steps)
+        else:
+            for step in steps:
+                args = json.dumps(step["arguments"], default=str)
+                typer.echo(f"{step['phase']:<13} {step['type']:<7} {step['call']}({args})")
+        return
+    journal, path = chaos.run(options)
+    summary = {
+        "status": journal["status"],
+        "deviated": journal["deviated"],
+        "journal": str(path),
+        "exitplan": {k: v for k, v in journal["exitplan"].items() if k != "activities"},
+    }
+    if as_json:
+        _print_json(summary)
+    else:
+        typer.echo(f"status: {summary['status']}  deviated: {summary['deviated']}")
+        for key, value in summary["exitplan"].items():
+            typer.echo(f"  {key}: {value}")
+        typer.echo(f"journal: {path}")
+    if journal["status"] != "completed" or journal["deviated"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -237,3 +237,41 @@ class SandboxTarget:
         server.wait_live()
         server.load(self.state.model)
         self._log("restart", stack=stack, pid=component.pid)
+
+
+# Helpers for chaos experiments (which may import this module only): the target they act on,
+# whether a stack may be drilled, and the model the service serves, read from the project.
+
+
+def project_root(path: str | Path | None = None) -> Path:
+    """The project folder at or above `path` (default: the current directory)."""
+    from components.stack_config import find_project
+
+    return find_project(Path(path) if path else Path.cwd())
+
+
+def target_for(root: Path, kind: str = "sandbox") -> Target:
+    """The `Target` for the project at `root`: the running sandbox (the only kind so far)."""
+    if kind != "sandbox":
+        raise SandboxError(
+            f"target {kind!r} is not supported by chaos experiments yet",
+            fix="use exitplan_target: sandbox",
+        )
+    from components.stack_config import Project
+    from runbooks.sandbox_run import sandbox_for
+
+    return SandboxTarget(sandbox_for(Project(root)))
+
+
+def drillable(root: Path, stack: str) -> bool:
+    """Whether the stack file marks the stack `drillable: true` (destructive steps allowed)."""
+    from components.stack_config import Project
+
+    return bool(Project(root).stack(stack).spec.drillable)
+
+
+def served_model(root: Path, stack: str) -> str:
+    """The name of the (first) model the stack serves."""
+    from components.stack_config import Project
+
+    return Project(root).stack(stack).spec.triton.models[0].name

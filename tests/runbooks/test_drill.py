@@ -106,30 +106,22 @@ def test_a_failed_gate_rolls_back_and_exits_1(
     assert snapshot(target) == before
 
 
+def drill_args(project: Project, *args: str, command: str = "exit-plan") -> list[str]:
+    """`exitplan drill <command>` on the test project; exit-plan drills go aws -> gcp."""
+    route = ["--from", "aws-primary", "--to", "gcp-standby"] if command == "exit-plan" else []
+    return [EXITPLAN, "drill", command, *route, *args, "--project", str(project.root)]
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the CLI, capturing text output; the exit status is the caller's to check."""
+    return subprocess.run(args, capture_output=True, text=True, check=False, env=env)
+
+
 def _drill(project: Project, out: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            EXITPLAN,
-            "drill",
-            "exit-plan",
-            "--from",
-            "aws-primary",
-            "--to",
-            "gcp-standby",
-            "--rate",
-            "40",
-            "--canary",
-            "10,100",
-            "--hold",
-            "2",
-            "--out",
-            str(out),
-            "--project",
-            str(project.root),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    args = drill_args(
+        project, "--rate", "40", "--canary", "10,100", "--hold", "2", "--out", str(out)
     )
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def _wait_for(journal: Path, predicate: object, timeout_s: float = 60) -> dict[str, object]:
@@ -171,17 +163,11 @@ def test_a_killed_drill_is_rolled_back_from_its_journal(
     os.kill(drill.pid, signal.SIGKILL)
     drill.wait(timeout=10)
     assert target.weights() != before["weights"]
-    args = [
-        EXITPLAN,
-        "drill",
-        "rollback",
-        str(tmp_path / "journal.json"),
-        "--project",
-        str(project.root),
-    ]
-    first = subprocess.run(args, capture_output=True, text=True, check=True)
-    assert "restored" in first.stdout
-    second = subprocess.run(args, capture_output=True, text=True, check=True)
+    args = drill_args(project, str(tmp_path / "journal.json"), command="rollback")
+    first = run_cli(args)
+    assert first.returncode == 0 and "restored" in first.stdout, first.stderr
+    second = run_cli(args)
+    assert second.returncode == 0, second.stderr
     assert "nothing left to restore" in second.stdout, "safe to run twice"
     assert snapshot(target) == before
     (project.root / ".exitplan" / "sandbox" / "drill.lock").unlink(missing_ok=True)
@@ -191,39 +177,19 @@ def test_dry_run_prints_the_steps_and_changes_nothing(
     target: SandboxTarget, project: Project
 ) -> None:
     before = snapshot(target)
-    result = subprocess.run(
-        [
-            EXITPLAN,
-            "drill",
-            "exit-plan",
-            "--from",
-            "aws-primary",
-            "--to",
-            "gcp-standby",
-            "--dry",
-            "--project",
-            str(project.root),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = run_cli(drill_args(project, "--dry"))
+    assert result.returncode == 0, result.stderr
     assert "canary 100%" in result.stdout and "revoke aws-primary" in result.stdout
     assert snapshot(target) == before
 
 
 def test_bad_drill_input(project: Project, target: SandboxTarget) -> None:
     for args, words in (
-        (["--from", "aws-primary", "--to", "aws-primary"], "same stack"),
-        (["--from", "aws-primary", "--to", "oracle"], "unknown stack"),
-        (["--from", "aws-primary", "--to", "gcp-standby", "--canary", "10,50"], "rise to 100"),
+        (["--to", "aws-primary"], "same stack"),
+        (["--to", "oracle"], "unknown stack"),
+        (["--canary", "10,50"], "rise to 100"),
     ):
-        result = subprocess.run(
-            [EXITPLAN, "drill", "exit-plan", *args, "--project", str(project.root)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = run_cli(drill_args(project, *args))  # a repeated option: the last one wins
         assert result.returncode == 2, result.stderr
         assert words in result.stderr
 
@@ -253,25 +219,6 @@ def test_one_drill_at_a_time(tmp_path: Path) -> None:
 
 def test_the_live_target_needs_the_pulumi_cli(project: Project, tmp_path: Path) -> None:
     env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no pulumi on it
-    result = subprocess.run(
-        [
-            EXITPLAN,
-            "drill",
-            "exit-plan",
-            "--from",
-            "aws-primary",
-            "--to",
-            "gcp-standby",
-            "--target",
-            "live",
-            "--dry",
-            "--project",
-            str(project.root),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
+    result = run_cli(drill_args(project, "--target", "live", "--dry"), env=env)
     assert result.returncode == 2, result.stderr
     assert "install the Pulumi CLI" in result.stderr
