@@ -116,6 +116,12 @@ def test_sklearn_needs_trust_then_packages(
     assert result is not None and result["framework"] == "sklearn"
 
 
+def push_args(tmp_path: Path, ref: str) -> list[str]:
+    """Package the MLP and push its image to `ref` over plain HTTP."""
+    out = str(tmp_path / "o")
+    return [f"{MODELS}:mlp", "--out", out, "--image", ref, "--push", "--insecure-registry"]
+
+
 def test_push_to_a_real_registry_and_read_back(
     tmp_path: Path,
     registry: str,  # noqa: F811
@@ -123,19 +129,7 @@ def test_push_to_a_real_registry_and_read_back(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     ref = f"{registry}/models/mlp:1"
-    code, result, err = package(
-        [
-            f"{MODELS}:mlp",
-            "--out",
-            str(tmp_path / "o"),
-            "--image",
-            ref,
-            "--push",
-            "--insecure-registry",
-        ],
-        monkeypatch,
-        capsys,
-    )
+    code, result, err = package(push_args(tmp_path, ref), monkeypatch, capsys)
     assert code == 0, err
     assert result is not None and result["pushed"][ref] == result["image_digest"]
 
@@ -146,19 +140,7 @@ def test_an_unreachable_registry_is_bad_input(
     from tests.model_packaging.registry import free_port
 
     ref = f"127.0.0.1:{free_port()}/models/mlp:1"
-    code, _, err = package(
-        [
-            f"{MODELS}:mlp",
-            "--out",
-            str(tmp_path / "o"),
-            "--image",
-            ref,
-            "--push",
-            "--insecure-registry",
-        ],
-        monkeypatch,
-        capsys,
-    )
+    code, _, err = package(push_args(tmp_path, ref), monkeypatch, capsys)
     assert code == 2 and "image:" in err
 
 
