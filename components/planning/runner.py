@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +74,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 def plan_stack(project: Project, stack: Stack) -> Plan:
     """Validate the stack, then run its program under mocks and return the plan."""
     stack.validate()  # spec, references and catalog first, for errors that name the file
+    _ensure_event_loop()
     mocks = PlanMocks(stack.config)
     monitor = _RecordingMonitor(mocks)
     settings.ROOT.set(None)
@@ -94,6 +97,17 @@ def plan_stack(project: Project, stack: Stack) -> Plan:
     return Plan(
         stack=stack.name, resources=monitor.records, outputs=outputs, secret_outputs=secrets
     )
+
+
+def _ensure_event_loop() -> None:
+    """Pulumi's runtime runs on the thread's current event loop; an `asyncio.run` earlier in
+    the process (the load generator's) leaves none set."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            asyncio.get_event_loop()
+        except RuntimeError:
+            asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def _engine_config(config: dict[str, Any]) -> dict[str, str]:

@@ -7,10 +7,7 @@ and exits 130; a drill killed outright is undone by `exitplan drill rollback JOU
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +18,7 @@ from typing import Any
 from components.providers import cloud
 from components.stack_config import Project
 from runbooks import load as loadgen
+from runbooks.background_load import BackgroundLoad
 from runbooks.errors import DrillCheckFailed, DrillInterrupted, RunbookError
 from runbooks.journal import Journal
 from runbooks.target import Target
@@ -29,7 +27,6 @@ from sandbox.manager import pid_alive
 
 SETTLE_S = 0.5  # after a weight change, before the gate's window opens
 LOAD_MARGIN_S = 4.0
-STRAGGLER_S = 0.05  # requests sent just before a window closes finish within this
 Progress = Callable[[str], None]
 
 
@@ -132,78 +129,6 @@ def planned_steps(options: ExitPlanOptions, before: dict[str, int]) -> list[str]
     return steps
 
 
-class _Load:
-    """The drill's open-loop load, in a process of its own, recording every request."""
-
-    def __init__(
-        self, target: Target, model: str, rate: float, duration_s: float, folder: Path
-    ) -> None:
-        inputs = loadgen.metadata_inputs(target.endpoint(), model)
-        request = loadgen.infer_request(target.endpoint(), model, inputs)
-        self.spec = folder / "load-request.json"
-        self.records_file = folder / "load-records.jsonl"
-        folder.mkdir(parents=True, exist_ok=True)
-        self.spec.write_text(
-            json.dumps(
-                {
-                    "url": request.url,
-                    "body": request.body.decode(),
-                    "headers": dict(request.headers),
-                    "rate": rate,
-                    "duration_s": duration_s,
-                }
-            )
-        )
-        self.records_file.unlink(missing_ok=True)
-        self.rate, self.duration = rate, duration_s
-        self.process: subprocess.Popen[bytes] | None = None
-        self.started = 0.0
-
-    def start(self, timeout_s: float = 30) -> None:
-        """Start the worker and align the drill's clock with its schedule."""
-        started_file = self.records_file.with_suffix(".start")
-        started_file.unlink(missing_ok=True)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "runbooks.load_worker", str(self.spec), str(self.records_file)]
-        )
-        deadline = time.monotonic() + timeout_s
-        while not started_file.exists() or not started_file.read_text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RunbookError(
-                    "the load generator did not start", fix="run exitplan load to see why"
-                )
-            time.sleep(0.02)
-        epoch = float(started_file.read_text())
-        self.started = time.monotonic() - (time.time() - epoch)
-
-    def stop(self) -> None:
-        """End the load now (the drill is over, or was interrupted)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def now(self) -> float:
-        """Seconds since the load started (the drill's clock)."""
-        return time.monotonic() - self.started
-
-    def records(self) -> list[loadgen.RequestRecord]:
-        """Every request finished so far."""
-        if not self.records_file.exists():
-            return []
-        lines = self.records_file.read_text().splitlines()
-        return [loadgen.RequestRecord(**json.loads(line)) for line in lines if line.endswith("}")]
-
-    def window(self, start: float, end: float) -> loadgen.LoadSummary:
-        """The requests scheduled between `start` and `end` (waiting for those still out)."""
-        time.sleep(max(0.0, end + STRAGGLER_S - self.now()))
-        chosen = [r for r in self.records() if start <= r.scheduled_s < end]
-        return loadgen.summarize(chosen, rate=self.rate, duration_s=max(end - start, 1e-3))
-
-
 def run_exit_plan(
     project: Project,
     target: Target,
@@ -243,7 +168,7 @@ def run_exit_plan(
     holds = len(options.canary) + 3 + (0 if options.keep else 1)
     model = project.stack(options.source).spec.triton.models[0].name
     duration = holds * options.hold_s + 2 * LOAD_MARGIN_S
-    load = _Load(target, model, options.rate, duration, journal_path.parent)
+    load = BackgroundLoad(target, model, options.rate, duration, journal_path.parent)
     drill = _Drill(target, options, journal, load, before, progress)
     load.start()
     try:
@@ -289,7 +214,7 @@ class _Drill:
         target: Target,
         options: ExitPlanOptions,
         journal: Journal,
-        load: _Load,
+        load: BackgroundLoad,
         before: dict[str, int],
         progress: Progress,
     ) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import pytest
 
 from components.planning.parity import compare
 from components.planning.runner import Plan, plan_stack
+from components.stack_config import Project
 from tests.conftest import ALL_STACKS, MakeProject, service, service_config
 
 
@@ -109,3 +112,15 @@ def test_the_models_row_shows_each_stacks_model_digest(make_project: MakeProject
     models = next(r for r in report.rows if r.row == "models")
     assert models.values["pinned"] == "fraud-scorer:3@sha256:abababababab"
     assert models.status == "drift", "two stacks serving different model bytes"
+
+
+def test_a_plan_runs_after_asyncio_run_cleared_the_event_loop(project: Project) -> None:
+    def after_asyncio_run() -> None:
+        asyncio.run(asyncio.sleep(0))  # as the load generator does: leaves no loop set
+        results.append(len(plan_stack(project, project.stack("aws-primary")).resources))
+
+    results: list[int] = []
+    worker = threading.Thread(target=after_asyncio_run)  # a fresh thread: no loop of its own
+    worker.start()
+    worker.join()
+    assert results and results[0] > 0

@@ -1,0 +1,1 @@
+"""Credential faults: revoke, rotate and redeploy with a stack's model-store key."""

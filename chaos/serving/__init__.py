@@ -1,0 +1,1 @@
+"""Serving: crash, restart, freeze and thaw a stack's Triton."""

@@ -1,0 +1,1 @@
+"""Traffic: the front door's weights and what clients see through it."""

@@ -1,0 +1,168 @@
+"""The chaos experiments end to end on a real sandbox (aws-primary + gcp-standby), through
+chaostoolkit-lib and through the upstream `chaos run` CLI: credential revocation, a primary
+outage and brownout, --dry, discovery, and refusal of a stack that is not drillable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import chaos
+from components.stack_config import Project
+from runbooks.chaos_run import ChaosOptions, run
+from runbooks.cli import app
+from runbooks.target import SandboxTarget
+from tests.conftest import ROOT, copied_project, running_sandbox
+
+EXPERIMENTS = ROOT / "chaos" / "experiments"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return copied_project(tmp_path_factory.mktemp("chaos-project"))
+
+
+@pytest.fixture(scope="module")
+def target(project: Project) -> Iterator[SandboxTarget]:
+    with running_sandbox(project, ["aws-primary", "gcp-standby"]) as target:
+        yield target
+
+
+def snapshot(target: SandboxTarget) -> dict[str, object]:
+    return {
+        "weights": target.weights(),
+        "healthy": {s: target.health(s) for s in target.stacks()},
+        "credentials": target.credential_state("aws-primary"),
+    }
+
+
+def test_discover_lists_every_area() -> None:
+    discovery = chaos.discover()
+    names = {(a["mod"], a["name"]) for a in discovery["activities"]}
+    assert ("chaos.credentials.actions", "revoke_credentials") in names
+    assert ("chaos.credentials.probes", "redeploy_fails_with_auth_error") in names
+    assert ("chaos.traffic.probes", "error_rate_through_front_door") in names
+    assert ("chaos.serving.actions", "kill") in names
+    assert ("chaos.serving.probes", "all_healthy") in names
+    assert discovery["extension"]["name"] == "exitplan"
+
+
+def test_dry_lists_resolved_activities_and_changes_nothing(
+    target: SandboxTarget, project: Project
+) -> None:
+    before = snapshot(target)
+    result = CliRunner().invoke(
+        app,
+        [
+            "chaos",
+            "run",
+            str(EXPERIMENTS / "credential-revocation.yaml"),
+            "--dry",
+            "--json",
+            "--project",
+            str(project.root),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.output)
+    revoke = next(s for s in steps if s["name"] == "revoke-primary-key")
+    assert revoke["arguments"] == {"stack": "aws-primary"}
+    assert [s["phase"] for s in steps][-1] == "rollbacks"
+    assert snapshot(target) == before
+
+
+def test_credential_revocation_recovers_with_a_new_key(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    key_before = target.credential_state("aws-primary")["key_id"]
+    journal, path = run(
+        ChaosOptions(EXPERIMENTS / "credential-revocation.yaml", project.root, out=tmp_path)
+    )
+    assert journal["status"] == "completed", [r.get("exception") for r in journal["run"]]
+    assert not journal["deviated"]
+    failed_probe = next(r for r in journal["run"] if r["activity"]["name"].startswith("redeploy-f"))
+    assert failed_probe["output"] is True
+    ep = journal["exitplan"]
+    assert ep["rto_met"] and ep["revoke_to_recovered_s"] < ep["rto_target_s"]
+    assert ep["load"]["sent"] > 0
+    state = target.credential_state("aws-primary")
+    assert state["status"] == "active" and state["key_id"] != key_before
+    assert all(target.health(s) for s in target.stacks())
+    assert json.loads(path.read_text())["status"] == "completed"
+
+
+@pytest.mark.parametrize("experiment", ["primary-outage", "primary-brownout"])
+def test_a_failed_primary_is_detected_then_restored(
+    experiment: str, target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    weights = target.weights()
+    journal, _ = run(ChaosOptions(EXPERIMENTS / f"{experiment}.yaml", project.root, out=tmp_path))
+    assert journal["status"] == "completed", [r.get("exception") for r in journal["run"]]
+    assert not journal["deviated"]
+    assert journal["exitplan"]["detection_s"] is not None
+    assert target.health("aws-primary")
+    assert target.weights() == weights
+
+
+def test_the_upstream_chaos_cli_runs_the_same_file(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    weights = target.weights()
+    chaos_cli = Path(sys.executable).parent / "chaos"
+    result = subprocess.run(
+        [
+            str(chaos_cli),
+            "--no-version-check",
+            "--no-log-file",
+            "run",
+            "--rollback-strategy",
+            "always",
+            "--journal-path",
+            str(tmp_path / "journal.json"),
+            str(EXPERIMENTS / "primary-outage.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=project.root,  # the project is found from the folder chaos runs in
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["status"] == "completed" and not journal["deviated"]
+    assert [r["activity"]["name"] for r in journal["run"]][1] == "kill-primary"
+    assert target.health("aws-primary") and target.weights() == weights
+
+
+def test_a_stack_that_is_not_drillable_is_refused(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    stack_file = project.root / "stacks" / "Pulumi.aws-primary.yaml"
+    original = stack_file.read_text()
+    stack_file.write_text(original.replace("drillable: true", "drillable: false"))
+    before = snapshot(target)
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                "chaos",
+                "run",
+                str(EXPERIMENTS / "credential-revocation.yaml"),
+                "--out",
+                str(tmp_path),
+                "--json",
+                "--project",
+                str(project.root),
+            ],
+        )
+    finally:
+        stack_file.write_text(original)
+    assert result.exit_code == 1, result.output
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["status"] == "interrupted" and journal["run"] == []
+    assert snapshot(target) == before
