@@ -21,6 +21,8 @@ from runbooks.errors import RunbookError
 from runbooks.target import served_model, target_for
 
 SETTINGS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
+# Activities that take a stack out of service: the stack the production estimate is for.
+FAULTS = ("kill", "hang")
 LOAD_RATE = 10.0
 LOAD_MAX_S = 900.0
 
@@ -122,6 +124,57 @@ def measurements(
     return result
 
 
+def faulted_stack(journal: dict[str, Any], configuration: dict[str, Any]) -> str | None:
+    """The stack the experiment's first outage fault (kill, hang) acted on."""
+    for item in journal.get("run") or []:
+        provider = item["activity"].get("provider") or {}
+        if provider.get("func") in FAULTS:
+            arguments = substitute(provider.get("arguments") or {}, configuration, {})
+            return str(arguments.get("stack"))
+    return None
+
+
+def production_estimate(root: Path, stack: str) -> dict[str, Any] | None:
+    """What the same outage would take behind the stacks' real DNS router: its health checks
+    mark `stack` down after interval x failure threshold, and clients keep the old answer for
+    up to the record's TTL (longer where resolvers or clients cache beyond it). None when no
+    router routes to `stack`."""
+    from components.providers import cloud
+    from components.stack_config import Project
+
+    project = Project(root)
+    routers = (project.stack(name).traffic for name in project.stack_names())
+    traffic = next((t for t in routers if t is not None and stack in t.stacks), None)
+    if traffic is None:
+        return None
+    check = traffic.health_check
+    gap = cloud(traffic.dns_provider).UNSUPPORTED.get("dns-health-checks")
+    detection = None if gap else check.detection_s
+    return {
+        "router": traffic.dns_provider,
+        "zone": traffic.zone,
+        "health_check_interval_s": check.interval_s,
+        "failure_threshold": check.failure_threshold,
+        "ttl_s": traffic.ttl_s,
+        "detection_s": detection,
+        "clients_moved_s": None if detection is None else detection + traffic.ttl_s,
+        "gap": gap,
+    }
+
+
+def describe_estimate(estimate: dict[str, Any]) -> str:
+    """One line: the production figure to set beside the sandbox's measured detection."""
+    where = f"behind the real router ({estimate['router']} DNS, {estimate['zone']})"
+    if estimate["detection_s"] is None:
+        return f"  {where}: no health checks ({estimate['gap']})"
+    return (
+        f"  {where}: health checks {estimate['health_check_interval_s']} s x "
+        f"{estimate['failure_threshold']} = {estimate['detection_s']} s to mark it down, "
+        f"+ TTL {estimate['ttl_s']} s = {estimate['clients_moved_s']} s before clients move "
+        "(longer where resolvers or clients cache past the TTL)"
+    )
+
+
 def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
     """Run the experiment with load running; write journal.json; return (journal, path)."""
     experiment, configuration = load(options)
@@ -142,6 +195,9 @@ def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
     finally:
         generator.stop()
     journal["exitplan"] = measurements(journal, configuration, generator, load_epoch)
+    stack = faulted_stack(journal, configuration)
+    if stack is not None:
+        journal["exitplan"]["production_estimate"] = production_estimate(options.root, stack)
     path = out / "journal.json"
     path.write_text(json.dumps(journal, indent=2, default=str))
     return journal, path

@@ -560,8 +560,11 @@ def chaos_run(
         _print_json(summary)
     else:
         typer.echo(f"status: {summary['status']}  deviated: {summary['deviated']}")
+        estimate = summary["exitplan"].pop("production_estimate", None)
         for key, value in summary["exitplan"].items():
             typer.echo(f"  {key}: {value}")
+        if estimate is not None:
+            typer.echo(chaos.describe_estimate(estimate))
         typer.echo(f"journal: {path}")
     if journal["status"] != "completed" or journal["deviated"]:
         raise typer.Exit(1)

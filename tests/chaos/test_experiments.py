@@ -15,10 +15,16 @@ from typer.testing import CliRunner
 
 import chaos
 from components.stack_config import Project
-from runbooks.chaos_run import ChaosOptions, run
+from runbooks.chaos_run import ChaosOptions, describe_estimate, production_estimate, run
 from runbooks.cli import app
 from runbooks.target import SandboxTarget
-from tests.conftest import ROOT, copied_project, running_sandbox
+from tests.conftest import (
+    ROOT,
+    MakeProject,
+    copied_project,
+    running_sandbox,
+    stack_config,
+)
 
 EXPERIMENTS = ROOT / "chaos" / "experiments"
 
@@ -106,6 +112,12 @@ def test_a_failed_primary_is_detected_then_restored(
     assert journal["status"] == "completed", [r.get("exception") for r in journal["run"]]
     assert not journal["deviated"]
     assert journal["exitplan"]["detection_s"] is not None
+    estimate = journal["exitplan"]["production_estimate"]  # Route 53: 10 s x 3, TTL 60 s
+    assert (estimate["router"], estimate["detection_s"], estimate["clients_moved_s"]) == (
+        "aws",
+        30,
+        90,
+    )
     assert target.health("aws-primary")
     assert target.weights() == weights
 
@@ -166,3 +178,19 @@ def test_a_stack_that_is_not_drillable_is_refused(
     journal = json.loads((tmp_path / "journal.json").read_text())
     assert journal["status"] == "interrupted" and journal["run"] == []
     assert snapshot(target) == before
+
+
+def test_the_production_estimate_names_a_router_without_health_checks(
+    make_project: MakeProject,
+) -> None:
+    primary = stack_config("aws-primary")
+    weights = {"aws-primary": 100, "gcp-standby": 0}
+    primary["config"]["exitplan:traffic"].update(dns_provider="gcp", weights=weights)
+    primary["config"]["gcp:project"] = "fraud-prod"
+    primary["config"]["exitplan:traffic"].pop("failover")
+    project = make_project({"aws-primary": primary, "gcp-standby": stack_config("gcp-standby")})
+    estimate = production_estimate(project.root, "gcp-standby")
+    assert estimate is not None and estimate["detection_s"] is None
+    assert "Cloud DNS health checks" in estimate["gap"]
+    assert "no health checks" in describe_estimate(estimate)
+    assert production_estimate(project.root, "nowhere") is None
