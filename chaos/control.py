@@ -1,14 +1,31 @@
-"""exitplan's safety control for Chaos Toolkit: before the experiment, refuse unless every
-stack an activity names (argument `stack`, after substitution) is marked drillable."""
+"""exitplan's safety controls for Chaos Toolkit:
+
+- before the experiment, refuse unless every stack an activity names (argument `stack`, after
+  substitution) is marked drillable;
+- the stop condition: after each activity of the method, when the configuration sets
+  `exitplan_stop_error_rate`, measure the error rate through the front door over
+  `exitplan_stop_window_s` seconds (default 1) and interrupt the method when it is over the
+  limit: the experiment ends `interrupted` and its rollbacks run."""
 
 from typing import Any
 
 from chaoslib import substitute
-from chaoslib.types import Configuration, Experiment, Secrets
+from chaoslib.exceptions import InterruptExecution
+from chaoslib.types import Activity, Configuration, Experiment, Run, Secrets
 
 from chaos.target import require_drillable
+from chaos.traffic.probes import error_rate_through_front_door
 
-__all__ = ["before_experiment_control", "named_stacks"]
+__all__ = [
+    "after_activity_control",
+    "after_method_control",
+    "before_experiment_control",
+    "before_method_control",
+    "named_stacks",
+    "stop_condition",
+]
+# Whether the method is running: the stop condition watches the method, never the rollbacks.
+_IN_METHOD = {"now": False}
 
 
 def named_stacks(experiment: Experiment, configuration: Configuration = None) -> list[str]:
@@ -36,3 +53,49 @@ def before_experiment_control(
 ) -> None:
     """Interrupt the run (status `interrupted`) when a named stack is not drillable."""
     require_drillable(named_stacks(context, configuration), configuration)
+
+
+def before_method_control(context: Experiment, **kwargs: Any) -> None:
+    """The method starts: the stop condition is armed."""
+    _IN_METHOD["now"] = True
+
+
+def after_method_control(context: Experiment, **kwargs: Any) -> None:
+    """The method is over: the stop condition is disarmed."""
+    _IN_METHOD["now"] = False
+
+
+def stop_condition(configuration: Configuration = None) -> str | None:
+    """Why the method must stop now (the error rate over the window is over the limit), or
+    None; nothing is measured when no limit is configured."""
+    configuration = configuration or {}
+    limit = configuration.get("exitplan_stop_error_rate")
+    if limit is None:
+        return None
+    window = float(configuration.get("exitplan_stop_window_s", 1.0))
+    rate = error_rate_through_front_door(seconds=window, configuration=configuration)
+    if rate <= float(limit):
+        return None
+    return (
+        f"stop condition: {rate:.0%} of requests through the front door failed over "
+        f"{window:g} s (limit {float(limit):.0%}); stopping the method, rolling back"
+    )
+
+
+def after_activity_control(
+    context: Activity,
+    state: Run | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    **kwargs: Any,
+) -> None:
+    """Interrupt the method (status `interrupted`; rollbacks run) when the stop condition holds."""
+    if not _IN_METHOD["now"]:
+        return
+    try:
+        reason = stop_condition(configuration)
+    except Exception as exc:  # fail safe: a stop condition that cannot be measured stops
+        reason = f"stop condition could not be measured ({exc}); stopping the method"
+    if reason is not None:
+        _IN_METHOD["now"] = False
+        raise InterruptExecution(reason)

@@ -18,7 +18,11 @@ def weights(configuration: Configuration = None) -> dict:
 
 def _burst(seconds: float, rate: float, configuration: Configuration) -> float:
     endpoint, model = resolve(configuration).endpoint(), served_model_of(configuration)
-    request = infer_request(endpoint, model, metadata_inputs(endpoint, model))
+    try:
+        inputs = metadata_inputs(endpoint, model)
+    except OSError:  # the front door refuses even the model's metadata: every request fails
+        return 1.0
+    request = infer_request(endpoint, model, inputs)
     summary, _ = load(request, rate=float(rate), duration_s=float(seconds))
     return summary.failed / summary.sent if summary.sent else 1.0
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import chaos
@@ -194,3 +195,23 @@ def test_the_production_estimate_names_a_router_without_health_checks(
     assert "Cloud DNS health checks" in estimate["gap"]
     assert "no health checks" in describe_estimate(estimate)
     assert production_estimate(project.root, "nowhere") is None
+
+
+def test_a_tripped_stop_condition_interrupts_and_rolls_back(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    experiment = yaml.safe_load((EXPERIMENTS / "primary-outage.yaml").read_text())
+    experiment["configuration"]["exitplan_stop_error_rate"] = 0.2
+    spread = experiment["method"][0]  # no traffic on the standby: the kill fails every request
+    spread["provider"]["arguments"]["weights"] = {"aws-primary": 100, "gcp-standby": 0}
+    path = tmp_path / "outage-without-standby.yaml"
+    path.write_text(yaml.safe_dump(experiment))
+    before = snapshot(target)
+    journal, _ = run(ChaosOptions(path, project.root, out=tmp_path / "run"))
+    assert journal["status"] == "interrupted"
+    assert [r["activity"]["name"] for r in journal["run"]] == ["spread-traffic", "kill-primary"]
+    assert [r["activity"]["name"] for r in journal["rollbacks"]] == [
+        "ensure-primary-running",
+        "restore-weights",
+    ]
+    assert snapshot(target) == before
