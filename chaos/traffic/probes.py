@@ -7,7 +7,13 @@ from chaoslib.types import Configuration
 from chaos.target import activity, resolve, served_model_of
 from runbooks.load import infer_request, load, metadata_inputs
 
-__all__ = ["error_rate_through_front_door", "seconds_until_error_free", "weights"]
+__all__ = [
+    "error_rate_through_front_door",
+    "seconds_until_error_free",
+    "slo_breached",
+    "slo_met",
+    "weights",
+]
 
 
 @activity
@@ -16,15 +22,16 @@ def weights(configuration: Configuration = None) -> dict:
     return dict(resolve(configuration).weights())
 
 
-def _burst(seconds: float, rate: float, configuration: Configuration) -> float:
+def _burst(seconds: float, rate: float, configuration: Configuration) -> tuple[float, float]:
+    """A short open-loop burst through the front door: (error rate, p99 ms of the successes)."""
     endpoint, model = resolve(configuration).endpoint(), served_model_of(configuration)
     try:
         inputs = metadata_inputs(endpoint, model)
     except OSError:  # the front door refuses even the model's metadata: every request fails
-        return 1.0
+        return 1.0, 0.0
     request = infer_request(endpoint, model, inputs)
     summary, _ = load(request, rate=float(rate), duration_s=float(seconds))
-    return summary.failed / summary.sent if summary.sent else 1.0
+    return (summary.failed / summary.sent if summary.sent else 1.0), summary.p99_ms
 
 
 @activity
@@ -32,7 +39,35 @@ def error_rate_through_front_door(
     seconds: float = 1.0, rate: float = 20.0, configuration: Configuration = None
 ) -> float:
     """Send `rate` requests a second for `seconds` (open loop): the share that failed."""
-    return _burst(seconds, rate, configuration)
+    return _burst(seconds, rate, configuration)[0]
+
+
+@activity
+def slo_breached(
+    p99_ms: float,
+    max_error_rate: float = 0.0,
+    seconds: float = 2.0,
+    rate: float = 20.0,
+    configuration: Configuration = None,
+) -> dict:
+    """Measure a burst through the front door against the SLO: `breached` is true when its
+    error rate is over `max_error_rate` or its p99 over `p99_ms`."""
+    errors, p99 = _burst(seconds, rate, configuration)
+    breached = errors > float(max_error_rate) or p99 > float(p99_ms)
+    return {"breached": breached, "error_rate": errors, "p99_ms": p99}
+
+
+@activity
+def slo_met(
+    p99_ms: float,
+    max_error_rate: float = 0.0,
+    seconds: float = 1.0,
+    rate: float = 20.0,
+    configuration: Configuration = None,
+) -> bool:
+    """Whether a burst through the front door meets the SLO (for steady-state hypotheses)."""
+    measured = slo_breached(p99_ms, max_error_rate, seconds, rate, configuration=configuration)
+    return not measured["breached"]
 
 
 @activity
@@ -46,6 +81,6 @@ def seconds_until_error_free(
     failover as clients see it). Fails when no burst is clean within `timeout`."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        if _burst(burst, rate, configuration) == 0.0:
+        if _burst(burst, rate, configuration)[0] == 0.0:
             return round(time.monotonic() - start, 3)
     raise TimeoutError(f"still failing requests after {timeout:g} s")

@@ -215,3 +215,18 @@ def test_a_tripped_stop_condition_interrupts_and_rolls_back(
         "restore-weights",
     ]
     assert snapshot(target) == before
+
+
+def test_a_regressing_canary_is_caught_and_loses_its_traffic(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    before = snapshot(target)
+    journal, _ = run(
+        ChaosOptions(EXPERIMENTS / "canary-regression.yaml", project.root, out=tmp_path)
+    )
+    assert journal["status"] == "completed", [r.get("exception") for r in journal["run"]]
+    assert not journal["deviated"]
+    runs = {r["activity"]["name"]: r for r in journal["run"]}
+    caught = runs["slo-catches-the-regression"]
+    assert caught["output"]["breached"] is True, caught["output"]
+    assert snapshot(target) == before
