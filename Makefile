@@ -111,6 +111,7 @@ bench: bootstrap
 	$(BIN)/python bench/packaging.py
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/drill.py
+	$(BIN)/python -P bench/chaos.py  # -P: bench/packaging.py must not shadow `packaging`
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

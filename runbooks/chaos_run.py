@@ -18,11 +18,15 @@ from chaoslib.loader import load_experiment
 
 from runbooks.background_load import BackgroundLoad
 from runbooks.errors import RunbookError
+from runbooks.load import RequestRecord, summarize
 from runbooks.target import served_model, target_for
 
 SETTINGS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
-# Activities that take a stack out of service: the stack the production estimate is for.
+# Activities that take a stack out of service, and those that bring it back.
 FAULTS = ("kill", "hang")
+RECOVERIES = ("restart", "resume")
+ERROR_FREE_S = 1.0  # detection ends with the first window this long with no failed request
+STEP_S = 0.1
 LOAD_RATE = 10.0
 LOAD_MAX_S = 900.0
 
@@ -83,6 +87,38 @@ def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
+def fault_impact(
+    records: list[RequestRecord], stack: str, start: float, end: float
+) -> dict[str, Any]:
+    """What clients saw from a fault on `stack` at `start` until it was undone at `end` (seconds
+    on the load's clock): the last request the faulted stack still answered, the first second
+    with no failed request, the failures and the p99 of the successes."""
+    during = sorted(
+        (r for r in records if start <= r.scheduled_s < end), key=lambda r: r.scheduled_s
+    )
+    answered = [r.scheduled_s for r in during if r.served_by == stack and r.status == 200]
+    failed = [r.scheduled_s for r in during if r.status != 200]
+    error_free = None
+    offset = 0.0
+    while start + offset + ERROR_FREE_S <= end:
+        window_start = start + offset
+        window_end = window_start + ERROR_FREE_S
+        if not any(window_start <= t < window_end for t in failed):
+            error_free = round(offset, 3)
+            break
+        offset += STEP_S
+    summary = summarize(during, rate=1.0, duration_s=max(end - start, 1e-3))
+    return {
+        "stack": stack,
+        "window_s": round(end - start, 3),
+        "sent": len(during),
+        "failed": len(failed),
+        "last_answer_from_faulted_s": round(max(answered) - start, 3) if answered else 0.0,
+        "first_error_free_second_s": error_free,
+        "p99_ms": summary.p99_ms,
+    }
+
+
 def measurements(
     journal: dict[str, Any],
     configuration: dict[str, Any],
@@ -118,6 +154,17 @@ def measurements(
     detection = next((r for f, r in funcs if f == "seconds_until_error_free"), None)
     if detection is not None:
         result["detection_s"] = detection.get("output")
+    fault = next((r for f, r in funcs if f in FAULTS), None)
+    if fault is not None and load_ is not None:
+        stack = faulted_stack(journal, configuration) or ""
+        after = runs[runs.index(fault) :]
+        undone = next(
+            (r for r in after if r["activity"]["provider"].get("func") in RECOVERIES), None
+        )
+        end = _epoch((undone or runs[-1])["start" if undone else "end"]) - load_epoch
+        start = _epoch(fault["start"]) - load_epoch
+        load_.window(start, end)  # waits for the stragglers
+        result["fault"] = fault_impact(load_.records(), stack, start, end)
     if load_ is not None and runs:
         whole = load_.window(_epoch(runs[0]["start"]) - load_epoch, load_.now())
         result["load"] = {"rate": load_.rate, "sent": whole.sent, "failed": whole.failed}

@@ -16,8 +16,15 @@ from typer.testing import CliRunner
 
 import chaos
 from components.stack_config import Project
-from runbooks.chaos_run import ChaosOptions, describe_estimate, production_estimate, run
+from runbooks.chaos_run import (
+    ChaosOptions,
+    describe_estimate,
+    fault_impact,
+    production_estimate,
+    run,
+)
 from runbooks.cli import app
+from runbooks.load import RequestRecord
 from runbooks.target import SandboxTarget
 from tests.conftest import (
     ROOT,
@@ -113,6 +120,9 @@ def test_a_failed_primary_is_detected_then_restored(
     assert journal["status"] == "completed", [r.get("exception") for r in journal["run"]]
     assert not journal["deviated"]
     assert journal["exitplan"]["detection_s"] is not None
+    fault = journal["exitplan"]["fault"]
+    assert fault["stack"] == "aws-primary" and fault["sent"] > 0
+    assert fault["first_error_free_second_s"] is not None
     estimate = journal["exitplan"]["production_estimate"]  # Route 53: 10 s x 3, TTL 60 s
     assert (estimate["router"], estimate["detection_s"], estimate["clients_moved_s"]) == (
         "aws",
@@ -230,3 +240,16 @@ def test_a_regressing_canary_is_caught_and_loses_its_traffic(
     caught = runs["slo-catches-the-regression"]
     assert caught["output"]["breached"] is True, caught["output"]
     assert snapshot(target) == before
+
+
+def test_fault_impact_from_load_records() -> None:
+    def record(at: float, stack: str, status: int = 200) -> RequestRecord:
+        return RequestRecord(at, at, 2.0, status, "" if status == 200 else "503", stack)
+
+    records = [record(i / 10, "aws-primary") for i in range(10)]  # before the fault at 1.0
+    records += [record(1.0, "aws-primary"), record(1.1, "", 503), record(1.3, "aws-primary")]
+    records += [record(1.4, "", 503)] + [record(1.5 + i / 10, "gcp-standby") for i in range(20)]
+    impact = fault_impact(records, "aws-primary", 1.0, 3.5)
+    assert impact["sent"] == 24 and impact["failed"] == 2
+    assert impact["last_answer_from_faulted_s"] == pytest.approx(0.3)
+    assert impact["first_error_free_second_s"] == pytest.approx(0.5)  # 1.5 .. 2.5: no failure
