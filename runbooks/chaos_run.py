@@ -18,7 +18,7 @@ from chaoslib.loader import load_experiment
 
 from runbooks.background_load import BackgroundLoad
 from runbooks.errors import RunbookError
-from runbooks.load import RequestRecord, summarize
+from runbooks.load import RequestRecord, metadata_inputs, summarize
 from runbooks.target import served_model, target_for
 
 SETTINGS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
@@ -29,6 +29,7 @@ ERROR_FREE_S = 1.0  # detection ends with the first window this long with no fai
 STEP_S = 0.1
 LOAD_RATE = 10.0
 LOAD_MAX_S = 900.0
+FRONT_DOOR_WAIT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,23 @@ def describe_estimate(estimate: dict[str, Any]) -> str:
     )
 
 
+def wait_for_front_door(endpoint: str, model: str, timeout_s: float = FRONT_DOOR_WAIT_S) -> None:
+    """Wait until the front door serves `model` (a stack just restarted takes a few health
+    checks to be marked up); a clear error when it never does."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            metadata_inputs(endpoint, model)
+            return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise RunbookError(
+                    f"the front door {endpoint} does not serve {model!r}: {exc}",
+                    fix="check the sandbox with exitplan sandbox status",
+                ) from exc
+            time.sleep(0.2)
+
+
 def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
     """Run the experiment with load running; write journal.json; return (journal, path)."""
     experiment, configuration = load(options)
@@ -232,6 +250,7 @@ def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
     out.mkdir(parents=True, exist_ok=True)
     target = target_for(options.root, options.target)
     model = served_model(options.root, target.stacks()[0])
+    wait_for_front_door(target.endpoint(), model)
     generator = BackgroundLoad(target, model, options.load_rate, LOAD_MAX_S, out / "load")
     generator.start()
     load_epoch = time.time() - generator.now()
