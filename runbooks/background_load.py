@@ -85,5 +85,12 @@ class BackgroundLoad:
     def window(self, start: float, end: float) -> loadgen.LoadSummary:
         """The requests scheduled between `start` and `end` (waiting for those still out)."""
         time.sleep(max(0.0, end + STRAGGLER_S - self.now()))
-        chosen = [r for r in self.records() if start <= r.scheduled_s < end]
-        return loadgen.summarize(chosen, rate=self.rate, duration_s=max(end - start, 1e-3))
+        return window_summary(self.records(), start, end, self.rate)
+
+
+def window_summary(
+    records: list[loadgen.RequestRecord], start: float, end: float, rate: float
+) -> loadgen.LoadSummary:
+    """The summary of the requests scheduled between `start` and `end` (load-clock seconds)."""
+    chosen = [r for r in records if start <= r.scheduled_s < end]
+    return loadgen.summarize(chosen, rate=rate, duration_s=max(end - start, 1e-3))

@@ -16,7 +16,7 @@ from chaoslib.exceptions import ChaosException
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.loader import load_experiment
 
-from runbooks.background_load import BackgroundLoad
+from runbooks.background_load import BackgroundLoad, window_summary
 from runbooks.errors import RunbookError
 from runbooks.load import RequestRecord, metadata_inputs, summarize
 from runbooks.target import served_model, target_for
@@ -126,8 +126,10 @@ def measurements(
     load_: BackgroundLoad | None,
     load_epoch: float,
 ) -> dict[str, Any]:
-    """exitplan's measurements from the journal's activity timestamps and the load records."""
+    """exitplan's measurements from the journal's activity timestamps and the load records
+    (read once: the load has stopped, so they are final)."""
     runs = journal.get("run") or []
+    records = load_.records() if load_ is not None else []
     activities = []
     for run in runs:
         start, end = _epoch(run["start"]), _epoch(run["end"])
@@ -139,7 +141,7 @@ def measurements(
             "output": run.get("output"),
         }
         if load_ is not None:
-            window = load_.window(start - load_epoch, end - load_epoch)
+            window = window_summary(records, start - load_epoch, end - load_epoch, load_.rate)
             row["requests"] = {"sent": window.sent, "failed": window.failed}
         activities.append(row)
     result: dict[str, Any] = {"activities": activities}
@@ -164,10 +166,10 @@ def measurements(
         )
         end = _epoch((undone or runs[-1])["start" if undone else "end"]) - load_epoch
         start = _epoch(fault["start"]) - load_epoch
-        load_.window(start, end)  # waits for the stragglers
-        result["fault"] = fault_impact(load_.records(), stack, start, end)
+        result["fault"] = fault_impact(records, stack, start, end)
     if load_ is not None and runs:
-        whole = load_.window(_epoch(runs[0]["start"]) - load_epoch, load_.now())
+        first = _epoch(runs[0]["start"]) - load_epoch
+        whole = window_summary(records, first, load_.now(), load_.rate)
         result["load"] = {"rate": load_.rate, "sent": whole.sent, "failed": whole.failed}
     return result
 
