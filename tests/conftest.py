@@ -109,3 +109,20 @@ def running_sandbox(project: Project, stacks: list[str]) -> Iterator[SandboxTarg
         sandbox.down()
         if state is not None:
             assert not [c.name for c in state.components if pid_alive(c.pid)]
+
+
+def sandbox_fixtures(label: str, stacks: list[str]) -> tuple[Any, Any]:
+    """Module-scoped fixtures `project` (a copy of the project in a temp folder named after
+    `label`) and `target` (its sandbox of `stacks`, stopped after the module), for a test
+    module to bind at its top level."""
+
+    @pytest.fixture(scope="module", name="project")
+    def project_fixture(tmp_path_factory: pytest.TempPathFactory) -> Project:
+        return copied_project(tmp_path_factory.mktemp(label))
+
+    @pytest.fixture(scope="module", name="target")
+    def target_fixture(project: Project) -> Iterator[SandboxTarget]:
+        with running_sandbox(project, stacks) as target:
+            yield target
+
+    return project_fixture, target_fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,23 +28,14 @@ from runbooks.target import SandboxTarget
 from tests.conftest import (
     ROOT,
     MakeProject,
-    copied_project,
-    running_sandbox,
+    sandbox_fixtures,
     stack_config,
 )
 
 EXPERIMENTS = ROOT / "chaos" / "experiments"
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return copied_project(tmp_path_factory.mktemp("chaos-project"))
-
-
-@pytest.fixture(scope="module")
-def target(project: Project) -> Iterator[SandboxTarget]:
-    with running_sandbox(project, ["aws-primary", "gcp-standby"]) as target:
-        yield target
+project_fixture, target_fixture = sandbox_fixtures("chaos-project", ["aws-primary", "gcp-standby"])
 
 
 def snapshot(target: SandboxTarget) -> dict[str, object]:

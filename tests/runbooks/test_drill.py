@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,21 +19,13 @@ from runbooks.drills.exit_plan import ExitPlanOptions, run_exit_plan
 from runbooks.errors import DrillCheckFailed
 from runbooks.report import write_report
 from runbooks.target import SandboxTarget
-from tests.conftest import copied_project, running_sandbox
+from tests.conftest import sandbox_fixtures
 
 EXITPLAN = str(Path(sys.executable).parent / "exitplan")
 FAST = {"rate": 40.0, "canary": (10, 100), "hold_s": 1.0}
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return copied_project(tmp_path_factory.mktemp("drill-project"))
-
-
-@pytest.fixture(scope="module")
-def target(project: Project) -> Iterator[SandboxTarget]:
-    with running_sandbox(project, ["aws-primary", "gcp-standby"]) as target:
-        yield target
+project_fixture, target_fixture = sandbox_fixtures("drill-project", ["aws-primary", "gcp-standby"])
 
 
 def snapshot(target: SandboxTarget) -> dict[str, object]:

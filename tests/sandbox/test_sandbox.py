@@ -7,7 +7,6 @@ import json
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,20 +19,12 @@ from runbooks.target import SandboxTarget
 from sandbox.errors import SandboxError
 from sandbox.manager import pid_alive
 from sandbox.triton import server_metadata
-from tests.conftest import copied_project, running_sandbox
+from tests.conftest import sandbox_fixtures
 
 STACKS = ["aws-primary", "gcp-standby"]
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return copied_project(tmp_path_factory.mktemp("sandbox-project"))
-
-
-@pytest.fixture(scope="module")
-def target(project: Project) -> Iterator[SandboxTarget]:
-    with running_sandbox(project, STACKS) as target:
-        yield target
+project_fixture, target_fixture = sandbox_fixtures("sandbox-project", STACKS)
 
 
 def infer(endpoint: str, features: np.ndarray) -> tuple[np.ndarray, str]:
