@@ -47,7 +47,7 @@ TRITON_ENV := .exitplan/triton-env
 
 bootstrap: $(VENV)/.bootstrapped node_modules/.package-lock.json system-packages $(TRITON_ENV)/.ready
 
-$(VENV)/.bootstrapped: pyproject.toml uv.lock
+$(VENV)/.bootstrapped: pyproject.toml uv.lock hatch_build.py
 	@if ! command -v uv >/dev/null 2>&1 && ! $(PYTHON) -m uv --version >/dev/null 2>&1; then \
 		echo "bootstrap: installing uv with pip"; \
 		$(PYTHON) -m pip install --quiet uv; \

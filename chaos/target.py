@@ -2,7 +2,9 @@
 the experiment's configuration, and the wrapper that turns any failure into `ActivityFailed`.
 
 Configuration keys: `exitplan_project` (the project folder; default: the project at or above
-the current directory) and `exitplan_target` (`sandbox`, the default)."""
+the current directory), `exitplan_target` (`sandbox`, the default, or `live`: the deployed
+stacks from their `pulumi stack output`) and, for `live`, `exitplan_router` (the stack whose
+`exitplan:traffic` routes them; needed only when several stacks route)."""
 
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ def project(configuration: Configuration = None) -> Path:
 
 def resolve(configuration: Configuration = None) -> Target:
     """The `Target` named by the configuration (the running sandbox by default)."""
-    kind = str((configuration or {}).get("exitplan_target", "sandbox"))
-    return target_for(project(configuration), kind)
+    configuration = configuration or {}
+    kind = str(configuration.get("exitplan_target", "sandbox"))
+    return target_for(project(configuration), kind, configuration.get("exitplan_router"))
 
 
 def served_model_of(configuration: Configuration = None) -> str:

@@ -17,8 +17,10 @@ from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.loader import load_experiment
 
 from runbooks.background_load import BackgroundLoad, window_summary
+from runbooks.chaos_report import write_report
 from runbooks.errors import RunbookError
 from runbooks.load import RequestRecord, metadata_inputs, summarize
+from runbooks.rotation_watch import RotationChange, RotationWatch, first_change
 from runbooks.target import served_model, target_for
 
 SETTINGS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
@@ -30,6 +32,9 @@ STEP_S = 0.1
 LOAD_RATE = 10.0
 LOAD_MAX_S = 900.0
 FRONT_DOOR_WAIT_S = 15.0
+# How often the router's view of the stacks is polled: HAProxy's admin socket is local and
+# cheap; Route 53's health-check status is an API call (and changes every 10 s at best).
+ROTATION_POLL_S = {"sandbox": 0.02, "live": 5.0}
 
 
 @dataclass(frozen=True)
@@ -120,67 +125,138 @@ def fault_impact(
     }
 
 
+def _activity_rows(
+    journal: dict[str, Any],
+    records: list[RequestRecord],
+    load_: BackgroundLoad | None,
+    load_epoch: float,
+) -> list[dict[str, Any]]:
+    """One row per method and rollback activity: status, times (ISO, and seconds on the load's
+    clock), output and the requests scheduled while it ran."""
+    rows = []
+    for phase, runs in (("method", journal.get("run")), ("rollback", journal.get("rollbacks"))):
+        for run in runs or []:
+            start, end = _epoch(run["start"]), _epoch(run["end"])
+            row: dict[str, Any] = {
+                "phase": phase,
+                "name": run["activity"].get("name"),
+                "func": (run["activity"].get("provider") or {}).get("func"),
+                "status": run.get("status"),
+                "start": run["start"],
+                "duration_s": round(end - start, 3),
+                "output": run.get("output"),
+            }
+            if load_ is not None:
+                row["start_s"] = round(start - load_epoch, 3)
+                row["end_s"] = round(end - load_epoch, 3)
+                window = window_summary(records, row["start_s"], row["end_s"], load_.rate)
+                row["requests"] = {"sent": window.sent, "failed": window.failed}
+            rows.append(row)
+    return rows
+
+
+def _recovery(runs: list[dict[str, Any]], configuration: dict[str, Any]) -> dict[str, Any]:
+    """Revoke -> recovered (the last successful redeploy) against `exitplan_rto_s`."""
+    funcs = [(r["activity"]["provider"].get("func"), r) for r in runs]
+    revoked = next((r for f, r in funcs if f == "revoke_credentials"), None)
+    redeployed = [r for f, r in funcs if f == "redeploy" and r.get("status") == "succeeded"]
+    if not (revoked and redeployed):
+        return {}
+    rto = float(configuration.get("exitplan_rto_s", 0) or 0)
+    measured = _epoch(redeployed[-1]["end"]) - _epoch(revoked["start"])
+    return {
+        "rto_target_s": rto or None,
+        "revoke_to_recovered_s": round(measured, 3),
+        "rto_met": measured <= rto if rto else None,
+        "revoked_at": revoked["start"],
+        "recovered_at": redeployed[-1]["end"],
+    }
+
+
+def _fault(
+    runs: list[dict[str, Any]],
+    configuration: dict[str, Any],
+    records: list[RequestRecord],
+    load_epoch: float,
+    rotation: list[RotationChange],
+) -> dict[str, Any] | None:
+    """The first outage fault's impact (see `fault_impact`), with when the front door marked
+    the stack down and took it back (from the rotation watch; without one, from the end of a
+    `seconds_until_marked_down` probe)."""
+    funcs = [r["activity"]["provider"].get("func") for r in runs]
+    index = next((i for i, f in enumerate(funcs) if f in FAULTS), None)
+    if index is None:
+        return None
+    fault, after = runs[index], runs[index:]
+    undone = next((r for r in after if r["activity"]["provider"].get("func") in RECOVERIES), None)
+    began = _epoch(fault["start"])
+    start = began - load_epoch
+    end = _epoch((undone or runs[-1])["start" if undone else "end"]) - load_epoch
+    stack = str(_arguments(fault, configuration).get("stack"))
+    impact = fault_impact(records, stack, start, end)
+    impact.update(func=funcs[index], start_s=round(start, 3), end_s=round(end, 3))
+    down = first_change(rotation, stack, False, began)
+    if down is None:
+        probe = next(
+            (r for r in after
+             if r["activity"]["provider"].get("func") == "seconds_until_marked_down"
+             and r.get("status") == "succeeded"),
+            None,
+        )  # fmt: skip
+        down = _epoch(probe["end"]) if probe else None
+    back = first_change(rotation, stack, True, down) if down is not None else None
+    impact["marked_down_s"] = None if down is None else round(down - began, 3)
+    impact["back_in_rotation_s"] = None if back is None else round(back - began, 3)
+    return impact
+
+
+def _arguments(run: dict[str, Any], configuration: dict[str, Any]) -> dict[str, Any]:
+    provider = run["activity"].get("provider") or {}
+    return dict(substitute(provider.get("arguments") or {}, configuration, {}))
+
+
 def measurements(
     journal: dict[str, Any],
     configuration: dict[str, Any],
     load_: BackgroundLoad | None,
     load_epoch: float,
+    rotation: list[RotationChange] | None = None,
 ) -> dict[str, Any]:
     """exitplan's measurements from the journal's activity timestamps and the load records
-    (read once: the load has stopped, so they are final)."""
+    (read once: the load has stopped, so they are final), with the load's timeline."""
     runs = journal.get("run") or []
     records = load_.records() if load_ is not None else []
-    activities = []
-    for run in runs:
-        start, end = _epoch(run["start"]), _epoch(run["end"])
-        row: dict[str, Any] = {
-            "name": run["activity"].get("name"),
-            "status": run.get("status"),
-            "start": run["start"],
-            "duration_s": round(end - start, 3),
-            "output": run.get("output"),
-        }
-        if load_ is not None:
-            window = window_summary(records, start - load_epoch, end - load_epoch, load_.rate)
-            row["requests"] = {"sent": window.sent, "failed": window.failed}
-        activities.append(row)
-    result: dict[str, Any] = {"activities": activities}
-    funcs = [(r["activity"]["provider"].get("func"), r) for r in runs]
-    revoked = next((r for f, r in funcs if f == "revoke_credentials"), None)
-    redeployed = [r for f, r in funcs if f == "redeploy" and r.get("status") == "succeeded"]
-    if revoked and redeployed:
-        rto = float(configuration.get("exitplan_rto_s", 0) or 0)
-        measured = _epoch(redeployed[-1]["end"]) - _epoch(revoked["start"])
-        result["rto_target_s"] = rto or None
-        result["revoke_to_recovered_s"] = round(measured, 3)
-        result["rto_met"] = measured <= rto if rto else None
-    detection = next((r for f, r in funcs if f == "seconds_until_error_free"), None)
+    result: dict[str, Any] = {
+        "activities": _activity_rows(journal, records, load_, load_epoch),
+        **_recovery(runs, configuration),
+    }
+    detection = next(
+        (r for r in runs if r["activity"]["provider"].get("func") == "seconds_until_error_free"),
+        None,
+    )
     if detection is not None:
         result["detection_s"] = detection.get("output")
-    fault = next((r for f, r in funcs if f in FAULTS), None)
-    if fault is not None and load_ is not None:
-        stack = faulted_stack(journal, configuration) or ""
-        after = runs[runs.index(fault) :]
-        undone = next(
-            (r for r in after if r["activity"]["provider"].get("func") in RECOVERIES), None
-        )
-        end = _epoch((undone or runs[-1])["start" if undone else "end"]) - load_epoch
-        start = _epoch(fault["start"]) - load_epoch
-        result["fault"] = fault_impact(records, stack, start, end)
-    if load_ is not None and runs:
+    if load_ is None:
+        return result
+    fault = _fault(runs, configuration, records, load_epoch, rotation or [])
+    if fault is not None:
+        result["fault"] = fault
+    if runs:
         first = _epoch(runs[0]["start"]) - load_epoch
         whole = window_summary(records, first, load_.now(), load_.rate)
         result["load"] = {"rate": load_.rate, "sent": whole.sent, "failed": whole.failed}
+    result["timeline"] = summarize(
+        records, rate=load_.rate, duration_s=max(load_.now(), 1e-3)
+    ).timeline
+    result["load_epoch"] = load_epoch
     return result
 
 
 def faulted_stack(journal: dict[str, Any], configuration: dict[str, Any]) -> str | None:
     """The stack the experiment's first outage fault (kill, hang) acted on."""
     for item in journal.get("run") or []:
-        provider = item["activity"].get("provider") or {}
-        if provider.get("func") in FAULTS:
-            arguments = substitute(provider.get("arguments") or {}, configuration, {})
-            return str(arguments.get("stack"))
+        if (item["activity"].get("provider") or {}).get("func") in FAULTS:
+            return str(_arguments(item, configuration).get("stack"))
     return None
 
 
@@ -250,22 +326,29 @@ def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
         options.root / ".exitplan" / "chaos" / f"{time.strftime('%Y%m%dT%H%M%S')}-{name}"
     )
     out.mkdir(parents=True, exist_ok=True)
-    target = target_for(options.root, options.target)
+    target = target_for(options.root, options.target, configuration.get("exitplan_router"))
     model = served_model(options.root, target.stacks()[0])
     wait_for_front_door(target.endpoint(), model)
     generator = BackgroundLoad(target, model, options.load_rate, LOAD_MAX_S, out / "load")
     generator.start()
     load_epoch = time.time() - generator.now()
+    watch = RotationWatch(target, ROTATION_POLL_S.get(options.target, 5.0))
+    watch.start()
     try:
         journal: dict[str, Any] = run_experiment(
             experiment, settings=SETTINGS, experiment_vars=(dict(configuration), {})
         )
     finally:
         generator.stop()
-    journal["exitplan"] = measurements(journal, configuration, generator, load_epoch)
+        rotation = watch.stop()
+    journal["exitplan"] = {
+        "target": options.target,
+        **measurements(journal, configuration, generator, load_epoch, rotation),
+    }
     stack = faulted_stack(journal, configuration)
     if stack is not None:
         journal["exitplan"]["production_estimate"] = production_estimate(options.root, stack)
     path = out / "journal.json"
     path.write_text(json.dumps(journal, indent=2, default=str))
+    write_report(journal, out)
     return journal, path

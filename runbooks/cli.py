@@ -279,7 +279,7 @@ def sandbox_up(
     ] = 20.0,
     timeout_floor_ms: Annotated[
         int, typer.Option("--server-timeout-floor-ms", min=1, help="Its lower bound.")
-    ] = 250,
+    ] = 200,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -378,9 +378,12 @@ def load(
 def drill_exit_plan(
     source: Annotated[str, typer.Option("--from", help="The stack to leave.")],
     dest: Annotated[str, typer.Option("--to", help="The stack (in another cloud) to move to.")],
-    target: Annotated[str, typer.Option("--target", help="sandbox (live: next release).")] = (
-        "sandbox"
-    ),
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target", help="sandbox, or live (deployed stacks, from pulumi stack output)."
+        ),
+    ] = "sandbox",
     rto: Annotated[float | None, typer.Option("--rto", help="RTO target, seconds.")] = None,
     rate: Annotated[float, typer.Option("--rate", min=1, help="Load, requests/s.")] = 200,
     canary: Annotated[str, typer.Option("--canary", help="Percent on --to per step.")] = (
@@ -471,20 +474,9 @@ def _drill_target(proj: Project, kind: str, source: str, dest: str) -> tuple[Any
         return SandboxTarget(sandbox), sandbox.root / "drill.lock"
     if kind != "live":
         raise typer.BadParameter(f"{kind!r}: use sandbox or live", param_hint="--target")
-    from runbooks.live_target import LiveTarget, stack_outputs
+    from runbooks.live_target import live_target_for
 
-    routers = [proj.stack(n) for n in proj.stack_names() if proj.stack(n).traffic]
-    router = next(
-        (r for r in routers if r.traffic and {source, dest} <= set(r.traffic.stacks)), None
-    )
-    if router is None or router.traffic is None:
-        raise RunbookError(
-            f"no stack's router routes both {source} and {dest}",
-            fix="add both to a router's exitplan:traffic.weights",
-        )
-    traffic = {**router.config["exitplan:traffic"], "dns_name": router.spec.dns_name}
-    outputs = {name: stack_outputs(proj.root, name) for name in router.traffic.stacks}
-    return LiveTarget.from_outputs(outputs, traffic), proj.root / ".exitplan" / "drill.lock"
+    return live_target_for(proj.root, [source, dest]), proj.root / ".exitplan" / "drill.lock"
 
 
 @drill_app.command("rollback")
@@ -518,7 +510,14 @@ def drill_report(
 @chaos_app.command("run")
 def chaos_run(
     experiment: Annotated[Path, typer.Argument(help="Experiment file (Chaos Toolkit YAML/JSON).")],
-    target: Annotated[str, typer.Option("--target", help="sandbox (live: not yet).")] = "sandbox",
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            help="sandbox, or live (deployed stacks, from pulumi stack output; process faults "
+            "are refused there).",
+        ),
+    ] = "sandbox",
     dry: Annotated[
         bool, typer.Option("--dry", help="List the activities; change nothing.")
     ] = False,
@@ -531,15 +530,20 @@ def chaos_run(
             show_default=False,
         ),
     ] = None,
+    rate: Annotated[
+        float, typer.Option("--rate", min=1, help="Open-loop load during the run, requests/s.")
+    ] = 50,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run an experiment through chaostoolkit-lib against the target, with open-loop load
-    running; write the Chaos Toolkit journal plus exitplan's measurements. Rollbacks always
-    run. Exits 1 when the experiment deviated, failed or was interrupted (e.g. refused)."""
+    running; write the Chaos Toolkit journal plus exitplan's measurements (requests failed,
+    when the front door marked the faulted stack down, revoke -> recovered, the production
+    estimate) and report.md/.html with the timeline. Rollbacks always run. Exits 1 when the
+    experiment deviated, failed or was interrupted (e.g. refused)."""
     from runbooks import chaos_run as chaos
 
-    options = chaos.ChaosOptions(experiment, _project(project).root, target, out)
+    options = chaos.ChaosOptions(experiment, _project(project).root, target, out, rate)
     if dry:
         steps = chaos.planned_activities(*chaos.load(options))
         if as_json:
@@ -554,7 +558,12 @@ def chaos_run(
         "status": journal["status"],
         "deviated": journal["deviated"],
         "journal": str(path),
-        "exitplan": {k: v for k, v in journal["exitplan"].items() if k != "activities"},
+        "report": str(path.parent / "report.html"),
+        "exitplan": {
+            k: v
+            for k, v in journal["exitplan"].items()
+            if k not in ("activities", "timeline", "load_epoch")
+        },
     }
     if as_json:
         _print_json(summary)
@@ -566,8 +575,27 @@ def chaos_run(
         if estimate is not None:
             typer.echo(chaos.describe_estimate(estimate))
         typer.echo(f"journal: {path}")
+        typer.echo(f"report: {path.parent / 'report.html'}")
     if journal["status"] != "completed" or journal["deviated"]:
         raise typer.Exit(1)
+
+
+@chaos_app.command("report")
+def chaos_report(
+    journal_path: Annotated[Path, typer.Argument(help="The experiment's journal.json.")],
+) -> None:
+    """Render report.md and a self-contained report.html from an experiment's journal."""
+    from runbooks.chaos_report import write_report
+
+    try:
+        journal = json.loads(journal_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunbookError(
+            f"{journal_path}: not a readable journal ({exc})",
+            fix="pass the journal.json that exitplan chaos run wrote",
+        ) from exc
+    md, html = write_report(journal, journal_path.parent)
+    render.out.print(f"wrote {md} and {html}")
 
 
 def main() -> None:

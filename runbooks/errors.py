@@ -1,17 +1,18 @@
-"""The runbooks' one exception family: drills, journals and reports."""
+"""The runbooks' one exception family: drills, chaos runs, journals and reports."""
 
 from __future__ import annotations
 
 
 class RunbookError(Exception):
-    """A drill could not run or failed; `exit_code` follows the CLI contract."""
+    """A drill or an experiment could not run or failed; `exit_code` follows the CLI
+    contract."""
 
     exit_code = 2
 
     def __init__(self, cause: str, *, fix: str = "") -> None:
         self.cause = cause
         self.fix = fix
-        super().__init__(f"drill: {cause}" + (f"\n  fix: {fix}" if fix else ""))
+        super().__init__(cause + (f"\n  fix: {fix}" if fix else ""))
 
 
 class DrillCheckFailed(RunbookError):

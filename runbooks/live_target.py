@@ -278,6 +278,23 @@ class LiveTarget:
                   ChangeBatch={"Comment": "exitplan live target", "Changes": changes})  # fmt: skip
         self._log("set_weights", weights=dict(weights))
 
+    def in_rotation(self, stack: str) -> bool:
+        """Whether Route 53 answers with the stack: its weighted record has no health check,
+        or most of the health checkers report success."""
+        record = next((r for r in self._weighted() if r["SetIdentifier"] == stack), None)
+        if record is None:
+            self._refuse("in_rotation", stack, f"no weighted record for {stack} under "
+                         f"{self.dns_name}", f"use the stacks {self.stacks()}")  # fmt: skip
+        check = record.get("HealthCheckId")
+        if not check:
+            return True
+        status = self._aws(f"reading health check {check}",
+                           self.route53.get_health_check_status, HealthCheckId=check)  # fmt: skip
+        reports = [o["StatusReport"]["Status"] for o in status["HealthCheckObservations"]]
+        healthy = sum(r.startswith("Success") for r in reports) * 2 > len(reports)
+        self._log("in_rotation", stack, healthy=healthy)
+        return healthy
+
     def kill(self, stack: str) -> None:
         """Refused: see `PROCESS_FAULTS`."""
         self._refuse("kill", stack, PROCESS_FAULTS)
@@ -342,6 +359,36 @@ class LiveTarget:
         self._refuse("redeploy", stack, "redeploy on live stacks is `pulumi up` / a rollout "
                      "restart; not automated here", f"pulumi up -s {stack}, or kubectl rollout "
                      "restart the Triton deployment")  # fmt: skip
+
+
+def live_target_for(
+    project_root: Path, stacks: Sequence[str] = (), router: str | None = None
+) -> LiveTarget:
+    """The `LiveTarget` behind one router stack (its `exitplan:traffic`): `router` when named,
+    else the only router whose weights route every stack in `stacks`; each routed stack's
+    outputs from `pulumi stack output`."""
+    from components.stack_config import Project
+
+    project = Project(project_root)
+    routers = [project.stack(n) for n in project.stack_names() if project.stack(n).traffic]
+    fitting = [
+        r for r in routers
+        if r.traffic and set(stacks) <= set(r.traffic.stacks) and router in (None, r.name)
+    ]  # fmt: skip
+    if len(fitting) != 1:
+        wanted = f"router {router!r}" if router else f"a router for {', '.join(stacks) or 'all'}"
+        names = ", ".join(r.name for r in routers) or "none"
+        raise LiveTargetError(
+            f"{'no' if not fitting else 'more than one'} stack matches {wanted} "
+            f"(stacks with exitplan:traffic: {names})",
+            fix="name the router stack (exitplan_router in an experiment's configuration), or "
+            "add the stacks to its exitplan:traffic.weights",
+        )
+    chosen = fitting[0]
+    assert chosen.traffic is not None
+    traffic = {**chosen.config["exitplan:traffic"], "dns_name": chosen.spec.dns_name}
+    outputs = {name: stack_outputs(project_root, name) for name in chosen.traffic.stacks}
+    return LiveTarget.from_outputs(outputs, traffic)
 
 
 def _zone_id(route53: Any, zone: str) -> str:

@@ -37,15 +37,15 @@ def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
-def _ms(v: float | None) -> str:
+def format_ms(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f} ms" if abs(v) < 10 else f"{v:.1f} ms"
 
 
-def _pct(v: float | None) -> str:
+def format_pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.2f}%" if 0 < abs(v) < 0.01 else f"{v * 100:.1f}%"
 
 
-def _secs(v: float | None) -> str:
+def format_secs(v: float | None) -> str:
     if v is None:
         return "-"
     return f"{v:.1f} s" if v < 120 else f"{int(v // 60)}m {v % 60:04.1f}s"
@@ -79,15 +79,17 @@ def _verdict(journal: Mapping[str, Any]) -> tuple[bool, list[str]]:
     passed = bool(verdict.get("passed")) and journal.get("status", "completed") == "completed"
     parts = [f"{ex.get('from', '?')} -> {ex.get('to', '?')}"]
     measured, target = ex.get("rto_measured_s"), ex.get("rto_target_s")
-    rto = "RTO not measured" if measured is None else f"RTO {_secs(measured)}"
+    rto = "RTO not measured" if measured is None else f"RTO {format_secs(measured)}"
     if target is not None:
         met = measured is not None and measured <= target
-        rto += f" vs target {_secs(target)} ({'met' if met else 'missed'})"
+        rto += f" vs target {format_secs(target)} ({'met' if met else 'missed'})"
     if ex.get("rto_estimate_s") is not None:
-        rto += f", standby estimate {_secs(ex['rto_estimate_s'])}"
+        rto += f", standby estimate {format_secs(ex['rto_estimate_s'])}"
     parts.append(rto)
     sent, failed = _totals(journal)
-    parts.append(f"{failed:,} / {sent:,} requests failed ({_pct(failed / sent if sent else 0)})")
+    parts.append(
+        f"{failed:,} / {sent:,} requests failed ({format_pct(failed / sent if sent else 0)})"
+    )
     gates = ex.get("gates") or []
     parts.append(f"gates {sum(1 for g in gates if g.get('passed'))}/{len(gates)} passed")
     failing = next((g for g in gates if not g.get("passed")), None)
@@ -113,8 +115,12 @@ def _activities(journal: Mapping[str, Any]) -> list[list[str]]:
         for item in journal.get(kind) or []:
             act = item.get("activity") or {}
             start, end = _time(item.get("start")), _time(item.get("end"))
-            at = f"+{_secs((start - t0).total_seconds())}" if start and t0 else item.get("start")
-            took = _secs((end - start).total_seconds()) if start and end else "-"
+            at = (
+                f"+{format_secs((start - t0).total_seconds())}"
+                if start and t0
+                else item.get("start")
+            )
+            took = format_secs((end - start).total_seconds()) if start and end else "-"
             kind_s = "rollback" if kind == "rollbacks" else act.get("type", "-")
             rows.append([kind_s, act.get("name", "?"), item.get("status", "-"), str(at), took])
     return rows
@@ -128,13 +134,13 @@ def _tables(journal: Mapping[str, Any]) -> list[Table]:
     phase_rows = [
         [
             str(p.get("name", "?")),
-            _secs(p.get("end_s", 0) - p.get("start_s", 0)),
+            format_secs(p.get("end_s", 0) - p.get("start_s", 0)),
             f"{p.get('sent', 0):,}",
             f"{p.get('failed', 0):,}",
-            _pct(p.get("failed", 0) / p["sent"]) if p.get("sent") else "-",
-            _ms(p.get("p50_ms")),
-            _ms(p.get("p99_ms")),
-            *[_pct((p.get("share") or {}).get(s, 0.0)) for s in stacks],
+            format_pct(p.get("failed", 0) / p["sent"]) if p.get("sent") else "-",
+            format_ms(p.get("p50_ms")),
+            format_ms(p.get("p99_ms")),
+            *[format_pct((p.get("share") or {}).get(s, 0.0)) for s in stacks],
         ]
         for p in phases
     ]
@@ -142,10 +148,10 @@ def _tables(journal: Mapping[str, Any]) -> list[Table]:
         [
             f"{_num(g.get('step', 0))}%",
             "pass" if g.get("passed") else "FAIL",
-            _pct(g.get("error_rate")),
-            _ms(g.get("p99_ms")),
-            _ms(g.get("slo_p99_ms")),
-            _ms(g.get("baseline_p99_ms")),
+            format_pct(g.get("error_rate")),
+            format_ms(g.get("p99_ms")),
+            format_ms(g.get("slo_p99_ms")),
+            format_ms(g.get("baseline_p99_ms")),
             str(g.get("reason", "")),
         ]
         for g in ex.get("gates") or []
@@ -186,7 +192,7 @@ def _meta(journal: Mapping[str, Any]) -> str:
     rate = f"{ex['rate']:g} req/s" if ex.get("rate") is not None else "-"
     return (
         f"target {ex.get('target', '-')} · load {rate} · started {journal.get('start', '-')} · "
-        f"duration {_secs(journal.get('duration'))} · status {journal.get('status', '-')}"
+        f"duration {format_secs(journal.get('duration'))} · status {journal.get('status', '-')}"
         + (" · steady state deviated" if journal.get("deviated") else "")
     )
 
@@ -195,14 +201,14 @@ def _md_cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(journal: Mapping[str, Any]) -> str:
-    """The drill report as Markdown: the verdict line first, then the tables."""
-    passed, parts = _verdict(journal)
+def markdown_page(passed: bool, parts: Sequence[str], heading: str, meta: str,
+                  tables: Sequence[Table]) -> str:  # fmt: skip
+    """A report as Markdown: the verdict line, the heading, the meta line, then the tables."""
     lines = [f"**{'PASSED' if passed else 'FAILED'}** · " + " · ".join(map(_md_cell, parts)), ""]
-    lines += [f"# Exit-plan drill: {_md_cell(str(journal.get('title', 'untitled')))}", ""]
-    lines += [_md_cell(_meta(journal)), "", "Plots: see report.html.", ""]
-    for heading, headers, rows in _tables(journal):
-        lines += [f"## {heading}", ""]
+    lines += [f"# {_md_cell(heading)}", ""]
+    lines += [_md_cell(meta), "", "Plots: see report.html.", ""]
+    for title, headers, rows in tables:
+        lines += [f"## {title}", ""]
         if not rows:
             lines += ["None recorded.", ""]
             continue
@@ -211,6 +217,13 @@ def render_markdown(journal: Mapping[str, Any]) -> str:
         lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
         lines.append("")
     return "\n".join(lines)
+
+
+def render_markdown(journal: Mapping[str, Any]) -> str:
+    """The drill report as Markdown: the verdict line first, then the tables."""
+    passed, parts = _verdict(journal)
+    heading = f"Exit-plan drill: {journal.get('title', 'untitled')}"
+    return markdown_page(passed, parts, heading, _meta(journal), _tables(journal))
 
 
 def _nice(top: float) -> tuple[float, float]:
@@ -229,13 +242,17 @@ def svg_line_chart(
     title: str,
     y_label: str,
     bands: Sequence[tuple[float, float, str]] = (),
+    marks: Sequence[tuple[float, str]] = (),
+    x_label: str = "seconds since drill start",
     width: int = 900,
     height: int = 260,
 ) -> str:
-    """An inline SVG line chart: labelled phase bands behind the lines, axes, ticks, legend."""
+    """An inline SVG line chart: labelled phase bands behind the lines, red vertical marks
+    (a fault, a recovery) over them, axes, ticks, legend."""
     left, right, top, bottom = 64, 16, 52, 42
     x0, x1, y0, y1 = left, width - right, top, height - bottom
     xs = [x for pts in series.values() for x, _ in pts] + [v for b in bands for v in b[:2]]
+    xs += [x for x, _ in marks]
     lo, hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
     hi = hi if hi > lo else lo + 1
     y_top, y_step = _nice(max((y for pts in series.values() for _, y in pts), default=0.0))
@@ -282,10 +299,19 @@ def svg_line_chart(
         f'<line x1="{x0}" x2="{x1}" y1="{y1}" y2="{y1}" stroke="#555"/>'
         f'<line x1="{x0}" x2="{x0}" y1="{y0}" y2="{y1}" stroke="#555"/>'
         f'<text x="{(x0 + x1) / 2:.0f}" y="{height - 6}" font-size="11" text-anchor="middle">'
-        "seconds since drill start</text>"
+        f"{escape(x_label)}</text>"
         f'<text transform="translate(14 {(y0 + y1) / 2:.0f}) rotate(-90)" font-size="11" '
         f'text-anchor="middle">{escape(y_label)}</text>'
     )
+    for i, (x, label) in enumerate(marks):
+        mx = sx(x)
+        out.append(
+            f'<line class="mark" x1="{mx:.1f}" x2="{mx:.1f}" y1="{y0}" y2="{y1}" '
+            f'stroke="#d93025" stroke-width="1.5" stroke-dasharray="5 3">'
+            f"<title>{escape(label)} at {x:g} s</title></line>"
+            f'<text class="mark-label" x="{mx + 3:.1f}" y="{y1 - 6 - (i % 3) * 12}" '
+            f'font-size="10" fill="#d93025">{escape(label)}</text>'
+        )
     lx = x0
     for i, (name, pts) in enumerate(series.items()):
         color = PALETTE[i % len(PALETTE)]
@@ -300,11 +326,17 @@ def svg_line_chart(
     return "\n".join(out)
 
 
-def _plots(ex: Mapping[str, Any]) -> list[str]:
-    timeline = ex.get("timeline") or []
+def timeline_plots(
+    timeline: Sequence[Mapping[str, Any]],
+    stacks: Sequence[str],
+    bands: Sequence[tuple[float, float, str]] = (),
+    marks: Sequence[tuple[float, str]] = (),
+    x_label: str = "seconds since drill start",
+) -> list[str]:
+    """The three plots of a load timeline (100 ms buckets): latency p50/p99, traffic share per
+    stack, failed requests; each with the same bands and marks."""
     if not timeline:
         return []
-    bands = [(p["start_s"], p["end_s"], str(p.get("name", ""))) for p in ex.get("phases") or []]
     served = [b for b in timeline if b.get("sent")]
     latency = {
         "p50": [(b["t_s"], float(b.get("p50_ms", 0))) for b in served],
@@ -312,37 +344,43 @@ def _plots(ex: Mapping[str, Any]) -> list[str]:
     }
     shares = {
         s: [(b["t_s"], 100 * float((b.get("share") or {}).get(s, 0.0))) for b in timeline]
-        for s in _stacks(ex, timeline)
+        for s in stacks
     }
     errors = {"failed requests": [(b["t_s"], float(b.get("failed", 0))) for b in timeline]}
+    common: dict[str, Any] = {"bands": bands, "marks": marks, "x_label": x_label}
     return [
-        svg_line_chart(latency, title="Latency p50 / p99", y_label="ms", bands=bands),
-        svg_line_chart(shares, title="Traffic share per stack", y_label="%", bands=bands),
-        svg_line_chart(errors, title="Failed requests per 100 ms", y_label="requests", bands=bands),
+        svg_line_chart(latency, title="Latency p50 / p99", y_label="ms", **common),
+        svg_line_chart(shares, title="Traffic share per stack", y_label="%", **common),
+        svg_line_chart(errors, title="Failed requests per 100 ms", y_label="requests", **common),
     ]
 
 
-def render_html(journal: Mapping[str, Any]) -> str:
-    """The drill report as one self-contained HTML page: verdict, plots, tables."""
-    passed, parts = _verdict(journal)
+def _plots(ex: Mapping[str, Any]) -> list[str]:
+    timeline = ex.get("timeline") or []
+    bands = [(p["start_s"], p["end_s"], str(p.get("name", ""))) for p in ex.get("phases") or []]
+    return timeline_plots(timeline, _stacks(ex, timeline), bands)
+
+
+def html_page(passed: bool, parts: Sequence[str], heading: str, meta: str,
+              plots: Sequence[str], tables: Sequence[Table]) -> str:  # fmt: skip
+    """A report as one self-contained HTML page: verdict, heading, meta, plots, tables."""
     word = "PASSED" if passed else "FAILED"
-    title = escape(str(journal.get("title", "untitled")))
     body = [
         f'<div class="verdict {"pass" if passed else "fail"}"><strong>{word}</strong> '
         + " · ".join(escape(p) for p in parts)
         + "</div>",
-        f"<h1>Exit-plan drill: {title}</h1>",
-        f'<p class="meta">{escape(_meta(journal))}</p>',
+        f"<h1>{escape(heading)}</h1>",
+        f'<p class="meta">{escape(meta)}</p>',
     ]
-    plots = _plots(_ex(journal))
     if plots:
         body.append("<h2>Timeline</h2>")
         body += [f"<figure>{svg}</figure>" for svg in plots]
     else:
         body.append('<p class="meta">No timeline recorded: plots skipped.</p>')
     marks = {"pass": "ok", "FAIL": "bad", "succeeded": "ok", "failed": "bad", "no": "bad"}
-    for heading, headers, rows in _tables(journal):
-        body.append(f"<h2>{escape(heading)}</h2>")
+    marks |= {"met": "ok", "missed": "bad"}
+    for title, headers, rows in tables:
+        body.append(f"<h2>{escape(title)}</h2>")
         if not rows:
             body.append("<p>None recorded.</p>")
             continue
@@ -362,10 +400,17 @@ def render_html(journal: Mapping[str, Any]) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{word}: {title}</title><style>{CSS}</style></head>\n<body>\n"
+        f"<title>{word}: {escape(heading)}</title><style>{CSS}</style></head>\n<body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )
+
+
+def render_html(journal: Mapping[str, Any]) -> str:
+    """The drill report as one self-contained HTML page: verdict, plots, tables."""
+    passed, parts = _verdict(journal)
+    heading = f"Exit-plan drill: {journal.get('title', 'untitled')}"
+    return html_page(passed, parts, heading, _meta(journal), _plots(_ex(journal)), _tables(journal))
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -380,10 +425,15 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_report(journal: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
+def write_pages(markdown: str, html: str, out_dir: Path) -> tuple[Path, Path]:
     """Write report.md and report.html into `out_dir` (each via a temp file and a rename)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md, page = out_dir / "report.md", out_dir / "report.html"
-    _write_atomic(md, render_markdown(journal))
-    _write_atomic(page, render_html(journal))
+    _write_atomic(md, markdown)
+    _write_atomic(page, html)
     return md, page
+
+
+def write_report(journal: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """Write the drill's report.md and report.html into `out_dir`."""
+    return write_pages(render_markdown(journal), render_html(journal), out_dir)

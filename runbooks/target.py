@@ -57,6 +57,10 @@ class Target(Protocol):
         """Shift traffic, without dropping connections."""
         ...
 
+    def in_rotation(self, stack: str) -> bool:
+        """Whether the router's health checks pass for the stack (it may be given traffic)."""
+        ...
+
     def kill(self, stack: str) -> None:
         """Crash the stack's server (SIGKILL)."""
         ...
@@ -157,6 +161,11 @@ class SandboxTarget:
             door.set_weight(stack, weight)
         self._log("set_weights", weights=weights)
 
+    def in_rotation(self, stack: str) -> bool:
+        """Whether HAProxy has the stack UP (health checks pass; weight 0 still counts)."""
+        self._component(stack)
+        return self._door().server_status().get(stack) == "UP"
+
     def kill(self, stack: str) -> None:
         """SIGKILL the stack's Triton."""
         self._signal(stack, signal.SIGKILL)
@@ -250,13 +259,15 @@ def project_root(path: str | Path | None = None) -> Path:
     return find_project(Path(path) if path else Path.cwd())
 
 
-def target_for(root: Path, kind: str = "sandbox") -> Target:
-    """The `Target` for the project at `root`: the running sandbox (the only kind so far)."""
+def target_for(root: Path, kind: str = "sandbox", router: str | None = None) -> Target:
+    """The `Target` for the project at `root`: the running sandbox, or (`live`) the deployed
+    stacks behind a router stack, from their `pulumi stack output` (see `live_target_for`)."""
+    if kind == "live":
+        from runbooks.live_target import live_target_for
+
+        return live_target_for(root, router=router)
     if kind != "sandbox":
-        raise SandboxError(
-            f"target {kind!r} is not supported by chaos experiments yet",
-            fix="use exitplan_target: sandbox",
-        )
+        raise SandboxError(f"unknown target {kind!r}", fix="use sandbox or live")
     from components.stack_config import Project
     from runbooks.sandbox_run import sandbox_for
 

@@ -34,7 +34,7 @@ STATE = "state.json"
 # The front door gives up on a stack after this multiple of the model's baseline p99 (but never
 # sooner than the floor), then replays the request on another stack.
 TIMEOUT_MULTIPLE = 20.0
-TIMEOUT_FLOOR_MS = 250
+TIMEOUT_FLOOR_MS = 200
 STOP_GRACE_S = 10.0
 Progress = Callable[[str], None]
 

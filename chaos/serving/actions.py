@@ -3,6 +3,7 @@
 from chaoslib.types import Configuration
 
 from chaos.target import activity, resolve
+from chaos.traffic.probes import wait_for_rotation
 
 __all__ = ["hang", "kill", "restart", "resume"]
 
@@ -14,13 +15,16 @@ def kill(stack: str, configuration: Configuration = None) -> None:
 
 
 @activity
-def restart(stack: str, configuration: Configuration = None) -> bool:
-    """Start the stack's server again unless it already serves; return whether it restarted."""
+def restart(stack: str, rejoin_timeout: float = 30.0, configuration: Configuration = None) -> bool:
+    """Start the stack's server again unless it already serves, then wait until the front door
+    has it back in rotation (so that weights given back to it are served); return whether it
+    restarted."""
     target = resolve(configuration)
-    if target.health(stack):
-        return False
-    target.restart(stack)
-    return True
+    restarted = not target.health(stack)
+    if restarted:
+        target.restart(stack)
+    wait_for_rotation(target, stack, True, float(rejoin_timeout))
+    return restarted
 
 
 @activity
@@ -30,6 +34,9 @@ def hang(stack: str, configuration: Configuration = None) -> None:
 
 
 @activity
-def resume(stack: str, configuration: Configuration = None) -> None:
-    """Unfreeze the stack's server (SIGCONT)."""
-    resolve(configuration).resume(stack)
+def resume(stack: str, rejoin_timeout: float = 30.0, configuration: Configuration = None) -> None:
+    """Unfreeze the stack's server (SIGCONT) and wait until the front door has it back in
+    rotation."""
+    target = resolve(configuration)
+    target.resume(stack)
+    wait_for_rotation(target, stack, True, float(rejoin_timeout))

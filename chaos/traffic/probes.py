@@ -6,10 +6,13 @@ from chaoslib.types import Configuration
 
 from chaos.target import activity, resolve, served_model_of
 from runbooks.load import infer_request, load, metadata_inputs
+from runbooks.target import Target
 
 __all__ = [
     "error_rate_through_front_door",
     "seconds_until_error_free",
+    "seconds_until_marked_down",
+    "seconds_until_marked_up",
     "slo_breached",
     "slo_met",
     "weights",
@@ -84,3 +87,34 @@ def seconds_until_error_free(
         if _burst(burst, rate, configuration)[0] == 0.0:
             return round(time.monotonic() - start, 3)
     raise TimeoutError(f"still failing requests after {timeout:g} s")
+
+
+def wait_for_rotation(
+    target: Target, stack: str, wanted: bool, timeout: float, poll: float = 0.02
+) -> float:
+    """Poll the router until the stack is in rotation (`wanted` true) or out of it: the
+    seconds that took. Raises TimeoutError after `timeout`."""
+    start = time.monotonic()
+    while target.in_rotation(stack) != wanted:
+        if time.monotonic() - start > timeout:
+            state = "back in" if wanted else "out of"
+            raise TimeoutError(f"{stack} not {state} rotation after {timeout:g} s")
+        time.sleep(poll)
+    return round(time.monotonic() - start, 3)
+
+
+@activity
+def seconds_until_marked_down(
+    stack: str, timeout: float = 10.0, configuration: Configuration = None
+) -> float:
+    """Seconds until the front door's health checks take the stack out of rotation (its
+    detection time; the experiment adds the time since the fault from the journal)."""
+    return wait_for_rotation(resolve(configuration), stack, False, float(timeout))
+
+
+@activity
+def seconds_until_marked_up(
+    stack: str, timeout: float = 30.0, configuration: Configuration = None
+) -> float:
+    """Seconds until the front door's health checks put the stack back in rotation."""
+    return wait_for_rotation(resolve(configuration), stack, True, float(timeout))

@@ -5,6 +5,7 @@ outage and brownout, --dry, discovery, and refusal of a stack that is not drilla
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +24,9 @@ from runbooks.chaos_run import (
     run,
 )
 from runbooks.cli import app
+from runbooks.live_target import LiveTargetError
 from runbooks.load import RequestRecord
-from runbooks.target import SandboxTarget
+from runbooks.target import SandboxTarget, target_for
 from tests.conftest import (
     ROOT,
     MakeProject,
@@ -54,7 +56,26 @@ def test_discover_lists_every_area() -> None:
     assert ("chaos.traffic.probes", "error_rate_through_front_door") in names
     assert ("chaos.serving.actions", "kill") in names
     assert ("chaos.serving.probes", "all_healthy") in names
+    assert ("chaos.traffic.probes", "seconds_until_marked_down") in names
     assert discovery["extension"]["name"] == "exitplan"
+
+
+def test_the_upstream_chaos_discover_finds_the_extension(tmp_path: Path) -> None:
+    """`chaos discover exitplan` imports the distribution's first top-level package (`chaos`,
+    first in the top_level.txt that hatch_build.py writes) and calls its `discover`."""
+    chaos_cli = Path(sys.executable).parent / "chaos"
+    result = subprocess.run(
+        [str(chaos_cli), "--no-version-check", "discover", "exitplan", "--no-install",
+         "--no-system-info"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    # chaos discover exits 0 even when it fails: the file is the proof
+    assert (tmp_path / "discovery.json").exists(), result.stdout + result.stderr
+    discovery = json.loads((tmp_path / "discovery.json").read_text())
+    modules = {a["mod"] for a in discovery["activities"]}
+    assert {f"chaos.{area}.{kind}" for area in chaos.AREAS for kind in ("actions", "probes")} == (
+        modules
+    )
 
 
 def test_dry_lists_resolved_activities_and_changes_nothing(
@@ -113,14 +134,24 @@ def test_a_failed_primary_is_detected_then_restored(
     fault = journal["exitplan"]["fault"]
     assert fault["stack"] == "aws-primary" and fault["sent"] > 0
     assert fault["first_error_free_second_s"] is not None
+    # the front door took it out of rotation after the fault, and before the fault was undone
+    assert 0 < fault["marked_down_s"] < fault["end_s"] - fault["start_s"]
+    assert fault["back_in_rotation_s"] > fault["end_s"] - fault["start_s"]
     estimate = journal["exitplan"]["production_estimate"]  # Route 53: 10 s x 3, TTL 60 s
     assert (estimate["router"], estimate["detection_s"], estimate["clients_moved_s"]) == (
         "aws",
         30,
         90,
     )
-    assert target.health("aws-primary")
+    assert target.health("aws-primary") and target.in_rotation("aws-primary")
     assert target.weights() == weights
+    markdown = (tmp_path / "report.md").read_text()
+    assert markdown.startswith("**PASSED**") and "marked down after" in markdown
+    assert "| marked down after |" in markdown and "30.0 s (10 s x 3 checks, aws)" in markdown
+    page = (tmp_path / "report.html").read_text()
+    # fault, marked down, undone, back in rotation: on each of the three plots
+    assert page.count("<svg") == 3 and page.count('class="mark"') == 3 * 4
+    assert "aws-primary" in page and "Steady-state hypothesis" in page
 
 
 def test_the_upstream_chaos_cli_runs_the_same_file(
@@ -179,6 +210,46 @@ def test_a_stack_that_is_not_drillable_is_refused(
     journal = json.loads((tmp_path / "journal.json").read_text())
     assert journal["status"] == "interrupted" and journal["run"] == []
     assert snapshot(target) == before
+
+
+def test_a_broken_steady_state_deviates_and_exits_1(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    """The method kills the primary and leaves it dead (the standby keeps serving): the
+    hypothesis after the method (every stack healthy) fails, so the run is `deviated`, exit 1;
+    the rollbacks still restart it and restore the weights."""
+    experiment = yaml.safe_load((EXPERIMENTS / "primary-outage.yaml").read_text())
+    undo = ("restart-primary", "restore-weights")
+    experiment["method"] = [a for a in experiment["method"] if a["name"] not in undo]
+    path = tmp_path / "outage-never-restarted.yaml"
+    path.write_text(yaml.safe_dump(experiment))
+    before = snapshot(target)
+    result = CliRunner().invoke(
+        app,
+        ["chaos", "run", str(path), "--out", str(tmp_path / "run"), "--json", "--project",
+         str(project.root)],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    journal = json.loads((tmp_path / "run" / "journal.json").read_text())
+    assert journal["deviated"] is True
+    after = {p["activity"]["name"]: p for p in journal["steady_states"]["after"]["probes"]}
+    assert after["all-stacks-healthy"]["tolerance_met"] is False
+    assert [r["status"] for r in journal["rollbacks"]] == ["succeeded", "succeeded"]
+    assert (tmp_path / "run" / "report.md").read_text().startswith("**FAILED**")
+    assert snapshot(target) == before
+
+
+def test_the_live_target_needs_a_router_and_the_pulumi_cli(project: Project) -> None:
+    with pytest.raises(LiveTargetError, match="stacks with exitplan:traffic: aws-primary"):
+        target_for(project.root, "live", router="gcp-standby")
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no pulumi on it
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "exitplan"), "chaos", "run", "--target", "live",
+         str(EXPERIMENTS / "credential-revocation.yaml"), "--project", str(project.root)],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "install the Pulumi CLI" in result.stderr
 
 
 def test_the_production_estimate_names_a_router_without_health_checks(

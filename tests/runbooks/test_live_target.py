@@ -209,6 +209,19 @@ def test_set_weights_upserts_and_keeps_targets_ttl_and_health_checks(
     ]
 
 
+def test_in_rotation_reads_route53_health_check_status(dns_plane: AwsControlPlane) -> None:
+    """moto reports every health check healthy (a known, static moto gap): this pins that the
+    status is read through GetHealthCheckStatus for a record with a check, that a record without
+    one counts as in rotation, and that an unknown stack is refused."""
+    zone_id = _zone(dns_plane, "rotation.test", failover=True)
+    target = _target(dns_plane, STACKS, dns_name="score.rotation.test", zone_id=zone_id)
+    assert target.in_rotation("aws-primary") is True
+    assert target.in_rotation("gcp-standby") is True  # no health check on its record
+    assert [e["action"] for e in target.log].count("in_rotation") == 1
+    with pytest.raises(LiveTargetError, match="no weighted record for azure-standby"):
+        target.in_rotation("azure-standby")
+
+
 def test_a_partial_weights_map_is_checked_against_the_others(dns_plane: AwsControlPlane) -> None:
     zone_id = _zone(dns_plane, "three.test", failover=True)
     target = _target(dns_plane, STACKS, dns_name="score.three.test", zone_id=zone_id)

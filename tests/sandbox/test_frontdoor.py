@@ -177,7 +177,7 @@ def test_render_config_has_the_front_door_directives(tmp_path: Path) -> None:
         "bind 127.0.0.1:9000",
         "option httpchk GET /v2/health/ready",
         "http-check expect status 200",
-        "default-server inter 100ms fall 2 rise 2",
+        "default-server inter 100ms fastinter 100ms fall 2 rise 2",
         "timeout check 100ms",
         "http-response set-header x-served-by %s",
         "server aws-primary 127.0.0.1:8000 weight 100 check",
