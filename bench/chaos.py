@@ -17,6 +17,8 @@ import json
 import os
 import platform
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,8 @@ def experiment(project: Project, name: str, out: Path) -> dict[str, Any]:
 
 def main() -> None:
     """Every interval and experiment; print the table; write the JSON."""
+    # a terminated bench still stops its sandbox (the `finally` below runs on SystemExit)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="exitplan-bench-chaos-") as tmp:
         root = Path(tmp)

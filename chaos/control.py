@@ -3,10 +3,15 @@
 - before the experiment, refuse unless every stack an activity names (argument `stack`, after
   substitution) is marked drillable;
 - the stop condition: after each activity of the method, when the configuration sets
-  `exitplan_stop_error_rate`, measure the error rate through the front door over
+  `exitplan_stop_error_rate`, take the error rate through the front door over the last
   `exitplan_stop_window_s` seconds (default 1) and interrupt the method when it is over the
-  limit: the experiment ends `interrupted` and its rollbacks run."""
+  limit: the experiment ends `interrupted` and its rollbacks run. Under `exitplan chaos run`
+  the rate is read from the running load's records (`exitplan_load_records`, set by it: no
+  extra traffic; after an action, over the window that follows it); otherwise a burst of that
+  length is sent and measured."""
 
+import time
+from pathlib import Path
 from typing import Any
 
 from chaoslib import substitute
@@ -15,6 +20,7 @@ from chaoslib.types import Activity, Configuration, Experiment, Run, Secrets
 
 from chaos.target import require_drillable
 from chaos.traffic.probes import error_rate_through_front_door
+from runbooks.load import recent_error_rate
 
 __all__ = [
     "after_activity_control",
@@ -65,15 +71,21 @@ def after_method_control(context: Experiment, **kwargs: Any) -> None:
     _IN_METHOD["now"] = False
 
 
-def stop_condition(configuration: Configuration = None) -> str | None:
+def stop_condition(configuration: Configuration = None, after_action: bool = True) -> str | None:
     """Why the method must stop now (the error rate over the window is over the limit), or
-    None; nothing is measured when no limit is configured."""
+    None; nothing is measured when no limit is configured. After an action (a change) the
+    window is the one that follows it; after a probe, the one that just passed."""
     configuration = configuration or {}
     limit = configuration.get("exitplan_stop_error_rate")
     if limit is None:
         return None
     window = float(configuration.get("exitplan_stop_window_s", 1.0))
-    rate = error_rate_through_front_door(seconds=window, configuration=configuration)
+    records = configuration.get("exitplan_load_records")
+    if records and after_action:
+        time.sleep(window)  # let the load show what the change did
+    rate = recent_error_rate(Path(records), window) if records else None
+    if rate is None:  # no background load (upstream `chaos run`) or it finished nothing
+        rate = error_rate_through_front_door(seconds=window, configuration=configuration)
     if rate <= float(limit):
         return None
     return (
@@ -93,7 +105,7 @@ def after_activity_control(
     if not _IN_METHOD["now"]:
         return
     try:
-        reason = stop_condition(configuration)
+        reason = stop_condition(configuration, after_action=context.get("type") == "action")
     except Exception as exc:  # fail safe: a stop condition that cannot be measured stops
         reason = f"stop condition could not be measured ({exc}); stopping the method"
     if reason is not None:

@@ -16,7 +16,14 @@ from typing import ParamSpec, TypeVar
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration
 
-from runbooks.target import Target, drillable, project_root, served_model, target_for
+from runbooks.target import (
+    Target,
+    drillable,
+    project_root,
+    project_stacks,
+    served_model,
+    target_for,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -44,6 +51,13 @@ def served_model_of(configuration: Configuration = None) -> str:
 def require_drillable(stacks: list[str], configuration: Configuration = None) -> None:
     """Refuse (interrupt the experiment) unless every stack is marked `drillable: true`."""
     root = project(configuration)
+    known = set(project_stacks(root))
+    unknown = [s for s in stacks if s not in known]
+    if unknown:
+        raise InterruptExecution(
+            f"refusing to run: no stack {', '.join(unknown)} in {root} "
+            f"(stacks: {', '.join(sorted(known))})"
+        )
     refused = [s for s in stacks if not drillable(root, s)]
     if refused:
         raise InterruptExecution(

@@ -40,8 +40,16 @@ def _secs(value: float | None) -> str:
     return format_secs(value) if value is None or value >= 10 else f"{value:.2f} s"
 
 
+def _failed(journal: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [r for r in _ex(journal).get("activities") or [] if r.get("status") == "failed"]
+
+
 def _passed(journal: Mapping[str, Any]) -> bool:
-    return journal.get("status") == "completed" and not journal.get("deviated")
+    return (
+        journal.get("status") == "completed"
+        and not journal.get("deviated")
+        and not (_failed(journal))
+    )
 
 
 def _verdict(journal: Mapping[str, Any]) -> list[str]:
@@ -50,6 +58,7 @@ def _verdict(journal: Mapping[str, Any]) -> list[str]:
     parts = [f"status {journal.get('status', '?')}"]
     if journal.get("deviated"):
         parts.append("steady state deviated")
+    parts += [f"{r['phase']} {r['name']} failed: {r.get('error', '')}" for r in _failed(journal)]
     fault = ex.get("fault")
     if fault:
         down = fault.get("marked_down_s")
@@ -167,7 +176,7 @@ def _activity_table(ex: Mapping[str, Any]) -> Table:
                 format_secs(row.get("duration_s")),
                 f"{requests.get('sent', 0):,}",
                 f"{requests.get('failed', 0):,}",
-                _short(row.get("output")),
+                _short(row["error"] if "error" in row else row.get("output")),
             ]
         )
     headers = ["phase", "activity", "status", "start", "took", "sent", "failed", "output"]

@@ -60,7 +60,27 @@ def load(options: ChaosOptions) -> tuple[dict[str, Any], dict[str, Any]]:
     overrides = {"exitplan_project": str(options.root), "exitplan_target": options.target}
     configuration = {**(experiment.get("configuration") or {}), **overrides}
     experiment["configuration"] = dict(configuration)
+    check_stacks(options, experiment, configuration)
     return experiment, configuration
+
+
+def check_stacks(
+    options: ChaosOptions, experiment: dict[str, Any], configuration: dict[str, Any]
+) -> None:
+    """Every `stack` argument (after substitution) names a stack of the project (bad -> 2)."""
+    from components.stack_config import Project
+
+    known = Project(options.root).stack_names()
+    unknown = [
+        f"{step['phase']} activity {step['name']!r}: stack {step['arguments']['stack']!r}"
+        for step in planned_activities(experiment, configuration)
+        if "stack" in step["arguments"] and step["arguments"]["stack"] not in known
+    ]
+    if unknown:
+        raise RunbookError(
+            f"{options.experiment}: no such stack in {'; '.join(unknown)}",
+            fix=f"use one of {', '.join(known)} (or set the configuration key it names)",
+        )
 
 
 def planned_activities(
@@ -98,15 +118,17 @@ def fault_impact(
 ) -> dict[str, Any]:
     """What clients saw from a fault on `stack` at `start` until it was undone at `end` (seconds
     on the load's clock): the last request the faulted stack still answered, the first second
-    with no failed request, the failures and the p99 of the successes."""
+    with no failed request (looked for until the load's last request: a short fault's second
+    may end after it was undone), the failures and the p99 of the successes."""
     during = sorted(
         (r for r in records if start <= r.scheduled_s < end), key=lambda r: r.scheduled_s
     )
     answered = [r.scheduled_s for r in during if r.served_by == stack and r.status == 200]
-    failed = [r.scheduled_s for r in during if r.status != 200]
+    failed = [r.scheduled_s for r in records if r.status != 200 and r.scheduled_s >= start]
+    horizon = max((r.scheduled_s for r in records), default=end)
     error_free = None
     offset = 0.0
-    while start + offset + ERROR_FREE_S <= end:
+    while start + offset + ERROR_FREE_S <= horizon:
         window_start = start + offset
         window_end = window_start + ERROR_FREE_S
         if not any(window_start <= t < window_end for t in failed):
@@ -118,7 +140,7 @@ def fault_impact(
         "stack": stack,
         "window_s": round(end - start, 3),
         "sent": len(during),
-        "failed": len(failed),
+        "failed": sum(1 for r in during if r.status != 200),
         "last_answer_from_faulted_s": round(max(answered) - start, 3) if answered else 0.0,
         "first_error_free_second_s": error_free,
         "p99_ms": summary.p99_ms,
@@ -146,6 +168,8 @@ def _activity_rows(
                 "duration_s": round(end - start, 3),
                 "output": run.get("output"),
             }
+            if run.get("status") == "failed":
+                row["error"] = _error_line(run)
             if load_ is not None:
                 row["start_s"] = round(start - load_epoch, 3)
                 row["end_s"] = round(end - load_epoch, 3)
@@ -153,6 +177,18 @@ def _activity_rows(
                 row["requests"] = {"sent": window.sent, "failed": window.failed}
             rows.append(row)
     return rows
+
+
+def _error_line(run: dict[str, Any]) -> str:
+    """The last line of a failed activity's exception (Chaos Toolkit keeps the traceback)."""
+    lines = [str(line).strip() for line in run.get("exception") or [] if str(line).strip()]
+    return lines[-1] if lines else "failed"
+
+
+def failed_activities(journal: dict[str, Any]) -> list[str]:
+    """`phase name: error` for every method or rollback activity that raised."""
+    rows = (journal.get("exitplan") or {}).get("activities") or []
+    return [f"{r['phase']} {r['name']}: {r['error']}" for r in rows if r.get("status") == "failed"]
 
 
 def _recovery(runs: list[dict[str, Any]], configuration: dict[str, Any]) -> dict[str, Any]:
@@ -332,6 +368,9 @@ def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
     generator = BackgroundLoad(target, model, options.load_rate, LOAD_MAX_S, out / "load")
     generator.start()
     load_epoch = time.time() - generator.now()
+    # the stop condition reads the running load instead of sending bursts of its own
+    configuration["exitplan_load_records"] = str(generator.records_file)
+    experiment["configuration"]["exitplan_load_records"] = str(generator.records_file)
     watch = RotationWatch(target, ROTATION_POLL_S.get(options.target, 5.0))
     watch.start()
     try:

@@ -9,10 +9,13 @@ send time is recorded too, so generator lag is visible.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -253,3 +256,19 @@ def metadata_inputs(base_url: str, model: str, timeout_s: float = 5.0) -> dict[s
             else np.zeros(shape, dtype)
         )
     return inputs
+
+
+def recent_error_rate(records_file: Path, window_s: float) -> float | None:
+    """The failed share of the requests a background load (`runbooks.load_worker`) finished
+    in the last `window_s` seconds, or None when it finished none."""
+    epoch = float(records_file.with_suffix(".start").read_text())
+    now = time.time() - epoch
+    statuses = []
+    for line in records_file.read_text().splitlines():
+        if not line.endswith("}"):
+            continue  # a record still being written
+        record = json.loads(line)
+        done = record["scheduled_s"] + record["latency_ms"] / 1000.0
+        if now - window_s <= done <= now:
+            statuses.append(bool(record["error"]))
+    return sum(statuses) / len(statuses) if statuses else None

@@ -274,6 +274,13 @@ def target_for(root: Path, kind: str = "sandbox", router: str | None = None) -> 
     return SandboxTarget(sandbox_for(Project(root)))
 
 
+def project_stacks(root: Path) -> list[str]:
+    """The names of the project's stacks (its stack files)."""
+    from components.stack_config import Project
+
+    return Project(root).stack_names()
+
+
 def drillable(root: Path, stack: str) -> bool:
     """Whether the stack file marks the stack `drillable: true` (destructive steps allowed)."""
     from components.stack_config import Project

@@ -8,7 +8,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -239,6 +241,35 @@ def test_a_broken_steady_state_deviates_and_exits_1(
     assert snapshot(target) == before
 
 
+def test_an_activity_that_raises_is_reported_and_exits_1(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    """Killing the primary twice: the second kill raises (nothing left to kill). Chaos Toolkit
+    records the failed action and goes on (the steady state holds: `completed`); exitplan
+    names it, fails the report and exits 1."""
+
+    def kill_twice(experiment: dict[str, Any]) -> None:
+        again = {**experiment["method"][1], "name": "kill-primary-again"}
+        experiment["method"].insert(2, again)
+
+    path = tmp_path / "kill-twice.yaml"
+    path.write_text(yaml.safe_dump(_outage_with(kill_twice)))
+    before = snapshot(target)
+    result = CliRunner().invoke(
+        app,
+        ["chaos", "run", str(path), "--out", str(tmp_path / "run"), "--project",
+         str(project.root)],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "FAILED method kill-primary-again" in result.output
+    assert "is not running" in result.output
+    journal = json.loads((tmp_path / "run" / "journal.json").read_text())
+    assert journal["status"] == "completed" and not journal["deviated"]
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert report.startswith("**FAILED**") and "kill-primary-again failed" in report
+    assert snapshot(target) == before
+
+
 def test_the_live_target_needs_a_router_and_the_pulumi_cli(project: Project) -> None:
     with pytest.raises(LiveTargetError, match="stacks with exitplan:traffic: aws-primary"):
         target_for(project.root, "live", router="gcp-standby")
@@ -250,6 +281,57 @@ def test_the_live_target_needs_a_router_and_the_pulumi_cli(project: Project) -> 
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "install the Pulumi CLI" in result.stderr
+
+
+def _outage_with(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    experiment = yaml.safe_load((EXPERIMENTS / "primary-outage.yaml").read_text())
+    change(experiment)
+    return experiment
+
+
+BAD_EXPERIMENTS: list[tuple[str, Callable[[dict[str, Any]], None], list[str]]] = [
+    (
+        "no-tolerance",  # Chaos Toolkit's own validation
+        lambda e: e["steady-state-hypothesis"]["probes"][0].pop("tolerance"),
+        ["tolerance"],
+    ),
+    (
+        "unknown-activity",
+        lambda e: e["method"][1]["provider"].update(func="explode"),
+        ["explode"],
+    ),
+    (
+        "unknown-stack",  # ours: after substitution, every stack argument must exist
+        lambda e: e["configuration"].update(exitplan_primary="aws-primry"),
+        ["kill-primary", "aws-primry", "use one of aws-primary, gcp-standby"],
+    ),
+    ("valid-but-no-sandbox", lambda e: None, ["no sandbox is running", "exitplan sandbox up"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "said"), BAD_EXPERIMENTS, ids=[b[0] for b in BAD_EXPERIMENTS]
+)
+def test_bad_input_exits_2_with_what_to_fix(
+    name: str,
+    change: Callable[[dict[str, Any]], None],
+    said: list[str],
+    make_project: MakeProject,
+    tmp_path: Path,
+) -> None:
+    project = make_project(
+        {"aws-primary": stack_config("aws-primary"), "gcp-standby": stack_config("gcp-standby")}
+    )
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(_outage_with(change)))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "exitplan"), "chaos", "run", str(path),
+         "--project", str(project.root), "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert all(text in result.stderr for text in said), result.stderr
+    assert not (tmp_path / "run" / "journal.json").exists()
 
 
 def test_the_production_estimate_names_a_router_without_health_checks(
@@ -314,3 +396,6 @@ def test_fault_impact_from_load_records() -> None:
     assert impact["sent"] == 24 and impact["failed"] == 2
     assert impact["last_answer_from_faulted_s"] == pytest.approx(0.3)
     assert impact["first_error_free_second_s"] == pytest.approx(0.5)  # 1.5 .. 2.5: no failure
+    # undone at 2.0, before a full error-free second: the search goes on past the end
+    short = fault_impact(records, "aws-primary", 1.0, 2.0)
+    assert short["first_error_free_second_s"] == pytest.approx(0.5) and short["sent"] == 9

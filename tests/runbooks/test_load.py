@@ -6,14 +6,23 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 from aiohttp import web
 
-from runbooks.load import InferRequest, RequestRecord, infer_request, load, summarize
+from runbooks.load import (
+    InferRequest,
+    RequestRecord,
+    infer_request,
+    load,
+    recent_error_rate,
+    summarize,
+)
 
 OUTPUT = {"name": "y", "shape": [1], "datatype": "FP32", "data": [1.0]}
 REPLY = json.dumps({"model_name": "demo", "outputs": [OUTPUT]}).encode()
@@ -210,3 +219,19 @@ def test_throughput_800_per_second(server: Server) -> None:
     assert summary.achieved_rate >= 0.95 * 800
     lag_ms = [(r.sent_s - r.scheduled_s) * 1000 for r in records]
     assert np.percentile(lag_ms, 99) < 50
+
+
+def test_recent_error_rate_reads_what_the_background_load_finished_lately(tmp_path: Path) -> None:
+    records = tmp_path / "load-records.jsonl"
+    start = time.time() - 10.0  # the load started 10 s ago
+    records.with_suffix(".start").write_text(str(start))
+
+    def line(scheduled: float, latency_ms: float, error: str = "") -> str:
+        record = RequestRecord(scheduled, scheduled, latency_ms, 503 if error else 200, error, "")
+        return json.dumps(asdict(record))
+
+    lines = [line(2.0, 5.0, "503")]  # finished 8 s ago: outside the window
+    lines += [line(9.5, 5.0), line(9.6, 5.0, "503"), line(8.0, 1700.0, "timeout")]  # in it
+    records.write_text("\n".join(lines) + '\n{"scheduled_s": 9.9')  # a record half written
+    assert recent_error_rate(records, 1.0) == pytest.approx(2 / 3)
+    assert recent_error_rate(records, 0.1) is None

@@ -1,0 +1,1 @@
+"""The `exitplan` subcommands, one module per command group; `runbooks.cli` assembles them."""

@@ -1,0 +1,113 @@
+"""`exitplan chaos run|report`: Chaos Toolkit experiments with the load running."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runbooks import render
+from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.errors import RunbookError
+
+chaos_app = typer.Typer(
+    help="Chaos Toolkit experiments (chaos/experiments/*.yaml) with the load generator running.",
+    no_args_is_help=True,
+)
+
+
+@chaos_app.command("run")
+def chaos_run(
+    experiment: Annotated[Path, typer.Argument(help="Experiment file (Chaos Toolkit YAML/JSON).")],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            help="sandbox, or live (deployed stacks, from pulumi stack output; process faults "
+            "are refused there).",
+        ),
+    ] = "sandbox",
+    dry: Annotated[
+        bool, typer.Option("--dry", help="List the activities; change nothing.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Journal folder (default .exitplan/chaos/TIME-NAME/).",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    rate: Annotated[
+        float, typer.Option("--rate", min=1, help="Open-loop load during the run, requests/s.")
+    ] = 50,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run an experiment through chaostoolkit-lib against the target, with open-loop load
+    running; write the Chaos Toolkit journal plus exitplan's measurements (requests failed,
+    when the front door marked the faulted stack down, revoke -> recovered, the production
+    estimate) and report.md/.html with the timeline. Rollbacks always run. Exits 1 when the
+    experiment deviated, failed, was interrupted (e.g. refused) or an activity raised."""
+    from runbooks import chaos_run as chaos
+
+    options = chaos.ChaosOptions(experiment, project_of(project).root, target, out, rate)
+    if dry:
+        steps = chaos.planned_activities(*chaos.load(options))
+        if as_json:
+            print_json(steps)
+        else:
+            for step in steps:
+                args = json.dumps(step["arguments"], default=str)
+                typer.echo(f"{step['phase']:<13} {step['type']:<7} {step['call']}({args})")
+        return
+    journal, path = chaos.run(options)
+    failed = chaos.failed_activities(journal)
+    summary = {
+        "status": journal["status"],
+        "deviated": journal["deviated"],
+        "failed_activities": failed,
+        "journal": str(path),
+        "report": str(path.parent / "report.html"),
+        "exitplan": {
+            k: v
+            for k, v in journal["exitplan"].items()
+            if k not in ("activities", "timeline", "load_epoch")
+        },
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        typer.echo(f"status: {summary['status']}  deviated: {summary['deviated']}")
+        for line in failed:
+            typer.echo(f"  FAILED {line}")
+        estimate = summary["exitplan"].pop("production_estimate", None)
+        for key, value in summary["exitplan"].items():
+            typer.echo(f"  {key}: {value}")
+        if estimate is not None:
+            typer.echo(chaos.describe_estimate(estimate))
+        typer.echo(f"journal: {path}")
+        typer.echo(f"report: {path.parent / 'report.html'}")
+    if journal["status"] != "completed" or journal["deviated"] or failed:
+        raise typer.Exit(1)
+
+
+@chaos_app.command("report")
+def chaos_report(
+    journal_path: Annotated[Path, typer.Argument(help="The experiment's journal.json.")],
+) -> None:
+    """Render report.md and a self-contained report.html from an experiment's journal."""
+    from runbooks.chaos_report import write_report
+
+    try:
+        journal = json.loads(journal_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunbookError(
+            f"{journal_path}: not a readable journal ({exc})",
+            fix="pass the journal.json that exitplan chaos run wrote",
+        ) from exc
+    md, html = write_report(journal, journal_path.parent)
+    render.out.print(f"wrote {md} and {html}")

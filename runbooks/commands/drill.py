@@ -1,0 +1,149 @@
+"""`exitplan drill exit-plan|rollback|report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from components.stack_config import Project
+from runbooks import render
+from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+
+drill_app = typer.Typer(
+    help="Exit-plan drills with journals, gates, rollback and reports.", no_args_is_help=True
+)
+
+
+@drill_app.command("exit-plan")
+def drill_exit_plan(
+    source: Annotated[str, typer.Option("--from", help="The stack to leave.")],
+    dest: Annotated[str, typer.Option("--to", help="The stack (in another cloud) to move to.")],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target", help="sandbox, or live (deployed stacks, from pulumi stack output)."
+        ),
+    ] = "sandbox",
+    rto: Annotated[float | None, typer.Option("--rto", help="RTO target, seconds.")] = None,
+    rate: Annotated[float, typer.Option("--rate", min=1, help="Load, requests/s.")] = 200,
+    canary: Annotated[str, typer.Option("--canary", help="Percent on --to per step.")] = (
+        "1,10,50,100"
+    ),
+    hold: Annotated[float, typer.Option("--hold", min=0.5, help="Seconds per step.")] = 5,
+    slo_p99_ms: Annotated[
+        float | None, typer.Option("--slo-p99-ms", help="p99 SLO for every gate.")
+    ] = None,
+    max_error_rate: Annotated[
+        float, typer.Option("--max-error-rate", min=0, max=1, help="Allowed failed share.")
+    ] = 0.0,
+    dry: Annotated[bool, typer.Option("--dry", help="Print every step; change nothing.")] = False,
+    keep: Annotated[bool, typer.Option("--keep", help="Stay on --to (no rollback).")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for journal and report.")
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rehearse leaving a cloud under load: pre-flight, baseline, gated canary steps to 100 %
+    on --to, revoke --from's credentials, verify, roll back. Writes journal.json (after every
+    step) and report.md/.html. Exit 1 when a check or gate fails (rolled back), 130 on Ctrl-C
+    (rolled back)."""
+    import datetime as dt
+
+    from runbooks.drills.exit_plan import (
+        DrillLock,
+        ExitPlanOptions,
+        parse_canary,
+        planned_steps,
+        run_exit_plan,
+        steps_text,
+    )
+    from runbooks.report import write_report
+
+    options = ExitPlanOptions(
+        source,
+        dest,
+        rate,
+        parse_canary(canary),
+        hold,
+        slo_p99_ms,
+        max_error_rate,
+        rto_s=rto,
+        keep=keep,
+    )
+    proj = project_of(project)
+    drill_target, lock = _drill_target(proj, target, source, dest)
+    if dry:
+        steps = planned_steps(options, drill_target.weights())
+        print_json({"steps": steps}) if as_json else render.out.print(steps_text(steps))
+        return
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = out or proj.root / ".exitplan" / "drills" / f"{stamp}-{source}-to-{dest}"
+    with DrillLock(lock), render.stage_progress(enabled=not as_json) as say:
+        try:
+            journal = run_exit_plan(
+                proj,
+                drill_target,
+                options,
+                folder / "journal.json",
+                lambda m: say("drill", m),
+                target,
+            )
+        finally:
+            if (folder / "journal.json").exists():
+                from runbooks.journal import Journal
+
+                write_report(Journal.load(folder / "journal.json").data, folder)
+    verdict = journal.exitplan["verdict"]
+    if as_json:
+        print_json({"journal": str(folder / "journal.json"), **journal.exitplan})
+    else:
+        render.drill_verdict(journal.data, folder)
+    if not verdict["passed"]:
+        raise typer.Exit(1)
+
+
+def _drill_target(proj: Project, kind: str, source: str, dest: str) -> tuple[Any, Path]:
+    """The Target a drill acts on, and its lock file: the running sandbox, or the live stacks
+    (from `pulumi stack output` and the router config of the stack that routes both)."""
+    if kind == "sandbox":
+        from runbooks.sandbox_run import sandbox_for
+        from runbooks.target import SandboxTarget
+
+        sandbox = sandbox_for(proj)
+        return SandboxTarget(sandbox), sandbox.root / "drill.lock"
+    if kind != "live":
+        raise typer.BadParameter(f"{kind!r}: use sandbox or live", param_hint="--target")
+    from runbooks.live_target import live_target_for
+
+    return live_target_for(proj.root, [source, dest]), proj.root / ".exitplan" / "drill.lock"
+
+
+@drill_app.command("rollback")
+def drill_rollback(
+    journal_path: Annotated[Path, typer.Argument(help="The drill's journal.json.")],
+    project: ProjectOption = None,
+) -> None:
+    """Undo what a drill's journal says it changed and did not restore (safe to run twice)."""
+    from runbooks.drills.exit_plan import restore
+    from runbooks.journal import Journal
+
+    journal = Journal.load(journal_path)
+    ep = journal.exitplan
+    drill_target, _lock = _drill_target(project_of(project), ep["target"], ep["from"], ep["to"])
+    done = restore(drill_target, journal)
+    render.out.print(f"restored: {', '.join(done)}" if done else "nothing left to restore")
+
+
+@drill_app.command("report")
+def drill_report(
+    journal_path: Annotated[Path, typer.Argument(help="The drill's journal.json.")],
+) -> None:
+    """Render report.md and a self-contained report.html from a journal."""
+    from runbooks.journal import Journal
+    from runbooks.report import write_report
+
+    md, html = write_report(Journal.load(journal_path).data, journal_path.parent)
+    render.out.print(f"wrote {md} and {html}")

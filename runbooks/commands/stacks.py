@@ -1,0 +1,99 @@
+"""`exitplan stacks list`, `exitplan plan` and `exitplan parity`: the stacks, offline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from components.stack_config import Stack
+from runbooks import render
+from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+
+stacks_app = typer.Typer(help="Inspect the stacks of the project.", no_args_is_help=True)
+app = typer.Typer()
+
+
+@stacks_app.command("list")
+def stacks_list(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """List the stacks: provider, role, standby level, region, the machine type the catalog
+    resolves, node range and, for standbys, the estimated achievable RTO."""
+    proj = project_of(project)
+    rows = [_stack_row(proj.stack(name)) for name in proj.stack_names()]
+    if as_json:
+        print_json(rows)
+    else:
+        render.stacks_table(rows)
+
+
+def _stack_row(stack: Stack) -> dict[str, Any]:
+    stack.validate()
+    spec = stack.spec
+    if stack.kind == "edge":
+        edge = stack.edge_plan
+        machine, region = edge.label, f"{edge.parent_region} / {edge.zone}"
+    else:
+        machine, region = stack.plan.gpu_instance.label, spec.region
+    return {
+        "stack": stack.name,
+        "kind": stack.kind,
+        "provider": spec.provider,
+        "role": spec.role,
+        "standby_level": stack.standby.level if stack.standby else None,
+        "region": region,
+        "gpu_type": machine,
+        "gpu_nodes": f"{spec.gpu.min_nodes}-{spec.gpu.max_nodes}",
+        "estimated_rto_s": stack.rto.total_s if stack.rto else None,
+        "routes": stack.traffic.stacks if stack.traffic else [],
+    }
+
+
+@app.command("plan")
+def plan(
+    stack: Annotated[str, typer.Argument(help="Stack name, e.g. aws-primary.")],
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show what `pulumi up -s STACK` would create: the real program run offline under
+    Pulumi's mocks (no cloud credentials needed). Prints type, name, parent and key
+    properties of every resource."""
+    from components.planning.runner import plan_stack
+
+    proj = project_of(project)
+    loaded = proj.stack(stack)
+    result = plan_stack(proj, loaded)
+    if as_json:
+        print_json({**render.plan_json(result), "gaps": loaded.gaps})
+    else:
+        render.plan_tree(result)
+        render.gap_notes(loaded.gaps)
+
+
+@app.command("parity")
+def parity(
+    stacks: Annotated[
+        list[str] | None,
+        typer.Argument(help="Stacks to compare (default: all).", show_default=False),
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare stacks for equivalence: Triton version, models, GPU, Kubernetes minor, ports and
+    probes, identity, encryption, exposure. Expected per-cloud differences are shown as notes
+    with their reason; any other difference is drift and exits 1."""
+    from components.planning.parity import compare
+    from components.planning.runner import plan_stack
+
+    proj = project_of(project)
+    names = stacks or proj.stack_names()
+    loaded = [proj.stack(n) for n in names]
+    for stack in loaded:
+        stack.validate()  # report every bad stack before planning any
+    gaps = {k: v for stack in loaded for k, v in stack.gaps.items()}
+    report = compare([plan_stack(proj, s) for s in loaded], gaps)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        render.parity_table(report)
+    if report.drift:
+        raise typer.Exit(1)
