@@ -45,11 +45,8 @@ def _failed(journal: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _passed(journal: Mapping[str, Any]) -> bool:
-    return (
-        journal.get("status") == "completed"
-        and not journal.get("deviated")
-        and not (_failed(journal))
-    )
+    completed = journal.get("status") == "completed" and not journal.get("deviated")
+    return completed and not _failed(journal)
 
 
 def _verdict(journal: Mapping[str, Any]) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import time
 import urllib.error
@@ -20,7 +19,7 @@ from typing import Any, Protocol
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import FrontDoor
-from sandbox.manager import Component, Sandbox, SandboxState, pid_alive
+from sandbox.manager import Component, Sandbox, SandboxState, pid_alive, signal_group
 from sandbox.triton import READY_PATH, TritonServer, triton_install
 
 TARGET_LOG = "target.log"
@@ -167,17 +166,17 @@ class SandboxTarget:
         return self._door().server_status().get(stack) == "UP"
 
     def kill(self, stack: str) -> None:
-        """SIGKILL the stack's Triton."""
+        """SIGKILL the stack's Triton (and its backend stubs: the whole container crashes)."""
         self._signal(stack, signal.SIGKILL)
         self._log("kill", stack=stack)
 
     def hang(self, stack: str) -> None:
-        """SIGSTOP the stack's Triton."""
+        """SIGSTOP the stack's Triton and its backend stubs."""
         self._signal(stack, signal.SIGSTOP)
         self._log("hang", stack=stack)
 
     def resume(self, stack: str) -> None:
-        """SIGCONT the stack's Triton."""
+        """SIGCONT the stack's Triton and its backend stubs."""
         self._signal(stack, signal.SIGCONT)
         self._log("resume", stack=stack)
 
@@ -188,7 +187,7 @@ class SandboxTarget:
                 f"{stack}'s Triton (pid {component.pid}) is not running",
                 fix=f"restart it: the target's restart({stack!r})",
             )
-        os.kill(component.pid, sig)
+        signal_group(component.pid, sig)
 
     def _control(self) -> AwsControlPlane:
         info = next(c for c in self.state.components if c.kind == "control-plane")

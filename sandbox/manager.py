@@ -341,9 +341,9 @@ class Sandbox:
         deadline = time.monotonic() + STOP_GRACE_S
         while time.monotonic() < deadline and any(pid_alive(c.pid) for c in alive):
             time.sleep(0.1)
-        for component in alive:
-            if pid_alive(component.pid):
-                _signal(component.pid, signal.SIGKILL)
+        for component in components:  # what is left: a stuck leader, or orphaned stubs
+            if component in alive or not pid_alive(component.pid):  # never a reused pid
+                signal_group(component.pid, signal.SIGKILL)
         for component in alive:
             _reap(component.pid)
         return [c.name for c in alive]
@@ -352,6 +352,21 @@ class Sandbox:
 def _signal(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
+
+
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal a process started in a session of its own together with everything in its
+    process group (Triton and its python-backend stubs: a crashed or frozen container takes
+    its helpers with it, and a SIGKILLed server leaves no orphan stub)."""
+    try:
+        leads_group = os.getpgid(pid) == pid
+    except ProcessLookupError:
+        leads_group = True  # the leader is gone; members of its group may remain
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if leads_group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
 
 
 def _reap(pid: int) -> None:

@@ -122,6 +122,11 @@ def test_credential_revocation_recovers_with_a_new_key(
     assert state["status"] == "active" and state["key_id"] != key_before
     assert all(target.health(s) for s in target.stacks())
     assert json.loads(path.read_text())["status"] == "completed"
+    markdown = (tmp_path / "report.md").read_text()
+    assert markdown.startswith("**PASSED**") and "## Credential recovery" in markdown
+    assert f"revoke -> recovered {ep['revoke_to_recovered_s']:.1f} s vs RTO" in markdown
+    page = (tmp_path / "report.html").read_text()
+    assert page.count('class="mark"') == 3 * 2  # revoked, recovered: on each plot
 
 
 @pytest.mark.parametrize("experiment", ["primary-outage", "primary-brownout"])

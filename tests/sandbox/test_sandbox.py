@@ -80,10 +80,29 @@ def test_weights_shift_traffic_without_a_restart(target: SandboxTarget) -> None:
     target.set_weights({"aws-primary": 100, "gcp-standby": 0})
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in the process group `pgid`."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
 def test_kill_sends_everything_to_the_other_stack_then_restart(target: SandboxTarget) -> None:
     target.set_weights({"aws-primary": 50, "gcp-standby": 50})
+    server = next(c.pid for c in target.state.components if c.stack == "gcp-standby")
+    assert len(group_members(server)) >= 2, "Triton and its python-backend stub"
     target.kill("gcp-standby")
     assert not target.health("gcp-standby")
+    deadline = time.monotonic() + 5
+    while group_members(server) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert group_members(server) == [], "the crash takes the backend stub with it"
     assert shares(target, 60) == Counter({"aws-primary": 60}), "retries hide the dead stack"
     target.restart("gcp-standby")
     assert target.health("gcp-standby")
