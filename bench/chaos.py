@@ -49,6 +49,7 @@ def experiment(project: Project, name: str, out: Path) -> dict[str, Any]:
         "deviated": journal["deviated"],
         "sent": ep["load"]["sent"],
         "failed": ep["load"]["failed"],
+        "errors": ep["load"]["errors"],
     }
     if "fault" in ep:
         fault = ep["fault"]
@@ -67,27 +68,13 @@ def main() -> None:
     # a terminated bench still stops its sandbox (the `finally` below runs on SystemExit)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="exitplan-bench-chaos-") as tmp:
-        root = Path(tmp)
-        shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
-        shutil.copytree(ROOT / "stacks", root / "stacks")
-        project = Project(root)
-        for interval in INTERVALS_MS:
-            names = ["primary-outage", "primary-brownout"]
-            if interval == DEFAULT_MS:
-                names.append("credential-revocation")
-            settings = SandboxSettings(front_door=FrontDoorSettings(check_interval_ms=interval))
-            sandbox = sandbox_for(project)
-            try:
-                start_sandbox(project, STACKS, lambda _m: None, settings)
-                for name in names:
-                    for repeat in range(REPEATS):
-                        out = root / "runs" / f"{interval}-{name}-{repeat}"
-                        row = experiment(project, name, out)
-                        results.append({"interval_ms": interval, "experiment": name, **row})
-                        print_row(results[-1])
-            finally:
-                sandbox.down()
+    root = Path(tempfile.mkdtemp(prefix="exitplan-bench-chaos-"))
+    try:
+        run_all(root, results)
+    except BaseException:
+        print(f"kept {root} (journals, load records, sandbox logs) to look at", file=sys.stderr)
+        raise
+    shutil.rmtree(root)
     targets = check_targets(results)
     for name, ok in targets.items():
         print(f"{name}: {'met' if ok else 'MISSED'}")
@@ -105,6 +92,29 @@ def main() -> None:
         + "\n"
     )
     print(f"wrote {out.relative_to(ROOT)}")
+
+
+def run_all(root: Path, results: list[dict[str, Any]]) -> None:
+    """Each interval on a fresh sandbox in `root`: its experiments, REPEATS times each."""
+    shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(ROOT / "stacks", root / "stacks")
+    project = Project(root)
+    for interval in INTERVALS_MS:
+        names = ["primary-outage", "primary-brownout"]
+        if interval == DEFAULT_MS:
+            names.append("credential-revocation")
+        settings = SandboxSettings(front_door=FrontDoorSettings(check_interval_ms=interval))
+        sandbox = sandbox_for(project)
+        try:
+            start_sandbox(project, STACKS, lambda _m: None, settings)
+            for name in names:
+                for repeat in range(REPEATS):
+                    out = root / "runs" / f"{interval}-{name}-{repeat}"
+                    row = experiment(project, name, out)
+                    results.append({"interval_ms": interval, "experiment": name, **row})
+                    print_row(results[-1])
+        finally:
+            sandbox.down()
 
 
 def print_row(row: dict[str, Any]) -> None:

@@ -251,6 +251,30 @@ def render_html(journal: Mapping[str, Any]) -> str:
     )
 
 
+def describe_estimate(estimate: Mapping[str, Any]) -> str:
+    """One line: the production figure to set beside the sandbox's measured detection."""
+    where = f"behind the real router ({estimate['router']} DNS, {estimate['zone']})"
+    if estimate["detection_s"] is None:
+        return f"  {where}: no health checks ({estimate['gap']})"
+    return (
+        f"  {where}: health checks {estimate['health_check_interval_s']} s x "
+        f"{estimate['failure_threshold']} = {estimate['detection_s']} s to mark it down, "
+        f"+ TTL {estimate['ttl_s']} s = {estimate['clients_moved_s']} s before clients move "
+        "(longer where resolvers or clients cache past the TTL)"
+    )
+
+
+def summary_lines(journal: Mapping[str, Any]) -> list[str]:
+    """The run in a few terminal lines: PASSED/FAILED and the title, the verdict's parts, and
+    the production estimate spelled out."""
+    lines = [f"{'PASSED' if _passed(journal) else 'FAILED'}  {_heading(journal)}"]
+    lines += [f"  {part}" for part in _verdict(journal)]
+    estimate = _ex(journal).get("production_estimate")
+    if estimate:
+        lines.append(describe_estimate(estimate))
+    return lines
+
+
 def write_report(journal: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
     """Write report.md and report.html for the experiment into `out_dir`."""
     return write_pages(render_markdown(journal), render_html(journal), out_dir)

@@ -280,7 +280,12 @@ def measurements(
     if runs:
         first = _epoch(runs[0]["start"]) - load_epoch
         whole = window_summary(records, first, load_.now(), load_.rate)
-        result["load"] = {"rate": load_.rate, "sent": whole.sent, "failed": whole.failed}
+        result["load"] = {
+            "rate": load_.rate,
+            "sent": whole.sent,
+            "failed": whole.failed,
+            "errors": whole.errors,
+        }
     result["timeline"] = summarize(
         records, rate=load_.rate, duration_s=max(load_.now(), 1e-3)
     ).timeline
@@ -322,19 +327,6 @@ def production_estimate(root: Path, stack: str) -> dict[str, Any] | None:
         "clients_moved_s": None if detection is None else detection + traffic.ttl_s,
         "gap": gap,
     }
-
-
-def describe_estimate(estimate: dict[str, Any]) -> str:
-    """One line: the production figure to set beside the sandbox's measured detection."""
-    where = f"behind the real router ({estimate['router']} DNS, {estimate['zone']})"
-    if estimate["detection_s"] is None:
-        return f"  {where}: no health checks ({estimate['gap']})"
-    return (
-        f"  {where}: health checks {estimate['health_check_interval_s']} s x "
-        f"{estimate['failure_threshold']} = {estimate['detection_s']} s to mark it down, "
-        f"+ TTL {estimate['ttl_s']} s = {estimate['clients_moved_s']} s before clients move "
-        "(longer where resolvers or clients cache past the TTL)"
-    )
 
 
 def wait_for_front_door(endpoint: str, model: str, timeout_s: float = FRONT_DOOR_WAIT_S) -> None:

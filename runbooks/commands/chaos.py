@@ -81,14 +81,10 @@ def chaos_run(
     if as_json:
         print_json(summary)
     else:
-        typer.echo(f"status: {summary['status']}  deviated: {summary['deviated']}")
-        for line in failed:
-            typer.echo(f"  FAILED {line}")
-        estimate = summary["exitplan"].pop("production_estimate", None)
-        for key, value in summary["exitplan"].items():
-            typer.echo(f"  {key}: {value}")
-        if estimate is not None:
-            typer.echo(chaos.describe_estimate(estimate))
+        from runbooks.chaos_report import summary_lines
+
+        for line in summary_lines(journal):
+            typer.echo(line)
         typer.echo(f"journal: {path}")
         typer.echo(f"report: {path.parent / 'report.html'}")
     if journal["status"] != "completed" or journal["deviated"] or failed:

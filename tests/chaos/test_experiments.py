@@ -18,13 +18,8 @@ from typer.testing import CliRunner
 
 import chaos
 from components.stack_config import Project
-from runbooks.chaos_run import (
-    ChaosOptions,
-    describe_estimate,
-    fault_impact,
-    production_estimate,
-    run,
-)
+from runbooks.chaos_report import describe_estimate
+from runbooks.chaos_run import ChaosOptions, fault_impact, production_estimate, run
 from runbooks.cli import app
 from runbooks.live_target import LiveTargetError
 from runbooks.load import RequestRecord
@@ -266,7 +261,8 @@ def test_an_activity_that_raises_is_reported_and_exits_1(
          str(project.root)],
     )  # fmt: skip
     assert result.exit_code == 1, result.output
-    assert "FAILED method kill-primary-again" in result.output
+    assert result.output.startswith("FAILED  Chaos experiment: A crashed primary")
+    assert "method kill-primary-again failed:" in result.output
     assert "is not running" in result.output
     journal = json.loads((tmp_path / "run" / "journal.json").read_text())
     assert journal["status"] == "completed" and not journal["deviated"]
