@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import FrontDoor
-from sandbox.manager import Component, Sandbox, SandboxState, pid_alive, signal_group
+from sandbox.manager import Component, Sandbox, SandboxState, signal_group
 from sandbox.triton import READY_PATH, TritonServer, triton_install
 
 TARGET_LOG = "target.log"
@@ -186,7 +186,7 @@ class SandboxTarget:
 
     def _signal(self, stack: str, sig: signal.Signals, group: bool = False) -> None:
         component = self._component(stack)
-        if not pid_alive(component.pid):
+        if not component.running():
             raise SandboxError(
                 f"{stack}'s Triton (pid {component.pid}) is not running",
                 fix=f"restart it: the target's restart({stack!r})",
@@ -241,14 +241,14 @@ class SandboxTarget:
     def restart(self, stack: str) -> None:
         """Start the stack's Triton again on the same port and repository, and load the model."""
         component = self._component(stack)
-        if pid_alive(component.pid):
+        if component.running():
             raise SandboxError(f"{stack}'s Triton is still running", fix="kill it first")
         workdir = Path(component.log).parent
         server = TritonServer(
             workdir, workdir / "repository", component.port, self.sandbox.triton_env
         )
-        component.pid = server.start(triton_install())
-        self.sandbox.save(self.state)
+        recorded = self.sandbox.replace_process(stack, server.start(triton_install()))
+        component.pid, component.started = recorded.pid, recorded.started
         server.wait_live()
         server.load(self.state.model)
         self._log("restart", stack=stack, pid=component.pid)

@@ -72,6 +72,12 @@ class Component:
     port: int
     log: str
     stack: str = ""
+    # the process's start time (/proc): with it a reused pid is never taken for this process
+    started: int = 0
+
+    def running(self) -> bool:
+        """Whether this very process still runs (not merely a process with its pid)."""
+        return pid_alive(self.pid) and self.started in (0, process_start(self.pid))
 
 
 @dataclass
@@ -108,6 +114,15 @@ def pid_alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
 
 
+def process_start(pid: int) -> int:
+    """When the process started (clock ticks since boot, /proc/PID/stat field 22); 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0
+    return int(fields[19])
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
@@ -140,9 +155,20 @@ class Sandbox:
     def running(self) -> SandboxState | None:
         """The recorded state if any of its processes is still alive."""
         state = self.load_state()
-        if state and any(pid_alive(c.pid) for c in state.components):
+        if state and any(c.running() for c in state.components):
             return state
         return None
+
+    def replace_process(self, stack: str, pid: int) -> Component:
+        """Record that `stack`'s Triton now runs as `pid` (re-reading the state first, so that
+        what other processes recorded meanwhile is kept); the updated component."""
+        state = self.load_state()
+        if state is None:
+            raise SandboxError("no sandbox is running", fix="exitplan sandbox up")
+        component = next(c for c in state.components if c.kind == "triton" and c.stack == stack)
+        component.pid, component.started = pid, process_start(pid)
+        self.save(state)
+        return component
 
     def up(
         self,
@@ -222,6 +248,7 @@ class Sandbox:
         return state
 
     def _record(self, state: SandboxState, component: Component) -> None:
+        component.started = component.started or process_start(component.pid)
         state.components.append(component)
         self.save(state)
 
@@ -334,7 +361,7 @@ class Sandbox:
 
     @staticmethod
     def _stop_components(components: Sequence[Component]) -> list[str]:
-        alive = [c for c in components if pid_alive(c.pid)]
+        alive = [c for c in components if c.running()]
         for component in alive:
             _signal(component.pid, signal.SIGCONT)  # a paused (hung) process cannot stop
             _signal(component.pid, signal.SIGTERM)

@@ -4,9 +4,11 @@ driven through `SandboxTarget`. One sandbox per module; it is stopped even when 
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from components.stack_config import Project
 from runbooks.sandbox_run import sandbox_for, start_sandbox
 from runbooks.target import SandboxTarget
 from sandbox.errors import SandboxError
-from sandbox.manager import pid_alive
+from sandbox.manager import Component, pid_alive, process_start
 from sandbox.triton import server_metadata
 from tests.conftest import sandbox_fixtures
 
@@ -190,3 +192,14 @@ def test_the_image_is_in_the_registry_and_the_name_in_route_53(target: SandboxTa
     )
     assert json.loads(inspected.stdout)["Digest"] == digest
     assert target.state.hosted_zone
+
+
+def test_a_reused_pid_is_not_taken_for_a_recorded_process() -> None:
+    """pid_max is 32768 here and tests start thousands of processes: a dead component's pid
+    can come back as someone else's process, which `down` or a fault must never signal."""
+    me = os.getpid()
+    recorded = Component("x", "triton", me, 0, "", started=process_start(me))
+    assert recorded.running()
+    assert not replace(recorded, started=recorded.started + 1).running()  # same pid, other process
+    assert replace(recorded, started=0).running()  # a state file from before `started` existed
+    assert not replace(recorded, pid=2**22 + 1).running()
