@@ -3,7 +3,7 @@ gcp-standby), three repeats each. `primary-outage` and `primary-brownout` at fro
 health-check intervals of 250, 500 and 1000 ms; `credential-revocation` at the 500 ms default.
 
 Per fault run: detection (fault -> the front door marks the stack down, from the rotation
-watch polling HAProxy every 20 ms), requests failed, the last answer from the faulted stack and
+watch polling HAProxy every 50 ms), requests failed, the last answer from the faulted stack and
 the first second with no failed request (both from the fault, on the load's records), and the
 p99 of the successes while the fault lasted. Targets at 500 ms: no failed request in any fault;
 outage detection under 0.75 s; brownout detection under 1.5 s with p99 under 250 ms;

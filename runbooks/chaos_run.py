@@ -34,7 +34,7 @@ LOAD_MAX_S = 900.0
 FRONT_DOOR_WAIT_S = 15.0
 # How often the router's view of the stacks is polled: HAProxy's admin socket is local and
 # cheap; Route 53's health-check status is an API call (and changes every 10 s at best).
-ROTATION_POLL_S = {"sandbox": 0.02, "live": 5.0}
+ROTATION_POLL_S = {"sandbox": 0.05, "live": 5.0}
 
 
 @dataclass(frozen=True)

@@ -228,8 +228,8 @@ def test_a_broken_steady_state_deviates_and_exits_1(
     before = snapshot(target)
     result = CliRunner().invoke(
         app,
-        ["chaos", "run", str(path), "--out", str(tmp_path / "run"), "--json", "--project",
-         str(project.root)],
+        ["chaos", "run", str(path), "--rate", "10", "--out", str(tmp_path / "run"), "--json",
+         "--project", str(project.root)],
     )  # fmt: skip
     assert result.exit_code == 1, result.output
     journal = json.loads((tmp_path / "run" / "journal.json").read_text())
@@ -257,7 +257,7 @@ def test_an_activity_that_raises_is_reported_and_exits_1(
     before = snapshot(target)
     result = CliRunner().invoke(
         app,
-        ["chaos", "run", str(path), "--out", str(tmp_path / "run"), "--project",
+        ["chaos", "run", str(path), "--rate", "10", "--out", str(tmp_path / "run"), "--project",
          str(project.root)],
     )  # fmt: skip
     assert result.exit_code == 1, result.output
