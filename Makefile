@@ -104,7 +104,7 @@ lint: bootstrap
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -q -n 2 --dist loadscope  # a module's tests share one worker and one sandbox
+	$(BIN)/pytest -q -n 2 --dist loadgroup  # the sandbox-timing modules share one worker
 
 bench: bootstrap
 	$(BIN)/python bench/plan.py

@@ -31,6 +31,9 @@ from tests.conftest import (
     stack_config,
 )
 
+# latency- and timing-sensitive sandbox modules run one after another on one worker
+pytestmark = pytest.mark.xdist_group("sandbox-timing")
+
 EXPERIMENTS = ROOT / "chaos" / "experiments"
 
 

@@ -21,6 +21,9 @@ from runbooks.report import write_report
 from runbooks.target import SandboxTarget
 from tests.conftest import sandbox_fixtures
 
+# latency- and timing-sensitive sandbox modules run one after another on one worker
+pytestmark = pytest.mark.xdist_group("sandbox-timing")
+
 EXITPLAN = str(Path(sys.executable).parent / "exitplan")
 FAST = {"rate": 40.0, "canary": (10, 100), "hold_s": 1.0}
 

@@ -20,6 +20,9 @@ import pytest
 from sandbox import frontdoor
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorError, FrontDoorSettings, render_config
 
+# latency- and timing-sensitive sandbox modules run one after another on one worker
+pytestmark = pytest.mark.xdist_group("sandbox-timing")
+
 try:
     frontdoor.haproxy_binary()
     HAVE_HAPROXY = True

@@ -23,6 +23,9 @@ from sandbox.manager import Component, pid_alive, process_start
 from sandbox.triton import server_metadata
 from tests.conftest import sandbox_fixtures
 
+# latency- and timing-sensitive sandbox modules run one after another on one worker
+pytestmark = pytest.mark.xdist_group("sandbox-timing")
+
 STACKS = ["aws-primary", "gcp-standby"]
 
 
