@@ -24,6 +24,9 @@ from runbooks.load import (
     summarize,
 )
 
+# its throughput test is timing-sensitive: it runs with the sandbox modules, not beside them
+pytestmark = pytest.mark.xdist_group("sandbox-timing")
+
 OUTPUT = {"name": "y", "shape": [1], "datatype": "FP32", "data": [1.0]}
 REPLY = json.dumps({"model_name": "demo", "outputs": [OUTPUT]}).encode()
 HITS = web.AppKey("hits", list[int])
