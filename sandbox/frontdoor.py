@@ -54,7 +54,7 @@ class FrontDoorSettings:
     check_fastinter_ms: int = 100
     fall: int = 2
     rise: int = 2
-    check_timeout_ms: int = 200  # a hung stack fails its checks this soon
+    check_timeout_ms: int = 300
     server_timeout_ms: int = 2000
     connect_timeout_ms: int = 500
     # a request is tried up to 1 + retries times: on another stack when one is weighted, else
