@@ -38,6 +38,15 @@ def drill_exit_plan(
     max_error_rate: Annotated[
         float, typer.Option("--max-error-rate", min=0, max=1, help="Allowed failed share.")
     ] = 0.0,
+    baseline_factor: Annotated[
+        float,
+        typer.Option(
+            "--baseline-factor",
+            min=1,
+            help="A gate fails when its p99 is over this multiple of the baseline p99 (+1 ms); "
+            "raise it for a standby that is farther away.",
+        ),
+    ] = 3.0,
     dry: Annotated[bool, typer.Option("--dry", help="Print every step; change nothing.")] = False,
     keep: Annotated[bool, typer.Option("--keep", help="Stay on --to (no rollback).")] = False,
     out: Annotated[
@@ -70,6 +79,7 @@ def drill_exit_plan(
         hold,
         slo_p99_ms,
         max_error_rate,
+        baseline_factor,
         rto_s=rto,
         keep=keep,
     )

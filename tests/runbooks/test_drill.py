@@ -25,7 +25,10 @@ from tests.conftest import sandbox_fixtures
 pytestmark = pytest.mark.xdist_group("sandbox-timing")
 
 EXITPLAN = str(Path(sys.executable).parent / "exitplan")
-FAST = {"rate": 40.0, "canary": (10, 100), "hold_s": 1.0}
+# These tests are about journals, rollback and interruption, not latency: a loose latency gate
+# (10x the baseline p99) keeps a CPU stall on a shared 2-core box from failing them; a hung
+# standby (the gate-failure test) is still far over it.
+FAST = {"rate": 40.0, "canary": (10, 100), "hold_s": 1.0, "baseline_factor": 10.0}
 
 
 project_fixture, target_fixture = sandbox_fixtures("drill-project", ["aws-primary", "gcp-standby"])
@@ -113,8 +116,9 @@ def run_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.Co
 
 def _drill(project: Project, out: Path) -> subprocess.Popen[bytes]:
     args = drill_args(
-        project, "--rate", "40", "--canary", "10,100", "--hold", "2", "--out", str(out)
-    )
+        project, "--rate", "40", "--canary", "10,100", "--hold", "2", "--baseline-factor", "10",
+        "--out", str(out),
+    )  # fmt: skip
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
