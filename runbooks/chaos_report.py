@@ -18,6 +18,7 @@ from runbooks.report import (
     format_secs,
     html_page,
     markdown_page,
+    stacks_served,
     timeline_plots,
     write_pages,
 )
@@ -206,15 +207,12 @@ def _marks(ex: Mapping[str, Any]) -> list[tuple[float, str]]:
 
 def _plots(ex: Mapping[str, Any]) -> list[str]:
     timeline = ex.get("timeline") or []
-    stacks: list[str] = []
-    for bucket in timeline:
-        stacks += [s for s in bucket.get("share") or {} if s not in stacks]
     bands = [
         (row["start_s"], row["end_s"], str(row.get("name", "")))
         for row in ex.get("activities") or []
         if row.get("phase", "method") == "method" and "start_s" in row
     ]
-    return timeline_plots(timeline, stacks, bands, _marks(ex), X_LABEL)
+    return timeline_plots(timeline, stacks_served(ex, timeline), bands, _marks(ex), X_LABEL)
 
 
 def _meta(journal: Mapping[str, Any]) -> str:

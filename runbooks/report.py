@@ -102,7 +102,9 @@ def _verdict(journal: Mapping[str, Any]) -> tuple[bool, list[str]]:
     return passed, parts
 
 
-def _stacks(ex: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> list[str]:
+def stacks_served(ex: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The stacks a report shows: the journal's `from` and `to`, then every stack that served a
+    share of some row (a phase or a timeline bucket), in order of first appearance."""
     names = [str(ex[k]) for k in ("from", "to") if ex.get(k)]
     for row in rows:
         names += [str(s) for s in row.get("share") or {} if str(s) not in names]
@@ -130,7 +132,7 @@ def _tables(journal: Mapping[str, Any]) -> list[Table]:
     """Every table of the report as plain strings, shared by both formats."""
     ex = _ex(journal)
     phases = ex.get("phases") or []
-    stacks = _stacks(ex, phases)
+    stacks = stacks_served(ex, phases)
     phase_rows = [
         [
             str(p.get("name", "?")),
@@ -358,7 +360,7 @@ def timeline_plots(
 def _plots(ex: Mapping[str, Any]) -> list[str]:
     timeline = ex.get("timeline") or []
     bands = [(p["start_s"], p["end_s"], str(p.get("name", ""))) for p in ex.get("phases") or []]
-    return timeline_plots(timeline, _stacks(ex, timeline), bands)
+    return timeline_plots(timeline, stacks_served(ex, timeline), bands)
 
 
 def html_page(passed: bool, parts: Sequence[str], heading: str, meta: str,
