@@ -21,7 +21,7 @@ from runbooks.chaos_report import write_report
 from runbooks.errors import RunbookError
 from runbooks.load import RequestRecord, metadata_inputs, summarize
 from runbooks.rotation_watch import RotationChange, RotationWatch, first_change
-from runbooks.target import served_model, target_for
+from runbooks.target import project_stacks, served_model, target_for
 
 SETTINGS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
 # Activities that take a stack out of service, and those that bring it back.
@@ -68,9 +68,7 @@ def check_stacks(
     options: ChaosOptions, experiment: dict[str, Any], configuration: dict[str, Any]
 ) -> None:
     """Every `stack` argument (after substitution) names a stack of the project (bad -> 2)."""
-    from components.stack_config import Project
-
-    known = Project(options.root).stack_names()
+    known = project_stacks(options.root)
     unknown = [
         f"{step['phase']} activity {step['name']!r}: stack {step['arguments']['stack']!r}"
         for step in planned_activities(experiment, configuration)
