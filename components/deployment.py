@@ -7,9 +7,11 @@ from typing import Any
 
 import pulumi
 
+from components.catalog.clouds import clouds, facts
 from components.edge import EdgeDeployment, EdgeDeploymentArgs
 from components.inference_cluster import GpuInferenceCluster, GpuInferenceClusterArgs
-from components.providers import PROVIDERS, cloud
+from components.outputs import OUTPUT_NAMES
+from components.providers.registry import builders
 from components.spec import CONFIG_KEYS
 from components.stack_config import Stack
 from components.standby import WarmStandby, WarmStandbyArgs
@@ -24,8 +26,8 @@ def program_config() -> dict[str, Any]:
         value = pulumi.Config("exitplan").get_object(key.removeprefix("exitplan:"))
         if value is not None:
             config[key] = value
-    for name in PROVIDERS:
-        for key in cloud(name).REQUIRED_CONFIG:
+    for name in clouds():
+        for key in facts(name).required_config:
             namespace, _, setting = key.partition(":")
             value = pulumi.Config(namespace).get(setting)
             if value is not None:
@@ -37,16 +39,16 @@ def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
     """Validate the stack, declare its resources and return its stack outputs."""
     stack.validate()
     spec = stack.spec
-    providers = {spec.provider: cloud(spec.provider).pulumi_provider(spec)}
+    providers = {spec.provider: builders(spec.provider).pulumi_provider(spec)}
     opts = pulumi.ResourceOptions(providers=list(providers.values()))
     outputs: dict[str, pulumi.Output[Any]]
-    references = StackOutputs()
+    references = StackReferences()
     if stack.edge:
         assert stack.source is not None
         edge = stack.edge
         attachment: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input({})
         kubeconfig: pulumi.Output[str] = pulumi.Output.from_input("")
-        if cloud(edge.provider).EDGE_JOINS_SERVICE_CLUSTER:
+        if facts(edge.provider).edge_joins_service_cluster:
             attachment = references.get(stack.source.name, "edge_attachment")
             kubeconfig = references.get(stack.source.name, "kubeconfig")
         deployment = EdgeDeployment(
@@ -76,7 +78,7 @@ def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
     if stack.traffic:
         traffic = stack.traffic
         if traffic.dns_provider not in providers:
-            providers[traffic.dns_provider] = cloud(traffic.dns_provider).pulumi_provider(spec)
+            providers[traffic.dns_provider] = builders(traffic.dns_provider).pulumi_provider(spec)
         endpoints = {
             name: endpoint if name == stack.name else references.get(name, "endpoint")
             for name in traffic.stacks
@@ -87,17 +89,22 @@ def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
             opts=pulumi.ResourceOptions(providers=[providers[traffic.dns_provider]]),
         )
         outputs["traffic"] = router.summary
+    undeclared = sorted(set(outputs) - set(OUTPUT_NAMES))
+    if undeclared:
+        raise KeyError(f"outputs missing from the contract (components/outputs.py): {undeclared}")
     return outputs
 
 
-class StackOutputs:
+class StackReferences:
     """Outputs of other stacks of this project (same organization), one reference each."""
 
     def __init__(self) -> None:
         self._references: dict[str, pulumi.StackReference] = {}
 
     def get(self, stack: str, output: str) -> pulumi.Output[Any]:
-        """One output of `stack`."""
+        """One output of `stack`: a field of the stack-outputs contract."""
+        if output not in OUTPUT_NAMES:
+            raise KeyError(f"{output!r} is not a stack output (components/outputs.py)")
         if stack not in self._references:
             name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}"
             self._references[stack] = pulumi.StackReference(name)

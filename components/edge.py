@@ -10,10 +10,11 @@ from typing import Any
 import pulumi
 
 from components import catalog
-from components.providers import cloud
-from components.serving import Placement, deployment_outputs, serve_triton
+from components.catalog.clouds import facts
+from components.catalog.resolve import EdgePlan
+from components.providers.registry import builders
+from components.serving import Placement, deployment_outputs, endpoint_kind, serve_triton
 from components.spec import EdgeSpec, ServiceSpec
-from components.topology import EdgePlan
 
 TYPE = "exitplan:index:EdgeDeployment"
 
@@ -54,7 +55,7 @@ class EdgeDeployment(pulumi.ComponentResource):
         self, name: str, args: EdgeDeploymentArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
-        module = cloud(args.edge.provider)
+        module = builders(args.edge.provider)
         built = module.build_edge(
             name, args.spec, args.edge, args.plan, args.attachment, args.service_kubeconfig, self
         )
@@ -66,14 +67,18 @@ class EdgeDeployment(pulumi.ComponentResource):
             args.spec,
             placement,
             built.cloud,
-            device_plugin=args.plan.on_gpu and not module.DEVICE_PLUGIN_MANAGED,
+            device_plugin=args.plan.on_gpu and not facts(args.edge.provider).device_plugin_managed,
             shared_cluster=built.shared_cluster,
             service_type=built.service_type,
             parent=self,
         )
         self.stack_outputs = {
             **deployment_outputs(
-                args.spec, placement, built.cloud, self.endpoint, module.DEVICE_PLUGIN_MANAGED
+                args.spec,
+                placement,
+                built.cloud,
+                self.endpoint,
+                endpoint_kind(args.edge.provider, built.service_type),
             ),
             "edge_zone": pulumi.Output.from_input(
                 {

@@ -7,8 +7,9 @@ from typing import Any
 
 import pulumi
 
+from components.catalog.clouds import check_spec, facts
 from components.catalog.resolve import ResolvedPlan, resolve
-from components.providers import cloud_for
+from components.providers.registry import builders
 from components.serving import Placement, deployment_outputs, serve_triton
 from components.spec import ServiceSpec
 
@@ -54,7 +55,8 @@ class GpuInferenceCluster(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE, name, None, opts)
         spec = args.spec
-        module = cloud_for(spec)
+        check_spec(spec)
+        module = builders(spec.provider)
         plan = resolve(spec)
         cloud = module.build_cluster(name, spec, plan, self)
         placement = regional_placement(spec, plan)
@@ -63,14 +65,14 @@ class GpuInferenceCluster(pulumi.ComponentResource):
             spec,
             placement,
             cloud,
-            device_plugin=not module.DEVICE_PLUGIN_MANAGED,
+            device_plugin=not facts(spec.provider).device_plugin_managed,
             shared_cluster=False,
             parent=self,
         )
         self.model_store_name = cloud.model_store_name
         self.stack_outputs = {
             **deployment_outputs(
-                spec, placement, cloud, self.endpoint, module.DEVICE_PLUGIN_MANAGED
+                spec, placement, cloud, self.endpoint, facts(spec.provider).lb_address
             ),
             "edge_attachment": cloud.edge_attachment,
         }

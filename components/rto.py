@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components import catalog
-from components.providers import cloud as cloud_module
+from components.catalog.clouds import facts
 from components.spec import ServiceSpec, StandbyLevel, TrafficSpec
 
 GIB = 1024
@@ -77,7 +77,7 @@ def estimate(
 
 
 def _health_checked(traffic: TrafficSpec) -> bool:
-    return "dns-health-checks" not in cloud_module(traffic.dns_provider).UNSUPPORTED
+    return facts(traffic.dns_provider).dns_health_checks
 
 
 def _dns_phases(traffic: TrafficSpec | None) -> list[Phase]:
@@ -140,3 +140,23 @@ def _capacity_phases(primary: ServiceSpec, cloud: str, instance_type: str) -> li
 def _phase(name: str, seconds: float, figure: catalog.RtoFigure, how: str = "") -> Phase:
     basis = f"{how}; {figure.basis}" if how else figure.basis
     return Phase(name, round(seconds, 1), basis, figure.provenance.source)
+
+
+def dns_outage_estimate(traffic: TrafficSpec) -> dict[str, Any]:
+    """What an outage of one routed stack takes behind the real DNS router: its health checks
+    mark the stack down after interval x failure threshold, and clients keep the old answer
+    for up to the record's TTL (longer where resolvers cache beyond it). Where the DNS cannot
+    health-check the endpoint, detection is None and `gap` says why."""
+    check = traffic.health_check
+    gap = facts(traffic.dns_provider).lacks("dns-health-checks")
+    detection = None if gap else check.detection_s
+    return {
+        "router": traffic.dns_provider,
+        "zone": traffic.zone,
+        "health_check_interval_s": check.interval_s,
+        "failure_threshold": check.failure_threshold,
+        "ttl_s": traffic.ttl_s,
+        "detection_s": detection,
+        "clients_moved_s": None if detection is None else detection + traffic.ttl_s,
+        "gap": gap,
+    }

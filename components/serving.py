@@ -11,6 +11,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.catalog import TritonRelease
+from components.catalog.clouds import facts
+from components.outputs import EndpointKind
 from components.providers.base import CloudCluster
 from components.spec import ServiceSpec
 from components.triton import HTTP_PORT, TritonConfig, deploy_triton, manifest_kinds
@@ -100,20 +102,31 @@ def _endpoint(status: dict[str, Any] | None) -> str:
     return f"http://{host}:{HTTP_PORT}" if host else ""
 
 
+def endpoint_kind(provider: str, service_type: str) -> EndpointKind:
+    """What a Triton Service's endpoint is: its cloud's load-balancer address kind, or node
+    IPs for a NodePort (Wavelength carrier IPs)."""
+    return facts(provider).lb_address if service_type == "LoadBalancer" else "ip"
+
+
 def deployment_outputs(
     spec: ServiceSpec,
     placement: Placement,
     cloud: CloudCluster,
     endpoint: pulumi.Output[str],
-    device_plugin_managed: bool,
+    kind: EndpointKind,
 ) -> dict[str, pulumi.Output[Any]]:
-    """The stack outputs every deployment exports (the same keys on every cloud)."""
+    """The stack outputs every deployment exports: fields of `components.outputs.StackOutputs`
+    (the same keys on every cloud)."""
     return {
         "provider": pulumi.Output.from_input(spec.provider),
         "region": pulumi.Output.from_input(spec.region),
         "cluster_name": cloud.cluster_name,
         "kubeconfig": cloud.kubeconfig,
         "endpoint": endpoint,
+        "endpoint_kind": pulumi.Output.from_input(kind),
+        "models": pulumi.Output.from_input(
+            [m.model_dump(include={"name", "version", "digest"}) for m in spec.triton.models]
+        ),
         "model_repository_uri": cloud.model_source.uri,
         "gpu_instance_type": pulumi.Output.from_input(placement.instance_label),
         "gpu_model": pulumi.Output.from_input(placement.gpu_model or "none (CPU)"),
@@ -122,7 +135,7 @@ def deployment_outputs(
             lambda principal: {"kind": cloud.identity.kind, "principal": principal}
         ),
         "triton_version": pulumi.Output.from_input(placement.triton.triton_version),
-        "parity": _parity_facts(spec, placement, cloud, device_plugin_managed),
+        "parity": _parity_facts(spec, placement, cloud, facts(spec.provider).device_plugin_managed),
     }
 
 

@@ -10,9 +10,18 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from components.errors import SpecError
+from components.providers.registry import CLOUDS
 
 CONFIG_KEY = "exitplan:service"
 STANDBY_KEY = "exitplan:standby"
@@ -21,7 +30,15 @@ TRAFFIC_KEY = "exitplan:traffic"
 CONFIG_KEYS = (CONFIG_KEY, STANDBY_KEY, EDGE_KEY, TRAFFIC_KEY)
 REQUIRED_TAGS = ("owner", "cost-center")
 
-Provider = Literal["aws", "azure", "gcp"]
+
+def _registered_cloud(value: str) -> str:
+    if value not in CLOUDS:
+        raise ValueError(f"unknown cloud {value!r}: use one of {', '.join(CLOUDS)}")
+    return value
+
+
+# A registered cloud: the registry is the one list of clouds.
+Provider = Annotated[str, AfterValidator(_registered_cloud)]
 Role = Literal["primary", "standby", "edge"]
 CapacityType = Literal["on-demand", "spot"]
 StandbyLevel = Literal["hot", "warm", "pilot-light"]

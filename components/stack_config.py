@@ -9,14 +9,16 @@ and optionally `exitplan:traffic`: the DNS router that owns the service's public
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 
-from components.catalog.resolve import ResolvedPlan, resolve
+from components.catalog.clouds import check_features, check_spec, facts
+from components.catalog.resolve import EdgePlan, ResolvedPlan, resolve, resolve_edge
 from components.errors import (
     CatalogError,
     InputError,
@@ -24,7 +26,6 @@ from components.errors import (
     StackNotFoundError,
     UnsupportedFeatureError,
 )
-from components.providers import check_features, cloud, cloud_for
 from components.rto import RtoEstimate, estimate
 from components.spec import (
     CONFIG_KEY,
@@ -37,12 +38,12 @@ from components.spec import (
     TrafficSpec,
     parse_config,
 )
-from components.topology import EdgePlan, edge_service_spec, resolve_edge, standby_spec
+from components.topology import edge_service_spec, standby_spec
 
 PROJECT_FILE = "Pulumi.yaml"
 Kind = Literal["service", "standby", "edge"]
 KIND_KEYS: dict[Kind, str] = {"service": CONFIG_KEY, "standby": STANDBY_KEY, "edge": EDGE_KEY}
-ROUTED_HEALTH_INTERVALS: dict[str, tuple[int, ...]] = {"aws": (10, 30), "azure": (10, 30)}
+T = TypeVar("T")
 
 
 def find_project(start: Path) -> Path:
@@ -160,7 +161,7 @@ class Stack:
         traffic: TrafficSpec = self._parse(TrafficSpec, TRAFFIC_KEY)
         for name in traffic.stacks:
             self.project.stack(name, field=f"{TRAFFIC_KEY}.weights", referrer=self.relative)
-        allowed = ROUTED_HEALTH_INTERVALS.get(traffic.dns_provider)
+        allowed = facts(traffic.dns_provider).dns_health_intervals
         if allowed and traffic.health_check.interval_s not in allowed:
             raise SpecError(
                 f"{traffic.dns_provider} DNS health checks run every "
@@ -184,6 +185,17 @@ class Stack:
                 self.edge.service, field=f"{EDGE_KEY}.service", referrer=self.relative
             )
         return None
+
+    @cached_property
+    def references(self) -> tuple[str, ...]:
+        """The stacks whose outputs this stack's program reads (stack references): the
+        cluster an edge joins, and the stacks its router routes to. They deploy first."""
+        names: list[str] = []
+        if self.edge and facts(self.edge.provider).edge_joins_service_cluster:
+            names.append(self.edge.service)
+        if self.traffic:
+            names += [n for n in self.traffic.stacks if n != self.name and n not in names]
+        return tuple(names)
 
     @cached_property
     def spec(self) -> ServiceSpec:
@@ -230,7 +242,7 @@ class Stack:
         """The regional spec checked against its cloud's gaps and resolved against the
         catalog; errors name this file and the field."""
         key = KIND_KEYS[self.kind]
-        return self._in_file(lambda: (cloud_for(self.spec), resolve(self.spec))[1], key)
+        return self._in_file(lambda: _checked_plan(self.spec), key)
 
     def validate(self) -> None:
         """Every check that can run before the program: spec, references, catalog, router."""
@@ -248,8 +260,8 @@ class Stack:
         model store of its own."""
         assert self.edge is not None and self.source is not None
         plan, edge, service = self.edge_plan, self.edge, self._source_spec
-        self._in_file(lambda: cloud_for(self.spec), EDGE_KEY)
-        if cloud(edge.provider).EDGE_JOINS_SERVICE_CLUSTER:
+        self._in_file(lambda: check_spec(self.spec), EDGE_KEY)
+        if facts(edge.provider).edge_joins_service_cluster:
             if (service.provider, service.region) != (edge.provider, plan.parent_region):
                 raise SpecError(
                     f"nodes in {plan.zone} join the {edge.provider} cluster of the service "
@@ -269,7 +281,7 @@ class Stack:
             )
 
     def _required_config(self, name: str) -> None:
-        for key in cloud(name).REQUIRED_CONFIG:
+        for key in facts(name).required_config:
             if not self.config.get(key):
                 raise SpecError(
                     f"stacks on {name} need {key}",
@@ -301,12 +313,12 @@ class Stack:
         if self.traffic:
             wanted.append((self.traffic.dns_provider, "dns-health-checks"))
         return {
-            f"{name} {feature}": cloud(name).UNSUPPORTED[feature]
+            f"{name} {feature}": reason
             for name, feature in wanted
-            if feature in cloud(name).UNSUPPORTED
+            if (reason := facts(name).lacks(feature))
         }
 
-    def _in_file(self, check: Any, key: str) -> Any:
+    def _in_file(self, check: Callable[[], T], key: str) -> T:
         """Run a check; catalog and capability errors get this file and the key's path."""
         try:
             return check()
@@ -315,6 +327,12 @@ class Stack:
                 raise
             field = f"{key}.{exc.field}" if exc.field else key
             raise type(exc)(exc.problem, file=self.relative, field=field, fix=exc.fix) from None
+
+
+def _checked_plan(spec: ServiceSpec) -> ResolvedPlan:
+    """The spec's plan, after checking its cloud has every feature the spec asks for."""
+    check_spec(spec)
+    return resolve(spec)
 
 
 def cloud_for_router(traffic: TrafficSpec) -> None:

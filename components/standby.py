@@ -8,8 +8,9 @@ from typing import Any
 
 import pulumi
 
+from components.catalog.clouds import facts
 from components.inference_cluster import GpuInferenceCluster, GpuInferenceClusterArgs
-from components.providers import cloud
+from components.providers.registry import builders
 from components.rto import RtoEstimate
 from components.spec import ServiceSpec, StandbySpec
 from components.topology import standby_spec
@@ -28,10 +29,10 @@ class WarmStandbyArgs:
 
 def replication_plan(primary: ServiceSpec, standby: StandbySpec) -> str:
     """How the standby gets the primary's models: a managed copy, or the gap's reason."""
-    target = cloud(standby.provider)
-    if primary.provider in target.MODEL_REPLICATION:
+    if primary.provider in builders(standby.provider).MODEL_REPLICATION:
         return f"managed copy from {primary.provider}"
-    reason = target.UNSUPPORTED.get(f"replication-from-{primary.provider}", "no managed copy")
+    gap = facts(standby.provider).lacks(f"replication-from-{primary.provider}")
+    reason = gap or "no managed copy"
     return f"published to every store ({reason})"
 
 
@@ -53,7 +54,7 @@ class WarmStandby(pulumi.ComponentResource):
             GpuInferenceClusterArgs(spec=spec),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        replicate = cloud(spec.provider).MODEL_REPLICATION.get(args.primary.provider)
+        replicate = builders(spec.provider).MODEL_REPLICATION.get(args.primary.provider)
         if replicate:
             replicate(
                 f"{name}-standby",

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 import pulumi
 
-from components.providers import cloud
+from components.providers.registry import builders
 from components.spec import TrafficSpec
 
 TYPE = "exitplan:index:TrafficRouter"
@@ -42,7 +42,9 @@ class TrafficRouter(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         traffic = args.traffic
         hosts = {stack: url.apply(endpoint_host) for stack, url in args.endpoints.items()}
-        routed = cloud(traffic.dns_provider).build_router(name, args.dns_name, traffic, hosts, self)
+        routed = builders(traffic.dns_provider).build_router(
+            name, args.dns_name, traffic, hosts, self
+        )
         self.public_name = pulumi.Output.from_input(routed.public_name)
         self.summary = pulumi.Output.from_input(
             {

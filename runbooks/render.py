@@ -21,76 +21,6 @@ SECRET_INPUTS = {"kubeconfig"}
 MASK = "[secret]"
 STATUS_STYLE = {"equal": "green", "expected": "yellow", "info": "cyan", "drift": "bold red"}
 
-# The properties worth a glance per resource type (dotted paths into the inputs).
-KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "aws:ec2/vpc:Vpc": ("cidrBlock",),
-    "aws:ec2/subnet:Subnet": ("availabilityZone", "cidrBlock"),
-    "aws:eks/cluster:Cluster": (
-        "version",
-        "vpcConfig.endpointPrivateAccess",
-        "vpcConfig.publicAccessCidrs",
-        "encryptionConfig.resources",
-        "enabledClusterLogTypes",
-    ),
-    "aws:eks/nodeGroup:NodeGroup": (
-        "instanceTypes",
-        "amiType",
-        "capacityType",
-        "scalingConfig",
-        "taints",
-    ),
-    "aws:s3/bucket:Bucket": ("bucket",),
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (
-        "blockPublicAcls",
-        "restrictPublicBuckets",
-    ),
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
-        "rules.0.applyServerSideEncryptionByDefault.sseAlgorithm",
-    ),
-    "aws:kms/key:Key": ("enableKeyRotation",),
-    "azure-native:containerservice:ManagedCluster": (
-        "kubernetesVersion",
-        "oidcIssuerProfile.enabled",
-        "securityProfile.workloadIdentity.enabled",
-        "securityProfile.azureKeyVaultKms.enabled",
-        "apiServerAccessProfile.authorizedIPRanges",
-        "disableLocalAccounts",
-    ),
-    "azure-native:containerservice:AgentPool": (
-        "vmSize",
-        "minCount",
-        "maxCount",
-        "nodeTaints",
-        "scaleSetPriority",
-    ),
-    "azure-native:storage:StorageAccount": (
-        "accountName",
-        "allowBlobPublicAccess",
-        "allowSharedKeyAccess",
-        "minimumTlsVersion",
-        "encryption.requireInfrastructureEncryption",
-    ),
-    "azure-native:managedidentity:FederatedIdentityCredential": ("subject",),
-    "gcp:container/cluster:Cluster": (
-        "minMasterVersion",
-        "workloadIdentityConfig.workloadPool",
-        "privateClusterConfig.enablePrivateNodes",
-        "databaseEncryption.state",
-        "enableShieldedNodes",
-    ),
-    "gcp:container/nodePool:NodePool": (
-        "nodeConfig.machineType",
-        "nodeConfig.guestAccelerators.0.type",
-        "nodeConfig.taints",
-        "autoscaling",
-    ),
-    "gcp:storage/bucket:Bucket": ("name", "uniformBucketLevelAccess", "publicAccessPrevention"),
-    "gcp:serviceaccount/iAMMember:IAMMember": ("role", "member"),
-    "kubernetes:apps/v1:Deployment": ("spec.replicas", "spec.template.spec.containers.0.image"),
-    "kubernetes:core/v1:Service": ("spec.type",),
-    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ("spec.minReplicas", "spec.maxReplicas"),
-}
-
 
 def error(message: str) -> None:
     """An error for a person, on stderr."""
@@ -147,7 +77,7 @@ def lookup(inputs: dict[str, Any], path: str) -> Any:
 
 def key_properties(resource: PlannedResource) -> dict[str, Any]:
     """The resource's key properties that are set."""
-    found = {p: lookup(resource.inputs, p) for p in KEY_PROPERTIES.get(resource.type, ())}
+    found = {p: lookup(resource.inputs, p) for p in resource.key_paths}
     return {p: plain(v) for p, v in found.items() if v is not None}
 
 

@@ -8,21 +8,22 @@ import copy
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
 from components.planning.runner import Plan, PlannedResource, plan_stack
 from components.stack_config import Project
-from runbooks.sandbox_run import sandbox_for, start_sandbox
-from runbooks.target import SandboxTarget
-from sandbox.manager import pid_alive
+
+if TYPE_CHECKING:
+    from sandbox.target import SandboxTarget
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE_STACKS = ("aws-primary", "azure-standby", "gcp-standby")
-EDGE_STACKS = ("aws-wavelength", "azure-edge", "gcp-edge")
-ALL_STACKS = BASE_STACKS + EDGE_STACKS
+# Every shipped stack, by kind: read from stacks/, so a new cloud's stack is planned too.
+ALL_STACKS = tuple(Project(ROOT).stack_names())
+EDGE_STACKS = tuple(s for s in ALL_STACKS if Project(ROOT).stack(s).kind == "edge")
+BASE_STACKS = tuple(s for s in ALL_STACKS if s not in EDGE_STACKS)
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +34,10 @@ def project() -> Project:
 
 @pytest.fixture(scope="session")
 def plans(project: Project) -> dict[str, Plan]:
-    """Offline plans of the three shipped stacks, computed once per test session."""
-    return {name: plan_stack(project, project.stack(name)) for name in ALL_STACKS}
+    """Offline plans of every shipped stack, computed once per test session (each stack's
+    references planned before it, as a first deployment would)."""
+    planned: dict[str, Plan] = {}
+    return {name: plan_stack(project, project.stack(name), planned) for name in ALL_STACKS}
 
 
 def stack_config(name: str) -> dict[str, Any]:
@@ -100,6 +103,10 @@ def copied_project(root: Path) -> Project:
 def running_sandbox(project: Project, stacks: list[str]) -> Iterator[SandboxTarget]:
     """A sandbox of `stacks`, stopped on exit even when the body fails; asserts that no
     component process outlives it."""
+    from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
+    from sandbox.processes import pid_alive
+    from sandbox.target import SandboxTarget
+
     sandbox = sandbox_for(project)
     try:
         start_sandbox(project, stacks, lambda _message: None)

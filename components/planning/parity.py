@@ -3,29 +3,45 @@ any other difference is drift."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.catalog.clouds import facts as facts_of
 from components.planning.runner import Plan
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
-# Rows whose value depends on the cloud by design; within one cloud they must still agree.
-PER_CLOUD: dict[str, str] = {
-    "identity kind": (
-        "each cloud has its own keyless workload identity: IRSA on EKS, Microsoft Entra "
-        "workload identity on AKS, GKE workload identity"
-    ),
-    "model access": (
-        "Triton reads s3:// and gs:// with workload identity; its as:// client takes managed "
-        "identity only from the release marked in the catalog, before which an init container "
-        "copies the repository (never a storage key)"
-    ),
-    "device plugin": (
-        "GKE installs the NVIDIA device plugin on GPU nodes; EKS and AKS install the driver "
-        "but not the plugin, so exitplan deploys it"
-    ),
+
+def _identity_reason(clouds: Sequence[str]) -> str:
+    kinds = ", ".join(f"{facts_of(c).identity_kind} on {c}" for c in clouds)
+    return f"each cloud has its own keyless workload identity: {kinds}"
+
+
+def _model_access_reason(clouds: Sequence[str]) -> str:
+    return (
+        "Triton's store clients take workload identity only on some clouds and releases (the "
+        "catalog's Triton releases and cloud gaps say which); elsewhere an init container "
+        "copies the repository with workload identity, never with a storage key"
+    )
+
+
+def _device_plugin_reason(clouds: Sequence[str]) -> str:
+    managed = [c for c in clouds if facts_of(c).device_plugin_managed]
+    ours = [c for c in clouds if not facts_of(c).device_plugin_managed]
+    return (
+        f"the platform runs the NVIDIA device plugin on GPU nodes on {', '.join(managed) or 'none'}"
+        f"; on {', '.join(ours) or 'none'} it installs the driver but not the plugin, so "
+        "exitplan deploys it"
+    )
+
+
+# Rows whose value depends on the cloud by design (the reason is built from the clouds'
+# facts); within one cloud they must still agree.
+PER_CLOUD: dict[str, Callable[[Sequence[str]], str]] = {
+    "identity kind": _identity_reason,
+    "model access": _model_access_reason,
+    "device plugin": _device_plugin_reason,
 }
 
 
@@ -160,7 +176,7 @@ def _judge(
         if split:
             return ParityRow(name, values, "drift", f"stacks on {', '.join(split)} disagree")
         if len(set(compared.values())) > 1:
-            reasons.append(PER_CLOUD[name])
+            reasons.append(PER_CLOUD[name](sorted(by_cloud)))
         return ParityRow(name, values, "expected", "; ".join(reasons))
     if len(set(compared.values())) <= 1:
         return ParityRow(name, values, "expected", "; ".join(reasons))

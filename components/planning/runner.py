@@ -15,10 +15,17 @@ from pulumi.runtime import settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.planning.mocks import PlanMocks
+from components.errors import SpecError
+from components.planning.mocks import PlanMocks, cloud_plan
 from components.stack_config import Project, Stack
 
 ORGANIZATION = "organization"  # the Pulumi organization stack references resolve in
+# The Kubernetes properties worth a glance in `exitplan plan` (each cloud adds its own types).
+KUBERNETES_KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "kubernetes:apps/v1:Deployment": ("spec.replicas", "spec.template.spec.containers.0.image"),
+    "kubernetes:core/v1:Service": ("spec.type",),
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ("spec.minReplicas", "spec.maxReplicas"),
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,8 @@ class PlannedResource:
     parent: str
     custom: bool
     inputs: dict[str, Any]
+    # Dotted paths into the inputs that `exitplan plan` shows for this type.
+    key_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,16 +75,42 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     parent=self.names.get(request.parent, ""),
                     custom=bool(request.custom),
                     inputs=self.plan_mocks.last_inputs,
+                    key_paths=key_paths(request.type),
                 )
             )
         return response
 
 
-def plan_stack(project: Project, stack: Stack) -> Plan:
-    """Validate the stack, then run its program under mocks and return the plan."""
+def key_paths(token: str) -> tuple[str, ...]:
+    """The properties `exitplan plan` shows for a resource type (its cloud's display data)."""
+    plan = cloud_plan(token)
+    shown: dict[str, tuple[str, ...]] = plan.KEY_PROPERTIES if plan else KUBERNETES_KEY_PROPERTIES
+    return shown.get(token, ())
+
+
+def plan_stack(project: Project, stack: Stack, planned: dict[str, Plan] | None = None) -> Plan:
+    """Validate the stack, plan every stack it references first (their outputs answer its
+    stack references, as a first `pulumi up` in that order would), then run its program
+    under mocks and return the plan. `planned` caches plans across calls."""
+    return _plan(project, stack, {} if planned is None else planned, ())
+
+
+def _plan(project: Project, stack: Stack, planned: dict[str, Plan], chain: tuple[str, ...]) -> Plan:
+    if stack.name in planned:
+        return planned[stack.name]
+    if stack.name in chain:
+        raise SpecError(
+            f"stacks reference each other in a cycle: {' -> '.join([*chain, stack.name])}",
+            file=stack.relative,
+            fix="a stack may read the outputs only of stacks deployed before it",
+        )
     stack.validate()  # spec, references and catalog first, for errors that name the file
+    references = {
+        name: _plan(project, project.stack(name), planned, (*chain, stack.name)).outputs
+        for name in stack.references
+    }
     _ensure_event_loop()
-    mocks = PlanMocks(stack.config)
+    mocks = PlanMocks(stack.name, stack.config, stack.spec.provider, references)
     monitor = _RecordingMonitor(mocks)
     settings.ROOT.set(None)
     pulumi.runtime.set_all_config(_engine_config(stack.config), [])
@@ -94,9 +129,11 @@ def plan_stack(project: Project, stack: Stack) -> Plan:
 
     _sync_await(run_pulumi_func(run_program))
     outputs, secrets = _stack_outputs()
-    return Plan(
+    plan = Plan(
         stack=stack.name, resources=monitor.records, outputs=outputs, secret_outputs=secrets
     )
+    planned[stack.name] = plan
+    return plan
 
 
 def _ensure_event_loop() -> None:

@@ -1,4 +1,5 @@
-"""The contract every cloud module fulfils: one `CloudModule` per cloud, registered in one dict.
+"""The contract every cloud's builders fulfil: one `CloudModule` per cloud, registered in
+`registry.CLOUDS`.
 
 A cloud module builds the cloud side of a GPU inference cluster (network, Kubernetes, GPU pool,
 model store, workload identity) and hands back a `CloudCluster`: everything the cloud-neutral
@@ -15,9 +16,8 @@ from typing import Any, Protocol
 
 import pulumi
 
-from components.catalog.resolve import ResolvedPlan
+from components.catalog.resolve import EdgePlan, ResolvedPlan
 from components.spec import EdgeSpec, ServiceSpec, StandbySpec, TrafficSpec
-from components.topology import EdgePlan
 
 TRITON_NAMESPACE = "triton"
 TRITON_SERVICE_ACCOUNT = "triton"
@@ -140,37 +140,7 @@ def exec_kubeconfig(cluster: str, server: str, ca_data: str, exec_spec: dict[str
 
 
 class CloudModule(Protocol):
-    """A cloud module: its name, its gaps as data, and the builders of its resources."""
-
-    @property
-    def NAME(self) -> str:
-        """The registry key: aws, azure, gcp."""
-        ...
-
-    @property
-    def IDENTITY_KIND(self) -> str:
-        """How pods get cloud credentials without keys (irsa, ...)."""
-        ...
-
-    @property
-    def DEVICE_PLUGIN_MANAGED(self) -> bool:
-        """Whether the platform runs the NVIDIA device plugin itself."""
-        ...
-
-    @property
-    def UNSUPPORTED(self) -> Mapping[str, str]:
-        """Features this cloud cannot provide, each with its reason."""
-        ...
-
-    @property
-    def EDGE_JOINS_SERVICE_CLUSTER(self) -> bool:
-        """Whether edge nodes join the service stack's cluster (else a cluster of their own)."""
-        ...
-
-    @property
-    def REQUIRED_CONFIG(self) -> Sequence[str]:
-        """Stack config keys every stack on this cloud must set (`gcp:project`)."""
-        ...
+    """A cloud's builders (its facts are catalog data: `components.catalog.clouds`)."""
 
     @property
     def MODEL_REPLICATION(self) -> Mapping[str, Replicator]:
@@ -200,10 +170,6 @@ class CloudModule(Protocol):
     ) -> EdgeCluster:
         """Nodes in the edge zone; `attachment` and `service_kubeconfig` are the service
         stack's outputs, for edges that join its cluster."""
-        ...
-
-    def store_uri(self, spec: ServiceSpec) -> str:
-        """The spec's model store (`s3://…`, `as://…`, `gs://…`)."""
         ...
 
     def pulumi_provider(self, spec: ServiceSpec) -> pulumi.ProviderResource:

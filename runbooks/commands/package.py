@@ -108,12 +108,12 @@ def _store_uris(project: Path | None, stacks: list[str]) -> dict[str, str]:
     """Each stack's model store, from its spec (stacks are checked before any work starts)."""
     if not stacks:
         return {}
-    from components.providers import cloud
+    from components.catalog.clouds import store_uri
 
     proj = project_of(project)
     stores = {}
     for name in stacks:
         stack = proj.stack(name, field="--publish")
         stack.validate()
-        stores[name] = cloud(stack.spec.provider).store_uri(stack.spec)
+        stores[name] = store_uri(stack.spec)
     return stores

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from components.providers import cloud
+from components.catalog.clouds import facts
 from components.stack_config import Project
 from runbooks import load as loadgen
 from runbooks.background_load import BackgroundLoad
@@ -74,7 +74,7 @@ def preflight(project: Project, target: Target, options: ExitPlanOptions) -> lis
             f"canary steps {options.canary} must rise to 100", fix="e.g. 1,10,50,100"
         )
     store = target.store_uri(dest.name)
-    own_scheme = cloud(dest.spec.provider).store_uri(dest.spec).split("://")[0]
+    own_scheme = facts(dest.spec.provider).store_scheme
     digests = {s: target.model_digest(s) for s in (source.name, dest.name)}
     return [
         Check(

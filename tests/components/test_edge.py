@@ -30,17 +30,18 @@ def test_wavelength_carrier_gateway_subnet_and_route(plans: dict[str, Plan]) -> 
 
 def test_wavelength_self_managed_gpu_nodes_join_the_parent_cluster(plans: dict[str, Plan]) -> None:
     plan = plans["aws-wavelength"]
+    parent = plans["aws-primary"].outputs["cluster_name"]  # what its stack reference answers
     assert plan.of_type("aws:eks/nodeGroup:NodeGroup") == [], "no managed node groups in Wavelength"
     template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs
     assert template["instanceType"] == "g4dn.2xlarge"
     assert template["networkInterfaces"][0]["associateCarrierIpAddress"] == "true"
     user_data = base64.b64decode(template["userData"]).decode()
-    assert "kind: NodeConfig" in user_data and "name: aws-primary-cluster" in user_data
+    assert "kind: NodeConfig" in user_data and f"name: {parent}" in user_data
     assert "--register-with-taints=nvidia.com/gpu=present:NoSchedule" in user_data
     group = one(plan, "aws:autoscaling/group:Group").inputs
     assert (group["minSize"], group["maxSize"]) == (1, 2)
     access = one(plan, "aws:eks/accessEntry:AccessEntry").inputs
-    assert access["type"] == "EC2_LINUX" and access["clusterName"] == "aws-primary-cluster"
+    assert access["type"] == "EC2_LINUX" and access["clusterName"] == parent
 
 
 def test_wavelength_triton_is_pinned_to_the_zone_in_the_shared_cluster(

@@ -43,7 +43,7 @@ def _with(edit: Any) -> dict[str, Any]:
         (
             lambda s: s.update(provider="oracle"),
             "exitplan:service.provider",
-            "'aws', 'azure' or 'gcp'",
+            "unknown cloud 'oracle'",
         ),
         (
             lambda s: s["network"].update(api_allowed_cidrs=["0.0.0.0/0"]),

@@ -31,7 +31,18 @@ def test_route53_health_checks_probe_triton_readiness(aws: Plan) -> None:
         assert check["port"] == 8000
         assert check["requestInterval"] == 10
         assert check["failureThreshold"] == 3
-    assert checks["gcp-standby"]["fqdn"].endswith(".lb.plan.invalid")
+    assert checks["aws-primary"]["fqdn"].endswith(".lb.plan.invalid")  # an NLB's hostname
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14: GKE and AKS endpoints are IPs (the mocks now answer as those clouds do), "
+    "but Route 53 checks them by FQDN; they need IP health checks",
+)
+def test_route53_checks_ip_endpoints_by_ip_address(aws: Plan) -> None:
+    checks = {r.name: r.inputs for r in aws.of_type(ROUTE53_CHECK)}
+    standby = next(c for n, c in checks.items() if n.endswith("gcp-standby"))
+    assert standby.get("ipAddress") and not standby.get("fqdn")
 
 
 def test_route53_weighted_records_carry_the_config_weights(aws: Plan) -> None:
@@ -123,10 +134,19 @@ def test_cloud_dns_weighted_round_robin_without_health_checks(make_project: Make
     record = one(plan, "gcp:dns/recordSet:RecordSet").inputs
     assert record["managedZone"] == "fraud-example-com"
     assert [w["weight"] for w in record["routingPolicy"]["wrrs"]] == [90, 10]
-    assert all(
-        w["rrdatas"][0].endswith(".lb.plan.invalid.") for w in record["routingPolicy"]["wrrs"]
-    )
     assert plan.outputs["traffic"]["health_checked"] is False
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 14: the GKE endpoint is an IP (as GKE reports it), so Cloud DNS needs an A "
+    "record set over it, not a CNAME",
+)
+def test_cloud_dns_routes_ip_endpoints_with_a_records(make_project: MakeProject) -> None:
+    traffic = _traffic("gcp")
+    del traffic["failover"]
+    plan = _routed(make_project, traffic, **{"gcp:project": "fraud-scoring-prod"})
+    assert one(plan, "gcp:dns/recordSet:RecordSet").inputs["type"] == "A"
 
 
 def test_cloud_dns_cannot_fail_over_public_endpoints(make_project: MakeProject) -> None:

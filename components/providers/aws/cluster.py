@@ -9,6 +9,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from components.catalog.clouds import facts, triton_wire
 from components.catalog.resolve import ResolvedPlan
 from components.providers.base import (
     GPU_NODE_LABEL,
@@ -25,10 +26,7 @@ from components.providers.base import (
 )
 from components.spec import ServiceSpec
 
-NAME = "aws"
-IDENTITY_KIND = "irsa"
-# The EKS-optimized NVIDIA AMI ships the driver and container toolkit, not the device plugin.
-DEVICE_PLUGIN_MANAGED = False
+FACTS = facts("aws")
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
@@ -42,7 +40,7 @@ LOAD_BALANCER_ANNOTATIONS = {
     "service.beta.kubernetes.io/aws-load-balancer-type": "external",
     "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
     "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
-    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/v2/health/ready",
+    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": triton_wire().ready_path,
 }
 EKS_TRUST = {
     "Version": "2012-10-17",
@@ -69,11 +67,6 @@ EC2_TRUST = {
 def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
     """The AWS provider for the spec's region, tagging everything it creates."""
     return aws.Provider("aws", region=spec.region, default_tags={"tags": dict(spec.tags)})
-
-
-def store_uri(spec: ServiceSpec) -> str:
-    """The URI of the spec's model store, as Triton and `exitplan package --publish` use it."""
-    return f"s3://{spec.model_repository}"
 
 
 def build_cluster(
@@ -107,12 +100,12 @@ def build_cluster(
         kubeconfig=pulumi.Output.secret(_kubeconfig(cluster, spec.region)),
         kubernetes_version=cluster.version,
         identity=WorkloadIdentity(
-            kind=IDENTITY_KIND,
+            kind=FACTS.identity_kind,
             principal=role.arn,
             service_account_annotations={"eks.amazonaws.com/role-arn": role.arn},
         ),
         model_source=ModelSource(
-            uri=bucket.bucket.apply(lambda _b: store_uri(spec)),
+            uri=bucket.bucket.apply(FACTS.store_uri),
             # Triton's S3 client uses the SDK default chain (IRSA) and needs the bucket region.
             env={"AWS_DEFAULT_REGION": spec.region, "AWS_REGION": spec.region},
         ),
@@ -134,7 +127,7 @@ def build_cluster(
                 lambda k: (k.service_ipv4_cidr or "") if k else ""
             ),
             triton_role_arn=role.arn,
-            model_repository_uri=bucket.bucket.apply(lambda b: f"s3://{b}"),
+            model_repository_uri=bucket.bucket.apply(FACTS.store_uri),
         ),
     )
 

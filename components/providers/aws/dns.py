@@ -8,9 +8,9 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
+from components.catalog.clouds import triton_wire
 from components.providers.base import RoutedName
 from components.spec import TrafficSpec
-from components.triton import HTTP_PORT, READY_PATH
 
 
 def build_router(
@@ -31,8 +31,8 @@ def build_router(
             f"{name}-health-{stack}",
             type="HTTP",
             fqdn=host,
-            port=HTTP_PORT,
-            resource_path=READY_PATH,
+            port=triton_wire().http_port,
+            resource_path=triton_wire().ready_path,
             request_interval=traffic.health_check.interval_s,
             failure_threshold=traffic.health_check.failure_threshold,
             tags={"Name": f"{name}-{stack}"},

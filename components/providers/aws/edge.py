@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import urlparse
 
 import pulumi
 import pulumi_aws as aws
 
-from components.providers.aws.cluster import node_role
+from components.catalog.resolve import EdgePlan
+from components.providers.aws.cluster import FACTS, node_role
 from components.providers.base import (
     GPU_NODE_LABEL,
     GPU_TAINT_KEY,
@@ -27,7 +29,6 @@ from components.providers.base import (
     encryption_summary,
 )
 from components.spec import EdgeSpec, ServiceSpec
-from components.topology import EdgePlan
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 AMI_PARAMETER = (
@@ -109,7 +110,7 @@ def build_edge(
         kubeconfig=pulumi.Output.secret(service_kubeconfig),
         kubernetes_version=attachment.apply(lambda a: str(a["kubernetes_version"])),
         identity=WorkloadIdentity(
-            kind="irsa",
+            kind=FACTS.identity_kind,
             principal=attachment.apply(lambda a: str(a["triton_role_arn"])),
             # Triton's service account already exists in the parent cluster, annotated.
             service_account_annotations={},
@@ -124,7 +125,7 @@ def build_edge(
         ),
         gpu_pool=nodes,
         load_balancer_annotations={},
-        model_store_name=attachment.apply(lambda a: str(a["model_repository_uri"])[5:]),
+        model_store_name=attachment.apply(lambda a: _bucket(str(a["model_repository_uri"]))),
     )
     # Network Load Balancers do not run in Wavelength Zones: clients reach the nodes' carrier
     # IPs on a NodePort.
@@ -213,3 +214,8 @@ def node_user_data(attachment: dict[str, Any], labels: dict[str, str], taints: l
         f"--{BOUNDARY}--\n"
     )
     return base64.b64encode(document.encode()).decode()
+
+
+def _bucket(uri: str) -> str:
+    """`models-bucket` from `s3://models-bucket`."""
+    return urlparse(uri).netloc

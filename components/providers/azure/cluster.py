@@ -12,6 +12,8 @@ import pulumi
 import pulumi_azure_native as azure
 
 from components import catalog
+from components.catalog.clouds import facts, triton_wire
+from components.catalog.clouds import storage_account_name as account_of
 from components.catalog.resolve import ResolvedPlan
 from components.providers.base import (
     GPU_NODE_LABEL,
@@ -28,27 +30,21 @@ from components.providers.base import (
 )
 from components.spec import ServiceSpec
 
-NAME = "azure"
-IDENTITY_KIND = "azure-workload-identity"
-# AKS installs the GPU driver on GPU pools; the NVIDIA device plugin is left to the user.
-DEVICE_PLUGIN_MANAGED = False
+FACTS = facts("azure")
 
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
 TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 LOAD_BALANCER_ANNOTATIONS = {
-    "service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": "/v2/health/ready",
+    "service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": (
+        triton_wire().ready_path
+    ),
 }
 
 
 def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
     """The Azure Native provider for the spec's region (subscription from the environment)."""
     return azure.Provider("azure-native", location=spec.region)
-
-
-def store_uri(spec: ServiceSpec) -> str:
-    """The URI of the spec's model store, as Triton and `exitplan package --publish` use it."""
-    return f"as://{storage_account_name(spec)}/{spec.model_repository}"
 
 
 def build_cluster(
@@ -125,7 +121,7 @@ def build_cluster(
         kubeconfig=pulumi.Output.secret(_kubeconfig(group, cluster, parent)),
         kubernetes_version=cluster.kubernetes_version.apply(lambda v: v or ""),
         identity=WorkloadIdentity(
-            kind=IDENTITY_KIND,
+            kind=FACTS.identity_kind,
             principal=identity.client_id,
             service_account_annotations={"azure.workload.identity/client-id": identity.client_id},
             pod_labels={"azure.workload.identity/use": "true"},
@@ -352,7 +348,7 @@ def _model_source(
     identity: azure.managedidentity.UserAssignedIdentity,
 ) -> ModelSource:
     """`as://` with managed identity where Triton supports it; else a workload-identity copy."""
-    uri = account.name.apply(lambda a: f"as://{a}/{spec.model_repository}")
+    uri = account.name.apply(lambda _a: FACTS.store_uri(spec.model_repository))
     if plan.triton.azure_managed_identity:
         return ModelSource(
             uri=uri,
@@ -376,7 +372,7 @@ def _model_source(
 
 def storage_account_name(spec: ServiceSpec) -> str:
     """Storage account names are 3-24 lowercase letters and digits, globally unique."""
-    return _compact(spec.model_repository, 24)
+    return account_of(spec.model_repository)
 
 
 def _compact(text: str, limit: int) -> str:

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_azure_native as azure
 
+from components.catalog.clouds import triton_wire
 from components.errors import SpecError
 from components.providers.base import RoutedName
 from components.spec import TrafficSpec
-from components.triton import HTTP_PORT, READY_PATH
 
 EXTERNAL = "Microsoft.Network/trafficManagerProfiles/externalEndpoints"
 NESTED = "Microsoft.Network/trafficManagerProfiles/nestedEndpoints"
@@ -105,8 +105,8 @@ def _profile(
         dns_config=azure.trafficmanager.DnsConfigArgs(relative_name=name, ttl=traffic.ttl_s),
         monitor_config=azure.trafficmanager.MonitorConfigArgs(
             protocol="HTTP",
-            port=HTTP_PORT,
-            path=READY_PATH,
+            port=triton_wire().http_port,
+            path=triton_wire().ready_path,
             interval_in_seconds=check.interval_s,
             tolerated_number_of_failures=check.failure_threshold,
             # Traffic Manager: 5-9 s with a 10 s interval, 5-10 s with 30 s.

@@ -7,10 +7,10 @@ from typing import Any
 
 import pulumi
 
+from components.catalog.resolve import EdgePlan
 from components.providers.azure.cluster import build_cluster
 from components.providers.base import EdgeCluster
 from components.spec import EdgeSpec, ServiceSpec
-from components.topology import EdgePlan
 
 
 def build_edge(

@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
+from components.catalog.clouds import facts
 from components.catalog.resolve import ResolvedPlan
 from components.providers.base import (
     GPU_NODE_LABEL,
@@ -26,10 +27,7 @@ from components.providers.base import (
 )
 from components.spec import ServiceSpec
 
-NAME = "gcp"
-IDENTITY_KIND = "gke-workload-identity"
-# GKE installs the driver (gpu_driver_installation_config) and runs the device plugin itself.
-DEVICE_PLUGIN_MANAGED = True
+FACTS = facts("gcp")
 
 NODE_ROLES = (
     "roles/logging.logWriter",
@@ -62,11 +60,6 @@ def project_context(
         project_id=client.project, opts=pulumi.InvokeOutputOptions(parent=parent)
     )
     return client, project
-
-
-def store_uri(spec: ServiceSpec) -> str:
-    """The URI of the spec's model store, as Triton and `exitplan package --publish` use it."""
-    return f"gs://{spec.model_repository}"
 
 
 def build_cluster(
@@ -124,11 +117,11 @@ def build_cluster(
         kubeconfig=pulumi.Output.secret(_kubeconfig(cluster)),
         kubernetes_version=cluster.min_master_version.apply(lambda v: v or ""),
         identity=WorkloadIdentity(
-            kind=IDENTITY_KIND,
+            kind=FACTS.identity_kind,
             principal=account.email,
             service_account_annotations={"iam.gke.io/gcp-service-account": account.email},
         ),
-        model_source=ModelSource(uri=bucket.name.apply(lambda b: f"gs://{b}"), env={}),
+        model_source=ModelSource(uri=bucket.name.apply(FACTS.store_uri), env={}),
         encryption=cluster.database_encryption.apply(
             lambda d: encryption_summary(d is not None and d.state == "ENCRYPTED")
         ),

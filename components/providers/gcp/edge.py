@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
+from components.catalog.resolve import EdgePlan
 from components.errors import SpecError
 from components.providers.base import (
     CloudCluster,
@@ -20,14 +21,13 @@ from components.providers.base import (
     exec_kubeconfig,
 )
 from components.providers.gcp.cluster import (
-    IDENTITY_KIND,
+    FACTS,
     gcp_labels,
     model_bucket,
     project_context,
     triton_account,
 )
 from components.spec import EdgeSpec, ServiceSpec
-from components.topology import EdgePlan
 
 
 def build_edge(
@@ -89,11 +89,11 @@ def build_edge(
         ),
         kubernetes_version=pulumi.Output.from_input(spec.kubernetes_version),
         identity=WorkloadIdentity(
-            kind=IDENTITY_KIND,
+            kind=FACTS.identity_kind,
             principal=account.email,
             service_account_annotations={"iam.gke.io/gcp-service-account": account.email},
         ),
-        model_source=ModelSource(uri=bucket.name.apply(lambda b: f"gs://{b}"), env={}),
+        model_source=ModelSource(uri=bucket.name.apply(FACTS.store_uri), env={}),
         encryption=pulumi.Output.from_input(encryption_summary(False)),
         api_exposure=pulumi.Output.from_input(
             "API: Distributed Cloud control plane, fleet-authenticated; "

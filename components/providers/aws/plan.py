@@ -1,0 +1,87 @@
+"""AWS under an offline plan: what the API would compute for the resources the builders
+declare (ARNs, the EKS endpoint and OIDC issuer), the invokes they make, and the properties
+`exitplan plan` shows per type. Values are placeholders, marked as such."""
+
+from __future__ import annotations
+
+from components.providers.plan_values import (
+    ACCOUNT,
+    PLACEHOLDER_CA,
+    Computed,
+    Invoke,
+    State,
+    digest,
+    region_of,
+)
+
+
+def identifiers(typ: str, name: str, inputs: State) -> State:
+    """Every AWS resource has an ARN."""
+    service = typ.split(":")[1].split("/")[0]
+    return {"arn": f"arn:aws:{service}:us-east-1:{ACCOUNT}:{name}"}
+
+
+def _eks(name: str, inputs: State, config: State) -> State:
+    cluster = inputs.get("name", name)
+    region = region_of(inputs, "us-east-1")
+    issuer = f"https://oidc.eks.{region}.amazonaws.com/id/{digest(cluster, 32)}"
+    return {
+        "name": cluster,
+        "kubernetesNetworkConfig": {"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4"},
+        "endpoint": f"https://{digest(cluster, 32)}.gr7.{region}.eks.amazonaws.com",
+        "certificateAuthority": {"data": PLACEHOLDER_CA},
+        "identities": [{"oidcs": [{"issuer": issuer}]}],
+    }
+
+
+COMPUTED: dict[str, Computed] = {
+    "aws:eks/cluster:Cluster": _eks,
+    "aws:s3/bucket:Bucket": lambda name, inputs, _c: {"bucket": inputs.get("bucket", name)},
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda _n, _i, _c: {"latestVersion": 1},
+}
+
+
+def _zone(args: State) -> State:
+    zone_id = f"Z{digest(str(args.get('name', 'zone')), 12)}"
+    return {"zoneId": zone_id, "name": args.get("name", ""), "id": zone_id}
+
+
+INVOKES: dict[str, Invoke] = {
+    "aws:route53/getZone:getZone": lambda args, _c: _zone(args),
+    "aws:ssm/getParameter:getParameter": lambda args, _c: {
+        "name": args.get("name", ""),
+        "value": f"ami-{digest(str(args.get('name', '')), 17).lower()}",
+        "type": "String",
+        "id": args.get("name", ""),
+    },
+}
+
+
+# The properties worth a glance per resource type (dotted paths into the inputs).
+KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "aws:ec2/vpc:Vpc": ("cidrBlock",),
+    "aws:ec2/subnet:Subnet": ("availabilityZone", "cidrBlock"),
+    "aws:eks/cluster:Cluster": (
+        "version",
+        "vpcConfig.endpointPrivateAccess",
+        "vpcConfig.publicAccessCidrs",
+        "encryptionConfig.resources",
+        "enabledClusterLogTypes",
+    ),
+    "aws:eks/nodeGroup:NodeGroup": (
+        "instanceTypes",
+        "amiType",
+        "capacityType",
+        "scalingConfig",
+        "taints",
+    ),
+    "aws:s3/bucket:Bucket": ("bucket",),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (
+        "blockPublicAcls",
+        "restrictPublicBuckets",
+    ),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "rules.0.applyServerSideEncryptionByDefault.sseAlgorithm",
+    ),
+    "aws:kms/key:Key": ("enableKeyRotation",),
+}
