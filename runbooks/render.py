@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from components.planning.parity import ParityReport
+from components.planning.parity import ParityReport, ParityRow
 from components.planning.runner import Plan, PlannedResource
 
 out = Console(highlight=False)
@@ -27,9 +28,48 @@ def error(message: str) -> None:
     err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
 
 
+# Longer cell values become numbered footnotes below the table, so every table fits 80
+# columns; with more stacks than this, parity lists stacks as rows (grouped by value).
+CELL_LIMIT = 24
+# A table without borders, one space between columns: more room for the values.
+COMPACT: dict[str, Any] = {
+    "box": None,
+    "header_style": "bold underline",
+    "padding": (0, 1, 0, 0),
+    "collapse_padding": True,
+    "pad_edge": False,
+}
+WIDE_PARITY_STACKS = 3
+
+
+class Footnotes:
+    """Long values replaced by `[n]` in a table and printed in full below it."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def cell(self, value: str, limit: int = CELL_LIMIT) -> str:
+        """`value` itself when short, else a reference to its footnote."""
+        if len(value) <= limit:
+            return escape(value)
+        if value not in self.texts:
+            self.texts.append(value)
+        return f"[{self.texts.index(value) + 1}]"
+
+    def print(self) -> None:
+        """The footnotes, one per line, whole (a terminal may wrap them; nothing is cut)."""
+        for number, text in enumerate(self.texts, 1):
+            out.print(f"\\[{number}] {escape(text)}", soft_wrap=True)
+
+
 def stacks_table(rows: list[dict[str, Any]]) -> None:
-    """`exitplan stacks list`."""
-    table = Table("stack", "provider", "role", "level", "region", "GPU type", "nodes", "est. RTO")
+    """`exitplan stacks list` (long regions and GPU types as footnotes: it fits 80 columns)."""
+    table = Table(
+        "stack", "cloud", "role", "level", "region", "GPU type", "nodes", "RTO", **COMPACT
+    )
+    for column in table.columns:
+        column.no_wrap = True
+    notes = Footnotes()
     for r in rows:
         rto = r["estimated_rto_s"]
         table.add_row(
@@ -37,12 +77,13 @@ def stacks_table(rows: list[dict[str, Any]]) -> None:
             r["provider"],
             r["role"],
             r["standby_level"] or "-",
-            r["region"],
-            r["gpu_type"],
+            notes.cell(r["region"], 11),
+            notes.cell(r["gpu_type"], 11),
             r["gpu_nodes"],
             f"{rto} s" if rto is not None else "-",
         )
     out.print(table)
+    notes.print()
 
 
 def rto_table(rto: dict[str, Any]) -> None:
@@ -143,34 +184,62 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def parity_table(report: ParityReport) -> None:
-    """`exitplan parity`: rows equal everywhere as one line each, then a table of the rows that
-    differ (expected, informational or drift), the notes with their reasons, and drift last."""
+    """`exitplan parity`: rows equal everywhere as one line each, then the rows that differ
+    (a table for a few stacks; per row, the stacks grouped by value for more), the notes with
+    their reasons, and drift last. Long values are footnotes, so it reads at 80 columns."""
     n = len(report.stacks)
     for row in report.rows:
         if row.status == "equal":
             value = next(iter(row.values.values()))
             out.print(f"[green]=[/] {row.row}: {escape(value)}  [dim](all {n} stacks)[/]")
     differing = [row for row in report.rows if row.status != "equal"]
-    if differing:
-        table = Table("row")
-        for stack in report.stacks:
-            table.add_column(f"{stack}\n({report.providers[stack]})", overflow="fold")
-        table.add_column("status")
-        for row in differing:
-            style = STATUS_STYLE[row.status]
-            cells = [escape(row.values[s]) for s in report.stacks]
-            table.add_row(row.row, *cells, f"[{style}]{row.status}[/]")
-        out.print(table)
+    notes = Footnotes()
+    if differing and n <= WIDE_PARITY_STACKS:
+        _parity_columns(report, differing, notes)
+    elif differing:
+        _parity_groups(report, differing, notes)
+    notes.print()
     for row in report.rows:
         if row.status == "expected":
-            out.print(f"[yellow]note[/] {row.row}: {escape(row.reason)}")
+            out.print(f"[yellow]note[/] {row.row}: {escape(row.reason)}", soft_wrap=True)
     gap_notes(report.gaps)
     if report.drift:
         for row in report.drift:
-            err.print(f"[bold red]drift[/] {row.row}: {row.reason}")
+            err.print(f"[bold red]drift[/] {row.row}: {row.reason}", soft_wrap=True)
         err.print(f"{len(report.drift)} row(s) drift: the stacks are not equivalent")
     else:
         out.print(f"[green]parity ok[/]: {n} stacks equivalent")
+
+
+def _parity_columns(report: ParityReport, rows: list[ParityRow], notes: Footnotes) -> None:
+    table = Table("row")
+    for stack in report.stacks:
+        table.add_column(f"{stack}\n({report.providers[stack]})", no_wrap=True)
+    table.add_column("status")
+    for row in rows:
+        cells = [notes.cell(row.values[s]) for s in report.stacks]
+        table.add_row(row.row, *cells, f"[{STATUS_STYLE[row.status]}]{row.status}[/]")
+    out.print(table)
+
+
+def _parity_groups(report: ParityReport, rows: list[ParityRow], notes: Footnotes) -> None:
+    """One block per differing row: its status, then each value with the stacks that have it."""
+    for row in rows:
+        out.print(f"[{STATUS_STYLE[row.status]}]{row.status:>8}[/] [bold]{row.row}[/]")
+        groups: dict[str, list[str]] = {}
+        for stack in report.stacks:
+            groups.setdefault(row.values[stack], []).append(stack)
+        for value, stacks in groups.items():
+            line = f"{notes.cell(value, 40)}: {', '.join(stacks)}"
+            wrapped = textwrap.wrap(
+                line,
+                width=max(out.width, 40),
+                initial_indent=" " * 9,
+                subsequent_indent=" " * 11,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            out.print("\n".join(wrapped), soft_wrap=True)
 
 
 @contextmanager

@@ -1,0 +1,55 @@
+"""Tables that fit a terminal: `stacks list` and `parity` at 80 and 200 columns print every
+stack name whole, keep table lines inside the width, and move long values to footnotes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.stack_config import Project
+
+ROOT = Path(__file__).resolve().parents[2]
+FOOTNOTE = re.compile(r"^\[\d+\] ")
+
+
+def run(command: list[str], columns: int) -> list[str]:
+    env = {**os.environ, "COLUMNS": str(columns), "TERM": "dumb"}
+    exe = Path(sys.executable).with_name("exitplan")
+    done = subprocess.run(
+        [str(exe), *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def table_lines(lines: list[str]) -> list[str]:
+    """Lines that belong to a table or a listing (not footnotes or notes, which may wrap)."""
+    return [line for line in lines if not FOOTNOTE.match(line) and not line.startswith("note ")]
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_stacks_list_fits_the_terminal(columns: int) -> None:
+    lines = run(["stacks", "list"], columns)
+    assert max(len(line) for line in table_lines(lines)) <= columns
+    names = Project(ROOT).stack_names()
+    for name in names:
+        assert any(line.split()[:1] == [name] for line in lines), f"{name} not shown whole"
+    for line in lines:
+        for ref in re.findall(r"\[(\d+)\]", line if not FOOTNOTE.match(line) else ""):
+            assert any(other.startswith(f"[{ref}] ") for other in lines), f"footnote {ref}"
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_parity_reads_at_any_width(columns: int) -> None:
+    lines = run(["parity"], columns)
+    listing = [line for line in table_lines(lines) if not line.startswith("= ")]
+    assert max(len(line) for line in listing) <= columns
+    text = "\n".join(lines)
+    for name in Project(ROOT).stack_names():
+        assert re.search(rf"(^|[ ,:]){re.escape(name)}(,|$)", text, re.M), f"{name} broken"
+    assert "parity ok" in text
