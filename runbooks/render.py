@@ -15,8 +15,15 @@ from rich.tree import Tree
 from components.planning.parity import ParityReport, ParityRow
 from components.planning.runner import Plan, PlannedResource
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+def terminal(**options: Any) -> Console:
+    """A console whose plain lines are never wrapped (soft wrap): paths and URIs print whole
+    on one line at any terminal width, so they can be pasted or clicked; tables still fit."""
+    return Console(highlight=False, soft_wrap=True, **options)
+
+
+out = terminal()
+err = terminal(stderr=True)
 
 SECRET_INPUTS = {"kubeconfig"}
 MASK = "[secret]"
@@ -373,4 +380,5 @@ def drill_verdict(journal: dict[str, Any], folder: Any) -> None:
             share,
         )
     out.print(table)
-    out.print(f"report: {folder}/report.html (and report.md, journal.json)")
+    out.print(f"report: {folder}/report.html")
+    out.print(f"        {folder}/report.md, {folder}/journal.json")

@@ -29,7 +29,8 @@ def run(command: list[str], columns: int) -> list[str]:
 
 def table_lines(lines: list[str]) -> list[str]:
     """Lines that belong to a table or a listing (not footnotes or notes, which may wrap)."""
-    return [line for line in lines if not FOOTNOTE.match(line) and not line.startswith("note ")]
+    prose = ("note ", "gap ")
+    return [line for line in lines if not FOOTNOTE.match(line) and not line.startswith(prose)]
 
 
 @pytest.mark.parametrize("columns", [80, 200])
@@ -53,3 +54,15 @@ def test_parity_reads_at_any_width(columns: int) -> None:
     for name in Project(ROOT).stack_names():
         assert re.search(rf"(^|[ ,:]){re.escape(name)}(,|$)", text, re.M), f"{name} broken"
     assert "parity ok" in text
+
+
+def test_paths_print_whole_on_one_line_at_any_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from runbooks import render
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(render, "out", render.terminal(width=40, file=buffer))
+    folder = "/very/long/folder/of/a/drill/that/does/not/fit/in/forty/columns/20261130T0900"
+    render.out.print(f"report: {folder}/report.html")
+    assert f"report: {folder}/report.html\n" in buffer.getvalue()
