@@ -26,7 +26,7 @@ DRILL_TO ?= gcp-standby
 DRILL_RATE ?= 200
 KEEP ?=
 
-.PHONY: help bootstrap system-packages drill plan test lint bench clean
+.PHONY: help bootstrap system-packages drill plan test lint bench soak clean
 help:
 	@echo "make drill      exit-plan drill $(DRILL_FROM) -> $(DRILL_TO) on the local sandbox"
 	@echo "make plan       offline plan and parity of every stack"
@@ -112,6 +112,10 @@ bench: bootstrap
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/drill.py
 	$(BIN)/python -P bench/chaos.py  # -P: bench/packaging.py must not shadow `packaging`
+
+# Long checks that `make test` does not run.
+soak: bootstrap
+	$(BIN)/python bench/repro_soak.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,12 @@
 Each framework is one function in `EXPORTERS`; all of them return an `Exported`: the ONNX file,
 its inputs and outputs, example inputs, and the original model as a callable so that the
 validate stage can compare ONNX Runtime against it.
+
+Every path ends in `canonicalize`: the file keeps what ONNX Runtime and Triton read (graph,
+initializers, names, opsets, IR version, producer) and loses what names the machine that built
+it (the exporters' stack traces and source locations, absolute paths, timestamps, user@host, a
+local version label such as `+cpu`), and is serialised deterministically, so the same model
+gives the same bytes from any folder or machine.
 """
 
 from __future__ import annotations
@@ -98,6 +104,7 @@ def export(
     workdir.mkdir(parents=True, exist_ok=True)
     target = workdir / "model.onnx"
     exported = EXPORTERS[framework](source, target, opset, trust_pickle, input_shape)
+    write_canonical(target)
     check(target)
     return exported
 
@@ -119,6 +126,117 @@ def check(path: Path) -> onnx.ModelProto:
             f"{path.name} is not a valid ONNX model: {exc}",
             fix="re-export it, or check that the file is complete",
         ) from exc
+
+
+# -- canonical ONNX --------------------------------------------------------------------------
+
+# Text that names the machine: an absolute path (a home, temp or system folder, an installed
+# package, a Windows drive or share, any `/`-rooted path of two components or more outside a
+# URL), a Python stack trace, a timestamp, user@host.
+_MACHINE_SPECIFIC = re.compile(
+    r"""(?<![\w.:/-])/[\w.@+-]+/[\w.@+-]+
+    | /(?:home|Users|root|tmp|usr|opt|var|private|mnt|srv)/ | site-packages | dist-packages
+    | \b[A-Za-z]:\\ | \\\\[\w.-]+\\
+    | File\ " | Traceback\ \(
+    | \b\d{4}-\d\d-\d\d[T\ ]\d\d:\d\d
+    | [\w.-]+@[\w-]+""",
+    re.X,
+)
+# Tool-private metadata (torch's `pkg.torch.*`: graph signature, symbolic ranges, FX nodes).
+_TOOL_PREFIX = "pkg."
+_Element = onnx.NodeProto | onnx.ValueInfoProto | onnx.TensorProto
+_Container = onnx.ModelProto | onnx.GraphProto | onnx.FunctionProto
+
+
+def canonicalize(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Strip machine-specific text from `model` (in place) and return it.
+
+    Per node, value, tensor and attribute: no doc_string and no metadata (exporters put stack
+    traces, source files and scopes there; no runtime reads them). Per model, graph and
+    function: doc_strings and metadata kept unless tool-private (`pkg.*`) or machine-specific,
+    metadata sorted by key. The producer's version loses its local label (`2.13.0+cpu` ->
+    `2.13.0`). Names, opsets, the IR version, initializers and attribute values are untouched."""
+    _scrub_container(model)
+    model.producer_version = model.producer_version.split("+", 1)[0]
+    for field in ("producer_name", "producer_version"):
+        if _MACHINE_SPECIFIC.search(getattr(model, field)):
+            setattr(model, field, "")
+    _scrub_graph(model.graph)
+    for function in model.functions:
+        _scrub_container(function)
+        for node in function.node:
+            _scrub_node(node)
+        for value in function.value_info:
+            _scrub_element(value)
+        for attribute in function.attribute_proto:
+            _scrub_attribute(attribute)
+    for training in model.training_info:
+        _scrub_graph(training.initialization)
+        _scrub_graph(training.algorithm)
+    return model
+
+
+def write_canonical(path: Path) -> None:
+    """Rewrite the ONNX file at `path` canonicalised, serialised deterministically."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends; one stage error
+        raise ExportError(
+            f"{path.name} is not a readable ONNX model: {_first_line(exc)}",
+            fix="re-export it, or check that the file is complete",
+        ) from exc
+    path.write_bytes(canonicalize(model).SerializeToString(deterministic=True))
+
+
+def _scrub_container(message: _Container) -> None:
+    if _MACHINE_SPECIFIC.search(message.doc_string):
+        message.doc_string = ""
+    kept = sorted(
+        (p.key, p.value)
+        for p in message.metadata_props
+        if not p.key.startswith(_TOOL_PREFIX) and not _MACHINE_SPECIFIC.search(f"{p.key} {p.value}")
+    )
+    del message.metadata_props[:]
+    for key, value in kept:
+        message.metadata_props.add(key=key, value=value)
+
+
+def _scrub_element(message: _Element) -> None:
+    message.doc_string = ""
+    del message.metadata_props[:]
+
+
+def _scrub_graph(graph: onnx.GraphProto) -> None:
+    _scrub_container(graph)
+    for tensor in graph.initializer:
+        _scrub_element(tensor)
+    for sparse in graph.sparse_initializer:
+        _scrub_element(sparse.values)
+        _scrub_element(sparse.indices)
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        _scrub_element(value)
+    for node in graph.node:
+        _scrub_node(node)
+
+
+def _scrub_node(node: onnx.NodeProto) -> None:
+    _scrub_element(node)
+    for attribute in node.attribute:
+        _scrub_attribute(attribute)
+
+
+def _scrub_attribute(attribute: onnx.AttributeProto) -> None:
+    attribute.doc_string = ""
+    for graph in (*([attribute.g] if attribute.HasField("g") else []), *attribute.graphs):
+        _scrub_graph(graph)
+    for tensor in (*([attribute.t] if attribute.HasField("t") else []), *attribute.tensors):
+        _scrub_element(tensor)
+    for sparse in (
+        *([attribute.sparse_tensor] if attribute.HasField("sparse_tensor") else []),
+        *attribute.sparse_tensors,
+    ):
+        _scrub_element(sparse.values)
+        _scrub_element(sparse.indices)
 
 
 def describe(model: onnx.ModelProto) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
