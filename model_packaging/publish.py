@@ -255,11 +255,28 @@ def _explain(store: _Store, exc: BaseException, uri: str) -> PublishError | None
     return PublishError(cause.format(**fields), fix=fix.format(**fields))
 
 
-_BACKENDS: dict[str, Callable[[str, list[str]], tuple[_Store, list[str]]]] = {
+# (URI host, path parts) -> (the store, the key prefix's parts).
+StoreOpener = Callable[[str, list[str]], tuple[_Store, list[str]]]
+_BACKENDS: dict[str, StoreOpener] = {
     "s3": lambda host, parts: (_S3(host), parts),
     "as": lambda host, parts: (_Blob(host, parts[0]), parts[1:]),
     "gs": lambda host, parts: (_Gcs(host), parts),
 }
+_BUILT_IN = frozenset(_BACKENDS)
+
+
+def serves(scheme: str) -> bool:
+    """Whether `scheme://` URIs have a store backend (built in or registered)."""
+    return scheme in _BACKENDS
+
+
+def register_store(scheme: str, opener: StoreOpener) -> None:
+    """Serve `scheme://` URIs with a backend from outside this package (a cloud's own store,
+    whose SDK this package does not import); its store has `_Store`'s methods and attributes.
+    The built-in s3, as and gs backends cannot be replaced."""
+    if scheme in _BUILT_IN:
+        raise ValueError(f"{scheme}:// is served by model_packaging.publish itself")
+    _BACKENDS[scheme] = opener
 
 
 def _open(uri: str) -> tuple[_Store, str]:
