@@ -34,7 +34,16 @@ FACTS = (
     "pulumi_package",
 )
 # Features a spec or router may ask a cloud for; a cloud lacking one lists it as a gap.
-FEATURES = ("spot-gpu-nodes", "gpu-scale-to-zero", "dns-health-checks", "dns-failover")
+FEATURES = (
+    "spot-gpu-nodes",
+    "gpu-scale-to-zero",
+    "dns-health-checks",
+    "dns-failover",
+    # Triton reads the cloud's store itself with workload identity (else an init container copies).
+    "triton-native-store",
+    # An edge offering exitplan deploys to (Wavelength, Distributed Cloud, Extended Zones).
+    "edge-zones",
+)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ CLOUDS: dict[str, str] = {
     "aws": "components.providers.aws",
     "azure": "components.providers.azure",
     "gcp": "components.providers.gcp",
+    "oci": "components.providers.oci",
 }
 
 

@@ -116,4 +116,18 @@ def _store_uris(project: Path | None, stacks: list[str]) -> dict[str, str]:
         stack = proj.stack(name, field="--publish")
         stack.validate()
         stores[name] = store_uri(stack.spec)
+        _register_store(stack.spec.provider)
     return stores
+
+
+def _register_store(cloud: str) -> None:
+    """Hand model_packaging the store backend a cloud keeps with its builders (OCI Object
+    Storage) when the cloud's store scheme is not one model_packaging serves itself."""
+    from components.catalog.clouds import facts
+    from components.publishing import store_backend
+    from model_packaging.publish import register_store, serves
+
+    scheme = facts(cloud).store_scheme
+    backend = None if serves(scheme) else store_backend(cloud)
+    if backend is not None:
+        register_store(scheme, backend)
