@@ -83,6 +83,8 @@ class StackOutputs(_Model):
     standby_level: StandbyLevel | None = None
     rto_estimate: dict[str, Any] | None = None
     model_replication: str | None = None
+    # The standby's own GPU, where its cloud does not offer the primary's.
+    standby_gpu: str | None = None
     traffic: RouterOutput | None = None
     edge_zone: EdgeZoneOutput | None = None
 

@@ -194,6 +194,9 @@ class StandbySpec(_Strict):
     region: Annotated[str, Field(min_length=1)]
     model_repository: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,40}[a-z0-9]$")]
     network: NetworkSpec
+    # The GPU to ask the standby's cloud for when it does not offer the primary's (default:
+    # the primary's); node counts still follow the standby level and the primary's max.
+    gpu: GpuSpec | None = None
     # AWS role Storage Transfer Service assumes (keyless) to copy the primary's S3 bucket.
     replication_role_arn: Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:role/.+$")] | None = (
         None

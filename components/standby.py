@@ -73,5 +73,8 @@ class WarmStandby(pulumi.ComponentResource):
             "standby_level": self.level,
             "rto_estimate": self.rto_estimate,
             "model_replication": self.model_replication,
+            "standby_gpu": pulumi.Output.from_input(
+                args.standby.gpu.wanted if args.standby.gpu else None
+            ),
         }
         self.register_outputs(self.stack_outputs)

@@ -34,7 +34,9 @@ def standby_spec(primary: ServiceSpec, standby: StandbySpec) -> ServiceSpec:
             "model_repository": standby.model_repository,
             "network": standby.network,
             "drillable": standby.drillable,
-            "gpu": gpu.model_copy(update={"min_nodes": low_nodes}),
+            "gpu": (standby.gpu or gpu).model_copy(
+                update={"min_nodes": low_nodes, "max_nodes": gpu.max_nodes}
+            ),
             "triton": triton.model_copy(update={"min_replicas": low_replicas}),
         }
     )

@@ -84,8 +84,8 @@ def stacks_table(rows: list[dict[str, Any]]) -> None:
             r["provider"],
             r["role"],
             r["standby_level"] or "-",
-            notes.cell(r["region"], 11),
-            notes.cell(r["gpu_type"], 11),
+            notes.cell(r["region"], 12),
+            notes.cell(r["gpu_type"], 12),
             r["gpu_nodes"],
             f"{rto} s" if rto is not None else "-",
         )

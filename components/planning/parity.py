@@ -58,7 +58,12 @@ EDGE_EXPECTED: dict[str, str] = {
     "public exposure": "edge clusters are reached through the carrier or site network",
 }
 # Rows that describe a stack rather than a property every stack must share.
-INFO_ROWS = ("role", "standby level", "estimated RTO (s)", "model replication")
+INFO_ROWS = ("role", "standby level", "standby GPU", "estimated RTO (s)", "model replication")
+# Rows a standby that names its own GPU (`exitplan:standby.gpu`) may differ in.
+OWN_GPU_EXPECTED = {
+    "GPU model": "a standby names its own GPU where its cloud does not offer the service's",
+    "GPU memory (GiB)": "a standby names its own GPU where its cloud does not offer the service's",
+}
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ def facts(plan: Plan) -> dict[str, str]:
     found = {
         "role": str(outputs.get("role", "-")),
         "standby level": str(outputs.get("standby_level", "-")),
+        "standby GPU": str(outputs.get("standby_gpu") or "-"),
         "estimated RTO (s)": str(rto.get("total_s", "-")),
         "model replication": str(outputs.get("model_replication", "-")),
         **(outputs.get("parity") or {}),
@@ -149,16 +155,21 @@ def compare(plans: Sequence[Plan], gaps: dict[str, str] | None = None) -> Parity
     providers = {p.stack: str(p.outputs.get("provider", "")) for p in plans}
     per_stack = {p.stack: facts(p) for p in plans}
     edge = {stack for stack, f in per_stack.items() if f["role"] == "edge"}
+    own_gpu = {stack for stack, f in per_stack.items() if f["standby GPU"] != "-"}
     row_names = list(dict.fromkeys(name for f in per_stack.values() for name in f))
     rows = []
     for name in row_names:
         values = {stack: per_stack[stack].get(name, "(missing)") for stack in stacks}
-        rows.append(_judge(name, values, providers, edge))
+        rows.append(_judge(name, values, providers, edge, own_gpu))
     return ParityReport(stacks=stacks, providers=providers, rows=rows, gaps=dict(gaps or {}))
 
 
 def _judge(
-    name: str, values: dict[str, str], providers: dict[str, str], edge: set[str]
+    name: str,
+    values: dict[str, str],
+    providers: dict[str, str],
+    edge: set[str],
+    own_gpu: set[str],
 ) -> ParityRow:
     if name in INFO_ROWS:
         return ParityRow(name, values, "info")
@@ -166,8 +177,11 @@ def _judge(
         return ParityRow(name, values, "equal")
     # Edge stacks may differ in the EDGE_EXPECTED rows; the regional stacks must still agree.
     excused = edge if name in EDGE_EXPECTED else set()
-    compared = {s: v for s, v in values.items() if s not in excused}
     reasons = [EDGE_EXPECTED[name]] if excused & set(values) else []
+    if name in OWN_GPU_EXPECTED and own_gpu & set(values):
+        excused = excused | own_gpu
+        reasons.append(OWN_GPU_EXPECTED[name])
+    compared = {s: v for s, v in values.items() if s not in excused}
     if name in PER_CLOUD:
         by_cloud: dict[str, set[str]] = {}
         for stack, value in compared.items():

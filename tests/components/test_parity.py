@@ -124,3 +124,16 @@ def test_a_plan_runs_after_asyncio_run_cleared_the_event_loop(project: Project) 
     worker.start()
     worker.join()
     assert results and results[0] > 0
+
+
+def test_a_standby_naming_its_own_gpu_is_expected_not_drift(plans: dict[str, Plan]) -> None:
+    """OCI offers no T4: oci-standby names an A10 (exitplan:standby.gpu), which parity
+    excuses with its reason; the same difference without that setting is drift."""
+    rows = {r.row: r for r in compare([plans["aws-primary"], plans["oci-standby"]]).rows}
+    assert rows["GPU model"].status == "expected"
+    assert "names its own GPU" in rows["GPU model"].reason
+    assert rows["standby GPU"].values["oci-standby"].startswith("1x A10")
+    outputs = {**plans["oci-standby"].outputs, "standby_gpu": None}
+    unexcused = Plan("oci-standby", plans["oci-standby"].resources, outputs)
+    rows = {r.row: r for r in compare([plans["aws-primary"], unexcused]).rows}
+    assert rows["GPU model"].status == "drift"
