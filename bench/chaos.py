@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from components.stack_config import Project
-from runbooks.chaos_run import ChaosOptions, run
-from runbooks.sandbox_run import sandbox_for, start_sandbox
+from runbooks.chaos_run.runner import ChaosOptions, run
+from runbooks.targets.sandbox_setup import SandboxSettings, sandbox_for, start_sandbox
 from sandbox.frontdoor import FrontDoorSettings
-from sandbox.manager import SandboxSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "chaos" / "experiments"

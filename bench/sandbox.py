@@ -43,7 +43,7 @@ def timed_up(stacks: list[str]) -> float:
 def run_load(base_url: str, model: str, rate: float) -> dict[str, Any]:
     """One open-loop run; the summary as a dict."""
     sys.path.insert(0, str(ROOT))
-    from runbooks import load as loadgen
+    from runbooks.load import generator as loadgen
 
     features = np.random.default_rng(0).standard_normal((1, 16)).astype(np.float32)
     request = loadgen.infer_request(base_url, model, {"input": features})

@@ -1,7 +1,8 @@
 """exitplan's safety controls for Chaos Toolkit:
 
 - before the experiment, refuse unless every stack an activity names (argument `stack`, after
-  substitution) is marked drillable;
+  substitution) is marked drillable, and unless the target can do every operation the
+  activities declare (one refusal listing each missing operation with the target's reason);
 - the stop condition: after each activity of the method, when the configuration sets
   `exitplan_stop_error_rate`, take the error rate through the front door over the last
   `exitplan_stop_window_s` seconds (default 1) and interrupt the method when it is over the
@@ -18,9 +19,9 @@ from chaoslib import substitute
 from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Activity, Configuration, Experiment, Run, Secrets
 
-from chaos.target import require_drillable
+from chaos.target import require_drillable, require_operations
 from chaos.traffic.probes import error_rate_through_front_door
-from runbooks.load import recent_error_rate
+from runbooks.load.generator import recent_error_rate
 
 __all__ = [
     "after_activity_control",
@@ -57,8 +58,10 @@ def before_experiment_control(
     secrets: Secrets = None,
     **kwargs: Any,
 ) -> None:
-    """Interrupt the run (status `interrupted`) when a named stack is not drillable."""
+    """Interrupt the run (status `interrupted`) when a named stack is not drillable, or the
+    target lacks an operation an activity needs."""
     require_drillable(named_stacks(context, configuration), configuration)
+    require_operations(context, configuration)
 
 
 def before_method_control(context: Experiment, **kwargs: Any) -> None:

@@ -1,5 +1,6 @@
-"""`exitplan`: the command line. One function per subcommand; one handler maps errors to exit
-codes (0 ok, 1 a check failed, 2 bad input, 3 internal error, 130 interrupted)."""
+"""`exitplan`: the command line, assembled from the command groups in `runbooks/commands/`. One
+function per subcommand; one handler maps errors to exit codes (0 ok, 1 a check failed, 2 bad
+input, 3 internal error, 130 interrupted)."""
 
 import atexit
 import gc

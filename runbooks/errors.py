@@ -1,4 +1,4 @@
-"""The runbooks' one exception family: drills, chaos runs, journals and reports."""
+"""The runbooks' one exception family: drills, chaos runs, targets, journals and reports."""
 
 from __future__ import annotations
 
@@ -25,3 +25,17 @@ class DrillInterrupted(RunbookError):
     """Ctrl-C during a drill: rolled back; exit 130."""
 
     exit_code = 130
+
+
+class UnsupportedOperation(RunbookError):
+    """A drill or an experiment needs what its target cannot do: every missing operation with
+    its reason, before anything changed; exit 2."""
+
+
+class LiveTargetError(RunbookError):
+    """The live target could not be built or a live call failed (or was refused); and the
+    fix."""
+
+    def __init__(self, cause: str, *, fix: str = "") -> None:
+        super().__init__(cause, fix=fix)
+        self.args = (f"live target: {cause}" + (f"\n  fix: {fix}" if fix else ""),)

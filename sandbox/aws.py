@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,11 +25,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sandbox.errors import SandboxError
+from sandbox.processes import pid_alive, stop_process
 
 ADMIN_USER = "exitplan-sandbox-admin"
 ADMIN_FILE = "admin.json"
 REGION = "us-east-1"
-STOP_GRACE_S = 10.0
 _BOOT = ("bootstrap", "bootstrap")
 _CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2)
 
@@ -63,12 +62,6 @@ def _moto_server() -> str:
     if not found:
         raise SandboxError("moto_server not found", fix="uv sync (installs moto[server])")
     return found
-
-
-def _alive(pid: int) -> bool:
-    from sandbox.manager import pid_alive  # here, so that manager may import this module
-
-    return pid_alive(pid)
 
 
 class AwsControlPlane:
@@ -123,19 +116,7 @@ class AwsControlPlane:
 
     def stop(self) -> None:
         """SIGTERM, wait, then SIGKILL the server by pid (works from another process too)."""
-        pid = self.pid
-        if pid is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-            deadline = time.monotonic() + STOP_GRACE_S
-            while time.monotonic() < deadline and _alive(pid):
-                time.sleep(0.05)
-            if not _alive(pid):
-                break
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)  # reap it if it is our child
+        stop_process(self.pid)
         self.pid, self._proc = None, None
 
     def client(self, service: str, creds: Credentials | None = None) -> Any:
@@ -185,7 +166,7 @@ class AwsControlPlane:
     @classmethod
     def attach(cls, workdir: Path, port: int, pid: int) -> AwsControlPlane:
         """Reattach to a running control plane, with the admin key from workdir/admin.json."""
-        if not _alive(pid):
+        if not pid_alive(pid):
             raise SandboxError(f"moto_server (pid {pid}, port {port}) is not running")
         try:
             data = json.loads((workdir / ADMIN_FILE).read_text())

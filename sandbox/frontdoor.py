@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from sandbox.errors import SandboxError
+from sandbox.processes import stop_process
 
 BACKEND = "be_stacks"
 FALLBACK_BINARY = Path("/usr/sbin/haproxy")
@@ -205,12 +205,8 @@ class FrontDoor:
         """Stop HAProxy (SIGTERM, then SIGKILL after `timeout_s`); idempotent."""
         if self._proc is not None:
             if self._proc.poll() is None:
-                self._proc.send_signal(signal.SIGTERM)
-                try:
-                    self._proc.wait(timeout_s)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait(timeout_s)
+                stop_process(self._proc.pid, timeout_s)
+                self._proc.poll()
             self._proc = None
         if self._log is not None:
             self._log.close()

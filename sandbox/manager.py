@@ -4,12 +4,8 @@ the process that started them."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -21,13 +17,8 @@ from model_packaging.publish import fetch, publish
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings
-from sandbox.stores import (
-    AZURITE_ACCOUNT,
-    azurite_connection_string,
-    start_azurite,
-    start_gcs,
-    start_registry,
-)
+from sandbox.processes import free_port, pid_alive, process_start, stop_processes
+from sandbox.stores import EMULATORS, StoreEmulator, start_registry
 from sandbox.triton import TritonServer, baseline_p99_ms, python_model, triton_install
 
 STATE = "state.json"
@@ -35,17 +26,17 @@ STATE = "state.json"
 # sooner than the floor), then replays the request on another stack.
 TIMEOUT_MULTIPLE = 20.0
 TIMEOUT_FLOOR_MS = 200
-STOP_GRACE_S = 10.0
 Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class StackPlan:
-    """What the sandbox runs for one stack: its name, provider, front-door weight, and the
-    bucket or container of its model store."""
+    """What the sandbox runs for one stack: its name, the URI scheme of its cloud's model
+    stores (which emulator serves its store: `sandbox.stores.EMULATORS`), its front-door
+    weight, and the bucket or container of its model store."""
 
     stack: str
-    provider: str
+    scheme: str
     weight: int
     store: str
 
@@ -91,7 +82,7 @@ class SandboxState:
     endpoint: str = ""
     admin_socket: str = ""
     components: list[Component] = field(default_factory=list)
-    stores: dict[str, dict[str, str]] = field(default_factory=dict)  # stack -> uri, provider
+    stores: dict[str, dict[str, str]] = field(default_factory=dict)  # stack -> uri, scheme
     baseline_p99_ms: float = 0.0
     server_timeout_ms: int = 0
     image: str = ""  # the demo model's image in the sandbox registry (ref@digest)
@@ -100,34 +91,6 @@ class SandboxState:
     def as_dict(self) -> dict[str, Any]:
         """The state as JSON."""
         return asdict(self)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (and is not a zombie)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
-
-
-def process_start(pid: int) -> int:
-    """When the process started (clock ticks since boot, /proc/PID/stat field 22); 0 if gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0
-    return int(fields[19])
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Sandbox:
@@ -147,7 +110,8 @@ class Sandbox:
         return SandboxState(**data, components=components)
 
     def save(self, state: SandboxState) -> None:
-        """Write the state (atomically), so that `down` finds every started process."""
+        """Write the state (atomically: a temp file renamed over it), so that `down` finds
+        every started process."""
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state.as_dict(), indent=2) + "\n")
         tmp.replace(self.state_file)
@@ -188,6 +152,8 @@ class Sandbox:
                 f"front door {running.endpoint})",
                 fix="exitplan sandbox status, or exitplan sandbox down first",
             )
+        for plan in stacks:
+            emulator_for(plan)
         self.root.mkdir(parents=True, exist_ok=True)
         version = next(p.name for p in packaged.iterdir() if p.name.isdigit())
         state = SandboxState(time.time(), packaged.name, version, digest)
@@ -259,37 +225,41 @@ class Sandbox:
         state: SandboxState,
         progress: Progress,
     ) -> AwsControlPlane:
-        """The AWS control plane (S3, IAM, the vault) and the emulators the stacks' clouds need;
-        each stack's store gets the packaged model, published with the admin's credentials."""
+        """The AWS control plane (S3, IAM, the vault) and the emulators the stacks' store
+        schemes need; each stack's store gets the packaged model, published with the admin's
+        credentials."""
         progress("starting the AWS control plane (moto: S3, IAM, Secrets Manager, Route 53)")
-        control = AwsControlPlane(self.root / "aws", free_port())
+        control = AwsControlPlane(self.root / "moto", free_port())
         self._record(
             state,
-            Component("aws", "control-plane", control.start(), control.port, str(control.log)),
+            Component("moto", "control-plane", control.start(), control.port, str(control.log)),
         )
         control.bootstrap_admin()
-        emulators: dict[str, int] = {}
-        for provider, start in (("azure", start_azurite), ("gcp", start_gcs)):
-            names = [p.store for p in stacks if p.provider == provider]
-            if names:
-                progress(f"starting the {provider} model store emulator")
+        ports: dict[str, int] = {}
+        for scheme, emulator in EMULATORS.items():
+            names = [p.store for p in stacks if p.scheme == scheme]
+            if names and emulator.start is not None:
+                progress(f"starting {emulator.name} for the {scheme}:// model stores")
                 port = free_port()
-                proc = start(self.root / provider, port, names)
+                workdir = self.root / emulator.folder
+                proc = emulator.start(workdir, port, names)
                 self._record(
                     state,
-                    Component(
-                        f"{provider}-store", "store", proc.pid, port, str(self.root / provider)
-                    ),
+                    Component(f"{emulator.folder}-store", "store", proc.pid, port, str(workdir)),
                 )
-                emulators[provider] = port
+                ports[scheme] = port
         for plan in stacks:
-            uri, env = _store(plan, control, emulators)
-            state.stores[plan.stack] = {"uri": uri, "provider": plan.provider}
+            emulator = emulator_for(plan)
+            uri = emulator.uri(plan.store)
+            state.stores[plan.stack] = {"uri": uri, "scheme": plan.scheme}
             progress(f"publishing {packaged.name} to {plan.stack}'s store {uri}")
-            admin_env = control.admin_env() if plan.provider == "aws" else env
+            if emulator.start is None:  # S3 on the control plane: an IAM user and key
+                control.setup_stack(plan.stack, plan.store)
+                admin_env = control.admin_env()
+            else:  # the emulator's own credentials, kept in the vault all the same
+                admin_env = emulator.env(ports[plan.scheme])
+                control.vault_put(plan.stack, admin_env)
             publish(packaged.parent, uri, name=packaged.name, version=state.version, env=admin_env)
-            if plan.provider != "aws":
-                control.vault_put(plan.stack, env)
         progress("switching on IAM authentication")
         control.enable_auth()
         self.save(state)
@@ -313,9 +283,9 @@ class Sandbox:
         state.image = f"{ref}@{push_image(image, ref, tls_verify=False)}"
         self.save(state)
 
-    def stack_env(self, stack: str, provider: str, control: AwsControlPlane) -> dict[str, str]:
+    def stack_env(self, stack: str, scheme: str, control: AwsControlPlane) -> dict[str, str]:
         """The stack's store credentials and endpoint, read from the vault."""
-        if provider == "aws":
+        if EMULATORS[scheme].start is None:
             return control.vault_get(stack).env(control.endpoint)
         return control.vault_read(stack)
 
@@ -326,7 +296,7 @@ class Sandbox:
         store = state.stores[stack]
         download = workdir / "download"
         shutil.rmtree(download, ignore_errors=True)
-        env = self.stack_env(stack, store["provider"], control)
+        env = self.stack_env(stack, store["scheme"], control)
         fetch(store["uri"], state.model, download, env=env)
         repository = workdir / "repository"
         repository.mkdir(parents=True, exist_ok=True)
@@ -361,45 +331,12 @@ class Sandbox:
 
     @staticmethod
     def _stop_components(components: Sequence[Component]) -> list[str]:
+        """Stop the recorded processes that still run (never a process that merely reuses a
+        recorded pid), then kill what is left of each group: a stuck leader, orphaned stubs."""
         alive = [c for c in components if c.running()]
-        for component in alive:
-            _signal(component.pid, signal.SIGCONT)  # a paused (hung) process cannot stop
-            _signal(component.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
-        while time.monotonic() < deadline and any(pid_alive(c.pid) for c in alive):
-            time.sleep(0.1)
-        for component in components:  # what is left: a stuck leader, or orphaned stubs
-            if component in alive or not pid_alive(component.pid):  # never a reused pid
-                signal_group(component.pid, signal.SIGKILL)
-        for component in alive:
-            _reap(component.pid)
+        groups = [c.pid for c in components if c in alive or not pid_alive(c.pid)]
+        stop_processes([c.pid for c in alive], groups=groups)
         return [c.name for c in alive]
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-
-
-def signal_group(pid: int, sig: signal.Signals) -> None:
-    """Signal a process started in a session of its own together with everything in its
-    process group (Triton and its python-backend stubs: a crashed or frozen container takes
-    its helpers with it, and a SIGKILLed server leaves no orphan stub)."""
-    try:
-        leads_group = os.getpgid(pid) == pid
-    except ProcessLookupError:
-        leads_group = True  # the leader is gone; members of its group may remain
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if leads_group:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-
-
-def _reap(pid: int) -> None:
-    """Collect our own exited children so that no zombie stays behind."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 def _wait_routes(door: FrontDoor, timeout_s: float) -> None:
@@ -414,19 +351,15 @@ def _wait_routes(door: FrontDoor, timeout_s: float) -> None:
     )
 
 
-def _store(
-    plan: StackPlan, control: AwsControlPlane, emulators: Mapping[str, int]
-) -> tuple[str, dict[str, str]]:
-    """The stack's store URI and the environment its credentials come as."""
-    if plan.provider == "aws":
-        control.setup_stack(plan.stack, plan.store)
-        return f"s3://{plan.store}", {}
-    if plan.provider == "azure":
-        connection = azurite_connection_string(emulators["azure"])
-        return f"as://{AZURITE_ACCOUNT}/{plan.store}", {
-            "AZURE_STORAGE_CONNECTION_STRING": connection
-        }
-    return f"gs://{plan.store}", {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{emulators['gcp']}"}
+def emulator_for(plan: StackPlan) -> StoreEmulator:
+    """The emulator that serves the stack's model store (by its URI scheme)."""
+    if plan.scheme not in EMULATORS:
+        raise SandboxError(
+            f"stack {plan.stack} stores its model at {plan.scheme}://, which no sandbox "
+            f"emulator serves (emulated: {', '.join(f'{k}://' for k in EMULATORS)})",
+            fix="leave the stack out of the sandbox (sandbox up --stacks ...)",
+        )
+    return EMULATORS[plan.scheme]
 
 
 def stack_weights(weights: Mapping[str, int], stacks: Sequence[str]) -> dict[str, int]:

@@ -1,8 +1,10 @@
-"""The model stores of non-AWS stacks, as real emulators on loopback: Azurite (Azure Blob, npm)
-and the GCS emulator (PyPI). S3 is served by the AWS control plane (moto, `sandbox/aws.py`).
+"""The sandbox's model stores, one emulator per store URI scheme (`EMULATORS`): S3 on the AWS
+control plane (moto, `sandbox/aws.py`), Azure Blob on Azurite (npm) and Google Cloud Storage on
+the GCS emulator (PyPI), all real servers on loopback. A stack whose cloud stores models under a
+scheme with no emulator here cannot run in the sandbox (`sandbox up` skips it and says why).
 
 Credentials: Azurite's development account key is fixed, and the GCS emulator checks none, so
-revoking credentials is only real for the AWS stacks (a gap the README lists)."""
+revoking credentials is only real for S3 stores (a gap the README lists)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import sandbox
@@ -146,3 +149,46 @@ def start_registry(workdir: Path, port: int) -> subprocess.Popen[bytes]:
     return start_process(
         [binary, "serve", str(config)], workdir / "registry.log", ready, "docker-registry"
     )
+
+
+@dataclass(frozen=True)
+class StoreEmulator:
+    """The sandbox's stand-in for the model stores of one URI scheme."""
+
+    name: str  # what messages call it
+    folder: str  # its state folder under the sandbox's, and its component's name
+    # Start it with these buckets (or containers) created; None: served by the AWS control
+    # plane (moto), whose IAM users, keys and vault the stacks' credentials are.
+    start: Callable[[Path, int, list[str]], subprocess.Popen[bytes]] | None
+    uri: Callable[[str], str]  # a bucket's store URI
+    env: Callable[[int], dict[str, str]]  # how a client reaches the emulator on a port
+    # Why a stack's key cannot be revoked or rotated on it (None: it can, IAM keys).
+    fixed_credentials: str | None = None
+
+
+EMULATORS: dict[str, StoreEmulator] = {
+    "s3": StoreEmulator(
+        name="S3 on moto (the AWS control plane)",
+        folder="s3",
+        start=None,
+        uri=lambda bucket: f"s3://{bucket}",
+        env=lambda _port: {},
+    ),
+    "as": StoreEmulator(
+        name="Azurite",
+        folder="azurite",
+        start=lambda workdir, port, names: start_azurite(workdir, port, names),
+        uri=lambda container: f"as://{AZURITE_ACCOUNT}/{container}",
+        env=lambda port: {"AZURE_STORAGE_CONNECTION_STRING": azurite_connection_string(port)},
+        fixed_credentials="Azurite's development account key is fixed (no key to revoke or rotate)",
+    ),
+    "gs": StoreEmulator(
+        name="the GCS emulator",
+        folder="gcs",
+        start=lambda workdir, port, names: start_gcs(workdir, port, names),
+        uri=lambda bucket: f"gs://{bucket}",
+        env=lambda port: {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}"},
+        fixed_credentials="the GCS emulator checks no credentials (a revoked key would still "
+        "read the store)",
+    ),
+}

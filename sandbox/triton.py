@@ -34,10 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.catalog.clouds import triton_wire
 from sandbox.errors import SandboxError
+from sandbox.processes import stop_process
 
-READY_PATH = "/v2/health/ready"
-STOP_GRACE_S = 10.0
+# KServe v2 datatypes by numpy kind (FP32, INT64, ...): what `example_inputs` makes. The load
+# client has the full codec (runbooks/load/kserve.py); the sandbox may not import it.
+KSERVE_KINDS = {"f": "FP", "i": "INT", "u": "UINT"}
 MODEL_PY = '''"""Serves {name} with ONNX Runtime in Triton's python backend (made by exitplan)."""
 
 import json
@@ -199,7 +202,7 @@ class TritonServer:
 
     def ready(self) -> bool:
         """Whether `/v2/health/ready` answers 200 (every loaded model ready)."""
-        return _status(f"{self.endpoint}{READY_PATH}") == 200
+        return _status(f"{self.endpoint}{triton_wire().ready_path}") == 200
 
     def _wait(self, check: object, timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s
@@ -231,13 +234,8 @@ class TritonServer:
         """SIGTERM (resuming a paused server first), then SIGKILL after a grace period."""
         if self.process is None or self.process.poll() is not None:
             return
-        self.signal(signal.SIGCONT)
-        self.signal(signal.SIGTERM)
-        try:
-            self.process.wait(STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process.pid)
+        self.process.poll()
 
 
 def _status(url: str) -> int:
@@ -284,9 +282,7 @@ def baseline_p99_ms(endpoint: str, model: str, onnx_path: Path, requests: int = 
     baseline the front door's server timeout is derived from."""
     import numpy as np
 
-    from sandbox.kserve import infer_body
-
-    body = infer_body(example_inputs(onnx_path))
+    body = _infer_body(example_inputs(onnx_path))
     url = f"{endpoint}/v2/models/{model}/infer"
     times = []
     for _ in range(requests):
@@ -295,3 +291,25 @@ def baseline_p99_ms(endpoint: str, model: str, onnx_path: Path, requests: int = 
             r.read()
         times.append((time.perf_counter() - start) * 1000)
     return float(np.percentile(times, 99))
+
+
+def _infer_body(inputs: dict[str, Any]) -> bytes:
+    """The KServe v2 JSON body of one infer request with these (numeric) input arrays."""
+    tensors = [
+        {
+            "name": name,
+            "shape": list(array.shape),
+            "datatype": _datatype(array),
+            "data": array.reshape(-1).tolist(),
+        }
+        for name, array in inputs.items()
+    ]
+    return json.dumps({"inputs": tensors}, separators=(",", ":")).encode()
+
+
+def _datatype(array: Any) -> str:
+    if array.dtype.kind == "b":
+        return "BOOL"
+    if array.dtype.kind not in KSERVE_KINDS:
+        raise SandboxError(f"input dtype {array.dtype} has no KServe v2 datatype")
+    return f"{KSERVE_KINDS[array.dtype.kind]}{array.dtype.itemsize * 8}"

@@ -9,14 +9,14 @@ __all__ = ["credential_status", "redeploy_fails_with_auth_error"]
 AUTH_ERRORS = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "401")
 
 
-@activity
+@activity("credential_state")
 def credential_status(stack: str, configuration: Configuration = None) -> str:
-    """`active` or `revoked` for a stack whose key the target can inspect, else `unknown`."""
-    state = getattr(resolve(configuration), "credential_state", None)
-    return str(state(stack).get("status", "unknown")) if state else "unknown"
+    """`active` or `revoked` for a stack whose key the target checks, else why it has none
+    (`fixed (emulator)`), or `unknown`."""
+    return str(resolve(configuration).credential_state(stack).get("status", "unknown"))
 
 
-@activity
+@activity("redeploy")
 def redeploy_fails_with_auth_error(stack: str, configuration: Configuration = None) -> bool:
     """Try a redeploy with the stack's current key: True when the store refuses the key."""
     try:

@@ -8,13 +8,13 @@ from chaos.traffic.probes import wait_for_rotation
 __all__ = ["hang", "kill", "restart", "resume"]
 
 
-@activity
+@activity("kill")
 def kill(stack: str, configuration: Configuration = None) -> None:
     """Crash the stack's server (SIGKILL)."""
     resolve(configuration).kill(stack)
 
 
-@activity
+@activity("health", "restart", "in_rotation")
 def restart(stack: str, rejoin_timeout: float = 30.0, configuration: Configuration = None) -> bool:
     """Start the stack's server again unless it already serves, then wait until the front door
     has it back in rotation (so that weights given back to it are served); return whether it
@@ -27,13 +27,13 @@ def restart(stack: str, rejoin_timeout: float = 30.0, configuration: Configurati
     return restarted
 
 
-@activity
+@activity("hang")
 def hang(stack: str, configuration: Configuration = None) -> None:
     """Freeze the stack's server (SIGSTOP): requests time out rather than being refused."""
     resolve(configuration).hang(stack)
 
 
-@activity
+@activity("resume", "in_rotation")
 def resume(stack: str, rejoin_timeout: float = 30.0, configuration: Configuration = None) -> None:
     """Unfreeze the stack's server (SIGCONT) and wait until the front door has it back in
     rotation."""

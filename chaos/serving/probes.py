@@ -7,13 +7,13 @@ from chaos.target import activity, resolve
 __all__ = ["all_healthy", "healthy"]
 
 
-@activity
+@activity("health")
 def healthy(stack: str, configuration: Configuration = None) -> bool:
     """Whether the stack's server reports ready."""
     return resolve(configuration).health(stack)
 
 
-@activity
+@activity("stacks", "health")
 def all_healthy(configuration: Configuration = None) -> bool:
     """Whether every stack behind the front door reports ready."""
     target = resolve(configuration)

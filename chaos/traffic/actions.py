@@ -7,7 +7,7 @@ from chaos.target import activity, resolve
 __all__ = ["set_weights"]
 
 
-@activity
+@activity("set_weights", "weights")
 def set_weights(weights: dict, configuration: Configuration = None) -> dict:
     """Set the given stacks' weights; return the front door's weights afterwards."""
     target = resolve(configuration)

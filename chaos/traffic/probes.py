@@ -5,8 +5,8 @@ import time
 from chaoslib.types import Configuration
 
 from chaos.target import activity, resolve, served_model_of
-from runbooks.load import infer_request, load, metadata_inputs
-from runbooks.target import Target
+from runbooks.load.generator import infer_request, load, metadata_inputs
+from runbooks.targets.target import Target
 
 __all__ = [
     "error_rate_through_front_door",
@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-@activity
+@activity("weights")
 def weights(configuration: Configuration = None) -> dict:
     """The front door's weight per stack."""
     return dict(resolve(configuration).weights())
@@ -37,7 +37,7 @@ def _burst(seconds: float, rate: float, configuration: Configuration) -> tuple[f
     return (summary.failed / summary.sent if summary.sent else 1.0), summary.p99_ms
 
 
-@activity
+@activity("stacks", "endpoint")
 def error_rate_through_front_door(
     seconds: float = 1.0, rate: float = 20.0, configuration: Configuration = None
 ) -> float:
@@ -45,7 +45,7 @@ def error_rate_through_front_door(
     return _burst(seconds, rate, configuration)[0]
 
 
-@activity
+@activity("stacks", "endpoint")
 def slo_breached(
     p99_ms: float,
     max_error_rate: float = 0.0,
@@ -60,7 +60,7 @@ def slo_breached(
     return {"breached": breached, "error_rate": errors, "p99_ms": p99}
 
 
-@activity
+@activity("stacks", "endpoint")
 def slo_met(
     p99_ms: float,
     max_error_rate: float = 0.0,
@@ -73,7 +73,7 @@ def slo_met(
     return not measured["breached"]
 
 
-@activity
+@activity("stacks", "endpoint")
 def seconds_until_error_free(
     timeout: float = 30.0,
     burst: float = 0.5,
@@ -103,7 +103,7 @@ def wait_for_rotation(
     return round(time.monotonic() - start, 3)
 
 
-@activity
+@activity("in_rotation")
 def seconds_until_marked_down(
     stack: str, timeout: float = 10.0, configuration: Configuration = None
 ) -> float:
@@ -112,7 +112,7 @@ def seconds_until_marked_down(
     return wait_for_rotation(resolve(configuration), stack, False, float(timeout))
 
 
-@activity
+@activity("in_rotation")
 def seconds_until_marked_up(
     stack: str, timeout: float = 30.0, configuration: Configuration = None
 ) -> float:

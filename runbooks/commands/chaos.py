@@ -52,7 +52,8 @@ def chaos_run(
     when the front door marked the faulted stack down, revoke -> recovered, the production
     estimate) and report.md/.html with the timeline. Rollbacks always run. Exits 1 when the
     experiment deviated, failed, was interrupted (e.g. refused) or an activity raised."""
-    from runbooks import chaos_run as chaos
+    from runbooks.chaos_run import measurements
+    from runbooks.chaos_run import runner as chaos
 
     options = chaos.ChaosOptions(experiment, project_of(project).root, target, out, rate)
     if dry:
@@ -65,7 +66,7 @@ def chaos_run(
                 typer.echo(f"{step['phase']:<13} {step['type']:<7} {step['call']}({args})")
         return
     journal, path = chaos.run(options)
-    failed = chaos.failed_activities(journal)
+    failed = measurements.failed_activities(journal)
     summary = {
         "status": journal["status"],
         "deviated": journal["deviated"],
@@ -81,7 +82,7 @@ def chaos_run(
     if as_json:
         print_json(summary)
     else:
-        from runbooks.chaos_report import summary_lines
+        from runbooks.reports.chaos import summary_lines
 
         for line in summary_lines(journal):
             typer.echo(line)
@@ -96,7 +97,7 @@ def chaos_report(
     journal_path: Annotated[Path, typer.Argument(help="The experiment's journal.json.")],
 ) -> None:
     """Render report.md and a self-contained report.html from an experiment's journal."""
-    from runbooks.chaos_report import write_report
+    from runbooks.reports.chaos import write_report
 
     try:
         journal = json.loads(journal_path.read_text())

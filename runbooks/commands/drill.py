@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from components.stack_config import Project
 from runbooks import render
 from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+
+if TYPE_CHECKING:
+    from components.stack_config import Project
+    from runbooks.targets.target import Target
 
 drill_app = typer.Typer(
     help="Exit-plan drills with journals, gates, rollback and reports.", no_args_is_help=True
@@ -61,15 +64,17 @@ def drill_exit_plan(
     (rolled back)."""
     import datetime as dt
 
+    from runbooks.drills.canary import parse_canary, steps_text
     from runbooks.drills.exit_plan import (
-        DrillLock,
         ExitPlanOptions,
-        parse_canary,
+        needs,
         planned_steps,
+        revoke_gap,
         run_exit_plan,
-        steps_text,
     )
-    from runbooks.report import write_report
+    from runbooks.drills.lock import DrillLock
+    from runbooks.reports.drill import write_report
+    from runbooks.targets.target import require
 
     options = ExitPlanOptions(
         source,
@@ -86,7 +91,9 @@ def drill_exit_plan(
     proj = project_of(project)
     drill_target, lock = _drill_target(proj, target, source, dest)
     if dry:
-        steps = planned_steps(options, drill_target.weights())
+        require(drill_target, needs(drill_target, options), "the exit-plan drill")
+        skipped = revoke_gap(drill_target, options)
+        steps = planned_steps(options, drill_target.weights(), skipped)
         print_json({"steps": steps}) if as_json else render.out.print(steps_text(steps))
         return
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -99,11 +106,10 @@ def drill_exit_plan(
                 options,
                 folder / "journal.json",
                 lambda m: say("drill", m),
-                target,
             )
         finally:
             if (folder / "journal.json").exists():
-                from runbooks.journal import Journal
+                from runbooks.reports.journal import Journal
 
                 write_report(Journal.load(folder / "journal.json").data, folder)
     verdict = journal.exitplan["verdict"]
@@ -115,20 +121,15 @@ def drill_exit_plan(
         raise typer.Exit(1)
 
 
-def _drill_target(proj: Project, kind: str, source: str, dest: str) -> tuple[Any, Path]:
-    """The Target a drill acts on, and its lock file: the running sandbox, or the live stacks
-    (from `pulumi stack output` and the router config of the stack that routes both)."""
-    if kind == "sandbox":
-        from runbooks.sandbox_run import sandbox_for
-        from runbooks.target import SandboxTarget
+def _drill_target(proj: Project, kind: str, source: str, dest: str) -> tuple[Target, Path]:
+    """The Target a drill acts on (`target_for`: the running sandbox, or the live stacks from
+    `pulumi stack output` and the router config of the stack that routes both), and its lock."""
+    from runbooks.drills.lock import lock_file
+    from runbooks.targets.target import KINDS, target_for
 
-        sandbox = sandbox_for(proj)
-        return SandboxTarget(sandbox), sandbox.root / "drill.lock"
-    if kind != "live":
-        raise typer.BadParameter(f"{kind!r}: use sandbox or live", param_hint="--target")
-    from runbooks.live_target import live_target_for
-
-    return live_target_for(proj.root, [source, dest]), proj.root / ".exitplan" / "drill.lock"
+    if kind not in KINDS:
+        raise typer.BadParameter(f"{kind!r}: use {' or '.join(KINDS)}", param_hint="--target")
+    return target_for(kind, proj.root, stacks=[source, dest]), lock_file(proj.root, kind)
 
 
 @drill_app.command("rollback")
@@ -136,9 +137,10 @@ def drill_rollback(
     journal_path: Annotated[Path, typer.Argument(help="The drill's journal.json.")],
     project: ProjectOption = None,
 ) -> None:
-    """Undo what a drill's journal says it changed and did not restore (safe to run twice)."""
+    """Undo what a drill's journal says it changed and did not restore (safe to run twice), on
+    the target the journal names (the sandbox, or the live stacks)."""
     from runbooks.drills.exit_plan import restore
-    from runbooks.journal import Journal
+    from runbooks.reports.journal import Journal
 
     journal = Journal.load(journal_path)
     ep = journal.exitplan
@@ -152,8 +154,8 @@ def drill_report(
     journal_path: Annotated[Path, typer.Argument(help="The drill's journal.json.")],
 ) -> None:
     """Render report.md and a self-contained report.html from a journal."""
-    from runbooks.journal import Journal
-    from runbooks.report import write_report
+    from runbooks.reports.drill import write_report
+    from runbooks.reports.journal import Journal
 
     md, html = write_report(Journal.load(journal_path).data, journal_path.parent)
     render.out.print(f"wrote {md} and {html}")

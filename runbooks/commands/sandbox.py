@@ -44,8 +44,7 @@ def sandbox_up(
     vault), each stack's model store, one Triton per stack that downloads the model with its
     own credentials, and the HAProxy front door; wait until it routes and print the
     endpoints. A second `up` is refused; a failed `up` stops what it started."""
-    from runbooks.sandbox_run import default_stacks, start_sandbox
-    from sandbox.manager import SandboxSettings
+    from runbooks.targets.sandbox_setup import SandboxSettings, default_stacks, start_sandbox
 
     proj = project_of(project)
     settings = SandboxSettings(
@@ -64,7 +63,7 @@ def sandbox_up(
 @sandbox_app.command("down")
 def sandbox_down(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Stop every process the sandbox started, by pid (also after a crash of exitplan)."""
-    from runbooks.sandbox_run import sandbox_for
+    from runbooks.targets.sandbox_setup import sandbox_for
 
     stopped = sandbox_for(project_of(project)).down()
     if as_json:
@@ -78,8 +77,7 @@ def sandbox_down(project: ProjectOption = None, as_json: JsonOption = False) -> 
 @sandbox_app.command("status")
 def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Each component: pid, address, health, model digest, front-door weight and state."""
-    from runbooks.sandbox_run import sandbox_for
-    from runbooks.target import SandboxTarget
+    from runbooks.targets.sandbox_setup import SandboxTarget, sandbox_for
 
     sandbox = sandbox_for(project_of(project))
     if sandbox.running() is None:
@@ -114,14 +112,14 @@ def load(
 ) -> None:
     """Open-loop load through the sandbox's front door: KServe v2 infer requests sent on
     schedule whether or not earlier ones returned. Exits 1 if any request failed."""
-    from runbooks import load as loadgen
-    from runbooks.sandbox_run import sandbox_for
-    from runbooks.target import SandboxTarget
-    from sandbox.triton import example_inputs
+    from runbooks.load import generator as loadgen
+    from runbooks.targets.target import target_for
 
-    target = SandboxTarget(sandbox_for(project_of(project)))
-    inputs = example_inputs(target.model_file(target.stacks()[0]))
-    request = loadgen.infer_request(target.endpoint(), target.state.model, inputs)
+    proj = project_of(project)
+    target = target_for("sandbox", proj.root)
+    model = proj.stack(target.stacks()[0]).spec.triton.models[0].name
+    inputs = loadgen.metadata_inputs(target.endpoint(), model)
+    request = loadgen.infer_request(target.endpoint(), model, inputs)
     summary, _records = loadgen.load(request, rate=rate, duration_s=duration)
     if as_json:
         print_json(summary.as_dict())

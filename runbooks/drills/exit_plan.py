@@ -3,13 +3,17 @@ gated canary steps, revoke the old cloud's credentials, verify, and (unless kept
 
 Phases (each timestamped in the journal): pre-flight, baseline, canary steps (the last is the
 cutover), vendor exit, verify, rollback. A failed gate rolls back and exits 1; Ctrl-C rolls back
-and exits 130; a drill killed outright is undone by `exitplan drill rollback JOURNAL`."""
+and exits 130; a drill killed outright is undone by `exitplan drill rollback JOURNAL`, on the
+target the journal names.
+
+What the target cannot do is checked once, in the pre-flight, before anything changes: the
+drill's own operations must all be there; the vendor exit's revocation is skipped, saying why,
+on a target that cannot revoke the --from stack's key (the verdict says it was not revoked)."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -17,17 +21,21 @@ from typing import Any
 
 from components.catalog.clouds import facts
 from components.stack_config import Project
-from runbooks import load as loadgen
-from runbooks.background_load import BackgroundLoad
 from runbooks.errors import DrillCheckFailed, DrillInterrupted, RunbookError
-from runbooks.journal import Journal
-from runbooks.target import Target
-from sandbox.errors import SandboxError
-from sandbox.manager import pid_alive
+from runbooks.load import generator as loadgen
+from runbooks.load.background import BackgroundLoad
+from runbooks.reports.journal import Journal
+from runbooks.targets.target import Need, Target, missing, require
 
 SETTLE_S = 0.5  # after a weight change, before the gate's window opens
 LOAD_MARGIN_S = 4.0
 Progress = Callable[[str], None]
+# What the drill asks of its target on both stacks, whatever the options.
+DRILL_OPERATIONS = ("health", "model_digest", "store_uri")
+ROUTER_OPERATIONS = ("stacks", "endpoint", "weights", "set_weights")
+# The vendor exit: revoke --from's key; undone by a new key and a redeploy with it.
+REVOKE = "revoke_credentials"
+UNDO_REVOKE = ("rotate_credentials", "redeploy")
 
 
 @dataclass(frozen=True)
@@ -66,13 +74,16 @@ def preflight(project: Project, target: Target, options: ExitPlanOptions) -> lis
     for stack in (source, dest):
         if stack.name not in target.stacks():
             raise RunbookError(
-                f"{stack.name} is not running in the sandbox",
-                fix=f"exitplan sandbox up --stacks {stack.name} ...",
+                f"{stack.name} is not one of the {target.kind} target's stacks "
+                f"({', '.join(target.stacks())})",
+                fix=f"start it in the sandbox (exitplan sandbox up --stacks {stack.name} ...), "
+                "or route it from the router stack's exitplan:traffic.weights",
             )
     if list(options.canary) != sorted(options.canary) or options.canary[-1] != 100:
         raise RunbookError(
             f"canary steps {options.canary} must rise to 100", fix="e.g. 1,10,50,100"
         )
+    require(target, needs(target, options), f"the exit-plan drill {source.name} -> {dest.name}")
     store = target.store_uri(dest.name)
     own_scheme = facts(dest.spec.provider).store_scheme
     digests = {s: target.model_digest(s) for s in (source.name, dest.name)}
@@ -110,8 +121,27 @@ def preflight(project: Project, target: Target, options: ExitPlanOptions) -> lis
     ]
 
 
-def planned_steps(options: ExitPlanOptions, before: dict[str, int]) -> list[str]:
-    """Every step the drill would take, with its exact changes (for --dry)."""
+def revoke_gap(target: Target, options: ExitPlanOptions) -> str | None:
+    """Why the target cannot revoke --from's key (the vendor exit skips it), or None."""
+    gaps = missing(target, [Need(REVOKE, options.source)])
+    return next(iter(gaps.values()), None)
+
+
+def needs(target: Target, options: ExitPlanOptions) -> list[Need]:
+    """Every operation the drill will ask of the target: the router's, its probes on both
+    stacks, and, when the vendor exit can revoke --from's key, what undoing that takes."""
+    wanted = [Need(op) for op in ROUTER_OPERATIONS]
+    wanted += [Need(op, s) for op in DRILL_OPERATIONS for s in (options.source, options.dest)]
+    if revoke_gap(target, options) is None:
+        wanted += [Need(op, options.source) for op in (REVOKE, *UNDO_REVOKE)]
+    return wanted
+
+
+def planned_steps(
+    options: ExitPlanOptions, before: dict[str, int], skipped_revoke: str | None = None
+) -> list[str]:
+    """Every step the drill would take, with its exact changes (for --dry); `skipped_revoke`:
+    why the vendor exit cannot revoke --from's key on this target."""
     steps = [
         f"pre-flight checks on {options.source} and {options.dest}",
         f"baseline: {options.hold_s:g} s at {options.rate:g} req/s with weights {before}",
@@ -119,13 +149,19 @@ def planned_steps(options: ExitPlanOptions, before: dict[str, int]) -> list[str]
     for step in options.canary:
         weights = {**before, options.source: 100 - step, options.dest: step}
         steps.append(f"canary {step}%: set weights {weights}; hold {options.hold_s:g} s; gate")
-    steps.append(f"vendor exit: revoke {options.source}'s store credentials")
+    if skipped_revoke:
+        steps.append(f"vendor exit: NOT revoking {options.source}'s credentials ({skipped_revoke})")
+    else:
+        steps.append(f"vendor exit: revoke {options.source}'s store credentials")
     steps.append(f"verify: {options.hold_s:g} s on {options.dest} alone")
     if not options.keep:
-        steps.append(
-            f"rollback: rotate {options.source}'s credentials (a new key; the revoked one stays "
-            f"revoked) and redeploy it; then weights back to {before}; steady state"
+        undo = (
+            ""
+            if skipped_revoke
+            else f"rotate {options.source}'s credentials (a new key; the revoked one stays "
+            "revoked) and redeploy it; then "
         )
+        steps.append(f"rollback: {undo}weights back to {before}; steady state")
     return steps
 
 
@@ -135,10 +171,11 @@ def run_exit_plan(
     options: ExitPlanOptions,
     journal_path: Path,
     progress: Progress,
-    target_kind: str = "sandbox",
 ) -> Journal:
-    """The drill; returns its journal (verdict inside). Raises DrillCheckFailed after a failed
-    check or gate (rolled back), DrillInterrupted after Ctrl-C (rolled back)."""
+    """The drill; returns its journal (verdict inside; its `target` is the target's kind, which
+    `exitplan drill rollback` rebuilds). Raises UnsupportedOperation before anything changes
+    when the target lacks an operation, DrillCheckFailed after a failed check or gate (rolled
+    back), DrillInterrupted after Ctrl-C (rolled back)."""
     checks = preflight(project, target, options)
     before = target.weights()
     dest_stack = project.stack(options.dest)
@@ -148,7 +185,7 @@ def run_exit_plan(
         {
             "from": options.source,
             "to": options.dest,
-            "target": "sandbox",
+            "target": target.kind,
             "rate": options.rate,
             "rto_target_s": options.rto_s,
             "rto_estimate_s": dest_stack.rto.total_s if dest_stack.rto else None,
@@ -157,6 +194,7 @@ def run_exit_plan(
             "weights_before": before,
             "cost_per_hour": _cost(project, options),
             "checks": [c.__dict__ for c in checks],
+            "revoke_skipped": revoke_gap(target, options),
         },
     )
     failed = [c for c in checks if not c.passed]
@@ -199,11 +237,16 @@ def _conclude(journal: Journal, options: ExitPlanOptions) -> None:
     sent = sum(p["sent"] for p in ep["phases"])
     missed = options.rto_s is not None and rto > options.rto_s
     ending = "stayed on " + options.dest if options.keep else "rolled back"
+    skipped = ep.get("revoke_skipped")
+    vendor_exit = (
+        f"{options.source}'s credentials NOT revoked ({skipped})"
+        if skipped
+        else f"{options.source}'s credentials revoked without effect on the service"
+    )
     summary = (
         f"all traffic on {options.dest} in {rto:.1f} s"
         + (f" (RTO target {options.rto_s:g} s missed)" if missed else "")
-        + f"; {failed} of {sent} requests failed; {options.source}'s credentials revoked "
-        f"without effect on the service; {ending}"
+        + f"; {failed} of {sent} requests failed; {vendor_exit}; {ending}"
     )
     journal.finish("completed", not missed, summary)
 
@@ -334,16 +377,18 @@ class _Drill:
 
     def vendor_exit(self) -> None:
         source = self.options.source
-        try:
-            self.journal.change("credentials", f"revoked {source}'s store key", stack=source)
-            self.journal.activity(
-                f"revoke {source} credentials",
-                "action",
-                lambda: self.target.revoke_credentials(source),
-            )
-        except SandboxError as exc:  # an emulated store cannot revoke: say so, go on
-            self.journal.exitplan["changes"][-1].update(restored=None, detail=str(exc.cause))
+        skipped = self.journal.exitplan.get("revoke_skipped")
+        if skipped:  # the pre-flight found the target cannot revoke it: nothing to undo
+            detail = f"{source}'s store key not revoked: {skipped}"
+            self.journal.change("credentials", detail, stack=source)["restored"] = None
             self.journal.save()
+            return
+        self.journal.change("credentials", f"revoked {source}'s store key", stack=source)
+        self.journal.activity(
+            f"revoke {source} credentials",
+            "action",
+            lambda: self.target.revoke_credentials(source),
+        )
 
     def rollback(self, why: str) -> None:
         self.progress(f"rollback ({why})")
@@ -359,6 +404,15 @@ def restore(target: Target, journal: Journal) -> list[str]:
     revoked one) and a redeploy with it; then the weights, back to the first recorded 'before'."""
     done = []
     changes = journal.exitplan["changes"]
+    moved = any(c["what"] == "weights" and not c["restored"] for c in changes)
+    undo = [Need("set_weights")] if moved else []
+    undo += [
+        Need(op, c["stack"])
+        for c in changes
+        if c["what"] == "credentials" and c["restored"] is False
+        for op in UNDO_REVOKE
+    ]
+    require(target, undo, f"rolling back {journal.path}")
     for change in changes:
         if change["what"] == "credentials" and change["restored"] is False:
             stack: str = change["stack"]
@@ -400,43 +454,3 @@ def _cost(project: Project, options: ExitPlanOptions) -> dict[str, float | None]
         return round(stack.plan.gpu_instance.usd_per_hour * max(stack.spec.gpu.min_nodes, 1), 3)
 
     return {"before": hourly(options.source), "after": hourly(options.dest)}
-
-
-class DrillLock:
-    """One drill at a time per sandbox: a lock file holding the drill's pid."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> DrillLock:
-        if self.path.exists():
-            pid = int(self.path.read_text().strip() or 0)
-            if pid and pid_alive(pid):
-                raise RunbookError(
-                    f"a drill is already running (pid {pid})",
-                    fix="wait for it, or roll it back from its journal",
-                )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(str(os.getpid()))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def parse_canary(text: str) -> tuple[int, ...]:
-    """`1,10,50,100` -> (1, 10, 50, 100); anything else is bad input."""
-    try:
-        steps = tuple(int(p) for p in text.split(",") if p.strip())
-    except ValueError:
-        raise RunbookError(
-            f"--canary {text!r} is not a list of percentages", fix="e.g. --canary 1,10,50,100"
-        ) from None
-    if not steps or any(not 0 < s <= 100 for s in steps):
-        raise RunbookError(f"--canary {text!r}: each step must be 1..100", fix="e.g. 1,10,50,100")
-    return steps
-
-
-def steps_text(steps: Sequence[str]) -> str:
-    """Numbered steps for --dry."""
-    return "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))

@@ -10,20 +10,23 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
+from chaoslib.exceptions import InterruptExecution
 from typer.testing import CliRunner
 
 import chaos
 from components.stack_config import Project
-from runbooks.chaos_report import describe_estimate
-from runbooks.chaos_run import ChaosOptions, fault_impact, production_estimate, run
+from runbooks.chaos_run.measurements import fault_impact
+from runbooks.chaos_run.runner import ChaosOptions, production_estimate, run
 from runbooks.cli import app
-from runbooks.live_target import LiveTargetError
-from runbooks.load import RequestRecord
-from runbooks.target import SandboxTarget, target_for
+from runbooks.errors import LiveTargetError
+from runbooks.load.generator import RequestRecord
+from runbooks.reports.chaos import describe_estimate
+from runbooks.targets.target import Need, target_for
+from sandbox.target import SandboxTarget
 from tests.conftest import (
     ROOT,
     MakeProject,
@@ -276,7 +279,7 @@ def test_an_activity_that_raises_is_reported_and_exits_1(
 
 def test_the_live_target_needs_a_router_and_the_pulumi_cli(project: Project) -> None:
     with pytest.raises(LiveTargetError, match="stacks with exitplan:traffic: aws-primary"):
-        target_for(project.root, "live", router="gcp-standby")
+        target_for("live", project.root, router="gcp-standby")
     env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no pulumi on it
     result = subprocess.run(
         [str(Path(sys.executable).parent / "exitplan"), "chaos", "run", "--target", "live",
@@ -403,3 +406,44 @@ def test_fault_impact_from_load_records() -> None:
     # undone at 2.0, before a full error-free second: the search goes on past the end
     short = fault_impact(records, "aws-primary", 1.0, 2.0)
     assert short["first_error_free_second_s"] == pytest.approx(0.5) and short["sent"] == 9
+
+
+def test_an_experiment_is_refused_up_front_when_its_target_lacks_an_operation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The activities declare the target operations they need; before the experiment starts
+    the control checks them against the target's capability data and refuses once, listing
+    every missing operation with the target's reason."""
+    from chaos import target as chaos_target
+    from chaos.control import before_experiment_control
+
+    experiment = yaml.safe_load((EXPERIMENTS / "credential-revocation.yaml").read_text())
+    configuration = {**experiment["configuration"], "exitplan_project": str(ROOT)}
+    needs = chaos_target.needs_of(experiment, configuration)
+    for need in (
+        Need("revoke_credentials", "aws-primary"),
+        Need("credential_state", "aws-primary"),
+        Need("redeploy", "aws-primary"),
+        Need("stacks"),
+        Need("health"),
+    ):
+        assert need in needs
+
+    class NoKeys:
+        """A target that cannot touch aws-primary's key (as the live target with IRSA)."""
+
+        kind = "live"
+        unsupported: ClassVar[dict[str, str]] = {
+            "revoke_credentials:aws-primary": "a workload identity has no keys",
+            "rotate_credentials:aws-primary": "a workload identity has no keys",
+            "kill": "no process access",
+        }
+
+    monkeypatch.setattr(chaos_target, "resolve", lambda configuration=None: NoKeys())
+    with pytest.raises(InterruptExecution) as raised:
+        before_experiment_control(experiment, configuration)
+    message = str(raised.value)
+    assert message.startswith('refusing to run: experiment "Revoking the primary')
+    assert "revoke_credentials aws-primary: a workload identity has no keys" in message
+    assert "rotate_credentials aws-primary: a workload identity has no keys" in message
+    assert "kill" not in message  # the experiment kills nothing

@@ -17,8 +17,8 @@ import pytest
 from components.stack_config import Project
 from runbooks.drills.exit_plan import ExitPlanOptions, run_exit_plan
 from runbooks.errors import DrillCheckFailed
-from runbooks.report import write_report
-from runbooks.target import SandboxTarget
+from runbooks.reports.drill import write_report
+from sandbox.target import SandboxTarget
 from tests.conftest import sandbox_fixtures
 
 # latency- and timing-sensitive sandbox modules run one after another on one worker
@@ -56,6 +56,8 @@ def test_a_passing_drill_restores_everything_and_writes_the_report(
     )
     ep = journal.exitplan
     assert ep["verdict"]["passed"], ep["gates"]
+    assert ep["target"] == "sandbox" and ep["revoke_skipped"] is None
+    assert "aws-primary's credentials revoked without effect" in ep["verdict"]["summary"]
     assert [p["name"] for p in ep["phases"]] == [
         "baseline",
         "canary 10%",
@@ -74,6 +76,32 @@ def test_a_passing_drill_restores_everything_and_writes_the_report(
     md, html = write_report(journal.data, tmp_path)
     assert md.read_text().startswith("**PASSED**")
     assert html.read_text().count("<svg") == 3
+
+
+def test_a_stack_whose_key_cannot_be_revoked_is_exited_without_claiming_it(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    """gcp-standby -> aws-primary: the GCS emulator checks no key, so the vendor exit cannot
+    revoke gcp-standby's (the target says so up front): the drill runs, skips the revocation
+    and its verdict says the key was NOT revoked, with the reason."""
+    before = snapshot(target)
+    journal = run_exit_plan(
+        project,
+        target,
+        ExitPlanOptions("gcp-standby", "aws-primary", **FAST),
+        tmp_path / "journal.json",
+        lambda _m: None,
+    )
+    ep = journal.exitplan
+    assert ep["verdict"]["passed"], ep["gates"]
+    assert "GCS emulator" in ep["revoke_skipped"]
+    summary = ep["verdict"]["summary"]
+    assert "gcp-standby's credentials NOT revoked (" in summary and "without effect" not in summary
+    [credentials] = [c for c in ep["changes"] if c["what"] == "credentials"]
+    assert credentials["restored"] is None and "not revoked" in credentials["detail"]
+    names = [r["activity"]["name"] for r in journal.data["run"] + journal.data["rollbacks"]]
+    assert not [n for n in names if "revoke" in n or "rotate" in n or "redeploy" in n]
+    assert snapshot(target) == before
 
 
 def test_a_failed_gate_rolls_back_and_exits_1(
@@ -204,7 +232,7 @@ def test_a_rate_the_target_cannot_sustain_is_caught_in_the_baseline(
 
 
 def test_one_drill_at_a_time(tmp_path: Path) -> None:
-    from runbooks.drills.exit_plan import DrillLock
+    from runbooks.drills.lock import DrillLock
     from runbooks.errors import RunbookError
 
     lock = tmp_path / "drill.lock"

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from runbooks.load import (
+from runbooks.load.generator import (
     InferRequest,
     RequestRecord,
     infer_request,

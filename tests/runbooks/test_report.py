@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from runbooks.report import render_html, render_markdown, svg_line_chart, write_report
+from runbooks.reports.drill import render_html, render_markdown, write_report
+from runbooks.reports.kit import svg_line_chart
 
 FROM, TO = "aws-primary", "gcp-standby"
 PHASES = [  # name, start_s, end_s, share on TO

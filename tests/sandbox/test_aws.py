@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from sandbox.aws import ADMIN_USER, AwsControlPlane, Credentials
 from sandbox.errors import SandboxError
-from sandbox.manager import free_port, pid_alive
+from sandbox.processes import free_port, pid_alive
 from tests.conftest import ROOT
 
 OBJECT = b"model bytes"

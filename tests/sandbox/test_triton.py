@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runbooks.sandbox_run import TRITON_ENV
+from runbooks.targets.sandbox_setup import TRITON_ENV
 from sandbox.errors import SandboxError
-from sandbox.manager import free_port, pid_alive
+from sandbox.processes import free_port, pid_alive
 from sandbox.triton import TritonServer, python_model, server_metadata, triton_install
 
 

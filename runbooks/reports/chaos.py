@@ -11,8 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runbooks.report import (
+from runbooks.reports.kit import (
     Table,
+    exitplan_of,
     format_ms,
     format_pct,
     format_secs,
@@ -24,10 +25,6 @@ from runbooks.report import (
 )
 
 X_LABEL = "seconds since the load started"
-
-
-def _ex(journal: Mapping[str, Any]) -> Mapping[str, Any]:
-    return journal.get("exitplan") or {}
 
 
 def _load_clock(ex: Mapping[str, Any], iso: str | None) -> float | None:
@@ -42,7 +39,7 @@ def _secs(value: float | None) -> str:
 
 
 def _failed(journal: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [r for r in _ex(journal).get("activities") or [] if r.get("status") == "failed"]
+    return [r for r in exitplan_of(journal).get("activities") or [] if r.get("status") == "failed"]
 
 
 def _passed(journal: Mapping[str, Any]) -> bool:
@@ -52,7 +49,7 @@ def _passed(journal: Mapping[str, Any]) -> bool:
 
 def _verdict(journal: Mapping[str, Any]) -> list[str]:
     """The parts of the one-line verdict (plain text)."""
-    ex = _ex(journal)
+    ex = exitplan_of(journal)
     parts = [f"status {journal.get('status', '?')}"]
     if journal.get("deviated"):
         parts.append("steady state deviated")
@@ -182,7 +179,7 @@ def _activity_table(ex: Mapping[str, Any]) -> Table:
 
 
 def _tables(journal: Mapping[str, Any]) -> list[Table]:
-    ex = _ex(journal)
+    ex = exitplan_of(journal)
     optional = [_fault_table(ex), _recovery_table(ex)]
     return [*(t for t in optional if t), _steady_table(journal), _activity_table(ex)]
 
@@ -216,7 +213,7 @@ def _plots(ex: Mapping[str, Any]) -> list[str]:
 
 
 def _meta(journal: Mapping[str, Any]) -> str:
-    ex = _ex(journal)
+    ex = exitplan_of(journal)
     rate = (ex.get("load") or {}).get("rate")
     return (
         f"target {ex.get('target', '-')} · load {'-' if rate is None else f'{rate:g} req/s'}"
@@ -244,7 +241,7 @@ def render_html(journal: Mapping[str, Any]) -> str:
         _verdict(journal),
         _heading(journal),
         _meta(journal),
-        _plots(_ex(journal)),
+        _plots(exitplan_of(journal)),
         _tables(journal),
     )
 
@@ -267,7 +264,7 @@ def summary_lines(journal: Mapping[str, Any]) -> list[str]:
     the production estimate spelled out."""
     lines = [f"{'PASSED' if _passed(journal) else 'FAILED'}  {_heading(journal)}"]
     lines += [f"  {part}" for part in _verdict(journal)]
-    estimate = _ex(journal).get("production_estimate")
+    estimate = exitplan_of(journal).get("production_estimate")
     if estimate:
         lines.append(describe_estimate(estimate))
     return lines

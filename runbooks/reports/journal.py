@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from runbooks.errors import RunbookError
+from runbooks.reports.files import write_atomic
 
 T = TypeVar("T")
 
@@ -86,9 +86,7 @@ class Journal:
     def save(self) -> None:
         """Write the journal atomically (a temp file renamed over the old one)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, default=str) + "\n")
-        tmp.replace(self.path)
+        write_atomic(self.path, json.dumps(self.data, indent=2, default=str) + "\n")
 
     def activity(
         self, name: str, kind: str, action: Callable[[], T], *, rollback: bool = False

@@ -1,5 +1,5 @@
 """The load generator in a process of its own, so that a drill's other work (API calls, journal
-writes) cannot delay its requests: `python -m runbooks.load_worker REQUEST.json RECORDS.jsonl`.
+writes) cannot delay its requests: `python -m runbooks.load.worker REQUEST.json RECORDS.jsonl`.
 
 REQUEST.json: {"url", "body" (text), "headers", "rate", "duration_s"}. Each finished request is
 appended to RECORDS.jsonl as one JSON object (the fields of `RequestRecord`); RECORDS.start
@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from runbooks.load import InferRequest, RequestRecord, load
+from runbooks.load.generator import InferRequest, RequestRecord, load
 
 
 def main(argv: list[str]) -> int:

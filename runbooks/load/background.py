@@ -1,4 +1,4 @@
-"""Open-loop load in a worker process of its own (`runbooks.load_worker`), recording every
+"""Open-loop load in a worker process of its own (`runbooks.load.worker`), recording every
 request to a file, with a clock aligned to the worker's schedule: drills and chaos experiments
 measure the windows of their steps against it."""
 
@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from runbooks import load as loadgen
 from runbooks.errors import RunbookError
-from runbooks.target import Target
+from runbooks.load import generator as loadgen
+from runbooks.targets.target import Target
 
 STRAGGLER_S = 0.05  # requests sent just before a window closes finish within this
 
@@ -49,7 +49,7 @@ class BackgroundLoad:
         started_file = self.records_file.with_suffix(".start")
         started_file.unlink(missing_ok=True)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "runbooks.load_worker", str(self.spec), str(self.records_file)]
+            [sys.executable, "-m", "runbooks.load.worker", str(self.spec), str(self.records_file)]
         )
         deadline = time.monotonic() + timeout_s
         while not started_file.exists() or not started_file.read_text():

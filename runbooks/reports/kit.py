@@ -1,18 +1,20 @@
-"""The report of an exit-plan drill, rendered from its journal as Markdown and as one
-self-contained HTML file (inline CSS, plots as inline SVG, no network fetches)."""
+"""The page and plot kit every report shares: number formats, one SVG line chart (phase bands,
+fault marks), the three timeline plots of a load, and a report as Markdown or as one
+self-contained HTML page (inline CSS and SVG, no network fetches), written atomically."""
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from runbooks.reports.files import write_atomic
+
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf")
+
 BAND_FILLS = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#e15759")
 
 CSS = """
@@ -28,78 +30,47 @@ tr:nth-child(even) td{background:#fafafa}td.num{text-align:right;font-variant-nu
 .ok{color:#1e8e3e;font-weight:600}.bad{color:#d93025;font-weight:600}code{word-break:break-all}
 """
 
-PHASE_HEADERS = ["phase", "duration", "sent", "failed", "error rate", "p50", "p99"]
-GATE_HEADERS = ["% on target", "result", "error rate", "p99", "SLO p99", "baseline p99", "reason"]
 Table = tuple[str, list[str], list[list[str]]]  # heading, headers, rows
 
 
-def _num(v: float) -> str:
+def num(v: float) -> str:
+    """A number without a needless `.0`."""
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
 def format_ms(v: float | None) -> str:
+    """Milliseconds, two decimals below 10 ms."""
     return "-" if v is None else f"{v:.2f} ms" if abs(v) < 10 else f"{v:.1f} ms"
 
 
 def format_pct(v: float | None) -> str:
+    """A share as a percentage (two decimals when small but not zero)."""
     return "-" if v is None else f"{v * 100:.2f}%" if 0 < abs(v) < 0.01 else f"{v * 100:.1f}%"
 
 
 def format_secs(v: float | None) -> str:
+    """Seconds, as minutes and seconds from two minutes on."""
     if v is None:
         return "-"
     return f"{v:.1f} s" if v < 120 else f"{int(v // 60)}m {v % 60:04.1f}s"
 
 
-def _money(v: float | None) -> str:
+def money(v: float | None) -> str:
+    """US dollars an hour."""
     return "-" if v is None else f"{'-' if v < 0 else ''}${abs(v):,.2f}/h"
 
 
-def _time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time of a journal, or None."""
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
 
 
-def _ex(journal: Mapping[str, Any]) -> Mapping[str, Any]:
+def exitplan_of(journal: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The journal's `exitplan` section (exitplan's measurements), empty when absent."""
     return journal.get("exitplan") or {}
-
-
-def _totals(journal: Mapping[str, Any]) -> tuple[int, int]:
-    """Sent and failed requests over the whole drill (phases, else the timeline)."""
-    rows = _ex(journal).get("phases") or _ex(journal).get("timeline") or []
-    return sum(int(r.get("sent", 0)) for r in rows), sum(int(r.get("failed", 0)) for r in rows)
-
-
-def _verdict(journal: Mapping[str, Any]) -> tuple[bool, list[str]]:
-    """Whether the drill passed, and the parts of its one-line verdict (plain text)."""
-    ex = _ex(journal)
-    verdict = ex.get("verdict") or {}
-    passed = bool(verdict.get("passed")) and journal.get("status", "completed") == "completed"
-    parts = [f"{ex.get('from', '?')} -> {ex.get('to', '?')}"]
-    measured, target = ex.get("rto_measured_s"), ex.get("rto_target_s")
-    rto = "RTO not measured" if measured is None else f"RTO {format_secs(measured)}"
-    if target is not None:
-        met = measured is not None and measured <= target
-        rto += f" vs target {format_secs(target)} ({'met' if met else 'missed'})"
-    if ex.get("rto_estimate_s") is not None:
-        rto += f", standby estimate {format_secs(ex['rto_estimate_s'])}"
-    parts.append(rto)
-    sent, failed = _totals(journal)
-    parts.append(
-        f"{failed:,} / {sent:,} requests failed ({format_pct(failed / sent if sent else 0)})"
-    )
-    gates = ex.get("gates") or []
-    parts.append(f"gates {sum(1 for g in gates if g.get('passed'))}/{len(gates)} passed")
-    failing = next((g for g in gates if not g.get("passed")), None)
-    if failing is not None:
-        parts.append(f"gate at {_num(failing.get('step', 0))}% failed: {failing.get('reason', '')}")
-    if journal.get("status", "completed") != "completed":
-        parts.append(f"run {journal.get('status')}")
-    if verdict.get("summary"):
-        parts.append(str(verdict["summary"]))
-    return passed, parts
 
 
 def stacks_served(ex: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -111,124 +82,30 @@ def stacks_served(ex: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> l
     return names
 
 
-def _activities(journal: Mapping[str, Any]) -> list[list[str]]:
-    t0, rows = _time(journal.get("start")), []
-    for kind in ("run", "rollbacks"):
-        for item in journal.get(kind) or []:
-            act = item.get("activity") or {}
-            start, end = _time(item.get("start")), _time(item.get("end"))
-            at = (
-                f"+{format_secs((start - t0).total_seconds())}"
-                if start and t0
-                else item.get("start")
-            )
-            took = format_secs((end - start).total_seconds()) if start and end else "-"
-            kind_s = "rollback" if kind == "rollbacks" else act.get("type", "-")
-            rows.append([kind_s, act.get("name", "?"), item.get("status", "-"), str(at), took])
-    return rows
-
-
-def _tables(journal: Mapping[str, Any]) -> list[Table]:
-    """Every table of the report as plain strings, shared by both formats."""
-    ex = _ex(journal)
-    phases = ex.get("phases") or []
-    stacks = stacks_served(ex, phases)
-    phase_rows = [
-        [
-            str(p.get("name", "?")),
-            format_secs(p.get("end_s", 0) - p.get("start_s", 0)),
-            f"{p.get('sent', 0):,}",
-            f"{p.get('failed', 0):,}",
-            format_pct(p.get("failed", 0) / p["sent"]) if p.get("sent") else "-",
-            format_ms(p.get("p50_ms")),
-            format_ms(p.get("p99_ms")),
-            *[format_pct((p.get("share") or {}).get(s, 0.0)) for s in stacks],
-        ]
-        for p in phases
-    ]
-    gate_rows = [
-        [
-            f"{_num(g.get('step', 0))}%",
-            "pass" if g.get("passed") else "FAIL",
-            format_pct(g.get("error_rate")),
-            format_ms(g.get("p99_ms")),
-            format_ms(g.get("slo_p99_ms")),
-            format_ms(g.get("baseline_p99_ms")),
-            str(g.get("reason", "")),
-        ]
-        for g in ex.get("gates") or []
-    ]
-    restored = {True: "yes", False: "no", None: "-"}
-    change_rows = [
-        [str(c.get("what", "")), str(c.get("detail", "")), restored.get(c.get("restored"), "-")]
-        for c in ex.get("changes") or []
-    ]
-    rpo = ex.get("rpo") or {}
-    same = rpo.get("from_digest") is not None and rpo.get("from_digest") == rpo.get("to_digest")
-    lag = 0 if same else rpo.get("lag_versions")
-    rpo_rows = [
-        ["RPO", "0 (digests equal)" if same else f"{lag} version(s) behind" if rpo else "-"],
-        [f"digest on {ex.get('from', 'from')}", str(rpo.get("from_digest", "-"))],
-        [f"digest on {ex.get('to', 'to')}", str(rpo.get("to_digest", "-"))],
-    ]
-    tables: list[Table] = [
-        ("Phases", [*PHASE_HEADERS, *[f"share {s}" for s in stacks]], phase_rows),
-        ("Gates", GATE_HEADERS, gate_rows),
-        ("Changes", ["what", "detail", "restored"], change_rows),
-        ("Recovery point", ["measure", "value"], rpo_rows),
-    ]
-    cost = ex.get("cost_per_hour") or {}
-    before, after = cost.get("before"), cost.get("after")
-    if before is not None or after is not None:
-        delta = "-" if before is None or after is None else _money(after - before)
-        rows = [["before", _money(before)], ["after", _money(after)], ["change", delta]]
-        tables.append(("Cost per hour", ["when", "cost"], rows))
-    tables.append(
-        ("Activity log", ["kind", "activity", "status", "start", "took"], _activities(journal))
-    )
-    return tables
-
-
-def _meta(journal: Mapping[str, Any]) -> str:
-    ex = _ex(journal)
-    rate = f"{ex['rate']:g} req/s" if ex.get("rate") is not None else "-"
-    return (
-        f"target {ex.get('target', '-')} · load {rate} · started {journal.get('start', '-')} · "
-        f"duration {format_secs(journal.get('duration'))} · status {journal.get('status', '-')}"
-        + (" · steady state deviated" if journal.get("deviated") else "")
-    )
-
-
-def _md_cell(text: str) -> str:
+def md_cell(text: str) -> str:
+    """Text safe in one Markdown table cell."""
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def markdown_page(passed: bool, parts: Sequence[str], heading: str, meta: str,
                   tables: Sequence[Table]) -> str:  # fmt: skip
     """A report as Markdown: the verdict line, the heading, the meta line, then the tables."""
-    lines = [f"**{'PASSED' if passed else 'FAILED'}** · " + " · ".join(map(_md_cell, parts)), ""]
-    lines += [f"# {_md_cell(heading)}", ""]
-    lines += [_md_cell(meta), "", "Plots: see report.html.", ""]
+    lines = [f"**{'PASSED' if passed else 'FAILED'}** · " + " · ".join(map(md_cell, parts)), ""]
+    lines += [f"# {md_cell(heading)}", ""]
+    lines += [md_cell(meta), "", "Plots: see report.html.", ""]
     for title, headers, rows in tables:
         lines += [f"## {title}", ""]
         if not rows:
             lines += ["None recorded.", ""]
             continue
-        lines.append("| " + " | ".join(map(_md_cell, headers)) + " |")
+        lines.append("| " + " | ".join(map(md_cell, headers)) + " |")
         lines.append("|" + "|".join("---" for _ in headers) + "|")
-        lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
+        lines += ["| " + " | ".join(map(md_cell, row)) + " |" for row in rows]
         lines.append("")
     return "\n".join(lines)
 
 
-def render_markdown(journal: Mapping[str, Any]) -> str:
-    """The drill report as Markdown: the verdict line first, then the tables."""
-    passed, parts = _verdict(journal)
-    heading = f"Exit-plan drill: {journal.get('title', 'untitled')}"
-    return markdown_page(passed, parts, heading, _meta(journal), _tables(journal))
-
-
-def _nice(top: float) -> tuple[float, float]:
+def nice_axis(top: float) -> tuple[float, float]:
     """A round axis maximum at or above `top`, and its tick step (about five ticks)."""
     if top <= 0:
         return 1.0, 0.2
@@ -257,7 +134,7 @@ def svg_line_chart(
     xs += [x for x, _ in marks]
     lo, hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
     hi = hi if hi > lo else lo + 1
-    y_top, y_step = _nice(max((y for pts in series.values() for _, y in pts), default=0.0))
+    y_top, y_step = nice_axis(max((y for pts in series.values() for _, y in pts), default=0.0))
 
     def sx(x: float) -> float:
         return x0 + (x - lo) / (hi - lo) * (x1 - x0)
@@ -285,16 +162,16 @@ def svg_line_chart(
         out.append(
             f'<line x1="{x0}" x2="{x1}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
             f'<text x="{x0 - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
-            f"{_num(round(v, 6))}</text>"
+            f"{num(round(v, 6))}</text>"
         )
-    x_step = _nice(hi - lo)[1]
+    x_step = nice_axis(hi - lo)[1]
     k = math.ceil(lo / x_step)
     while k * x_step <= hi + 1e-9:
         x = sx(k * x_step)
         out.append(
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y1}" y2="{y1 + 5}" stroke="#555"/>'
             f'<text x="{x:.1f}" y="{y1 + 18}" font-size="11" text-anchor="middle">'
-            f"{_num(round(k * x_step, 6))}</text>"
+            f"{num(round(k * x_step, 6))}</text>"
         )
         k += 1
     out.append(
@@ -357,12 +234,6 @@ def timeline_plots(
     ]
 
 
-def _plots(ex: Mapping[str, Any]) -> list[str]:
-    timeline = ex.get("timeline") or []
-    bands = [(p["start_s"], p["end_s"], str(p.get("name", ""))) for p in ex.get("phases") or []]
-    return timeline_plots(timeline, stacks_served(ex, timeline), bands)
-
-
 def html_page(passed: bool, parts: Sequence[str], heading: str, meta: str,
               plots: Sequence[str], tables: Sequence[Table]) -> str:  # fmt: skip
     """A report as one self-contained HTML page: verdict, heading, meta, plots, tables."""
@@ -408,34 +279,10 @@ def html_page(passed: bool, parts: Sequence[str], heading: str, meta: str,
     )
 
 
-def render_html(journal: Mapping[str, Any]) -> str:
-    """The drill report as one self-contained HTML page: verdict, plots, tables."""
-    passed, parts = _verdict(journal)
-    heading = f"Exit-plan drill: {journal.get('title', 'untitled')}"
-    return html_page(passed, parts, heading, _meta(journal), _plots(_ex(journal)), _tables(journal))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_pages(markdown: str, html: str, out_dir: Path) -> tuple[Path, Path]:
     """Write report.md and report.html into `out_dir` (each via a temp file and a rename)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md, page = out_dir / "report.md", out_dir / "report.html"
-    _write_atomic(md, markdown)
-    _write_atomic(page, html)
+    write_atomic(md, markdown)
+    write_atomic(page, html)
     return md, page
-
-
-def write_report(journal: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    """Write the drill's report.md and report.html into `out_dir`."""
-    return write_pages(render_markdown(journal), render_html(journal), out_dir)

@@ -1,8 +1,10 @@
-"""The `Target` a drill or a chaos experiment acts on: the sandbox here, live stacks later.
+"""The running sandbox as a `Target` (the protocol in `runbooks/targets/target.py`, met here
+by structure: the sandbox imports nothing from runbooks).
 
 A drill never calls a cloud SDK or a process directly; it calls a `Target`. `SandboxTarget`
 drives the processes `exitplan sandbox up` started, through their pids and HAProxy's runtime
-API. Every call is logged, with its time, to `.exitplan/sandbox/target.log`.
+API. What it cannot do is data (`unsupported`), checked before a drill or experiment starts.
+Every call is logged, with its time, to `.exitplan/sandbox/target.log`.
 """
 
 from __future__ import annotations
@@ -14,84 +16,26 @@ import signal
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from components.catalog.clouds import triton_wire
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import FrontDoor
-from sandbox.manager import Component, Sandbox, SandboxState, signal_group
-from sandbox.triton import READY_PATH, TritonServer, triton_install
+from sandbox.manager import Component, Sandbox, SandboxState
+from sandbox.processes import signal_group
+from sandbox.stores import EMULATORS
+from sandbox.triton import TritonServer, triton_install
 
 TARGET_LOG = "target.log"
 
 
-class Target(Protocol):
-    """What drills and chaos experiments may do to the stacks of a service."""
-
-    def stacks(self) -> list[str]:
-        """The stacks behind the front door."""
-        ...
-
-    def endpoint(self) -> str:
-        """The service's public entry point (the front door)."""
-        ...
-
-    def health(self, stack: str) -> bool:
-        """Whether the stack's Triton reports ready."""
-        ...
-
-    def model_digest(self, stack: str) -> str:
-        """sha256 of the model file the stack serves."""
-        ...
-
-    def store_uri(self, stack: str) -> str:
-        """The model store the stack downloads its model from."""
-        ...
-
-    def weights(self) -> dict[str, int]:
-        """The front door's weight per stack."""
-        ...
-
-    def set_weights(self, weights: dict[str, int]) -> None:
-        """Shift traffic, without dropping connections."""
-        ...
-
-    def in_rotation(self, stack: str) -> bool:
-        """Whether the router's health checks pass for the stack (it may be given traffic)."""
-        ...
-
-    def kill(self, stack: str) -> None:
-        """Crash the stack's server (SIGKILL)."""
-        ...
-
-    def restart(self, stack: str) -> None:
-        """Start a killed stack's server again and wait until it serves."""
-        ...
-
-    def hang(self, stack: str) -> None:
-        """Freeze the stack's server (SIGSTOP): a brownout, timeouts rather than refusals."""
-        ...
-
-    def resume(self, stack: str) -> None:
-        """Unfreeze it (SIGCONT)."""
-        ...
-
-    def revoke_credentials(self, stack: str) -> None:
-        """Revoke the key the stack reads its model store with."""
-        ...
-
-    def rotate_credentials(self, stack: str) -> None:
-        """Put a new key in the vault and delete the old one (never reinstate a revoked key)."""
-        ...
-
-    def redeploy(self, stack: str) -> None:
-        """Download the model again with the stack's current credentials, and reload it."""
-        ...
-
-
 class SandboxTarget:
     """The running sandbox as a `Target`."""
+
+    kind = "sandbox"
 
     def __init__(self, sandbox: Sandbox) -> None:
         state = sandbox.running()
@@ -100,6 +44,27 @@ class SandboxTarget:
         self.sandbox = sandbox
         self.state: SandboxState = state
         self.log_file = sandbox.root / TARGET_LOG
+
+    @property
+    def unsupported(self) -> Mapping[str, str]:
+        """`operation:stack` -> why: a key is revoked or rotated only where the stack's store
+        emulator checks keys (S3 on moto's IAM); Azurite's key is fixed, the GCS emulator
+        checks none."""
+        gaps = {}
+        for stack, store in self.state.stores.items():
+            fixed = EMULATORS[store["scheme"]].fixed_credentials
+            if fixed:
+                for operation in ("revoke_credentials", "rotate_credentials"):
+                    gaps[f"{operation}:{stack}"] = f"{stack}'s store is {store['uri']}: {fixed}"
+        return gaps
+
+    def _require(self, operation: str, stack: str) -> None:
+        reason = self.unsupported.get(f"{operation}:{stack}")
+        if reason:
+            raise SandboxError(
+                f"cannot {operation.replace('_', ' ')} in the sandbox: {reason}",
+                fix="rehearse credential faults on a stack whose store is S3 (moto checks keys)",
+            )
 
     def _log(self, action: str, **details: Any) -> None:
         entry = {"time": time.time(), "action": action, **details}
@@ -130,7 +95,8 @@ class SandboxTarget:
         """Whether the stack's Triton answers ready within a second."""
         port = self._component(stack).port
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{READY_PATH}", timeout=1) as r:
+            url = f"http://127.0.0.1:{port}{triton_wire().ready_path}"
+            with urllib.request.urlopen(url, timeout=1) as r:
                 return int(r.status) == 200
         except (urllib.error.URLError, OSError):
             return False
@@ -200,30 +166,25 @@ class SandboxTarget:
         info = next(c for c in self.state.components if c.kind == "control-plane")
         return AwsControlPlane.attach(Path(info.log).parent, info.port, info.pid)
 
-    def _aws_only(self, stack: str, action: str) -> None:
-        provider = self.state.stores[stack]["provider"]
-        if provider != "aws":
-            raise SandboxError(
-                f"cannot {action} {stack}'s credentials: its {provider} store emulator has fixed "
-                "(Azurite) or no (GCS emulator) credentials",
-                fix="rehearse credential faults on an AWS stack",
-            )
-
     def revoke_credentials(self, stack: str) -> None:
         """Delete the stack's access key in IAM (the vault keeps the dead key)."""
-        self._aws_only(stack, "revoke")
+        self._component(stack)
+        self._require("revoke_credentials", stack)
         key = self._control().revoke(stack)
         self._log("revoke_credentials", stack=stack, key_id=key)
 
     def rotate_credentials(self, stack: str) -> None:
         """A new key into the vault, the old one deleted."""
-        self._aws_only(stack, "rotate")
+        self._component(stack)
+        self._require("rotate_credentials", stack)
         key = self._control().rotate(stack)
         self._log("rotate_credentials", stack=stack, key_id=key.access_key_id)
 
     def credential_state(self, stack: str) -> dict[str, str]:
-        """`{"key_id", "status"}` for an AWS stack; `{"status": "fixed"}` for the emulators."""
-        if self.state.stores[stack]["provider"] != "aws":
+        """`{"key_id", "status"}` (active or revoked) for a stack whose store checks IAM keys;
+        `{"status": "fixed (emulator)"}` for the other emulators."""
+        self._component(stack)
+        if EMULATORS[self.state.stores[stack]["scheme"]].fixed_credentials:
             return {"status": "fixed (emulator)"}
         return self._control().credential_state(stack)
 
@@ -252,50 +213,3 @@ class SandboxTarget:
         server.wait_live()
         server.load(self.state.model)
         self._log("restart", stack=stack, pid=component.pid)
-
-
-# Helpers for chaos experiments (which may import this module only): the target they act on,
-# whether a stack may be drilled, and the model the service serves, read from the project.
-
-
-def project_root(path: str | Path | None = None) -> Path:
-    """The project folder at or above `path` (default: the current directory)."""
-    from components.stack_config import find_project
-
-    return find_project(Path(path) if path else Path.cwd())
-
-
-def target_for(root: Path, kind: str = "sandbox", router: str | None = None) -> Target:
-    """The `Target` for the project at `root`: the running sandbox, or (`live`) the deployed
-    stacks behind a router stack, from their `pulumi stack output` (see `live_target_for`)."""
-    if kind == "live":
-        from runbooks.live_target import live_target_for
-
-        return live_target_for(root, router=router)
-    if kind != "sandbox":
-        raise SandboxError(f"unknown target {kind!r}", fix="use sandbox or live")
-    from components.stack_config import Project
-    from runbooks.sandbox_run import sandbox_for
-
-    return SandboxTarget(sandbox_for(Project(root)))
-
-
-def project_stacks(root: Path) -> list[str]:
-    """The names of the project's stacks (its stack files)."""
-    from components.stack_config import Project
-
-    return Project(root).stack_names()
-
-
-def drillable(root: Path, stack: str) -> bool:
-    """Whether the stack file marks the stack `drillable: true` (destructive steps allowed)."""
-    from components.stack_config import Project
-
-    return bool(Project(root).stack(stack).spec.drillable)
-
-
-def served_model(root: Path, stack: str) -> str:
-    """The name of the (first) model the stack serves."""
-    from components.stack_config import Project
-
-    return Project(root).stack(stack).spec.triton.models[0].name

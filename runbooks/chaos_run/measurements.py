@@ -1,110 +1,27 @@
-"""`exitplan chaos run`: a Chaos Toolkit experiment through chaostoolkit-lib, against the
-project's target, with the open-loop load generator running; the Chaos Toolkit journal gets
-exitplan's measurements (requests sent/failed per activity, revoke -> recovered vs the RTO)."""
+"""exitplan's measurements of a chaos run, from the Chaos Toolkit journal's activity times and
+the background load's records: requests sent and failed per activity, a fault's impact (when
+the router marked the stack down and took it back, the first error-free second, the p99 while
+faulted) and revoke -> recovered against the RTO."""
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from chaoslib import substitute
-from chaoslib.exceptions import ChaosException
-from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
-from chaoslib.loader import load_experiment
 
-from runbooks.background_load import BackgroundLoad, window_summary
-from runbooks.chaos_report import write_report
-from runbooks.errors import RunbookError
-from runbooks.load import RequestRecord, metadata_inputs, summarize
-from runbooks.rotation_watch import RotationChange, RotationWatch, first_change
-from runbooks.target import project_stacks, served_model, target_for
+from runbooks.chaos_run.rotation_watch import RotationChange, first_change
+from runbooks.load.background import BackgroundLoad, window_summary
+from runbooks.load.generator import RequestRecord, summarize
 
-SETTINGS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
 # Activities that take a stack out of service, and those that bring it back.
 FAULTS = ("kill", "hang")
+
 RECOVERIES = ("restart", "resume")
+
 ERROR_FREE_S = 1.0  # detection ends with the first window this long with no failed request
+
 STEP_S = 0.1
-LOAD_RATE = 10.0
-LOAD_MAX_S = 900.0
-FRONT_DOOR_WAIT_S = 15.0
-# How often the router's view of the stacks is polled: HAProxy's admin socket is local and
-# cheap; Route 53's health-check status is an API call (and changes every 10 s at best).
-ROTATION_POLL_S = {"sandbox": 0.05, "live": 5.0}
-
-
-@dataclass(frozen=True)
-class ChaosOptions:
-    """What to run, where, and where the journal goes."""
-
-    experiment: Path
-    root: Path
-    target: str = "sandbox"
-    out: Path | None = None
-    load_rate: float = LOAD_RATE
-
-
-def load(options: ChaosOptions) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The validated experiment and its configuration, pointed at the project (bad -> exit 2)."""
-    if not options.experiment.is_file():
-        raise RunbookError(f"{options.experiment}: no such experiment file", fix="check the path")
-    try:
-        experiment: dict[str, Any] = load_experiment(str(options.experiment))
-        ensure_experiment_is_valid(experiment)
-    except ChaosException as exc:
-        raise RunbookError(f"{options.experiment}: {exc}", fix="see chaostoolkit.org") from exc
-    overrides = {"exitplan_project": str(options.root), "exitplan_target": options.target}
-    configuration = {**(experiment.get("configuration") or {}), **overrides}
-    experiment["configuration"] = dict(configuration)
-    check_stacks(options, experiment, configuration)
-    return experiment, configuration
-
-
-def check_stacks(
-    options: ChaosOptions, experiment: dict[str, Any], configuration: dict[str, Any]
-) -> None:
-    """Every `stack` argument (after substitution) names a stack of the project (bad -> 2)."""
-    known = project_stacks(options.root)
-    unknown = [
-        f"{step['phase']} activity {step['name']!r}: stack {step['arguments']['stack']!r}"
-        for step in planned_activities(experiment, configuration)
-        if "stack" in step["arguments"] and step["arguments"]["stack"] not in known
-    ]
-    if unknown:
-        raise RunbookError(
-            f"{options.experiment}: no such stack in {'; '.join(unknown)}",
-            fix=f"use one of {', '.join(known)} (or set the configuration key it names)",
-        )
-
-
-def planned_activities(
-    experiment: dict[str, Any], configuration: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """Every activity in order (phase, name, function, resolved arguments): `--dry`."""
-    phases = [
-        ("steady-state", (experiment.get("steady-state-hypothesis") or {}).get("probes", [])),
-        ("method", experiment.get("method", [])),
-        ("steady-state", (experiment.get("steady-state-hypothesis") or {}).get("probes", [])),
-        ("rollbacks", experiment.get("rollbacks", [])),
-    ]
-    rows = []
-    for phase, items in phases:
-        for item in items:
-            provider = item.get("provider") or {}
-            rows.append(
-                {
-                    "phase": phase,
-                    "type": item.get("type"),
-                    "name": item.get("name"),
-                    "call": f"{provider.get('module')}.{provider.get('func')}",
-                    "arguments": substitute(provider.get("arguments") or {}, configuration, {}),
-                }
-            )
-    return rows
 
 
 def _epoch(iso: str) -> float:
@@ -297,87 +214,3 @@ def faulted_stack(journal: dict[str, Any], configuration: dict[str, Any]) -> str
         if (item["activity"].get("provider") or {}).get("func") in FAULTS:
             return str(_arguments(item, configuration).get("stack"))
     return None
-
-
-def production_estimate(root: Path, stack: str) -> dict[str, Any] | None:
-    """What the same outage would take behind the stacks' real DNS router: its health checks
-    mark `stack` down after interval x failure threshold, and clients keep the old answer for
-    up to the record's TTL (longer where resolvers or clients cache beyond it). None when no
-    router routes to `stack`."""
-    from components.providers import cloud
-    from components.stack_config import Project
-
-    project = Project(root)
-    routers = (project.stack(name).traffic for name in project.stack_names())
-    traffic = next((t for t in routers if t is not None and stack in t.stacks), None)
-    if traffic is None:
-        return None
-    check = traffic.health_check
-    gap = cloud(traffic.dns_provider).UNSUPPORTED.get("dns-health-checks")
-    detection = None if gap else check.detection_s
-    return {
-        "router": traffic.dns_provider,
-        "zone": traffic.zone,
-        "health_check_interval_s": check.interval_s,
-        "failure_threshold": check.failure_threshold,
-        "ttl_s": traffic.ttl_s,
-        "detection_s": detection,
-        "clients_moved_s": None if detection is None else detection + traffic.ttl_s,
-        "gap": gap,
-    }
-
-
-def wait_for_front_door(endpoint: str, model: str, timeout_s: float = FRONT_DOOR_WAIT_S) -> None:
-    """Wait until the front door serves `model` (a stack just restarted takes a few health
-    checks to be marked up); a clear error when it never does."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            metadata_inputs(endpoint, model)
-            return
-        except OSError as exc:
-            if time.monotonic() > deadline:
-                raise RunbookError(
-                    f"the front door {endpoint} does not serve {model!r}: {exc}",
-                    fix="check the sandbox with exitplan sandbox status",
-                ) from exc
-            time.sleep(0.2)
-
-
-def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
-    """Run the experiment with load running; write journal.json; return (journal, path)."""
-    experiment, configuration = load(options)
-    name = options.experiment.stem
-    out = options.out or (
-        options.root / ".exitplan" / "chaos" / f"{time.strftime('%Y%m%dT%H%M%S')}-{name}"
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    target = target_for(options.root, options.target, configuration.get("exitplan_router"))
-    model = served_model(options.root, target.stacks()[0])
-    wait_for_front_door(target.endpoint(), model)
-    generator = BackgroundLoad(target, model, options.load_rate, LOAD_MAX_S, out / "load")
-    generator.start()
-    load_epoch = time.time() - generator.now()
-    # the stop condition reads the running load instead of sending bursts of its own
-    configuration["exitplan_load_records"] = str(generator.records_file)
-    experiment["configuration"]["exitplan_load_records"] = str(generator.records_file)
-    watch = RotationWatch(target, ROTATION_POLL_S.get(options.target, 5.0))
-    watch.start()
-    try:
-        journal: dict[str, Any] = run_experiment(
-            experiment, settings=SETTINGS, experiment_vars=(dict(configuration), {})
-        )
-    finally:
-        generator.stop()
-        rotation = watch.stop()
-    journal["exitplan"] = {
-        "target": options.target,
-        **measurements(journal, configuration, generator, load_epoch, rotation),
-    }
-    stack = faulted_stack(journal, configuration)
-    if stack is not None:
-        journal["exitplan"]["production_estimate"] = production_estimate(options.root, stack)
-    path = out / "journal.json"
-    path.write_text(json.dumps(journal, indent=2, default=str))
-    write_report(journal, out)
-    return journal, path

@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from runbooks.target import Target
+from runbooks.targets.target import Target
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,9 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from sandbox.kserve import DATATYPES, infer_body
+from runbooks.load.kserve import DATATYPES, infer_body
 
 BUCKET_S = 0.1
-# numpy dtype name -> KServe v2 datatype
 
 
 @dataclass(frozen=True)
@@ -259,7 +258,7 @@ def metadata_inputs(base_url: str, model: str, timeout_s: float = 5.0) -> dict[s
 
 
 def recent_error_rate(records_file: Path, window_s: float) -> float | None:
-    """The failed share of the requests a background load (`runbooks.load_worker`) finished
+    """The failed share of the requests a background load (`runbooks.load.worker`) finished
     in the last `window_s` seconds, or None when it finished none."""
     epoch = float(records_file.with_suffix(".start").read_text())
     now = time.time() - epoch

@@ -1,0 +1,177 @@
+"""`exitplan chaos run`: a Chaos Toolkit experiment through chaostoolkit-lib, against the
+project's target, with the open-loop load generator running; the Chaos Toolkit journal gets
+exitplan's measurements (`measurements.py`: requests sent/failed per activity, a fault's
+impact, revoke -> recovered vs the RTO) and the production estimate."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chaoslib import substitute
+from chaoslib.exceptions import ChaosException
+from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
+from chaoslib.loader import load_experiment
+
+from runbooks.chaos_run.measurements import faulted_stack, measurements
+from runbooks.chaos_run.rotation_watch import RotationWatch
+from runbooks.errors import RunbookError
+from runbooks.load.background import BackgroundLoad
+from runbooks.load.generator import metadata_inputs
+from runbooks.reports.chaos import write_report
+from runbooks.reports.files import write_atomic
+from runbooks.targets.target import project, target_for
+
+SETTINGS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
+
+LOAD_RATE = 10.0
+
+LOAD_MAX_S = 900.0
+
+FRONT_DOOR_WAIT_S = 15.0
+
+# How often the router's view of the stacks is polled: HAProxy's admin socket is local and
+# cheap; Route 53's health-check status is an API call (and changes every 10 s at best).
+ROTATION_POLL_S = {"sandbox": 0.05, "live": 5.0}
+
+
+@dataclass(frozen=True)
+class ChaosOptions:
+    """What to run, where, and where the journal goes."""
+
+    experiment: Path
+    root: Path
+    target: str = "sandbox"
+    out: Path | None = None
+    load_rate: float = LOAD_RATE
+
+
+def load(options: ChaosOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The validated experiment and its configuration, pointed at the project (bad -> exit 2)."""
+    if not options.experiment.is_file():
+        raise RunbookError(f"{options.experiment}: no such experiment file", fix="check the path")
+    try:
+        experiment: dict[str, Any] = load_experiment(str(options.experiment))
+        ensure_experiment_is_valid(experiment)
+    except ChaosException as exc:
+        raise RunbookError(f"{options.experiment}: {exc}", fix="see chaostoolkit.org") from exc
+    overrides = {"exitplan_project": str(options.root), "exitplan_target": options.target}
+    configuration = {**(experiment.get("configuration") or {}), **overrides}
+    experiment["configuration"] = dict(configuration)
+    check_stacks(options, experiment, configuration)
+    return experiment, configuration
+
+
+def check_stacks(
+    options: ChaosOptions, experiment: dict[str, Any], configuration: dict[str, Any]
+) -> None:
+    """Every `stack` argument (after substitution) names a stack of the project (bad -> 2)."""
+    known = project(options.root).stack_names()
+    unknown = [
+        f"{step['phase']} activity {step['name']!r}: stack {step['arguments']['stack']!r}"
+        for step in planned_activities(experiment, configuration)
+        if "stack" in step["arguments"] and step["arguments"]["stack"] not in known
+    ]
+    if unknown:
+        raise RunbookError(
+            f"{options.experiment}: no such stack in {'; '.join(unknown)}",
+            fix=f"use one of {', '.join(known)} (or set the configuration key it names)",
+        )
+
+
+def planned_activities(
+    experiment: dict[str, Any], configuration: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Every activity in order (phase, name, function, resolved arguments): `--dry`."""
+    phases = [
+        ("steady-state", (experiment.get("steady-state-hypothesis") or {}).get("probes", [])),
+        ("method", experiment.get("method", [])),
+        ("steady-state", (experiment.get("steady-state-hypothesis") or {}).get("probes", [])),
+        ("rollbacks", experiment.get("rollbacks", [])),
+    ]
+    rows = []
+    for phase, items in phases:
+        for item in items:
+            provider = item.get("provider") or {}
+            rows.append(
+                {
+                    "phase": phase,
+                    "type": item.get("type"),
+                    "name": item.get("name"),
+                    "call": f"{provider.get('module')}.{provider.get('func')}",
+                    "arguments": substitute(provider.get("arguments") or {}, configuration, {}),
+                }
+            )
+    return rows
+
+
+def production_estimate(root: Path, stack: str) -> dict[str, Any] | None:
+    """What the same outage would take behind the stacks' real DNS router: its health checks
+    mark `stack` down after interval x failure threshold, and clients keep the old answer for
+    up to the record's TTL (longer where resolvers or clients cache beyond it). None when no
+    router routes to `stack`."""
+    from components.rto import dns_outage_estimate
+
+    proj = project(root)
+    routers = (proj.stack(name).traffic for name in proj.stack_names())
+    traffic = next((t for t in routers if t is not None and stack in t.stacks), None)
+    return None if traffic is None else dns_outage_estimate(traffic)
+
+
+def wait_for_front_door(endpoint: str, model: str, timeout_s: float = FRONT_DOOR_WAIT_S) -> None:
+    """Wait until the front door serves `model` (a stack just restarted takes a few health
+    checks to be marked up); a clear error when it never does."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            metadata_inputs(endpoint, model)
+            return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise RunbookError(
+                    f"the front door {endpoint} does not serve {model!r}: {exc}",
+                    fix="check the sandbox with exitplan sandbox status",
+                ) from exc
+            time.sleep(0.2)
+
+
+def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
+    """Run the experiment with load running; write journal.json; return (journal, path)."""
+    experiment, configuration = load(options)
+    name = options.experiment.stem
+    out = options.out or (
+        options.root / ".exitplan" / "chaos" / f"{time.strftime('%Y%m%dT%H%M%S')}-{name}"
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    target = target_for(options.target, options.root, router=configuration.get("exitplan_router"))
+    model = project(options.root).stack(target.stacks()[0]).spec.triton.models[0].name
+    wait_for_front_door(target.endpoint(), model)
+    generator = BackgroundLoad(target, model, options.load_rate, LOAD_MAX_S, out / "load")
+    generator.start()
+    load_epoch = time.time() - generator.now()
+    # the stop condition reads the running load instead of sending bursts of its own
+    configuration["exitplan_load_records"] = str(generator.records_file)
+    experiment["configuration"]["exitplan_load_records"] = str(generator.records_file)
+    watch = RotationWatch(target, ROTATION_POLL_S.get(target.kind, 5.0))
+    watch.start()
+    try:
+        journal: dict[str, Any] = run_experiment(
+            experiment, settings=SETTINGS, experiment_vars=(dict(configuration), {})
+        )
+    finally:
+        generator.stop()
+        rotation = watch.stop()
+    journal["exitplan"] = {
+        "target": target.kind,
+        **measurements(journal, configuration, generator, load_epoch, rotation),
+    }
+    stack = faulted_stack(journal, configuration)
+    if stack is not None:
+        journal["exitplan"]["production_estimate"] = production_estimate(options.root, stack)
+    path = out / "journal.json"
+    write_atomic(path, json.dumps(journal, indent=2, default=str))
+    write_report(journal, out)
+    return journal, path

@@ -1,0 +1,137 @@
+"""Route 53 as the live target's `Router`: the weighted CNAME records of the service's public
+name (under `weighted.<name>` when a failover pair sits on the name itself), read page by page,
+UPSERTed in one change batch keeping their targets, TTL and health checks; rotation from the
+health checkers' reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from runbooks.errors import LiveTargetError
+
+
+def _name(value: str) -> str:
+    return value.rstrip(".").lower()
+
+
+def router(
+    traffic: Mapping[str, Any], dns_name: str, *, session: Any | None = None
+) -> Route53Router:
+    """The router of the `exitplan:traffic` config: its hosted zone found by `zone` unless it
+    names a `zone_id`. `session`: a boto3 Session (default: the default credential chain)."""
+    if session is None:
+        import boto3
+
+        session = boto3.Session()
+    route53 = session.client("route53")
+    zone_id = traffic.get("zone_id") or _zone_id(route53, str(traffic.get("zone", "")))
+    return Route53Router(route53, str(zone_id), dns_name)
+
+
+class Route53Router:
+    """The weighted records of one name in one hosted zone."""
+
+    def __init__(self, route53: Any, zone_id: str, dns_name: str) -> None:
+        """`route53`: a boto3 client."""
+        self.route53 = route53
+        self.zone_id = zone_id.rsplit("/", 1)[-1]
+        self.dns_name = _name(dns_name)
+
+    def _aws(self, what: str, call: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return call(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise LiveTargetError(f"{what} failed: {exc}") from exc
+
+    def _records(self, name: str) -> Iterator[dict[str, Any]]:
+        """The weighted CNAME records named `name`, following Route 53's pages."""
+        start: dict[str, str] = {"StartRecordName": name, "StartRecordType": "CNAME"}
+        seen: set[tuple[str, ...]] = set()
+        while True:
+            page = self._aws(f"listing the records of zone {self.zone_id}",
+                             self.route53.list_resource_record_sets,
+                             HostedZoneId=self.zone_id, MaxItems="300", **start)  # fmt: skip
+            for record in page["ResourceRecordSets"]:
+                key = (record["Name"], record["Type"], record.get("SetIdentifier", ""))
+                if key not in seen and _name(record["Name"]) == name and "Weight" in record:
+                    seen.add(key)
+                    yield record
+            names = [_name(r["Name"]) for r in page["ResourceRecordSets"]]
+            if not page.get("IsTruncated") or (names and names[-1] != name):
+                return
+            following = {"StartRecordName": page["NextRecordName"],
+                         "StartRecordType": page["NextRecordType"]}  # fmt: skip
+            if "NextRecordIdentifier" in page:
+                following["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+            if following == start:  # a server that ignores the identifier: no progress
+                return
+            start = following
+
+    def _weighted(self) -> list[dict[str, Any]]:
+        """`weighted.<dns_name>`'s records (under failover), else `<dns_name>`'s."""
+        found = list(self._records(f"weighted.{self.dns_name}"))
+        return found or list(self._records(self.dns_name))
+
+    def weights(self) -> dict[str, int]:
+        """Set identifier (= stack) -> weight of the name's weighted records."""
+        return {str(r["SetIdentifier"]): int(r["Weight"]) for r in self._weighted()}
+
+    def set_weights(self, weights: Mapping[str, int]) -> None:
+        """UPSERT the given stacks' weighted records in one change batch, keeping each
+        record's targets, TTL and health check. The resulting weights must sum to 100."""
+        records = {str(r["SetIdentifier"]): r for r in self._weighted()}
+        unknown = sorted(set(weights) - set(records))
+        bad = {s: w for s, w in weights.items() if type(w) is not int or not 0 <= w <= 100}
+        result = {s: int(r["Weight"]) for s, r in records.items()} | dict(weights)
+        if unknown:
+            raise LiveTargetError(
+                f"no weighted record for {unknown} under {self.dns_name}",
+                fix=f"use the stacks {sorted(records)}",
+            )
+        if bad or sum(result.values()) != 100:
+            raise LiveTargetError(
+                f"weights must be integers 0-100 summing to 100, got {result}",
+                fix="give every stack's weight",
+            )
+        changes = [
+            {"Action": "UPSERT", "ResourceRecordSet": {**records[stack], "Weight": weight}}
+            for stack, weight in weights.items()
+        ]
+        self._aws(f"changing the weights under {self.dns_name}",
+                  self.route53.change_resource_record_sets, HostedZoneId=self.zone_id,
+                  ChangeBatch={"Comment": "exitplan live target", "Changes": changes})  # fmt: skip
+
+    def in_rotation(self, stack: str) -> bool:
+        """Whether Route 53 answers with the stack: its weighted record has no health check,
+        or most of the health checkers report success."""
+        record = next((r for r in self._weighted() if r["SetIdentifier"] == stack), None)
+        if record is None:
+            raise LiveTargetError(
+                f"no weighted record for {stack} under {self.dns_name}",
+                fix="use a stack the router weighs",
+            )
+        check = record.get("HealthCheckId")
+        if not check:
+            return True
+        status = self._aws(f"reading health check {check}",
+                           self.route53.get_health_check_status, HealthCheckId=check)  # fmt: skip
+        reports = [o["StatusReport"]["Status"] for o in status["HealthCheckObservations"]]
+        return sum(r.startswith("Success") for r in reports) * 2 > len(reports)
+
+
+def _zone_id(route53: Any, zone: str) -> str:
+    """The id of the public hosted zone named `zone`."""
+    try:
+        found = route53.list_hosted_zones_by_name(DNSName=zone, MaxItems="10")["HostedZones"]
+    except (ClientError, BotoCoreError) as exc:
+        raise LiveTargetError(f"looking up hosted zone {zone} failed: {exc}") from exc
+    public = [
+        z for z in found
+        if _name(z["Name"]) == _name(zone) and not z.get("Config", {}).get("PrivateZone")
+    ]  # fmt: skip
+    if not public:
+        raise LiveTargetError(f"no public Route 53 hosted zone {zone!r}", fix="check traffic.zone")
+    return str(public[0]["Id"]).rsplit("/", 1)[-1]

@@ -1,0 +1,137 @@
+"""Starting the sandbox for a project: which stacks, what weights, the demo model packaged (once)
+and served by one Triton per stack behind the HAProxy front door; and the running sandbox as a
+`Target` (`build`, for `target_for`).
+
+The only runbooks module that imports the sandbox (with `target_for`, which imports it when a
+sandbox target is built). A stack runs in the sandbox when its cloud's store URI scheme (a
+catalog fact) has an emulator there (`sandbox.stores.EMULATORS`); others are skipped, saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import sandbox
+from components.catalog.clouds import facts
+from components.stack_config import Project, Stack
+from model_packaging.package import PackageOptions, package
+from sandbox import demo_model
+from sandbox.errors import SandboxError
+from sandbox.manager import Sandbox, SandboxSettings, SandboxState, StackPlan, stack_weights
+from sandbox.stores import EMULATORS
+from sandbox.target import SandboxTarget
+
+__all__ = [
+    "SandboxSettings",
+    "SandboxTarget",
+    "build",
+    "default_stacks",
+    "sandbox_for",
+    "sandbox_target",
+    "start_sandbox",
+    "unemulated",
+]
+
+SANDBOX_ROLES = ("primary", "standby")
+# Built by `make bootstrap` in the exitplan checkout: Triton's python backend runs models there.
+TRITON_ENV = Path(sandbox.__file__).resolve().parents[1] / ".exitplan" / "triton-env"
+
+
+def sandbox_for(project: Project) -> Sandbox:
+    """The project's sandbox (state in `.exitplan/sandbox/`)."""
+    return Sandbox(project.root / ".exitplan" / "sandbox", TRITON_ENV)
+
+
+def sandbox_target(project: Project) -> SandboxTarget:
+    """The project's running sandbox as a `Target` (a `SandboxError` when none runs)."""
+    return SandboxTarget(sandbox_for(project))
+
+
+def build(
+    project: Project, *, router: str | None = None, stacks: Sequence[str] = ()
+) -> SandboxTarget:
+    """`target_for("sandbox", ...)`: the running sandbox (it has one front door: `router` and
+    `stacks` choose nothing here)."""
+    return sandbox_target(project)
+
+
+def store_scheme(stack: Stack) -> str:
+    """The URI scheme of the stack's model store (`s3`, `as`, `gs`, ...): a catalog fact."""
+    return facts(stack.spec.provider).store_scheme
+
+
+def unemulated(stack: Stack) -> str | None:
+    """Why the stack cannot run in the sandbox (no emulator for its store scheme), or None."""
+    scheme = store_scheme(stack)
+    if scheme in EMULATORS:
+        return None
+    return (
+        f"{stack.name} is skipped: {facts(stack.spec.provider).display_name} stores models at "
+        f"{scheme}://, which no sandbox emulator serves "
+        f"(emulated: {', '.join(f'{s}://' for s in EMULATORS)})"
+    )
+
+
+def default_stacks(project: Project) -> list[str]:
+    """Every stack with role primary or standby."""
+    return [
+        name for name in project.stack_names() if project.stack(name).spec.role in SANDBOX_ROLES
+    ]
+
+
+def start_sandbox(
+    project: Project,
+    stacks: list[str],
+    progress: Callable[[str], None],
+    settings: SandboxSettings | None = None,
+) -> SandboxState:
+    """Validate the stacks, skip (saying why) those whose store no emulator serves, package
+    the demo model if needed, and start the sandbox."""
+    running = sandbox_for(project).running()
+    if running:
+        raise SandboxError(
+            f"a sandbox is already running (front door {running.endpoint})",
+            fix="exitplan sandbox status, or exitplan sandbox down first",
+        )
+    loaded = [project.stack(name, field="--stacks") for name in stacks]
+    for stack in loaded:
+        stack.validate()
+    skipped = {stack.name: unemulated(stack) for stack in loaded}
+    for reason in filter(None, skipped.values()):
+        progress(reason)
+    loaded = [stack for stack in loaded if not skipped[stack.name]]
+    if not loaded:
+        raise SandboxError(
+            f"none of the stacks {', '.join(stacks)} can run in the sandbox",
+            fix="pick stacks whose model stores the sandbox emulates (sandbox up --stacks ...)",
+        )
+    names = [stack.name for stack in loaded]
+    router = next((s.traffic for s in loaded if s.traffic), None)
+    weights = stack_weights(router.weights if router else {}, names)
+    spec = loaded[0].spec
+    model = spec.triton.models[0]
+    progress(f"packaging the demo model as {model.name}:{model.version} (reused when unchanged)")
+    packaged = package(
+        PackageOptions(
+            source=f"{demo_model.__file__}:build",
+            out=project.root / ".exitplan" / "sandbox-model",
+            name=model.name,
+            version=str(model.version),
+            max_batch=spec.triton.max_batch_size,
+        )
+    )
+    settings = settings or SandboxSettings()
+    if router:
+        settings = replace(settings, dns_zone=router.zone, dns_name=spec.dns_name)
+    plans = [
+        StackPlan(s.name, store_scheme(s), weights[s.name], s.spec.model_repository) for s in loaded
+    ]
+    return sandbox_for(project).up(
+        plans,
+        Path(packaged.repository) / model.name,
+        f"sha256:{packaged.onnx_sha256}",
+        settings,
+        progress,
+    )
