@@ -12,6 +12,7 @@ from components.catalog.clouds import facts
 from components.errors import InputError
 from components.outputs import OUTPUT_NAMES, SECRET_OUTPUTS, StackOutputs, parse_outputs
 from components.planning.runner import Plan
+from runbooks.render import plain  # outputs as `pulumi stack output --json` prints them
 from tests.conftest import ALL_STACKS
 
 
@@ -21,7 +22,7 @@ def test_every_stack_exports_the_typed_contract(plans: dict[str, Plan], stack: s
     assert set(plan.outputs) <= set(OUTPUT_NAMES)
     typed = parse_outputs(stack, plan.outputs)
     dumped = typed.model_dump(mode="json", exclude_unset=True)
-    assert dumped == _json(plan.outputs), "the outputs do not round-trip through the model"
+    assert dumped == plain(plan.outputs), "the outputs do not round-trip through the model"
     assert plan.secret_outputs == {k for k in SECRET_OUTPUTS if k in plan.outputs}
 
 
@@ -60,18 +61,3 @@ def test_outputs_of_another_version_are_refused_naming_the_field(plans: dict[str
         parse_outputs("gcp-standby", raw)
     assert caught.value.field == "endpoint_kind"
     assert "pulumi up -s gcp-standby" in caught.value.fix
-
-
-def _json(outputs: dict[str, Any]) -> dict[str, Any]:
-    """Outputs as `pulumi stack output --json` prints them (whole floats back to ints)."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        return value
-
-    return plain(outputs)
