@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal, cast
-from urllib.parse import urlparse
 
 from components.catalog import Provenance, _bool, _parse
 from components.errors import CatalogDataError, UnsupportedFeatureError
@@ -170,15 +169,6 @@ def check_features(name: str, features: set[str]) -> None:
             f"{name} cannot provide what this stack asks for: {listed}",
             fix="change the stack config or use another cloud for this part",
         )
-
-
-def cloud_of_store(uri: str) -> str:
-    """The registered cloud whose store scheme `uri` uses, or a `CatalogDataError`."""
-    scheme = urlparse(uri).scheme
-    for name in CLOUDS:
-        if facts(name).store_scheme == scheme:
-            return name
-    raise CatalogDataError(f"no registered cloud stores models at {scheme}:// ({uri})")
 
 
 def cloud_of_token(token: str) -> str | None:
