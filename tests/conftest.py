@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,9 @@ from components.stack_config import Project
 if TYPE_CHECKING:
     from sandbox.target import SandboxTarget
 
+# Rules that compare with today's date read EXITPLAN_TODAY: the suite pins it (subprocesses
+# inherit it), so no test changes verdict as the calendar moves.
+os.environ["EXITPLAN_TODAY"] = "2026-11-30"
 ROOT = Path(__file__).resolve().parents[1]
 # Every shipped stack, by kind: read from stacks/, so a new cloud's stack is planned too.
 ALL_STACKS = tuple(Project(ROOT).stack_names())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -18,6 +19,20 @@ from components.errors import CatalogDataError, CatalogError
 
 DATA = Path(__file__).parent / "data"
 PROVENANCE = ("source", "as_of")
+TODAY_VARIABLE = "EXITPLAN_TODAY"  # ISO date that every date-comparing rule reads when set
+
+
+def today() -> dt.date:
+    """Today's date for rules that compare with it: `EXITPLAN_TODAY` (ISO) when set."""
+    value = os.environ.get(TODAY_VARIABLE, "").strip()
+    if not value:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise CatalogError(
+            f"{TODAY_VARIABLE}={value!r} is not an ISO date: set it like 2026-11-30, or unset it"
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,13 @@ def test_gcp_gpu_pools_pinned_to_zones_offering_the_accelerator() -> None:
     plan = resolve(parse_spec(raw, source="f"))
     offered = catalog.gpu_zones()[("gcp", "us-central1", "nvidia-tesla-t4")]
     assert plan.gpu_zones == offered
+
+
+def test_today_reads_exitplan_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    from components.catalog import today
+
+    monkeypatch.setenv("EXITPLAN_TODAY", "2027-03-01")
+    assert today().isoformat() == "2027-03-01"
+    monkeypatch.setenv("EXITPLAN_TODAY", "next tuesday")
+    with pytest.raises(CatalogError, match="EXITPLAN_TODAY"):
+        today()
