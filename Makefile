@@ -92,7 +92,7 @@ drill: bootstrap
 
 plan: bootstrap
 	@for stack in $$($(BIN)/exitplan stacks list --json | $(BIN)/python -c \
-		'import json,sys; print(" ".join(s["stack"] for s in json.load(sys.stdin)))'); do \
+		'import json,sys; print(" ".join(s["stack"] for s in json.load(sys.stdin)["stacks"]))'); do \
 		$(BIN)/exitplan plan $$stack; \
 	done
 	$(BIN)/exitplan stacks list

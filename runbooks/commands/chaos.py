@@ -8,8 +8,13 @@ from typing import Annotated
 
 import typer
 
-from runbooks import render
-from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.commands.options import (
+    JsonOption,
+    ProjectOption,
+    print_json,
+    print_written,
+    project_of,
+)
 from runbooks.errors import RunbookError
 
 chaos_app = typer.Typer(
@@ -59,7 +64,7 @@ def chaos_run(
     if dry:
         steps = chaos.planned_activities(*chaos.load(options))
         if as_json:
-            print_json(steps)
+            print_json("chaos.run", {"dry": True, "steps": steps})
         else:
             for step in steps:
                 args = json.dumps(step["arguments"], default=str)
@@ -68,6 +73,7 @@ def chaos_run(
     journal, path = chaos.run(options)
     failed = measurements.failed_activities(journal)
     summary = {
+        "dry": False,
         "status": journal["status"],
         "deviated": journal["deviated"],
         "failed_activities": failed,
@@ -80,7 +86,7 @@ def chaos_run(
         },
     }
     if as_json:
-        print_json(summary)
+        print_json("chaos.run", summary)
     else:
         from runbooks.reports.chaos import summary_lines
 
@@ -95,6 +101,7 @@ def chaos_run(
 @chaos_app.command("report")
 def chaos_report(
     journal_path: Annotated[Path, typer.Argument(help="The experiment's journal.json.")],
+    as_json: JsonOption = False,
 ) -> None:
     """Render report.md and a self-contained report.html from an experiment's journal."""
     from runbooks.reports.chaos import write_report
@@ -107,4 +114,4 @@ def chaos_report(
             fix="pass the journal.json that exitplan chaos run wrote",
         ) from exc
     md, html = write_report(journal, journal_path.parent)
-    render.out.print(f"wrote {md} and {html}")
+    print_written("chaos.report", md, html, as_json=as_json)

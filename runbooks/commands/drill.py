@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from runbooks import render
-from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.commands.options import (
+    JsonOption,
+    ProjectOption,
+    print_json,
+    print_written,
+    project_of,
+)
 
 if TYPE_CHECKING:
     from components.stack_config import Project
+    from runbooks.reports.journal import Journal
     from runbooks.targets.target import Target
 
 drill_app = typer.Typer(
@@ -94,7 +101,10 @@ def drill_exit_plan(
         require(drill_target, needs(drill_target, options), "the exit-plan drill")
         skipped = revoke_gap(drill_target, options)
         steps = planned_steps(options, drill_target.weights(), skipped)
-        print_json({"steps": steps}) if as_json else render.out.print(steps_text(steps))
+        if as_json:
+            print_json("drill.exit-plan", {"dry": True, "steps": steps})
+        else:
+            render.out.print(steps_text(steps))
         return
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = out or proj.root / ".exitplan" / "drills" / f"{stamp}-{source}-to-{dest}"
@@ -111,14 +121,26 @@ def drill_exit_plan(
             if (folder / "journal.json").exists():
                 from runbooks.reports.journal import Journal
 
-                write_report(Journal.load(folder / "journal.json").data, folder)
-    verdict = journal.exitplan["verdict"]
-    if as_json:
-        print_json({"journal": str(folder / "journal.json"), **journal.exitplan})
-    else:
+                written = Journal.load(folder / "journal.json")
+                write_report(written.data, folder)
+                if as_json:  # a failed or interrupted drill reports too, then exits 1 or 130
+                    print_json("drill.exit-plan", _run_json(written))
+    if not as_json:
         render.drill_verdict(journal.data, folder)
-    if not verdict["passed"]:
+    if not journal.exitplan["verdict"]["passed"]:
         raise typer.Exit(1)
+
+
+def _run_json(journal: Journal) -> dict[str, Any]:
+    """`drill exit-plan --json` of a drill that ran: the journal's status, where the journal
+    and the report are, and exitplan's measurements and verdict."""
+    return {
+        "dry": False,
+        "status": journal.data["status"],
+        "journal": str(journal.path),
+        "report": str(journal.path.parent / "report.html"),
+        **journal.exitplan,
+    }
 
 
 def _drill_target(proj: Project, kind: str, source: str, dest: str) -> tuple[Target, Path]:
@@ -136,6 +158,7 @@ def _drill_target(proj: Project, kind: str, source: str, dest: str) -> tuple[Tar
 def drill_rollback(
     journal_path: Annotated[Path, typer.Argument(help="The drill's journal.json.")],
     project: ProjectOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Undo what a drill's journal says it changed and did not restore (safe to run twice), on
     the target the journal names (the sandbox, or the live stacks)."""
@@ -146,16 +169,20 @@ def drill_rollback(
     ep = journal.exitplan
     drill_target, _lock = _drill_target(project_of(project), ep["target"], ep["from"], ep["to"])
     done = restore(drill_target, journal)
-    render.out.print(f"restored: {', '.join(done)}" if done else "nothing left to restore")
+    if as_json:
+        print_json("drill.rollback", {"journal": str(journal_path), "restored": done})
+    else:
+        render.out.print(f"restored: {', '.join(done)}" if done else "nothing left to restore")
 
 
 @drill_app.command("report")
 def drill_report(
     journal_path: Annotated[Path, typer.Argument(help="The drill's journal.json.")],
+    as_json: JsonOption = False,
 ) -> None:
     """Render report.md and a self-contained report.html from a journal."""
     from runbooks.reports.drill import write_report
     from runbooks.reports.journal import Journal
 
     md, html = write_report(Journal.load(journal_path).data, journal_path.parent)
-    render.out.print(f"wrote {md} and {html}")
+    print_written("drill.report", md, html, as_json=as_json)

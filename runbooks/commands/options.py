@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from components.stack_config import Project, find_project
+from runbooks import render
+from runbooks.schemas import schema_name
 
 ProjectOption = Annotated[
     Path | None,
@@ -27,6 +30,25 @@ def project_of(path: Path | None) -> Project:
     return Project(find_project(path or Path.cwd()))
 
 
-def print_json(data: Any) -> None:
-    """Print `data` as indented JSON (anything else as its string)."""
-    typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+def print_json(command: str, data: Mapping[str, Any]) -> None:
+    """Print `--json` output: one object, `{"schema": "exitplan.<command>/1", **data}`, where
+    `command` is the subcommand's words joined by "." ("stacks.list", "drill.exit-plan") and
+    `runbooks/schemas/<command>.json` is its JSON Schema. A list or any other non-mapping is a
+    TypeError: wrap it in a keyed field so that every output can grow new fields."""
+    if not isinstance(data, Mapping):
+        raise TypeError(
+            f"print_json({command!r}, ...) takes a mapping, not {type(data).__name__}: "
+            "put the list under a key"
+        )
+    if "schema" in data:
+        raise ValueError(f"print_json({command!r}, ...): 'schema' is the contract's own field")
+    document = {"schema": schema_name(command), **data}
+    typer.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
+
+
+def print_written(command: str, markdown: Path, html: Path, *, as_json: bool) -> None:
+    """What a `report` command wrote (report.md and report.html), as JSON or as one line."""
+    if as_json:
+        print_json(command, {"markdown": str(markdown), "html": str(html)})
+    else:
+        render.out.print(f"wrote {markdown} and {html}")

@@ -90,7 +90,7 @@ def package(
     with render.stage_progress(enabled=not as_json) as progress:
         result = run_package(options, progress)
     if as_json:
-        print_json(result.as_dict())
+        print_json("package", result.as_dict())
     else:
         render.package_summary(result.as_dict())
 

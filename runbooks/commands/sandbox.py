@@ -55,7 +55,7 @@ def sandbox_up(
             proj, stacks or default_stacks(proj), lambda m: progress("up", m), settings
         )
     if as_json:
-        print_json(state.as_dict())
+        print_json("sandbox.up", state.as_dict())
     else:
         render.sandbox_status(state.as_dict(), health={})
 
@@ -67,7 +67,7 @@ def sandbox_down(project: ProjectOption = None, as_json: JsonOption = False) -> 
 
     stopped = sandbox_for(project_of(project)).down()
     if as_json:
-        print_json({"stopped": stopped})
+        print_json("sandbox.down", {"stopped": stopped})
     elif stopped:
         render.out.print(f"stopped {len(stopped)} processes: {', '.join(stopped)}")
     else:
@@ -82,7 +82,7 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
     sandbox = sandbox_for(project_of(project))
     if sandbox.running() is None:
         if as_json:
-            print_json({"running": False})
+            print_json("sandbox.status", {"running": False})
         else:
             render.out.print("no sandbox is running (exitplan sandbox up)")
         return
@@ -98,7 +98,7 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
         for stack, weight in target.weights().items()
     }
     if as_json:
-        print_json({"running": True, **target.state.as_dict(), "stacks": health})
+        print_json("sandbox.status", {"running": True, **target.state.as_dict(), "stacks": health})
     else:
         render.sandbox_status(target.state.as_dict(), health=health)
 
@@ -122,7 +122,7 @@ def load(
     request = loadgen.infer_request(target.endpoint(), model, inputs)
     summary, _records = loadgen.load(request, rate=rate, duration_s=duration)
     if as_json:
-        print_json(summary.as_dict())
+        print_json("load", summary.as_dict())
     else:
         render.load_summary(summary.as_dict())
     if summary.failed:

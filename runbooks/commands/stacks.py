@@ -21,7 +21,7 @@ def stacks_list(project: ProjectOption = None, as_json: JsonOption = False) -> N
     proj = project_of(project)
     rows = [_stack_row(proj.stack(name)) for name in proj.stack_names()]
     if as_json:
-        print_json(rows)
+        print_json("stacks.list", {"stacks": rows})
     else:
         render.stacks_table(rows)
 
@@ -63,7 +63,7 @@ def plan(
     loaded = proj.stack(stack)
     result = plan_stack(proj, loaded)
     if as_json:
-        print_json({**render.plan_json(result), "gaps": loaded.gaps})
+        print_json("plan", {**render.plan_json(result), "gaps": loaded.gaps})
     else:
         render.plan_tree(result)
         render.gap_notes(loaded.gaps)
@@ -92,7 +92,7 @@ def parity(
     gaps = {k: v for stack in loaded for k, v in stack.gaps.items()}
     report = compare([plan_stack(proj, s) for s in loaded], gaps)
     if as_json:
-        print_json(report.as_dict())
+        print_json("parity", report.as_dict())
     else:
         render.parity_table(report)
     if report.drift:

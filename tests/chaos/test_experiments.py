@@ -98,7 +98,9 @@ def test_dry_lists_resolved_activities_and_changes_nothing(
         ],
     )
     assert result.exit_code == 0, result.output
-    steps = json.loads(result.output)
+    dry = json.loads(result.output)
+    assert dry["schema"] == "exitplan.chaos.run/1" and dry["dry"] is True
+    steps = dry["steps"]
     revoke = next(s for s in steps if s["name"] == "revoke-primary-key")
     assert revoke["arguments"] == {"stack": "aws-primary"}
     assert [s["phase"] for s in steps][-1] == "rollbacks"

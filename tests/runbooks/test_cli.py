@@ -37,7 +37,9 @@ def test_stacks_list_json(
 ) -> None:
     code, out, _ = run(["stacks", "list", "--project", str(ROOT), "--json"], monkeypatch, capsys)
     assert code == 0
-    rows = {r["stack"]: r for r in json.loads(out)}
+    listed = json.loads(out)
+    assert listed["schema"] == "exitplan.stacks.list/1"
+    rows = {r["stack"]: r for r in listed["stacks"]}
     assert rows["aws-primary"]["gpu_type"] == "g4dn.xlarge"
     assert rows["azure-standby"]["provider"] == "azure"
     assert rows["gcp-standby"]["gpu_type"] == "n1-standard-4 + 1x nvidia-tesla-t4"
