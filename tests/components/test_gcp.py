@@ -29,16 +29,19 @@ def test_gke_private_shielded_workload_identity_and_encrypted(gcp: Plan) -> None
     assert gke["removeDefaultNodePool"] is True
 
 
-def test_gpu_pool_accelerators_driver_taint_and_zones(gcp: Plan) -> None:
+def test_gpu_pool_accelerators_driver_and_zones(gcp: Plan) -> None:
     pool = one(gcp, "gcp:container/nodePool:NodePool", "-gpu").inputs
     config = pool["nodeConfig"]
     accelerator = config["guestAccelerators"][0]
     assert (accelerator["type"], accelerator["count"]) == ("nvidia-tesla-t4", 1)
     assert accelerator["gpuDriverInstallationConfig"]["gpuDriverVersion"] == "LATEST"
     assert config["machineType"] == "n1-standard-4"
-    assert config["taints"] == [
-        {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
+    # GKE taints the GPU nodes itself (nvidia.com/gpu=present:NoSchedule): none declared.
+    assert "taints" not in config
+    toleration = one(gcp, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"][
+        "tolerations"
     ]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in toleration
     assert config["workloadMetadataConfig"]["mode"] == "GKE_METADATA"
     assert config["shieldedInstanceConfig"]["enableSecureBoot"] is True
     assert pool["nodeLocations"] and all(

@@ -14,8 +14,6 @@ from components.catalog.clouds import facts
 from components.catalog.resolve import ResolvedPlan
 from components.providers.base import (
     GPU_NODE_LABEL,
-    GPU_TAINT_KEY,
-    GPU_TAINT_VALUE,
     TRITON_NAMESPACE,
     TRITON_SERVICE_ACCOUNT,
     CloudCluster,
@@ -36,9 +34,6 @@ NODE_ROLES = (
 )
 LOAD_BALANCER_ANNOTATIONS = {"cloud.google.com/l4-rbs": "enabled"}
 MASTER_CIDR_PREFIX = 28
-DRIVER_INSTALL = gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
-    gpu_driver_version="LATEST"
-)
 
 
 def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
@@ -108,8 +103,18 @@ def build_cluster(
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[key_grant])),
     )
     node_sa = _node_service_account(name, client, opts)
-    _node_pool(name, spec, plan, cluster, node_sa, labels, opts, gpu=False)
-    gpu_pool = _node_pool(name, spec, plan, cluster, node_sa, labels, opts, gpu=True)
+    system_pool = _node_pool(name, spec, plan, cluster, node_sa, labels, opts, gpu=False)
+    # The GPU pool after the system pool: GKE taints GPU nodes only beside a non-GPU pool.
+    gpu_pool = _node_pool(
+        name,
+        spec,
+        plan,
+        cluster,
+        node_sa,
+        labels,
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[system_pool])),
+        gpu=True,
+    )
     bucket = model_bucket(name, spec, labels, opts)
     account = triton_account(name, spec, bucket, client, opts)
     return CloudCluster(
@@ -271,13 +276,9 @@ def _node_pool(
         ]
         if gpu
         else None,
-        taints=[
-            gcp.container.NodePoolNodeConfigTaintArgs(
-                key=GPU_TAINT_KEY, value=GPU_TAINT_VALUE, effect="NO_SCHEDULE"
-            )
-        ]
-        if gpu
-        else None,
+        # No taint declared: GKE taints a GPU pool added beside a non-GPU pool with
+        # nvidia.com/gpu=present:NoSchedule itself, and a declared copy shows as a diff
+        # (https://cloud.google.com/kubernetes-engine/docs/how-to/gpus, "GPU node taints").
     )
     low, high = (
         (spec.gpu.min_nodes, spec.gpu.max_nodes)
