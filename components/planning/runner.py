@@ -39,6 +39,10 @@ class PlannedResource:
     inputs: dict[str, Any]
     # Dotted paths into the inputs that `exitplan plan` shows for this type.
     key_paths: tuple[str, ...] = ()
+    # Names of the resources it depends on (explicit `depends_on` and through its inputs), and
+    # of its provider resource: what CrossGuard's stack policies see as dependencies/provider.
+    dependencies: tuple[str, ...] = ()
+    provider: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     custom=bool(request.custom),
                     inputs=self.plan_mocks.last_inputs,
                     key_paths=key_paths(request.type),
+                    dependencies=tuple(
+                        self.names[u] for u in request.dependencies if u in self.names
+                    ),
+                    # A provider reference is "<urn>::<id>".
+                    provider=self.names.get(request.provider.rsplit("::", 1)[0], ""),
                 )
             )
         return response
