@@ -71,3 +71,12 @@ def test_service_account_reads_bucket_and_binds_tritons_ksa(gcp: Plan) -> None:
 
 def test_no_device_plugin_on_gke(gcp: Plan) -> None:
     assert gcp.of_type("kubernetes:apps/v1:DaemonSet") == []
+
+
+def test_node_service_account_has_the_default_node_role(gcp: Plan) -> None:
+    roles = {
+        r.inputs["role"]
+        for r in gcp.of_type("gcp:projects/iAMMember:IAMMember")
+        if "-nodes-" in r.name
+    }
+    assert roles == {"roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader"}

@@ -27,9 +27,11 @@ from components.spec import ServiceSpec
 
 FACTS = facts("gcp")
 
+# The least-privilege node role (logging, monitoring, metadata and autoscaler metrics) plus
+# image pulls: https://cloud.google.com/kubernetes-engine/docs/how-to/service-accounts
+# (node service accounts) and CIS GKE Benchmark 2.0.0, 5.2.1.
 NODE_ROLES = (
-    "roles/logging.logWriter",
-    "roles/monitoring.metricWriter",
+    "roles/container.defaultNodeServiceAccount",
     "roles/artifactregistry.reader",
 )
 LOAD_BALANCER_ANNOTATIONS = {"cloud.google.com/l4-rbs": "enabled"}
