@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from components.planning.runner import Plan
-from tests.conftest import one
+from components.providers.azure.cluster import vault_name
+from components.stack_config import Project
+from tests.conftest import ROOT, one
+
+AZURE = ("azure-standby", "azure-edge")
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +21,7 @@ def azure(plans: dict[str, Plan]) -> Plan:
 
 def test_aks_has_oidc_issuer_workload_identity_and_kms(azure: Plan) -> None:
     aks = one(azure, "azure-native:containerservice:ManagedCluster").inputs
-    assert aks["kubernetesVersion"] == "1.33"
+    assert aks["kubernetesVersion"] == "1.35"
     assert aks["oidcIssuerProfile"]["enabled"] is True
     assert aks["securityProfile"]["workloadIdentity"]["enabled"] is True
     assert aks["securityProfile"]["azureKeyVaultKms"]["enabled"] is True
@@ -75,3 +81,29 @@ def test_models_copied_by_workload_identity_never_a_storage_key(azure: Plan) -> 
     assert "--federated-token" in script and "--auth-mode login" in script
     assert "account-key" not in script and "AZURE_STORAGE_KEY" not in script
     assert "--model-repository=/models" in pod["containers"][0]["args"]
+
+
+VAULT_NAME = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
+
+
+def test_key_vault_names_differ_across_azure_stacks(plans: dict[str, Plan]) -> None:
+    """Key Vault names are global: azure-standby and azure-edge serve one service, so a name
+    from the service alone (the old `fraudscoringkms`) made the second stack fail."""
+    names = {s: one(plans[s], "azure-native:keyvault:Vault").inputs["vaultName"] for s in AZURE}
+    assert len(set(names.values())) == len(AZURE), names
+    assert all(VAULT_NAME.match(n) for n in names.values()), names
+
+
+def test_vault_name_is_stable_valid_and_keyed_on_project_stack_and_role() -> None:
+    spec = Project(ROOT).stack("azure-standby").spec
+    name = vault_name(spec, "exitplan", "azure-standby")
+    assert name == vault_name(spec, "exitplan", "azure-standby")
+    assert VAULT_NAME.match(name) and name.startswith("fraudscoring-")
+    others = {
+        vault_name(spec, "exitplan", "azure-standby-2"),
+        vault_name(spec, "other-project", "azure-standby"),
+        vault_name(spec.model_copy(update={"role": "edge"}), "exitplan", "azure-standby"),
+    }
+    assert name not in others and len(others) == 3
+    long = spec.model_copy(update={"name": "a-very-long-service-name-for-a-vault"})
+    assert len(vault_name(long, "exitplan", "azure-standby")) <= 24

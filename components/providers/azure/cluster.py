@@ -5,6 +5,7 @@ Triton that can only read its container."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import ipaddress
 import re
 
@@ -68,7 +69,8 @@ def build_cluster(
     )
     group = azure.resources.ResourceGroup(f"{name}-rg", location=spec.region, tags=tags, opts=opts)
     node_subnet, api_subnet = _network(name, spec, group, tags, opts, extended_zone)
-    kms_key, control_plane = _kms(name, spec, group, client, tags, opts)
+    vault = vault_name(spec, pulumi.get_project(), pulumi.get_stack())
+    kms_key, control_plane = _kms(name, spec, vault, group, client, tags, opts)
     cluster = azure.containerservice.ManagedCluster(
         f"{name}-aks",
         resource_name_=name,
@@ -182,6 +184,7 @@ def _network(
 def _kms(
     name: str,
     spec: ServiceSpec,
+    vault: str,
     group: azure.resources.ResourceGroup,
     client: pulumi.Output[azure.authorization.GetClientConfigResult],
     tags: dict[str, str],
@@ -195,11 +198,11 @@ def _kms(
         tags=tags,
         opts=opts,
     )
-    vault = azure.keyvault.Vault(
+    key_vault = azure.keyvault.Vault(
         f"{name}-kv",
         resource_group_name=group.name,
         location=spec.region,
-        vault_name=_compact(f"{spec.name}kms", 24),
+        vault_name=vault,
         properties=azure.keyvault.VaultPropertiesArgs(
             tenant_id=client.tenant_id,
             sku=azure.keyvault.SkuArgs(
@@ -216,12 +219,14 @@ def _kms(
     key = azure.keyvault.Key(
         f"{name}-kms-key",
         resource_group_name=group.name,
-        vault_name=vault.name,
+        vault_name=key_vault.name,
         key_name="etcd-secrets",
         properties={"kty": "RSA", "key_size": 2048, "key_ops": ["encrypt", "decrypt"]},
         opts=opts,
     )
-    _grant(f"{name}-kms-crypto-user", control_plane, KEY_VAULT_CRYPTO_USER, vault.id, client, opts)
+    _grant(
+        f"{name}-kms-crypto-user", control_plane, KEY_VAULT_CRYPTO_USER, key_vault.id, client, opts
+    )
     return key, control_plane
 
 
@@ -373,6 +378,16 @@ def _model_source(
 def storage_account_name(spec: ServiceSpec) -> str:
     """Storage account names are 3-24 lowercase letters and digits, globally unique."""
     return account_of(spec.model_repository)
+
+
+def vault_name(spec: ServiceSpec, project: str, stack: str) -> str:
+    """A Key Vault name: global, 3-24 letters, digits and hyphens, starting with a letter
+    (learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules, checked
+    2026-11-30). The service's name and a hash of project, stack and role, so two stacks of
+    one service never collide and every plan of a stack names the same vault. A purge-protected
+    vault keeps its name for the 90-day soft-delete retention after `pulumi destroy`."""
+    digest = hashlib.sha256(f"{project}/{stack}/{spec.role}".encode()).hexdigest()[:8]
+    return f"{_compact(spec.name, 13)}-{digest}"
 
 
 def _compact(text: str, limit: int) -> str:
