@@ -6,8 +6,10 @@ import re
 
 import pytest
 
+from components import catalog
+from components.errors import CatalogError
 from components.planning.runner import Plan
-from components.providers.azure.cluster import vault_name
+from components.providers.azure.cluster import storage_redundancy, vault_name
 from components.stack_config import Project
 from tests.conftest import ROOT, one
 
@@ -107,3 +109,25 @@ def test_vault_name_is_stable_valid_and_keyed_on_project_stack_and_role() -> Non
     assert name not in others and len(others) == 3
     long = spec.model_copy(update={"name": "a-very-long-service-name-for-a-vault"})
     assert len(vault_name(long, "exitplan", "azure-standby")) <= 24
+
+
+def test_zone_redundant_storage_only_where_the_region_has_zones(plans: dict[str, Plan]) -> None:
+    """azure-edge's store lives in the Extended Zone's parent region, westus, which has no
+    availability zones: Standard_ZRS does not exist there."""
+    sku = {
+        s: one(plans[s], "azure-native:storage:StorageAccount").inputs["sku"]["name"] for s in AZURE
+    }
+    assert sku == {"azure-standby": "Standard_ZRS", "azure-edge": "Standard_LRS"}
+
+
+def test_storage_redundancy_follows_the_catalogs_zones() -> None:
+    assert storage_redundancy("eastus") == "Standard_ZRS"
+    assert storage_redundancy("westus") == "Standard_LRS"
+    with pytest.raises(CatalogError):
+        storage_redundancy("mars-central")
+
+
+def test_every_azure_edge_zones_parent_region_is_in_the_catalog() -> None:
+    """The store's SKU is chosen from the parent region's zones, so the region must be known."""
+    parents = {t.parent_region for t in catalog.edge_types() if t.cloud == "azure"}
+    assert parents and all(catalog.region("azure", p) for p in parents)

@@ -281,7 +281,7 @@ def _model_store(
         location=spec.region,
         account_name=storage_account_name(spec),
         kind="StorageV2",
-        sku={"name": "Standard_ZRS"},
+        sku={"name": storage_redundancy(spec.region)},
         allow_blob_public_access=False,
         allow_shared_key_access=False,
         enable_https_traffic_only=True,
@@ -378,6 +378,13 @@ def _model_source(
 def storage_account_name(spec: ServiceSpec) -> str:
     """Storage account names are 3-24 lowercase letters and digits, globally unique."""
     return account_of(spec.model_repository)
+
+
+def storage_redundancy(region: str) -> str:
+    """Zone-redundant storage where the region has availability zones, else locally redundant:
+    ZRS is offered only in zonal regions (not in westus, an Extended Zone's parent region;
+    learn.microsoft.com/azure/storage/common/redundancy-regions-zrs, checked 2026-11-30)."""
+    return "Standard_ZRS" if catalog.region("azure", region).zones else "Standard_LRS"
 
 
 def vault_name(spec: ServiceSpec, project: str, stack: str) -> str:

@@ -119,6 +119,7 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     ),
     "azure-native:storage:StorageAccount": (
         "accountName",
+        "sku.name",
         "allowBlobPublicAccess",
         "allowSharedKeyAccess",
         "minimumTlsVersion",
