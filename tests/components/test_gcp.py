@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.planning.runner import Plan
+from components.providers.gcp.cluster import DEFAULT_ZONES, initial_per_zone
 from tests.conftest import one
 
 
@@ -80,3 +81,27 @@ def test_node_service_account_has_the_default_node_role(gcp: Plan) -> None:
         if "-nodes-" in r.name
     }
     assert roles == {"roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader"}
+
+
+def test_initial_node_counts_are_per_zone(gcp: Plan) -> None:
+    """GKE multiplies initial_node_count by the pool's zones: the warm GPU pool (minimum 1
+    over four T4 zones) starts empty and the autoscaler adds the one node Triton's pod needs;
+    the system pool (2 nodes) starts with one per default zone, within its maximum of 3."""
+    gpu = one(gcp, "gcp:container/nodePool:NodePool", "-gpu").inputs
+    assert len(gpu["nodeLocations"]) == 4
+    assert (
+        gpu["initialNodeCount"] * len(gpu["nodeLocations"])
+        <= gpu["autoscaling"]["totalMinNodeCount"]
+    )
+    system = one(gcp, "gcp:container/nodePool:NodePool", "-system").inputs
+    started = system["initialNodeCount"] * DEFAULT_ZONES
+    assert system["autoscaling"]["totalMinNodeCount"] <= started
+    assert started <= system["autoscaling"]["totalMaxNodeCount"]
+
+
+@pytest.mark.parametrize(
+    ("total", "zones", "gpu", "expected"),
+    [(1, 4, True, 0), (4, 4, True, 1), (5, 4, True, 1), (2, 3, False, 1), (4, 3, False, 2)],
+)
+def test_initial_per_zone(total: int, zones: int, gpu: bool, expected: int) -> None:
+    assert initial_per_zone(total, zones, gpu=gpu) == expected

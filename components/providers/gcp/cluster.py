@@ -36,6 +36,9 @@ NODE_ROLES = (
 )
 LOAD_BALANCER_ANNOTATIONS = {"cloud.google.com/l4-rbs": "enabled"}
 MASTER_CIDR_PREFIX = 28
+# A regional cluster's pools span three of the region's zones unless node_locations says
+# otherwise (https://cloud.google.com/kubernetes-engine/docs/concepts/regional-clusters).
+DEFAULT_ZONES = 3
 
 
 def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
@@ -287,16 +290,25 @@ def _node_pool(
         if gpu
         else (spec.system_pool.nodes, spec.system_pool.nodes + 1)
     )
+    zones = list(plan.gpu_zones) if gpu else []
     return gcp.container.NodePool(
         f"{name}-{'gpu' if gpu else 'system'}",
         cluster=cluster.id,
-        node_locations=list(plan.gpu_zones) if gpu else None,
-        initial_node_count=low,
+        node_locations=zones or None,
+        initial_node_count=initial_per_zone(low, len(zones) or DEFAULT_ZONES, gpu=gpu),
         autoscaling={"total_min_node_count": low, "total_max_node_count": high},
         node_config=config,
         management={"auto_repair": True, "auto_upgrade": True},
         opts=opts,
     )
+
+
+def initial_per_zone(total: int, zones: int, *, gpu: bool) -> int:
+    """GKE counts `initial_node_count` per zone of a multi-zone pool. A GPU pool starts at or
+    below its minimum (floor: the autoscaler adds the rest for pending Triton pods, and a new
+    project's small GPU quota is not exceeded); the system pool starts with at least its
+    minimum (ceiling: system pods need somewhere to run before any autoscaling)."""
+    return total // zones if gpu else -(-total // zones)
 
 
 def model_bucket(
