@@ -15,7 +15,7 @@ from components.providers.registry import builders
 from components.spec import CONFIG_KEYS
 from components.stack_config import Stack
 from components.standby import WarmStandby, WarmStandbyArgs
-from components.traffic import TrafficRouter, TrafficRouterArgs
+from components.traffic import TrafficRouter, TrafficRouterArgs, site
 
 
 def program_config() -> dict[str, Any]:
@@ -85,7 +85,12 @@ def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
         }
         router = TrafficRouter(
             f"{spec.name}-router",
-            TrafficRouterArgs(dns_name=spec.dns_name, traffic=traffic, endpoints=endpoints),
+            TrafficRouterArgs(
+                dns_name=spec.dns_name,
+                traffic=traffic,
+                endpoints=endpoints,
+                sites={name: site(stack.project.stack(name)) for name in traffic.stacks},
+            ),
             opts=pulumi.ResourceOptions(providers=[providers[traffic.dns_provider]]),
         )
         outputs["traffic"] = router.summary

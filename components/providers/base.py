@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import pulumi
 
+from components.catalog.clouds import AddressKind
 from components.catalog.resolve import EdgePlan, ResolvedPlan
 from components.spec import EdgeSpec, ServiceSpec, StandbySpec, TrafficSpec
 
@@ -89,6 +90,20 @@ class EdgeCluster:
 
 
 @dataclass(frozen=True)
+class RoutedEndpoint:
+    """One routed stack's Triton endpoint as a DNS router needs it: the host (no scheme or
+    port), what the host is (an IP, or a load balancer's hostname: the catalog's
+    `lb_address`), and the stack's cloud and region (an AWS NLB alias needs its region's zone).
+    The kind is static, so a router declares one record type per name before any host is
+    known."""
+
+    host: pulumi.Output[str]
+    kind: AddressKind
+    provider: str
+    region: str
+
+
+@dataclass(frozen=True)
 class RoutedName:
     """What a DNS router built: the public name and how traffic reaches each stack."""
 
@@ -152,10 +167,11 @@ class CloudModule(Protocol):
         name: str,
         dns_name: str,
         traffic: TrafficSpec,
-        endpoints: Mapping[str, pulumi.Output[str]],
+        endpoints: Mapping[str, RoutedEndpoint],
         parent: pulumi.Resource,
     ) -> RoutedName:
-        """Own `dns_name` in this cloud's DNS and route it over the stacks' endpoint hosts."""
+        """Own `dns_name` in this cloud's DNS and route it over the stacks' endpoints, with
+        records of the type their kind needs."""
         ...
 
     def build_edge(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+import pulumi
 import pytest
 
-from components.errors import UnsupportedFeatureError
+from components.errors import SpecError, UnsupportedFeatureError
 from components.planning.runner import Plan, plan_stack
+from components.providers.aws import dns as aws_dns
+from components.providers.base import RoutedEndpoint
 from tests.conftest import MakeProject, one, service_config, stack_config, standby_config
 
 ROUTE53_CHECK = "aws:route53/healthCheck:HealthCheck"
@@ -34,25 +38,53 @@ def test_route53_health_checks_probe_triton_readiness(aws: Plan) -> None:
     assert checks["aws-primary"]["fqdn"].endswith(".lb.plan.invalid")  # an NLB's hostname
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: GKE and AKS endpoints are IPs (the mocks now answer as those clouds do), "
-    "but Route 53 checks them by FQDN; they need IP health checks",
-)
 def test_route53_checks_ip_endpoints_by_ip_address(aws: Plan) -> None:
     checks = {r.name: r.inputs for r in aws.of_type(ROUTE53_CHECK)}
-    standby = next(c for n, c in checks.items() if n.endswith("gcp-standby"))
-    assert standby.get("ipAddress") and not standby.get("fqdn")
+    for standby in ("gcp-standby", "azure-standby"):
+        check = next(c for n, c in checks.items() if n.endswith(standby))
+        assert check.get("ipAddress") and not check.get("fqdn")
+        ipaddress.IPv4Address(check["ipAddress"])
+
+
+def _records(plan: Plan, policy: str) -> list[dict[str, Any]]:
+    return [r.inputs for r in plan.of_type(ROUTE53_RECORD) if policy in r.inputs]
 
 
 def test_route53_weighted_records_carry_the_config_weights(aws: Plan) -> None:
-    weighted = [
-        r.inputs for r in aws.of_type(ROUTE53_RECORD) if "weightedRoutingPolicies" in r.inputs
-    ]
+    weighted = _records(aws, "weightedRoutingPolicies")
     weights = {r["setIdentifier"]: r["weightedRoutingPolicies"][0]["weight"] for r in weighted}
     assert weights == {"aws-primary": 100, "gcp-standby": 0, "azure-standby": 0}
     assert all(r["name"] == "weighted.score.fraud.example.com" for r in weighted)
-    assert all(r["ttl"] <= 60 and r["healthCheckId"] for r in weighted)
+    assert all(r["healthCheckId"] for r in weighted)
+
+
+def test_route53_records_are_derived_from_the_endpoint_kind(aws: Plan) -> None:
+    """One record type (A) for the whole weighted set: an alias to the NLB for the AWS
+    hostname, the IP itself for the GKE and AKS standbys."""
+    weighted = {r["setIdentifier"]: r for r in _records(aws, "weightedRoutingPolicies")}
+    assert {r["type"] for r in weighted.values()} == {"A"}
+    nlb = weighted["aws-primary"]
+    assert nlb["aliases"][0]["name"].endswith(".lb.plan.invalid")
+    assert nlb["aliases"][0]["zoneId"].startswith("Z") and "records" not in nlb
+    assert nlb["aliases"][0]["evaluateTargetHealth"] is True
+    for standby in ("gcp-standby", "azure-standby"):
+        record = weighted[standby]
+        ipaddress.IPv4Address(record["records"][0])
+        assert record["ttl"] <= 60 and "aliases" not in record
+    assert [r["type"] for r in _records(aws, "failoverRoutingPolicies")] == ["A", "A"]
+
+
+def test_route53_refuses_another_clouds_hostname() -> None:
+    endpoint = RoutedEndpoint(
+        host=pulumi.Output.from_input("standby.trafficmanager.example"),
+        kind="hostname",
+        provider="azure",
+        region="eastus",
+    )
+    with pytest.raises(SpecError) as caught:
+        aws_dns._check_aliasable({"azure-standby": endpoint})
+    assert "azure-standby" in caught.value.problem
+    assert caught.value.field == "exitplan:traffic.weights"
 
 
 def test_route53_failover_nests_the_weighted_set_as_primary(aws: Plan) -> None:
@@ -127,26 +159,46 @@ def test_traffic_manager_zero_weight_is_a_disabled_endpoint(make_project: MakePr
     assert status == {"aws-primary": "Enabled", "gcp-standby": "Disabled"}
 
 
-def test_cloud_dns_weighted_round_robin_without_health_checks(make_project: MakeProject) -> None:
+def _routed_ips(make_project: MakeProject) -> Plan:
+    """Cloud DNS in aws-primary's stack routing over the two IP standbys (GKE 90, AKS 10)."""
     traffic = _traffic("gcp")
+    traffic["weights"] = {"gcp-standby": 90, "azure-standby": 10}
     del traffic["failover"]
-    plan = _routed(make_project, traffic, **{"gcp:project": "fraud-scoring-prod"})
+    primary = service_config()
+    primary["config"]["exitplan:traffic"] = traffic
+    primary["config"]["gcp:project"] = "fraud-scoring-prod"
+    project = make_project(
+        {
+            "aws-primary": primary,
+            "gcp-standby": standby_config("warm"),
+            "azure-standby": standby_config("warm", "azure"),
+        }
+    )
+    return plan_stack(project, project.stack("aws-primary"))
+
+
+def test_cloud_dns_weighted_round_robin_without_health_checks(make_project: MakeProject) -> None:
+    plan = _routed_ips(make_project)
     record = one(plan, "gcp:dns/recordSet:RecordSet").inputs
     assert record["managedZone"] == "fraud-example-com"
-    assert [w["weight"] for w in record["routingPolicy"]["wrrs"]] == [90, 10]
+    assert sorted(w["weight"] for w in record["routingPolicy"]["wrrs"]) == [10, 90]
     assert plan.outputs["traffic"]["health_checked"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14: the GKE endpoint is an IP (as GKE reports it), so Cloud DNS needs an A "
-    "record set over it, not a CNAME",
-)
 def test_cloud_dns_routes_ip_endpoints_with_a_records(make_project: MakeProject) -> None:
+    record = one(_routed_ips(make_project), "gcp:dns/recordSet:RecordSet").inputs
+    assert record["type"] == "A"
+    for wrr in record["routingPolicy"]["wrrs"]:
+        ipaddress.IPv4Address(wrr["rrdatas"][0])  # no trailing dot, no CNAME target
+
+
+def test_cloud_dns_refuses_a_set_mixing_hostnames_and_ips(make_project: MakeProject) -> None:
     traffic = _traffic("gcp")
     del traffic["failover"]
-    plan = _routed(make_project, traffic, **{"gcp:project": "fraud-scoring-prod"})
-    assert one(plan, "gcp:dns/recordSet:RecordSet").inputs["type"] == "A"
+    with pytest.raises(SpecError) as caught:
+        _routed(make_project, traffic, **{"gcp:project": "fraud-scoring-prod"})
+    assert "aws-primary" in caught.value.problem and "gcp-standby" in caught.value.problem
+    assert caught.value.field == "exitplan:traffic.weights"
 
 
 def test_cloud_dns_cannot_fail_over_public_endpoints(make_project: MakeProject) -> None:

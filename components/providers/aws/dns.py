@@ -1,44 +1,48 @@
 """Route 53: health checks on each stack's Triton readiness, weighted records for canary
-shifts, and failover records (primary = the weighted set, secondary = the standby)."""
+shifts, and failover records (primary = the weighted set, secondary = the standby).
+
+Every record of the public name is type A, derived from each endpoint's kind (one record
+type per weighted set: a name cannot mix CNAME with other types): an AWS NLB's hostname is an
+alias A record to the load balancer, an IP endpoint (GKE, AKS, OKE, Wavelength carrier IPs)
+a plain A record health-checked by IP address
+(https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-policy-weighted.html: "the
+same name and type for each of your resources";
+https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html: without
+IPAddress, Route 53 resolves FullyQualifiedDomainName)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.catalog.clouds import triton_wire
-from components.providers.base import RoutedName
+from components.errors import SpecError
+from components.providers.base import RoutedEndpoint, RoutedName
 from components.spec import TrafficSpec
+
+RECORD_TYPE = "A"
 
 
 def build_router(
     name: str,
     dns_name: str,
     traffic: TrafficSpec,
-    endpoints: Mapping[str, pulumi.Output[str]],
+    endpoints: Mapping[str, RoutedEndpoint],
     parent: pulumi.Resource,
 ) -> RoutedName:
-    """Weighted records over every stack, nested under failover records when configured
+    """Weighted A records over every stack, nested under failover records when configured
     (one record name cannot mix routing policies)."""
+    _check_aliasable(endpoints)
     opts = pulumi.ResourceOptions(parent=parent)
     zone = aws.route53.get_zone_output(
         name=traffic.zone, private_zone=False, opts=pulumi.InvokeOutputOptions(parent=parent)
     )
     checks = {
-        stack: aws.route53.HealthCheck(
-            f"{name}-health-{stack}",
-            type="HTTP",
-            fqdn=host,
-            port=triton_wire().http_port,
-            resource_path=triton_wire().ready_path,
-            request_interval=traffic.health_check.interval_s,
-            failure_threshold=traffic.health_check.failure_threshold,
-            tags={"Name": f"{name}-{stack}"},
-            opts=opts,
-        )
-        for stack, host in endpoints.items()
+        stack: health_check(f"{name}-health-{stack}", endpoint, traffic, opts)
+        for stack, endpoint in endpoints.items()
     }
     weighted_name = f"weighted.{dns_name}" if traffic.failover else dns_name
     records: list[pulumi.Resource] = [
@@ -46,12 +50,11 @@ def build_router(
             f"{name}-weighted-{stack}",
             zone_id=zone.zone_id,
             name=weighted_name,
-            type="CNAME",
-            ttl=traffic.ttl_s,
-            records=[endpoints[stack]],
+            type=RECORD_TYPE,
             set_identifier=stack,
             weighted_routing_policies=[{"weight": weight}],
             health_check_id=checks[stack].id,
+            **target(endpoints[stack], traffic, parent),
             opts=opts,
         )
         for stack, weight in traffic.weights.items()
@@ -62,7 +65,7 @@ def build_router(
                 f"{name}-failover-primary",
                 zone_id=zone.zone_id,
                 name=dns_name,
-                type="CNAME",
+                type=RECORD_TYPE,
                 set_identifier="primary",
                 failover_routing_policies=[{"type": "PRIMARY"}],
                 aliases=[
@@ -77,13 +80,67 @@ def build_router(
                 f"{name}-failover-secondary",
                 zone_id=zone.zone_id,
                 name=dns_name,
-                type="CNAME",
-                ttl=traffic.ttl_s,
-                records=[endpoints[secondary]],
+                type=RECORD_TYPE,
                 set_identifier="secondary",
                 failover_routing_policies=[{"type": "SECONDARY"}],
                 health_check_id=checks[secondary].id,
+                **target(endpoints[secondary], traffic, parent),
                 opts=opts,
             )
         )
     return RoutedName(dns_name, True, dict(traffic.weights), records)
+
+
+def health_check(
+    name: str, endpoint: RoutedEndpoint, traffic: TrafficSpec, opts: pulumi.ResourceOptions
+) -> aws.route53.HealthCheck:
+    """An HTTP check of Triton's readiness: by IP address for an IP endpoint (a name would be
+    resolved, and an IP never resolves), by name for a load balancer's hostname."""
+    by_ip = endpoint.kind == "ip"
+    return aws.route53.HealthCheck(
+        name,
+        type="HTTP",
+        ip_address=endpoint.host if by_ip else None,
+        fqdn=None if by_ip else endpoint.host,
+        port=triton_wire().http_port,
+        resource_path=triton_wire().ready_path,
+        request_interval=traffic.health_check.interval_s,
+        failure_threshold=traffic.health_check.failure_threshold,
+        tags={"Name": name},
+        opts=opts,
+    )
+
+
+def target(
+    endpoint: RoutedEndpoint, traffic: TrafficSpec, parent: pulumi.Resource
+) -> dict[str, Any]:
+    """The A record's value: the IP itself, or an alias to the NLB in its region's
+    canonical hosted zone (alias records take no TTL)."""
+    if endpoint.kind == "ip":
+        return {"records": [endpoint.host], "ttl": traffic.ttl_s}
+    # The provider's table of Elastic Load Balancing hosted zones, by region and type
+    # (https://docs.aws.amazon.com/general/latest/gr/elb.html).
+    nlb_zone = aws.lb.get_hosted_zone_id_output(
+        load_balancer_type="network",
+        region=endpoint.region,
+        opts=pulumi.InvokeOutputOptions(parent=parent),
+    )
+    return {
+        "aliases": [{"name": endpoint.host, "zone_id": nlb_zone.id, "evaluate_target_health": True}]
+    }
+
+
+def _check_aliasable(endpoints: Mapping[str, RoutedEndpoint]) -> None:
+    """A hostname joins the A set only as an alias, and Route 53 aliases AWS load balancers,
+    not another cloud's names."""
+    foreign = sorted(
+        s for s, e in endpoints.items() if e.kind == "hostname" and e.provider != "aws"
+    )
+    if foreign:
+        raise SpecError(
+            f"Route 53 cannot alias the hostname endpoints of {', '.join(foreign)} (not AWS "
+            "load balancers), and a CNAME cannot join the A records of a weighted set",
+            field="exitplan:traffic.weights",
+            fix="route only AWS load balancers and IP endpoints with Route 53, or give those "
+            "stacks an IP endpoint",
+        )

@@ -46,8 +46,17 @@ def _zone(args: State) -> State:
     return {"zoneId": zone_id, "name": args.get("name", ""), "id": zone_id}
 
 
+def _lb_zone(args: State) -> State:
+    """An Elastic Load Balancing hosted zone id (a placeholder: the provider reads its own
+    per-region table at deploy time)."""
+    key = f"{args.get('region', '')}/{args.get('loadBalancerType', 'application')}"
+    zone_id = f"Z{digest(key, 12)}"
+    return {"id": zone_id, "region": args.get("region", "")}
+
+
 INVOKES: dict[str, Invoke] = {
     "aws:route53/getZone:getZone": lambda args, _c: _zone(args),
+    "aws:lb/getHostedZoneId:getHostedZoneId": lambda args, _c: _lb_zone(args),
     "aws:ssm/getParameter:getParameter": lambda args, _c: {
         "name": args.get("name", ""),
         "value": f"ami-{digest(str(args.get('name', '')), 17).lower()}",

@@ -10,7 +10,7 @@ import pulumi_azure_native as azure
 
 from components.catalog.clouds import triton_wire
 from components.errors import SpecError
-from components.providers.base import RoutedName
+from components.providers.base import RoutedEndpoint, RoutedName
 from components.spec import TrafficSpec
 
 EXTERNAL = "Microsoft.Network/trafficManagerProfiles/externalEndpoints"
@@ -21,7 +21,7 @@ def build_router(
     name: str,
     dns_name: str,
     traffic: TrafficSpec,
-    endpoints: Mapping[str, pulumi.Output[str]],
+    endpoints: Mapping[str, RoutedEndpoint],
     parent: pulumi.Resource,
 ) -> RoutedName:
     """Traffic Manager profiles and the CNAME of `dns_name` in the Azure DNS zone."""
@@ -41,7 +41,7 @@ def build_router(
             tm.EndpointArgs(
                 name=stack,
                 type=EXTERNAL,
-                target=endpoints[stack],
+                target=endpoints[stack].host,
                 # Traffic Manager weights run 1-1000: a weight of 0 is a disabled endpoint.
                 weight=max(weight, 1),
                 endpoint_status="Enabled" if weight else "Disabled",
@@ -67,7 +67,7 @@ def build_router(
                 tm.EndpointArgs(
                     name=traffic.failover.secondary,
                     type=EXTERNAL,
-                    target=endpoints[traffic.failover.secondary],
+                    target=endpoints[traffic.failover.secondary].host,
                     priority=2,
                 ),
             ],

@@ -14,7 +14,7 @@ import pulumi_oci as oci
 
 from components.catalog.clouds import facts, triton_wire
 from components.errors import SpecError
-from components.providers.base import RoutedName
+from components.providers.base import RoutedEndpoint, RoutedName
 from components.providers.oci.cluster import compartment_id
 from components.spec import TrafficSpec
 
@@ -28,10 +28,11 @@ def build_router(
     name: str,
     dns_name: str,
     traffic: TrafficSpec,
-    endpoints: Mapping[str, pulumi.Output[str]],
+    endpoints: Mapping[str, RoutedEndpoint],
     parent: pulumi.Resource,
 ) -> RoutedName:
     """An HTTP monitor, a steering policy and its attachment to `dns_name` in the zone."""
+    hosts = {stack: endpoint.host for stack, endpoint in endpoints.items()}
     check = traffic.health_check
     if check.interval_s not in FACTS.dns_health_intervals:
         allowed = " or ".join(map(str, FACTS.dns_health_intervals))
@@ -53,7 +54,7 @@ def build_router(
         path=triton_wire().ready_path,
         interval_in_seconds=check.interval_s,
         timeout_in_seconds=PROBE_TIMEOUT_S,
-        targets=pulumi.Output.all(*endpoints.values()).apply(list),
+        targets=pulumi.Output.all(*hosts.values()).apply(list),
         is_enabled=True,
         opts=opts,
     )
@@ -72,7 +73,7 @@ def build_router(
                 "rdata": host,
                 "is_disabled": stack not in serving,
             }
-            for stack, host in endpoints.items()
+            for stack, host in hosts.items()
         ],
         rules=rules,
         opts=opts,
