@@ -18,6 +18,8 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from components.catalog.clouds import check_features, check_spec, facts
+from components.catalog.kubernetes import FIELD as KUBERNETES_FIELD
+from components.catalog.kubernetes import check_support, upgrade_fix
 from components.catalog.resolve import EdgePlan, ResolvedPlan, resolve, resolve_edge
 from components.errors import (
     CatalogError,
@@ -44,6 +46,34 @@ PROJECT_FILE = "Pulumi.yaml"
 Kind = Literal["service", "standby", "edge"]
 KIND_KEYS: dict[Kind, str] = {"service": CONFIG_KEY, "standby": STANDBY_KEY, "edge": EDGE_KEY}
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StackWarning:
+    """Something a stack file holds that a person must act on before `pulumi up`: where it is,
+    the value, what is wrong and what to put instead."""
+
+    stack: str
+    file: str
+    field: str
+    value: str
+    problem: str
+    fix: str
+
+    def render(self) -> str:
+        """One warning as `exitplan plan` prints it: where, value, what, how to fix."""
+        return f"{self.file}: {self.field}: {self.value!r}: {self.problem}\n  fix: {self.fix}"
+
+    def as_dict(self) -> dict[str, str]:
+        """The warning as `--json` carries it."""
+        return {
+            "stack": self.stack,
+            "file": self.file,
+            "field": self.field,
+            "value": self.value,
+            "problem": self.problem,
+            "fix": self.fix,
+        }
 
 
 def find_project(start: Path) -> Path:
@@ -254,6 +284,51 @@ class Stack:
         else:
             self.plan  # noqa: B018
         self.traffic  # noqa: B018
+        self._kubernetes_notice  # noqa: B018
+
+    @property
+    def warnings(self) -> list[StackWarning]:
+        """What to act on before `pulumi up` (after `validate`): a Kubernetes minor near the
+        end of standard support."""
+        notice = self._kubernetes_notice
+        return [notice] if notice else []
+
+    @property
+    def _service_stack(self) -> Stack:
+        """The stack whose file holds the service this stack deploys (itself, or its source)."""
+        if self.kind == "service":
+            return self
+        assert self.source is not None
+        return self.source
+
+    @cached_property
+    def _kubernetes_notice(self) -> StackWarning | None:
+        """The support calendar's verdict on the Kubernetes minor this stack deploys on its
+        cloud: refused (`CatalogError` naming the service file's `kubernetes_version`) once
+        past standard support, a warning near its end, else None."""
+        spec, owner = self.spec, self._service_stack
+        field = f"{CONFIG_KEY}.{KUBERNETES_FIELD}"
+        via = (
+            ""
+            if owner is self
+            else f"{self.name} deploys {owner.name}'s version on {spec.provider}: "
+        )
+        try:
+            notice = check_support(spec.provider, spec.kubernetes_version)
+        except CatalogError as exc:
+            raise CatalogError(
+                via + exc.problem, file=owner.relative, field=field, fix=exc.fix
+            ) from None
+        if notice is None:
+            return None
+        return StackWarning(
+            self.name,
+            owner.relative,
+            field,
+            spec.kubernetes_version,
+            via + notice,
+            upgrade_fix(spec.provider),
+        )
 
     def _edge_preflight(self) -> None:
         """The zone offers what is asked (`edge_plan`), and the edge has a cluster to join or a

@@ -26,7 +26,7 @@ def test_vpc_has_public_and_private_subnets_in_two_zones(aws: Plan) -> None:
 
 def test_eks_private_endpoint_limited_public_access_kms_and_logs(aws: Plan) -> None:
     eks = one(aws, "aws:eks/cluster:Cluster").inputs
-    assert eks["version"] == "1.33"
+    assert eks["version"] == "1.35"
     assert eks["vpcConfig"]["endpointPrivateAccess"] is True
     assert eks["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
     assert eks["encryptionConfig"]["resources"] == ["secrets"]

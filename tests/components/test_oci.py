@@ -84,8 +84,8 @@ def oci(tmp_path_factory: pytest.TempPathFactory) -> Plan:
 
 
 def gpu_image() -> str:
-    """The mocks' GPU node image name for the newest 1.33 patch."""
-    return "Oracle-Linux-8.10-GPU-2026.11.01-0-OKE-1.33.1-800"
+    """The mocks' GPU node image name for the newest 1.35 patch."""
+    return "Oracle-Linux-8.10-GPU-2026.11.01-0-OKE-1.35.2-800"
 
 
 def inputs_of(plan: Plan, typ: str, suffix: str = "") -> dict[str, Any]:
@@ -95,7 +95,7 @@ def inputs_of(plan: Plan, typ: str, suffix: str = "") -> dict[str, Any]:
 def test_enhanced_oke_with_secrets_key_and_api_in_its_subnet(oci: Plan) -> None:
     cluster = inputs_of(oci, "oci:ContainerEngine/cluster:Cluster")
     assert cluster["type"] == "ENHANCED_CLUSTER"  # workload identity needs it
-    assert cluster["kubernetesVersion"].startswith("v1.33.")
+    assert cluster["kubernetesVersion"].startswith("v1.35.")
     assert cluster["endpointConfig"]["isPublicIpEnabled"] is True
     assert cluster["endpointConfig"]["subnetId"] == "fraud-scoring-api-id"
     assert cluster["kmsKeyId"] == "fraud-scoring-secrets-key-id"

@@ -12,7 +12,7 @@ from components.providers.plan_values import PLACEHOLDER_CA, Computed, Invoke, S
 
 NAMESPACE = "plannamespace"
 TENANCY_PREFIX = "Plan"
-KUBERNETES_VERSIONS = ("v1.31.10", "v1.32.7", "v1.33.1", "v1.34.1")
+KUBERNETES_VERSIONS = ("v1.31.10", "v1.32.7", "v1.33.1", "v1.34.1", "v1.35.2")
 OSN = "All Plan Services In Oracle Services Network"
 
 
