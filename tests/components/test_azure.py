@@ -14,6 +14,7 @@ from components.stack_config import Project
 from tests.conftest import ROOT, one
 
 AZURE = ("azure-standby", "azure-edge")
+NETWORK = "4d97b98b-1d4f-4787-a291-c67834d212e7"  # Network Contributor
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +132,17 @@ def test_every_azure_edge_zones_parent_region_is_in_the_catalog() -> None:
     """The store's SKU is chosen from the parent region's zones, so the region must be known."""
     parents = {t.parent_region for t in catalog.edge_types() if t.cloud == "azure"}
     assert parents and all(catalog.region("azure", p) for p in parents)
+
+
+def test_control_plane_holds_its_grants_before_the_cluster_is_created(azure: Plan) -> None:
+    """AKS checks, at create, that its control-plane identity may join the subnets it brings
+    (Network Contributor) and use the KMS key (Key Vault Crypto User): the cluster waits for
+    all three grants."""
+    grants = {r.name: r.inputs for r in azure.of_type("azure-native:authorization:RoleAssignment")}
+    principal = grants["fraud-scoring-standby-kms-crypto-user"]["principalId"]
+    network = {n: g for n, g in grants.items() if g["roleDefinitionId"].endswith(NETWORK)}
+    scopes = {g["scope"] for g in network.values()}
+    assert scopes == {"fraud-scoring-standby-nodes-id", "fraud-scoring-standby-apiserver-id"}
+    assert all(g["principalId"] == principal for g in network.values())
+    aks = one(azure, "azure-native:containerservice:ManagedCluster")
+    assert {"fraud-scoring-standby-kms-crypto-user", *network} <= set(aks.dependencies)

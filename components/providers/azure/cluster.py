@@ -33,8 +33,10 @@ from components.spec import ServiceSpec
 
 FACTS = facts("azure")
 
+# Built-in role definition IDs (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
+NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 LOAD_BALANCER_ANNOTATIONS = {
     "service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": (
@@ -69,8 +71,9 @@ def build_cluster(
     )
     group = azure.resources.ResourceGroup(f"{name}-rg", location=spec.region, tags=tags, opts=opts)
     node_subnet, api_subnet = _network(name, spec, group, tags, opts, extended_zone)
-    vault = vault_name(spec, pulumi.get_project(), pulumi.get_stack())
-    kms_key, control_plane = _kms(name, spec, vault, group, client, tags, opts)
+    control_plane, kms_key, grants = _control_plane(
+        name, spec, group, {"nodes": node_subnet, "apiserver": api_subnet}, client, tags, opts
+    )
     cluster = azure.containerservice.ManagedCluster(
         f"{name}-aks",
         resource_name_=name,
@@ -113,7 +116,7 @@ def build_cluster(
             )
         ],
         tags=tags,
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=grants)),
     )
     gpu_pool = _gpu_pool(name, spec, plan, group, cluster, node_subnet, tags, opts)
     account, container = _model_store(name, spec, group, tags, opts)
@@ -181,23 +184,55 @@ def _network(
     return nodes, api
 
 
-def _kms(
+def _control_plane(
     name: str,
     spec: ServiceSpec,
-    vault: str,
     group: azure.resources.ResourceGroup,
+    subnets: dict[str, azure.network.Subnet],
     client: pulumi.Output[azure.authorization.GetClientConfigResult],
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
-) -> tuple[azure.keyvault.Key, azure.managedidentity.UserAssignedIdentity]:
-    """Key Vault key for etcd secrets (KMS v2) and the control-plane identity that uses it."""
-    control_plane = azure.managedidentity.UserAssignedIdentity(
+) -> tuple[
+    azure.managedidentity.UserAssignedIdentity,
+    azure.keyvault.Key,
+    list[azure.authorization.RoleAssignment],
+]:
+    """The control plane's identity, its KMS key and the grants AKS checks at create time.
+
+    AKS needs this identity to hold Network Contributor on the subnets it is given (API Server
+    VNet Integration with your own VNet) and Key Vault Crypto User on the KMS vault before
+    create; `az aks create` grants them itself, ARM and Pulumi must declare them first.
+    Sources (checked 2026-11-30): learn.microsoft.com/azure/aks/api-server-vnet-integration
+    (bring your own VNet: assign permissions) and
+    learn.microsoft.com/azure/aks/use-kms-etcd-encryption.
+    """
+    identity = azure.managedidentity.UserAssignedIdentity(
         f"{name}-control-plane",
         resource_group_name=group.name,
         location=spec.region,
         tags=tags,
         opts=opts,
     )
+    vault = vault_name(spec, pulumi.get_project(), pulumi.get_stack())
+    key, kms_grant = _kms(name, spec, vault, group, identity, client, tags, opts)
+    network = [
+        _grant(f"{name}-{label}-network", identity, NETWORK_CONTRIBUTOR, subnet.id, client, opts)
+        for label, subnet in subnets.items()
+    ]
+    return identity, key, [kms_grant, *network]
+
+
+def _kms(
+    name: str,
+    spec: ServiceSpec,
+    vault: str,
+    group: azure.resources.ResourceGroup,
+    control_plane: azure.managedidentity.UserAssignedIdentity,
+    client: pulumi.Output[azure.authorization.GetClientConfigResult],
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[azure.keyvault.Key, azure.authorization.RoleAssignment]:
+    """Key Vault key for etcd secrets (KMS v2) and the control plane's grant to use it."""
     key_vault = azure.keyvault.Vault(
         f"{name}-kv",
         resource_group_name=group.name,
@@ -224,10 +259,10 @@ def _kms(
         properties={"kty": "RSA", "key_size": 2048, "key_ops": ["encrypt", "decrypt"]},
         opts=opts,
     )
-    _grant(
+    grant = _grant(
         f"{name}-kms-crypto-user", control_plane, KEY_VAULT_CRYPTO_USER, key_vault.id, client, opts
     )
-    return key, control_plane
+    return key, grant
 
 
 def _gpu_pool(
