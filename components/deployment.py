@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from pulumi.runtime import settings
+from pulumi.runtime.mocks import MockMonitor
 
 from components.catalog.clouds import clouds, facts
 from components.edge import EdgeDeployment, EdgeDeploymentArgs
+from components.errors import SpecError
 from components.inference_cluster import GpuInferenceCluster, GpuInferenceClusterArgs
 from components.outputs import OUTPUT_NAMES
 from components.providers.registry import builders
@@ -38,6 +41,7 @@ def program_config() -> dict[str, Any]:
 def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
     """Validate the stack, declare its resources and return its stack outputs."""
     stack.validate()
+    check_deployable(stack)
     spec = stack.spec
     providers = {spec.provider: builders(spec.provider).pulumi_provider(spec)}
     opts = pulumi.ResourceOptions(providers=list(providers.values()))
@@ -98,6 +102,30 @@ def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
     if undeclared:
         raise KeyError(f"outputs missing from the contract (components/outputs.py): {undeclared}")
     return outputs
+
+
+def running_under_mocks() -> bool:
+    """Whether the program runs under Pulumi's mocks (`exitplan plan`, the tests): `set_mocks`
+    installs a `MockMonitor` as the resource monitor, a real engine a gRPC client."""
+    return isinstance(settings.get_monitor(), MockMonitor)
+
+
+def check_deployable(stack: Stack) -> None:
+    """Under a real engine (`pulumi preview`/`up`), log the stack's warnings and refuse to
+    deploy while it holds placeholders: one error listing every placeholder field. Under mocks
+    `exitplan plan` shows the same warnings and the plan goes on."""
+    if running_under_mocks():
+        return
+    for warning in stack.warnings:
+        pulumi.log.warn(warning.render())
+    if stack.placeholders:
+        fields = "".join(f"\n  {p.field}: {p.value!r} ({p.fix})" for p in stack.placeholders)
+        raise SpecError(
+            f"{len(stack.placeholders)} placeholder value(s) would reach the cloud:{fields}",
+            file=stack.relative,
+            fix="replace each value (README: placeholders to replace), check with "
+            f"`exitplan plan {stack.name}`, then run pulumi again",
+        )
 
 
 class StackReferences:

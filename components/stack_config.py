@@ -20,6 +20,7 @@ import yaml
 from components.catalog.clouds import check_features, check_spec, facts
 from components.catalog.kubernetes import FIELD as KUBERNETES_FIELD
 from components.catalog.kubernetes import check_support, upgrade_fix
+from components.catalog.placeholders import find_placeholders
 from components.catalog.resolve import EdgePlan, ResolvedPlan, resolve, resolve_edge
 from components.errors import (
     CatalogError,
@@ -286,12 +287,30 @@ class Stack:
         self.traffic  # noqa: B018
         self._kubernetes_notice  # noqa: B018
 
+    @cached_property
+    def placeholders(self) -> list[StackWarning]:
+        """Every placeholder value in this stack's file (documentation CIDRs, reserved domains,
+        example account IDs: `components/catalog/data/placeholders.csv`). A standby or edge
+        takes from its service file only the GPU, Triton, models and tags, which name nothing
+        a cloud resolves; the service's network, public name and zone stay with the service."""
+        return [
+            StackWarning(
+                self.name,
+                self.relative,
+                found.field,
+                found.value,
+                f"placeholder: {found.placeholder.meaning} ({found.placeholder.provenance.source})",
+                f"replace it with {found.placeholder.replace_with}",
+            )
+            for found in find_placeholders(self.config)
+        ]
+
     @property
     def warnings(self) -> list[StackWarning]:
         """What to act on before `pulumi up` (after `validate`): a Kubernetes minor near the
-        end of standard support."""
+        end of standard support, and every placeholder value."""
         notice = self._kubernetes_notice
-        return [notice] if notice else []
+        return ([notice] if notice else []) + self.placeholders
 
     @property
     def _service_stack(self) -> Stack:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from components.stack_config import Stack
 from runbooks import render
@@ -62,11 +63,21 @@ def plan(
     proj = project_of(project)
     loaded = proj.stack(stack)
     result = plan_stack(proj, loaded)
+    warnings = loaded.warnings
     if as_json:
-        print_json("plan", {**render.plan_json(result), "gaps": loaded.gaps})
+        print_json(
+            "plan",
+            {
+                **render.plan_json(result),
+                "gaps": loaded.gaps,
+                "warnings": [w.as_dict() for w in warnings],
+            },
+        )
     else:
         render.plan_tree(result)
         render.gap_notes(loaded.gaps)
+        for warning in warnings:
+            render.out.print(f"[yellow]warning[/] {escape(warning.render())}")
 
 
 @app.command("parity")
