@@ -82,8 +82,11 @@ def test_distributed_cloud_cluster_node_pool_and_fleet(plans: dict[str, Plan]) -
     assert cluster["authorization"]["adminUsers"]["username"] == "ml-platform-admins@example.com"
     pool = one(plan, "gcp:edgecontainer/nodePool:NodePool").inputs
     assert (pool["nodeLocation"], pool["nodeCount"]) == ("us-central1-edge-den1", 1)
-    binding = one(plan, "gcp:serviceaccount/iAMMember:IAMMember").inputs
-    assert binding["member"].endswith(".svc.id.goog[triton/triton]")
+    binding = one(plan, "gcp:serviceaccount/iAMMember:IAMMember")
+    assert (
+        binding.inputs["member"] == "serviceAccount:fraud-scoring-prod.svc.id.goog[triton/triton]"
+    )
+    assert one(plan, "gcp:edgecontainer/cluster:Cluster").name in binding.dependencies
     assert plan.outputs["parity"]["serving"] == "CPU"
 
 

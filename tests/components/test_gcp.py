@@ -61,9 +61,13 @@ def test_service_account_reads_bucket_and_binds_tritons_ksa(gcp: Plan) -> None:
     viewer = one(gcp, "gcp:storage/bucketIAMMember:BucketIAMMember", "-object-viewer").inputs
     assert viewer["role"] == "roles/storage.objectViewer"
     assert viewer["member"].startswith("serviceAccount:fraud-scoring-standby-triton@")
-    binding = one(gcp, "gcp:serviceaccount/iAMMember:IAMMember").inputs
-    assert binding["role"] == "roles/iam.workloadIdentityUser"
-    assert binding["member"] == "serviceAccount:fraud-scoring-prod.svc.id.goog[triton/triton]"
+    binding = one(gcp, "gcp:serviceaccount/iAMMember:IAMMember")
+    assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
+    assert (
+        binding.inputs["member"] == "serviceAccount:fraud-scoring-prod.svc.id.goog[triton/triton]"
+    )
+    # The pool exists only once the cluster does: the binding waits for it.
+    assert one(gcp, "gcp:container/cluster:Cluster").name in binding.dependencies
     sa = one(gcp, "kubernetes:core/v1:ServiceAccount").inputs
     assert sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].startswith(
         "fraud-scoring-standby-triton@"

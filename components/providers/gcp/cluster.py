@@ -121,7 +121,11 @@ def build_cluster(
         gpu=True,
     )
     bucket = model_bucket(name, spec, labels, opts)
-    account = triton_account(name, spec, bucket, client, opts)
+    # The pool exists once a workload-identity cluster does: reading it from the cluster makes
+    # the binding wait for it (else "Identity Pool does not exist" on a fresh project).
+    account = triton_account(
+        name, spec, bucket, cluster.workload_identity_config.apply(_workload_pool), opts
+    )
     return CloudCluster(
         cluster_name=cluster.name,
         kubeconfig=pulumi.Output.secret(_kubeconfig(cluster)),
@@ -330,9 +334,12 @@ def triton_account(
     name: str,
     spec: ServiceSpec,
     bucket: gcp.storage.Bucket,
-    client: pulumi.Output[gcp.organizations.GetClientConfigResult],
+    workload_pool: pulumi.Output[str],
     opts: pulumi.ResourceOptions,
 ) -> gcp.serviceaccount.Account:
+    """Triton's Google service account: reads the bucket, impersonated by the `triton/triton`
+    Kubernetes service account of `workload_pool` (an output of the cluster that brings the
+    pool, so the binding waits for it)."""
     account = gcp.serviceaccount.Account(
         f"{name}-triton-sa",
         account_id=f"{name}-triton"[:30],
@@ -350,12 +357,17 @@ def triton_account(
         f"{name}-triton-workload-identity",
         service_account_id=account.name,
         role="roles/iam.workloadIdentityUser",
-        member=client.project.apply(
-            lambda p: f"serviceAccount:{p}.svc.id.goog[{TRITON_NAMESPACE}/{TRITON_SERVICE_ACCOUNT}]"
+        member=workload_pool.apply(
+            lambda pool: f"serviceAccount:{pool}[{TRITON_NAMESPACE}/{TRITON_SERVICE_ACCOUNT}]"
         ),
         opts=opts,
     )
     return account
+
+
+def _workload_pool(config: Any) -> str:
+    """The workload pool a GKE cluster reports (empty until it is known)."""
+    return str((config or {}).get("workload_pool") or "")
 
 
 def _kubeconfig(cluster: gcp.container.Cluster) -> pulumi.Output[str]:

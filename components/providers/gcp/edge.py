@@ -74,7 +74,11 @@ def build_edge(
         opts=opts,
     )
     bucket = model_bucket(name, spec, labels, opts)
-    account = triton_account(name, spec, bucket, client, opts)
+    # The fleet's pool (<project>.svc.id.goog) is there once the cluster joined the fleet.
+    workload_pool = pulumi.Output.all(cluster.id, client.project).apply(
+        lambda a: f"{a[1]}.svc.id.goog"
+    )
+    account = triton_account(name, spec, bucket, workload_pool, opts)
     cloud = CloudCluster(
         cluster_name=cluster.name,
         kubeconfig=pulumi.Output.secret(
