@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+import yaml
 
 from components import catalog
 from components.errors import CatalogError
 from components.planning.runner import Plan
-from components.providers.azure.cluster import storage_redundancy, vault_name
+from components.providers.azure.cluster import (
+    AKS_RBAC_CLUSTER_ADMIN,
+    azurecli_kubeconfig,
+    storage_redundancy,
+    vault_name,
+)
+from components.providers.azure.plan import AKS_SERVER_APP
 from components.stack_config import Project
 from tests.conftest import ROOT, one
 
@@ -146,3 +154,46 @@ def test_control_plane_holds_its_grants_before_the_cluster_is_created(azure: Pla
     assert all(g["principalId"] == principal for g in network.values())
     aks = one(azure, "azure-native:containerservice:ManagedCluster")
     assert {"fraud-scoring-standby-kms-crypto-user", *network} <= set(aks.dependencies)
+
+
+def test_deployer_is_cluster_admin_and_kubernetes_waits_for_it(azure: Plan) -> None:
+    """Azure RBAC for Kubernetes with local accounts off: the deployer needs a data-plane role
+    (Owner/Contributor carry no dataActions), and every Kubernetes resource must wait for it."""
+    grant = one(azure, "azure-native:authorization:RoleAssignment", "-deployer-cluster-admin")
+    assert grant.inputs["roleDefinitionId"].endswith(AKS_RBAC_CLUSTER_ADMIN)
+    assert grant.inputs["principalId"] == "plan-object"  # the deployer's client.object_id
+    assert grant.inputs["scope"] == "fraud-scoring-standby-aks-id"
+    provider = one(azure, "pulumi:providers:kubernetes")
+    assert grant.name in provider.dependencies
+
+
+def test_kubeconfig_logs_in_through_the_azure_cli_never_by_device_code(azure: Plan) -> None:
+    config = yaml.safe_load(azure.outputs["kubeconfig"])
+    login = config["users"][0]["user"]["exec"]
+    assert login["command"] == "kubelogin" and "devicecode" not in login["args"]
+    assert login["args"][-2:] == ["--login", "azurecli"]
+    assert login["args"][login["args"].index("--server-id") + 1] == AKS_SERVER_APP
+    assert config["clusters"][0]["cluster"]["certificate-authority-data"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get-token", "--server-id", "s", "--login", "devicecode"],
+        ["get-token", "-l", "devicecode", "--server-id", "s"],
+        ["get-token", "--login=interactive", "--server-id", "s"],
+        ["get-token", "--server-id", "s"],
+    ],
+)
+def test_azurecli_kubeconfig_replaces_any_login_mode(args: list[str]) -> None:
+    raw = yaml.safe_dump(
+        {"users": [{"name": "u", "user": {"exec": {"command": "kubelogin", "args": args}}}]}
+    )
+    converted = json.loads(azurecli_kubeconfig(raw))["users"][0]["user"]["exec"]["args"]
+    assert converted == ["get-token", "--server-id", "s", "--login", "azurecli"]
+
+
+def test_azurecli_kubeconfig_refuses_a_config_without_kubelogin() -> None:
+    raw = yaml.safe_dump({"users": [{"name": "u", "user": {"token": "static"}}]})
+    with pytest.raises(ValueError, match="kubelogin"):
+        azurecli_kubeconfig(raw)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import json
 import re
 
 import pulumi
 import pulumi_azure_native as azure
+import yaml
 
 from components import catalog
 from components.catalog.clouds import facts, triton_wire
@@ -37,6 +39,7 @@ FACTS = facts("azure")
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 LOAD_BALANCER_ANNOTATIONS = {
     "service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": (
@@ -121,9 +124,17 @@ def build_cluster(
     gpu_pool = _gpu_pool(name, spec, plan, group, cluster, node_subnet, tags, opts)
     account, container = _model_store(name, spec, group, tags, opts)
     identity = _triton_identity(name, spec, group, cluster, container, client, tags, opts)
+    deployer = _assign(
+        f"{name}-deployer-cluster-admin",
+        client.object_id,
+        AKS_RBAC_CLUSTER_ADMIN,
+        cluster.id,
+        client,
+        opts,
+    )
     return CloudCluster(
         cluster_name=cluster.name,
-        kubeconfig=pulumi.Output.secret(_kubeconfig(group, cluster, parent)),
+        kubeconfig=pulumi.Output.secret(_kubeconfig(group, cluster, deployer, parent)),
         kubernetes_version=cluster.kubernetes_version.apply(lambda v: v or ""),
         identity=WorkloadIdentity(
             kind=FACTS.identity_kind,
@@ -445,10 +456,24 @@ def _grant(
     opts: pulumi.ResourceOptions,
 ) -> azure.authorization.RoleAssignment:
     """One built-in role for a user-assigned identity, on one scope only."""
+    return _assign(name, identity.principal_id, role_id, scope, client, opts, "ServicePrincipal")
+
+
+def _assign(
+    name: str,
+    principal: pulumi.Input[str],
+    role_id: str,
+    scope: pulumi.Input[str],
+    client: pulumi.Output[azure.authorization.GetClientConfigResult],
+    opts: pulumi.ResourceOptions,
+    principal_type: str | None = None,
+) -> azure.authorization.RoleAssignment:
+    """One built-in role for a principal (a user, group or service principal: ARM looks up
+    the type when none is given), on one scope only."""
     return azure.authorization.RoleAssignment(
         name,
-        principal_id=identity.principal_id,
-        principal_type="ServicePrincipal",
+        principal_id=principal,
+        principal_type=principal_type,
         role_definition_id=_role(client, role_id),
         scope=scope,
         opts=opts,
@@ -468,16 +493,54 @@ def _role(
 def _kubeconfig(
     group: azure.resources.ResourceGroup,
     cluster: azure.containerservice.ManagedCluster,
+    deployer: azure.authorization.RoleAssignment,
     parent: pulumi.Resource,
 ) -> pulumi.Output[str]:
-    """The Entra ID (kubelogin) user kubeconfig: local accounts are disabled."""
+    """The Entra ID user kubeconfig (local accounts are disabled), logging in through the Azure
+    CLI. It carries the deployer's cluster-admin grant as a dependency, so the Kubernetes
+    provider and every resource it creates wait for that grant; Azure RBAC propagation can
+    still take minutes after it exists."""
     creds = azure.containerservice.list_managed_cluster_user_credentials_output(
         resource_group_name=group.name,
         resource_name=cluster.name,
         format="exec",
         opts=pulumi.InvokeOutputOptions(parent=parent),
     )
-    return creds.kubeconfigs.apply(lambda ks: base64.b64decode(ks[0]["value"]).decode())
+    return pulumi.Output.all(creds.kubeconfigs, deployer.id).apply(
+        lambda args: azurecli_kubeconfig(base64.b64decode(args[0][0]["value"]).decode())
+    )
+
+
+def azurecli_kubeconfig(raw: str) -> str:
+    """The AKS exec kubeconfig with kubelogin's login switched to the Azure CLI's session.
+
+    AKS returns `kubelogin get-token ... --login devicecode`, an interactive prompt that hangs
+    inside the Pulumi Kubernetes provider and that Conditional Access blocks
+    (pulumi/pulumi-azure-native#2399, Azure/AKS#4990); `az aks get-credentials` now converts it
+    the same way (`kubelogin convert-kubeconfig -l azurecli`, Azure/azure-cli#32167). Sources:
+    azure.github.io/kubelogin/concepts/login-modes/azurecli.html, checked 2026-11-30."""
+    config = yaml.safe_load(raw)
+    users = [u["user"]["exec"] for u in config.get("users") or [] if "exec" in u.get("user", {})]
+    converted = [u for u in users if u.get("command") == "kubelogin"]
+    if not converted:
+        raise ValueError("the AKS user kubeconfig has no kubelogin exec user to convert")
+    for user in converted:
+        user["args"] = [*_without_login(user.get("args") or []), "--login", "azurecli"]
+    return json.dumps(config)
+
+
+def _without_login(args: list[str]) -> list[str]:
+    """kubelogin arguments without the login mode (`--login MODE`, `-l MODE`, `--login=MODE`)."""
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--login", "-l"):
+            skip = True
+        elif not arg.startswith("--login="):
+            kept.append(arg)
+    return kept
 
 
 def _encryption(

@@ -5,12 +5,24 @@ the properties `exitplan plan` shows per type. Values are placeholders, marked a
 from __future__ import annotations
 
 import base64
-import json
 
-from components.providers.plan_values import Computed, Invoke, State, digest, region_of
+import yaml
+
+from components.providers.plan_values import (
+    PLACEHOLDER_CA,
+    Computed,
+    Invoke,
+    State,
+    digest,
+    region_of,
+)
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 TENANT = "11111111-1111-1111-1111-111111111111"
+# The AKS-managed Entra ID server and client applications every AKS user kubeconfig names
+# (learn.microsoft.com/azure/aks/kubelogin-authentication, checked 2026-11-30).
+AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"
+AKS_CLIENT_APP = "80faf920-1908-4b52-b5ef-a8e7bedfc67a"
 NAME_INPUTS = (
     "resourceName",
     "accountName",
@@ -74,18 +86,46 @@ COMPUTED: dict[str, Computed] = {
 
 
 def _kubeconfig(args: State) -> str:
+    """The user kubeconfig as AKS returns it with `format=exec`: YAML, kubelogin by device
+    code (pulumi/pulumi-azure-native#2399)."""
     cluster = str(args.get("resourceName", "aks"))
+    user = f"clusterUser_{args.get('resourceGroupName', 'rg')}_{cluster}"
+    login = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "kubelogin",
+        "args": [
+            "get-token",
+            "--environment",
+            "AzurePublicCloud",
+            "--server-id",
+            AKS_SERVER_APP,
+            "--client-id",
+            AKS_CLIENT_APP,
+            "--tenant-id",
+            TENANT,
+            "--login",
+            "devicecode",
+        ],
+        "env": None,
+        "provideClusterInfo": False,
+    }
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": cluster, "cluster": {"server": f"https://{cluster}.plan.invalid:443"}}
+            {
+                "name": cluster,
+                "cluster": {
+                    "server": f"https://{cluster}.plan.invalid:443",
+                    "certificate-authority-data": PLACEHOLDER_CA,
+                },
+            }
         ],
-        "users": [{"name": "clusterUser", "user": {"exec": {"command": "kubelogin"}}}],
-        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": "clusterUser"}}],
+        "users": [{"name": user, "user": {"exec": login}}],
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user}}],
         "current-context": cluster,
     }
-    return base64.b64encode(json.dumps(config).encode()).decode()
+    return base64.b64encode(yaml.safe_dump(config).encode()).decode()
 
 
 INVOKES: dict[str, Invoke] = {
