@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from components.catalog import default_triton_version
 from components.errors import SpecError
 from components.providers.registry import CLOUDS
 
@@ -109,7 +110,11 @@ class ModelRef(_Strict):
 class TritonSpec(_Strict):
     """How Triton serves the models."""
 
-    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+    # Default: the Triton the sandbox verifies (catalog `sandbox_triton.csv`); a stack may pin
+    # another release, which parity then reports as a gap.
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] = Field(
+        default_factory=default_triton_version
+    )
     models: Annotated[list[ModelRef], Field(min_length=1)]
     max_batch_size: Positive = 8
     dynamic_batching: bool = True

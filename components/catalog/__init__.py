@@ -101,6 +101,16 @@ class TritonRelease:
 
 
 @dataclass(frozen=True)
+class SandboxTriton:
+    """The Triton the sandbox runs: the server a pinned wheel embeds (it cannot run another)."""
+
+    package: str
+    package_version: str
+    triton_version: str
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
 class Image:
     """An auxiliary container image (device plugin, model fetcher...)."""
 
@@ -251,6 +261,23 @@ def triton_releases() -> dict[str, TritonRelease]:
         ),
     )
     return {t.triton_version: t for t in rows}
+
+
+@cache
+def sandbox_triton() -> SandboxTriton:
+    """The Triton version the sandbox verifies, and the wheel that embeds it."""
+    rows = _parse(
+        "sandbox_triton.csv",
+        lambda r, p: SandboxTriton(r["package"], r["package_version"], r["triton_version"], p),
+    )
+    if len(rows) != 1:
+        raise CatalogDataError(f"sandbox_triton.csv needs exactly one row, has {len(rows)}")
+    return rows[0]
+
+
+def default_triton_version() -> str:
+    """The Triton a stack runs unless it pins another: the one the sandbox verifies."""
+    return sandbox_triton().triton_version
 
 
 @cache

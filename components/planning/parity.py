@@ -7,10 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.catalog import sandbox_triton
 from components.catalog.clouds import facts as facts_of
 from components.planning.runner import Plan
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+TRITON_ROW = "triton version"
+UNVERIFIED_TRITON_GAP = "sandbox triton-version"
 
 
 def _identity_reason(clouds: Sequence[str]) -> str:
@@ -161,7 +164,26 @@ def compare(plans: Sequence[Plan], gaps: dict[str, str] | None = None) -> Parity
     for name in row_names:
         values = {stack: per_stack[stack].get(name, "(missing)") for stack in stacks}
         rows.append(_judge(name, values, providers, edge, own_gpu))
-    return ParityReport(stacks=stacks, providers=providers, rows=rows, gaps=dict(gaps or {}))
+    versions = {stack: f.get(TRITON_ROW, "") for stack, f in per_stack.items()}
+    known = {**(gaps or {}), **unverified_triton(versions)}
+    return ParityReport(stacks=stacks, providers=providers, rows=rows, gaps=known)
+
+
+def unverified_triton(versions: dict[str, str]) -> dict[str, str]:
+    """The gap of stacks pinning another Triton than the one the sandbox runs (and so the
+    drills verify); empty when every stack runs the sandbox's."""
+    sandbox = sandbox_triton()
+    others = {s: v for s, v in versions.items() if v != sandbox.triton_version}
+    if not others:
+        return {}
+    pinned = ", ".join(f"{stack} runs {version}" for stack, version in others.items())
+    return {
+        UNVERIFIED_TRITON_GAP: (
+            f"{pinned}; the sandbox verifies Triton {sandbox.triton_version} only (the "
+            f"tritonserver {sandbox.package} {sandbox.package_version} embeds), so drills do "
+            "not exercise that release"
+        )
+    }
 
 
 def _judge(

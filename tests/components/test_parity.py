@@ -1,14 +1,17 @@
-"""Parity: equal stacks pass; another Triton version, GPU memory or model version is drift."""
+"""Parity: equal stacks pass; another Triton version, GPU memory or model version is drift;
+a Triton other than the sandbox's is a named gap."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from typing import Any
 
 import pytest
 
-from components.planning.parity import compare
+from components import catalog
+from components.planning.parity import UNVERIFIED_TRITON_GAP, compare
 from components.planning.runner import Plan, plan_stack
 from components.stack_config import Project
 from tests.conftest import ALL_STACKS, MakeProject, service, service_config
@@ -137,3 +140,30 @@ def test_a_standby_naming_its_own_gpu_is_expected_not_drift(plans: dict[str, Pla
     unexcused = Plan("oci-standby", plans["oci-standby"].resources, outputs)
     rows = {r.row: r for r in compare([plans["aws-primary"], unexcused]).rows}
     assert rows["GPU model"].status == "drift"
+
+
+def test_shipped_stacks_run_the_triton_the_sandbox_verifies(plans: dict[str, Plan]) -> None:
+    report = compare([plans[s] for s in ALL_STACKS])
+    row = next(r for r in report.rows if r.row == "triton version")
+    assert set(row.values.values()) == {catalog.sandbox_triton().triton_version}
+    assert UNVERIFIED_TRITON_GAP not in report.gaps
+
+
+def test_a_stack_pinning_another_triton_is_a_gap_naming_it(
+    make_project: MakeProject, plans: dict[str, Plan]
+) -> None:
+    """Both stacks on 2.59.0 are equivalent to each other (no drift), but neither runs the
+    Triton the sandbox verifies: parity names them in a gap."""
+    pinned = service_config()
+    service(pinned)["triton"]["version"] = "2.59.0"
+    twin = copy.deepcopy(pinned)
+    service(twin).update(provider="azure", region="eastus", model_repository="twin-models")
+    project = make_project({"pinned": pinned, "twin": twin})
+    report = compare([plan_stack(project, project.stack(n)) for n in ("pinned", "twin")])
+    assert report.drift == []
+    gap = report.gaps[UNVERIFIED_TRITON_GAP]
+    assert "pinned runs 2.59.0" in gap and "twin runs 2.59.0" in gap
+    assert f"verifies Triton {catalog.sandbox_triton().triton_version}" in gap
+    mixed = compare([plans["aws-primary"], plan_stack(project, project.stack("pinned"))])
+    assert [r.row for r in mixed.drift] == ["triton version"]
+    assert "aws-primary" not in mixed.gaps[UNVERIFIED_TRITON_GAP]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from components import catalog
 from components.errors import SpecError
 from components.planning.runner import Plan, plan_stack
 from components.stack_config import Project
@@ -103,4 +104,5 @@ def test_standby_serves_the_primarys_models_and_triton(plans: dict[str, Plan]) -
     for name in ("gcp-standby", "azure-standby"):
         facts = plans[name].outputs["parity"]
         assert facts["models"] == plans["aws-primary"].outputs["parity"]["models"]
-        assert facts["triton version"] == "2.61.0"
+        assert facts["triton version"] == plans["aws-primary"].outputs["triton_version"]
+        assert facts["triton version"] == catalog.default_triton_version()

@@ -3,18 +3,25 @@ exactly what the stacks register."""
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import kubernetes_validate
 import pytest
 
+from components import catalog
 from components.planning.runner import Plan
 from components.providers.base import ModelFetch
+from components.spec import TritonSpec
 from components.triton import TritonConfig, manifest_kinds, render_manifests
 from runbooks.render import plain
 from tests.conftest import BASE_STACKS, one
 
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+MODEL = {"name": "fraud-scorer", "version": 3, "size_mib": 480}
+
 BASE = TritonConfig(
     name="fraud-scoring",
-    image="nvcr.io/nvidia/tritonserver:25.09-py3",
+    image="nvcr.io/nvidia/tritonserver:24.10-py3",
     models=[("fraud-scorer", 3), ("embedder", 1)],
     repository_uri="s3://bucket",
     gpu_model="T4",
@@ -120,3 +127,25 @@ def test_service_is_a_load_balancer_with_cloud_annotations(plans: dict[str, Plan
         ]
         == "/v2/health/ready"
     )
+
+
+def test_the_sandbox_triton_fact_matches_the_installed_wheel() -> None:
+    """The catalog's sandbox Triton names the wheel the sandbox installs; a wheel upgrade
+    fails here until the row (and so the stacks' default Triton) is updated with it."""
+    sandbox = catalog.sandbox_triton()
+    assert importlib.metadata.version(sandbox.package) == sandbox.package_version
+    assert catalog.triton_release(sandbox.triton_version).image.endswith(":24.10-py3")
+    assert TritonSpec.model_validate({"models": [MODEL]}).version == sandbox.triton_version
+
+
+def test_azure_copies_the_models_unless_the_release_reads_as_with_managed_identity(
+    plans: dict[str, Plan],
+) -> None:
+    """The default Triton predates managed-identity `as://`, so the Azure standby copies the
+    repository with workload identity in an init container (catalog column
+    `azure_managed_identity`)."""
+    release = catalog.triton_release(plans["azure-standby"].outputs["triton_version"])
+    assert release.azure_managed_identity is False
+    pod = one(plans["azure-standby"], DEPLOYMENT).inputs["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["fetch-models"]
+    assert "--model-repository=/models" in pod["containers"][0]["args"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from components.catalog import default_triton_version
 from runbooks.cli import main
 from tests.conftest import (
     ALL_STACKS,
@@ -93,7 +94,7 @@ def test_parity_drift_exits_1_naming_row_and_stack(
     report = json.loads(out)
     assert report["drift"] == ["triton version"]
     row = next(r for r in report["rows"] if r["row"] == "triton version")
-    assert row["values"] == {"aws-primary": "2.61.0", "gcp-old": "2.59.0"}
+    assert row["values"] == {"aws-primary": default_triton_version(), "gcp-old": "2.59.0"}
 
 
 def _edited(edit: Any) -> dict[str, Any]:
