@@ -13,12 +13,13 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
 from model_packaging.errors import ImageError, RegistryUnreachableError
+from model_packaging.progress import Progress, reporter
 
 EPOCH = "1970-01-01T00:00:00Z"
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -43,14 +44,20 @@ class ImageResult:
 
 
 class _Hasher:
-    """A write-only stream that hashes and counts what passes through to `raw` (if any)."""
+    """A write-only stream that hashes and counts what passes through to `raw` (if any), and
+    tells `counted` how many bytes each write carried."""
 
-    def __init__(self, raw: IO[bytes] | gzip.GzipFile | None = None) -> None:
-        self.raw, self.sha, self.size = raw, hashlib.sha256(), 0
+    def __init__(
+        self,
+        raw: IO[bytes] | gzip.GzipFile | None = None,
+        counted: Callable[[int], None] = lambda _n: None,
+    ) -> None:
+        self.raw, self.sha, self.size, self.counted = raw, hashlib.sha256(), 0, counted
 
     def write(self, data: bytes) -> int:
         self.sha.update(data)
         self.size += len(data)
+        self.counted(len(data))
         return self.raw.write(data) if self.raw is not None else len(data)
 
     def tell(self) -> int:
@@ -165,11 +172,19 @@ def _replace(built: Path, layout: Path) -> None:
 
 
 def build_image(
-    repository: Path, layout: Path, *, name: str, version: str, labels: Mapping[str, str]
+    repository: Path,
+    layout: Path,
+    *,
+    name: str,
+    version: str,
+    labels: Mapping[str, str],
+    progress: Progress | Callable[[str], None] | None = None,
 ) -> ImageResult:
-    """Write the modelcar image of `repository` as an OCI layout at `layout`, tagged `version`.
+    """Write the modelcar image of `repository` as an OCI layout at `layout`, tagged `version`
+    (a `progress` stage: hashing the layer, then compressing it, in bytes).
 
     The layout is replaced atomically; it is left alone when it already holds this image."""
+    progress = reporter(progress)
     if not _TAG.fullmatch(version):
         raise ImageError(f"version {version!r} is not a valid image tag", fix="use e.g. 3 or 1.2")
     if not name or "/" in name or ":" in str(layout):
@@ -184,6 +199,7 @@ def build_image(
         )
     entries = _entries(repository)
     annotations = _annotations(name, version, labels)
+    progress.stage("image", f"OCI image layout of {name}:{version} (model only)")
     tar_hash = _Hasher()
     try:
         _write_tar(entries, tar_hash)
@@ -192,7 +208,10 @@ def build_image(
     config = _config(tar_hash.digest(), name, version, labels)
     config_desc = _descriptor(CONFIG_TYPE, config)
     if found := _existing(layout, version, config_desc["digest"], annotations):
+        progress(f"{layout} already holds this image")
+        progress.done()
         return found
+    progress.stage("image", "compressing the layer", total=tar_hash.size, unit="bytes")
     layout.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=layout.parent, prefix=f".{layout.name}.tmp-"))
     try:
@@ -203,7 +222,7 @@ def build_image(
             with gzip.GzipFile(
                 fileobj=fileobj, mode="wb", mtime=0, filename="", compresslevel=COMPRESSLEVEL
             ) as gz:
-                tar = _Hasher(gz)
+                tar = _Hasher(gz, progress.advance)
                 _write_tar(entries, tar)
         if tar.digest() != tar_hash.digest():
             raise ImageError(f"{repository} changed while the image was being built")
@@ -227,6 +246,7 @@ def build_image(
         raise ImageError(f"could not write the image layout {layout}: {exc}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    progress.done()
     return ImageResult(layout, version, manifest_desc["digest"], gz_hash.size)
 
 
@@ -259,18 +279,31 @@ def _skopeo(args: list[str], ref: str, timeout_s: float) -> str:
 
 
 def push_image(
-    result: ImageResult, ref: str, *, tls_verify: bool = True, timeout_s: float = 120
+    result: ImageResult,
+    ref: str,
+    *,
+    tls_verify: bool = True,
+    timeout_s: float = 120,
+    progress: Progress | Callable[[str], None] | None = None,
 ) -> str:
-    """Copy the image to `docker://<ref>` and return the digest the registry reports."""
+    """Copy the image to `docker://<ref>` and return the digest the registry reports.
+
+    The `progress` stage has no byte total: skopeo reports no byte counts to a pipe (it names
+    each blob as it starts), and a modelcar's bytes are all in one layer, so a per-blob count
+    would sit at 0 until the push is over. Its row shows the time it takes."""
+    progress = reporter(progress)
+    progress.stage("push", ref)
     source = f"oci:{result.layout}:{result.tag}"
     insecure = [] if tls_verify else ["--dest-tls-verify=false"]
     _skopeo(["copy", "--quiet", *insecure, source], f"docker://{ref}", timeout_s)
     insecure = [] if tls_verify else ["--tls-verify=false"]
     out = _skopeo(["inspect", *insecure], f"docker://{ref}", timeout_s)
     try:
-        return str(json.loads(out)["Digest"])
+        digest = str(json.loads(out)["Digest"])
     except (ValueError, KeyError, TypeError) as exc:
         raise ImageError(f"skopeo inspect of {ref} gave no digest: {out[:200]}") from exc
+    progress.done()
+    return digest
 
 
 def inspect_layout(result: ImageResult) -> dict[str, Any]:

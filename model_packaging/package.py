@@ -18,6 +18,7 @@ from typing import Any
 
 from model_packaging.export import TensorSpec, export
 from model_packaging.image import ImageResult, build_image, push_image
+from model_packaging.progress import Progress, reporter
 from model_packaging.publish import PublishResult, publish
 from model_packaging.triton_repo import write_repository
 from model_packaging.validate import validate, write_report
@@ -26,7 +27,6 @@ MANIFEST = "manifest.json"
 # Bumped whenever the same inputs give different artefacts (2: canonical ONNX, labels without
 # the measured error), so that a package made by an older exitplan is rebuilt, not reused.
 ARTEFACT_FORMAT = 2
-Progress = Callable[[str, str], None]  # (stage, message)
 
 
 @dataclass(frozen=True)
@@ -86,29 +86,30 @@ class PackageResult:
         return asdict(self)
 
 
-def package(options: PackageOptions, progress: Progress | None = None) -> PackageResult:
-    """Run the stages (or reuse their output), then push and publish as asked."""
-    say = progress or (lambda _stage, _message: None)
+def package(
+    options: PackageOptions, progress: Progress | Callable[[str], None] | None = None
+) -> PackageResult:
+    """Run the stages (or reuse their output), then push and publish as asked; each stage is
+    reported to `progress` (export, validate, layout, image, push, publish)."""
+    progress = reporter(progress)
     result = _reuse(options)
     if result is None:
-        result = _build(options, say)
+        result = _build(options, progress)
     else:
-        say("reuse", f"{options.out} already holds this package ({result.onnx_sha256[:12]})")
+        progress.stage(
+            "reuse", f"{options.out} already holds this package ({result.onnx_sha256[:12]})"
+        )
+        progress.done()
     repository = options.out / "repository"
     if options.image_ref and options.push:
-        say("push", f"pushing {options.image_ref}")
         image = ImageResult(Path(result.image_layout), options.version, result.image_digest, 0)
         result.pushed[options.image_ref] = push_image(
-            image, options.image_ref, tls_verify=options.registry_tls
+            image, options.image_ref, tls_verify=options.registry_tls, progress=progress
         )
     for stack, uri in options.publish_to.items():
-        say("publish", f"{stack}: {uri}")
+        progress.stage("publish", f"{stack}: {uri}")
         published: PublishResult = publish(
-            repository,
-            uri,
-            name=options.name,
-            version=options.version,
-            progress=lambda message: say("publish", message),
+            repository, uri, name=options.name, version=options.version, progress=progress
         )
         result.published[stack] = asdict(published)
     return result
@@ -130,11 +131,11 @@ def _reuse(options: PackageOptions) -> PackageResult | None:
     return PackageResult(**{**fields, "reused": True, "pushed": {}, "published": {}})
 
 
-def _build(options: PackageOptions, say: Progress) -> PackageResult:
+def _build(options: PackageOptions, progress: Progress) -> PackageResult:
     options.out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{options.out.name}.", dir=options.out.parent))
     try:
-        say("export", f"{options.source} ({options.framework})")
+        progress.stage("export", f"{options.source} ({options.framework})")
         exported = export(
             options.source,
             options.framework,
@@ -143,12 +144,15 @@ def _build(options: PackageOptions, say: Progress) -> PackageResult:
             trust_pickle=options.trust_pickle,
             input_shape=options.input_shape or None,
         )
-        say("validate", "ONNX Runtime vs the original framework")
-        report = validate(
-            exported, max_batch=options.max_batch, atol=options.atol, rtol=options.rtol
+        parity = validate(
+            exported,
+            max_batch=options.max_batch,
+            atol=options.atol,
+            rtol=options.rtol,
+            progress=progress,
         )
-        write_report(report, staging / "parity.json")
-        say("layout", f"Triton repository {options.name}/{options.version}")
+        write_report(parity, staging / "parity.json")
+        progress.stage("layout", f"Triton repository {options.name}/{options.version}")
         repository = staging / "repository"
         write_repository(
             exported,
@@ -159,13 +163,13 @@ def _build(options: PackageOptions, say: Progress) -> PackageResult:
         )
         onnx_bytes = exported.onnx_path.read_bytes()
         sha = hashlib.sha256(onnx_bytes).hexdigest()
-        say("image", "OCI image layout (model only)")
         image = build_image(
             repository,
             staging / "image",
             name=options.name,
             version=options.version,
             labels=_labels(options, sha),
+            progress=progress,
         )
         shutil.rmtree(staging / "work")
         result = PackageResult(
@@ -174,7 +178,7 @@ def _build(options: PackageOptions, say: Progress) -> PackageResult:
             framework=exported.framework,
             inputs=_described(exported.inputs),
             outputs=_described(exported.outputs),
-            parity=report.as_dict(),
+            parity=parity.as_dict(),
             onnx_sha256=sha,
             onnx_bytes=len(onnx_bytes),
             repository=str(options.out / "repository"),

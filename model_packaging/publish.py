@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from model_packaging.errors import PublishError
+from model_packaging.progress import Progress, reporter
 
 # Azure Storage's default retry backs off 15 s, 18 s, 24 s: too long to learn a store is down.
 _AZURE_RETRY: dict[str, Any] = dict(
@@ -323,11 +324,12 @@ def publish(
     *,
     name: str,
     version: str,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | Callable[[str], None] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> PublishResult:
     """Upload `repository/<name>/` to the store at `uri` via a verified staging prefix; `env`
-    holds credentials and endpoint to use instead of the SDKs' default chain."""
+    holds credentials and endpoint to use instead of the SDKs' default chain. The `progress`
+    stage "publish" counts the bytes of the changed files, file by file as each upload ends."""
     with _environment(env or {}):
         return _publish(repository, uri, name=name, version=version, progress=progress)
 
@@ -338,9 +340,9 @@ def _publish(
     *,
     name: str,
     version: str,
-    progress: Callable[[str], None] | None,
+    progress: Progress | Callable[[str], None] | None,
 ) -> PublishResult:
-    say = progress or (lambda _message: None)
+    say = reporter(progress)
     store, root = _open(uri)
     files = _local_files(Path(repository), name, version)
     sums = {key: _sha256(path) for key, path in files.items()}
@@ -355,10 +357,18 @@ def _publish(
             else:
                 changed.append(key)
         stage_of = {key: staging + key.removeprefix(f"{name}/") for key in changed}
+        sizes = {key: files[key].stat().st_size for key in changed}
+        say.stage(
+            "publish",
+            f"{len(changed)} of {len(files)} files to upload to {uri}",
+            total=sum(sizes.values()),
+            unit="bytes",
+        )
         for key in changed:
             say(f"uploading {key}")
             store.upload(root + stage_of[key], files[key], sums[key])
             staged.append(root + stage_of[key])
+            say.advance(sizes[key])
         say("verifying")
         if changed:
             expected = {root + stage_of[key]: sums[key] for key in changed}
@@ -384,6 +394,7 @@ def _publish(
         with contextlib.suppress(Exception):  # best effort: the failure is what matters
             if staged:
                 store.delete(staged)
+    say.done()
     return PublishResult(
         uri, len(changed), len(files) - len(changed), verified, tuple(sorted(files))
     )

@@ -8,6 +8,7 @@ framework: its batched run is checked against the same rows run one at a time.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import onnxruntime as ort
 
 from model_packaging.errors import ParityError, ShapeError
 from model_packaging.export import Arrays, Exported
+from model_packaging.progress import Progress, reporter
 
 DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
@@ -83,11 +85,18 @@ def validate(
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,
     seed: int = 0,
+    progress: Progress | Callable[[str], None] | None = None,
 ) -> ParityReport:
-    """Compare ONNX Runtime with the original at each batch size; raise `ParityError` on failure."""
+    """Compare ONNX Runtime with the original at each batch size (a `progress` stage with a
+    step per batch size); raise `ParityError` on failure."""
+    batches = batch_sizes(max_batch)
+    progress = reporter(progress)
+    original = exported.framework if exported.reference else "the same rows one at a time"
+    progress.stage(
+        "validate", f"ONNX Runtime vs {original}", total=len(batches), unit="batch sizes"
+    )
     session = ort.InferenceSession(str(exported.onnx_path), providers=["CPUExecutionProvider"])
     names = [o.name for o in exported.outputs]
-    batches = batch_sizes(max_batch)
     rows: list[OutputParity] = []
     rng = np.random.default_rng(seed)
     for batch in batches:
@@ -98,6 +107,7 @@ def validate(
             raise ShapeError(f"the original model returns {len(expected)} outputs, ONNX {len(got)}")
         for name, ours, theirs in zip(names, got, expected, strict=True):
             rows.append(_compare(batch, name, ours, np.asarray(theirs), atol, rtol))
+        progress.advance()
     report = ParityReport(exported.framework, atol, rtol, batches, tuple(rows))
     if not report.passed:
         failed = sorted({f"{r.output} at batch {r.batch}" for r in report.rows if not r.passed})
@@ -107,6 +117,7 @@ def validate(
             fix="look for non-deterministic or unsupported layers; loosen --atol only if the "
             "difference is understood",
         )
+    progress.done()
     return report
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -247,22 +245,6 @@ def _parity_groups(report: ParityReport, rows: list[ParityRow], notes: Footnotes
                 break_on_hyphens=False,
             )
             out.print("\n".join(wrapped), soft_wrap=True)
-
-
-@contextmanager
-def stage_progress(*, enabled: bool) -> Iterator[Callable[[str, str], None]]:
-    """A live line per packaging stage on stderr; `enabled=False` (for --json) prints nothing."""
-    if not enabled:
-        yield lambda _stage, _message: None
-        return
-    with err.status("starting") as status:
-
-        def update(stage: str, message: str) -> None:
-            status.update(f"[bold]{stage}[/]: {escape(message)}")
-            if stage != "publish":
-                err.print(f"[green]•[/] {stage}: {escape(message)}")
-
-        yield update
 
 
 def package_summary(result: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from model_packaging.image import ImageResult, push_image
+from model_packaging.progress import Progress, reporter
 from model_packaging.publish import fetch, publish
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
@@ -26,7 +27,6 @@ STATE = "state.json"
 # sooner than the floor), then replays the request on another stack.
 TIMEOUT_MULTIPLE = 20.0
 TIMEOUT_FLOOR_MS = 200
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,10 @@ class Sandbox:
         packaged: Path,
         digest: str,
         settings: SandboxSettings,
-        progress: Progress,
+        progress: Progress | Callable[[str], None],
     ) -> SandboxState:
-        """Start one Triton per stack serving the packaged model, and the front door.
+        """Start one Triton per stack serving the packaged model, and the front door; each
+        step is a line and one step of the `progress` stage "sandbox up" (`up_steps`).
 
         A second `up` is refused; a failed `up` stops what it started."""
         running = self.running()
@@ -154,6 +155,8 @@ class Sandbox:
             )
         for plan in stacks:
             emulator_for(plan)
+        progress = reporter(progress)
+        progress.stage("sandbox up", f"{len(stacks)} stacks", total=up_steps(stacks), unit="steps")
         self.root.mkdir(parents=True, exist_ok=True)
         version = next(p.name for p in packaged.iterdir() if p.name.isdigit())
         state = SandboxState(time.time(), packaged.name, version, digest)
@@ -170,8 +173,10 @@ class Sandbox:
                 progress(f"starting Triton for {plan.stack} (model from its own store)")
                 server = self._start_triton(plan, control, install, state)
                 backends.append(Backend(plan.stack, f"127.0.0.1:{server.http_port}", plan.weight))
+                progress.advance()
             # Every stack is warmed up (a cold Triton's first requests are slow) and measured;
             # the slowest stack's p99 is the baseline.
+            progress("warming up and measuring every stack's latency")
             onnx_path = packaged / version / "model.onnx"
             state.baseline_p99_ms = max(
                 baseline_p99_ms(f"http://127.0.0.1:{c.port}", state.model, onnx_path, requests=100)
@@ -186,6 +191,7 @@ class Sandbox:
                 f"baseline p99 {state.baseline_p99_ms:.1f} ms: the front door retries a stack "
                 f"after {state.server_timeout_ms} ms"
             )
+            progress.advance()
             door = FrontDoor(
                 self.root / "frontdoor",
                 free_port(),
@@ -207,10 +213,12 @@ class Sandbox:
             )
             progress("waiting until the front door routes to a ready stack")
             _wait_routes(door, timeout_s=15)
+            progress.advance()
         except BaseException:
             self._stop_components(state.components)
             self.state_file.unlink(missing_ok=True)
             raise
+        progress.done()
         return state
 
     def _record(self, state: SandboxState, component: Component) -> None:
@@ -235,6 +243,7 @@ class Sandbox:
             Component("moto", "control-plane", control.start(), control.port, str(control.log)),
         )
         control.bootstrap_admin()
+        progress.advance()
         ports: dict[str, int] = {}
         for scheme, emulator in EMULATORS.items():
             names = [p.store for p in stacks if p.scheme == scheme]
@@ -248,6 +257,7 @@ class Sandbox:
                     Component(f"{emulator.folder}-store", "store", proc.pid, port, str(workdir)),
                 )
                 ports[scheme] = port
+                progress.advance()
         for plan in stacks:
             emulator = emulator_for(plan)
             uri = emulator.uri(plan.store)
@@ -260,9 +270,11 @@ class Sandbox:
                 admin_env = emulator.env(ports[plan.scheme])
                 control.vault_put(plan.stack, admin_env)
             publish(packaged.parent, uri, name=packaged.name, version=state.version, env=admin_env)
+            progress.advance()
         progress("switching on IAM authentication")
         control.enable_auth()
         self.save(state)
+        progress.advance()
         return control
 
     def _start_registry(self, packaged: Path, state: SandboxState, progress: Progress) -> None:
@@ -282,6 +294,7 @@ class Sandbox:
         ref = f"127.0.0.1:{port}/models/{state.model}:{state.version}"
         state.image = f"{ref}@{push_image(image, ref, tls_verify=False)}"
         self.save(state)
+        progress.advance()
 
     def stack_env(self, stack: str, scheme: str, control: AwsControlPlane) -> dict[str, str]:
         """The stack's store credentials and endpoint, read from the vault."""
@@ -337,6 +350,14 @@ class Sandbox:
         groups = [c.pid for c in components if c in alive or not pid_alive(c.pid)]
         stop_processes([c.pid for c in alive], groups=groups)
         return [c.name for c in alive]
+
+
+def up_steps(stacks: Sequence[StackPlan]) -> int:
+    """The steps of `Sandbox.up`: the control plane, each store emulator (S3 is on the
+    control plane), each stack's publish, IAM on, the registry, each stack's Triton, the
+    baseline, the front door."""
+    emulators = {p.scheme for p in stacks if EMULATORS[p.scheme].start is not None}
+    return 1 + len(emulators) + len(stacks) + 2 + len(stacks) + 2
 
 
 def _wait_routes(door: FrontDoor, timeout_s: float) -> None:

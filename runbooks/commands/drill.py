@@ -15,6 +15,7 @@ from runbooks.commands.options import (
     print_written,
     project_of,
 )
+from runbooks.progress import display
 
 if TYPE_CHECKING:
     from components.stack_config import Project
@@ -108,15 +109,9 @@ def drill_exit_plan(
         return
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = out or proj.root / ".exitplan" / "drills" / f"{stamp}-{source}-to-{dest}"
-    with DrillLock(lock), render.stage_progress(enabled=not as_json) as say:
+    with DrillLock(lock), display(enabled=not as_json) as progress:
         try:
-            journal = run_exit_plan(
-                proj,
-                drill_target,
-                options,
-                folder / "journal.json",
-                lambda m: say("drill", m),
-            )
+            journal = run_exit_plan(proj, drill_target, options, folder / "journal.json", progress)
         finally:
             if (folder / "journal.json").exists():
                 from runbooks.reports.journal import Journal

@@ -9,6 +9,7 @@ import typer
 
 from runbooks import render
 from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.progress import display
 
 app = typer.Typer()
 
@@ -87,7 +88,7 @@ def package(
         registry_tls=not insecure_registry,
         publish_to=stores,
     )
-    with render.stage_progress(enabled=not as_json) as progress:
+    with display(enabled=not as_json) as progress:
         result = run_package(options, progress)
     if as_json:
         print_json("package", result.as_dict())

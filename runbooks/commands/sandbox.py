@@ -8,6 +8,7 @@ import typer
 
 from runbooks import render
 from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.progress import display
 
 sandbox_app = typer.Typer(
     help="The sandbox: one real Triton per stack behind an HAProxy front door, on loopback.",
@@ -50,10 +51,8 @@ def sandbox_up(
     settings = SandboxSettings(
         server_timeout_multiple=timeout_multiple, server_timeout_floor_ms=timeout_floor_ms
     )
-    with render.stage_progress(enabled=not as_json) as progress:
-        state = start_sandbox(
-            proj, stacks or default_stacks(proj), lambda m: progress("up", m), settings
-        )
+    with display(enabled=not as_json) as progress:
+        state = start_sandbox(proj, stacks or default_stacks(proj), progress, settings)
     if as_json:
         print_json("sandbox.up", state.as_dict())
     else:

@@ -21,6 +21,7 @@ from typing import Any
 
 from components.catalog.clouds import facts
 from components.stack_config import Project
+from model_packaging.progress import Progress, reporter
 from runbooks.errors import DrillCheckFailed, DrillInterrupted, RunbookError
 from runbooks.load import generator as loadgen
 from runbooks.load.background import BackgroundLoad
@@ -29,7 +30,7 @@ from runbooks.targets.target import Need, Target, missing, require
 
 SETTLE_S = 0.5  # after a weight change, before the gate's window opens
 LOAD_MARGIN_S = 4.0
-Progress = Callable[[str], None]
+TICK_S = 0.25  # a hold advances the progress this often
 # What the drill asks of its target on both stacks, whatever the options.
 DRILL_OPERATIONS = ("health", "model_digest", "store_uri")
 ROUTER_OPERATIONS = ("stacks", "endpoint", "weights", "set_weights")
@@ -170,12 +171,14 @@ def run_exit_plan(
     target: Target,
     options: ExitPlanOptions,
     journal_path: Path,
-    progress: Progress,
+    progress: Progress | Callable[[str], None],
 ) -> Journal:
     """The drill; returns its journal (verdict inside; its `target` is the target's kind, which
-    `exitplan drill rollback` rebuilds). Raises UnsupportedOperation before anything changes
-    when the target lacks an operation, DrillCheckFailed after a failed check or gate (rolled
-    back), DrillInterrupted after Ctrl-C (rolled back)."""
+    `exitplan drill rollback` rebuilds). Its phases are lines, and the `progress` stage "drill"
+    counts the planned seconds (every hold and the first settle) as they pass. Raises
+    UnsupportedOperation before anything changes when the target lacks an operation,
+    DrillCheckFailed after a failed check or gate (rolled back), DrillInterrupted after Ctrl-C
+    (rolled back)."""
     checks = preflight(project, target, options)
     before = target.weights()
     dest_stack = project.stack(options.dest)
@@ -207,11 +210,15 @@ def run_exit_plan(
     model = project.stack(options.source).spec.triton.models[0].name
     duration = holds * options.hold_s + 2 * LOAD_MARGIN_S
     load = BackgroundLoad(target, model, options.rate, duration, journal_path.parent)
+    progress = reporter(progress)
+    planned = SETTLE_S + holds * options.hold_s
+    progress.stage("drill", f"{options.source} -> {options.dest}", total=planned, unit="s")
     drill = _Drill(target, options, journal, load, before, progress)
     load.start()
     try:
         drill.run()
         _conclude(journal, options)
+        progress.done()
     except KeyboardInterrupt:
         drill.rollback("interrupted")
         journal.finish("interrupted", False, "interrupted (Ctrl-C); rolled back")
@@ -284,8 +291,16 @@ class _Drill:
 
     def hold(self) -> tuple[float, float]:
         start = self.load.now()
-        time.sleep(self.options.hold_s)
+        self.wait(self.options.hold_s)
         return start, self.load.now()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep `seconds`, advancing the progress as they pass."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            tick = min(left, TICK_S)
+            time.sleep(tick)
+            self.progress.advance(tick)
 
     def set_weights(self, weights: dict[str, int], why: str) -> None:
         previous = self.target.weights()
@@ -296,7 +311,7 @@ class _Drill:
 
     def run(self) -> None:
         o = self.options
-        time.sleep(SETTLE_S)
+        self.wait(SETTLE_S)
         self.progress(f"baseline: {o.hold_s:g} s at {o.rate:g} req/s")
         start, end = self.hold()
         baseline = self.phase("baseline", start, end)
