@@ -179,8 +179,10 @@ def _deployment(config: TritonConfig) -> Manifest:
     container = {
         "name": "tritonserver",
         "image": config.image,
-        "command": ["tritonserver"],
-        "args": args,
+        # `args` only: the NGC image's entrypoint (/opt/nvidia/nvidia_entrypoint.sh) sources its
+        # entrypoint.d checks (banner, GPU driver and CUDA compatibility), then execs "$@"
+        # (triton-inference-server/server docker/cpu_only/nvidia_entrypoint.sh, build.py).
+        "args": ["tritonserver", *args],
         "ports": [
             {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
             {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},

@@ -149,3 +149,13 @@ def test_azure_copies_the_models_unless_the_release_reads_as_with_managed_identi
     pod = one(plans["azure-standby"], DEPLOYMENT).inputs["spec"]["template"]["spec"]
     assert [c["name"] for c in pod["initContainers"]] == ["fetch-models"]
     assert "--model-repository=/models" in pod["containers"][0]["args"]
+
+
+@pytest.mark.parametrize("stack", BASE_STACKS)
+def test_triton_keeps_the_ngc_entrypoint(plans: dict[str, Plan], stack: str) -> None:
+    """No `command`: the image's nvidia_entrypoint.sh runs its driver checks, then execs the
+    args, whose first word is the server."""
+    container = one(plans[stack], DEPLOYMENT).inputs["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container
+    assert container["args"][0] == "tritonserver"
+    assert all(a.startswith("--") for a in container["args"][1:])
