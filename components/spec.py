@@ -47,6 +47,7 @@ StandbyLevel = Literal["hot", "warm", "pilot-light"]
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
 NonNegative = Annotated[int, Field(ge=0)]
 Positive = Annotated[int, Field(ge=1)]
+ObjectId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")]
 
 
 class _Strict(BaseModel):
@@ -179,6 +180,10 @@ class ServiceSpec(_Strict):
     network: NetworkSpec
     tags: dict[str, str]
     dns_name: Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")]
+    # Azure: the Entra object ID that publishes models (`exitplan package --publish`), granted
+    # Storage Blob Data Contributor on the model container; default: the deployer. Unused
+    # elsewhere (publishers there use their own cloud credentials).
+    model_publisher: ObjectId | None = None
     drillable: bool = False
 
     @field_validator("tags")
@@ -206,6 +211,10 @@ class StandbySpec(_Strict):
     replication_role_arn: Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:role/.+$")] | None = (
         None
     )
+    # Azure: the Entra object ID that publishes models (`exitplan package --publish`), granted
+    # Storage Blob Data Contributor on the model container; default: the deployer. Unused
+    # elsewhere (publishers there use their own cloud credentials).
+    model_publisher: ObjectId | None = None
     drillable: bool = False
 
 
@@ -228,6 +237,10 @@ class EdgeSpec(_Strict):
     model_repository: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,40}[a-z0-9]$")] | None = (
         None
     )
+    # Azure: the Entra object ID that publishes models (`exitplan package --publish`), granted
+    # Storage Blob Data Contributor on the model container; default: the deployer. Unused
+    # elsewhere (publishers there use their own cloud credentials).
+    model_publisher: ObjectId | None = None
     drillable: bool = False
 
     @model_validator(mode="after")

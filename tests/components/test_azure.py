@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from components import catalog
-from components.errors import CatalogError
-from components.planning.runner import Plan
+from components.errors import CatalogError, SpecError
+from components.planning.runner import Plan, plan_stack
 from components.providers.azure.cluster import (
     AKS_RBAC_CLUSTER_ADMIN,
     azurecli_kubeconfig,
@@ -19,10 +19,11 @@ from components.providers.azure.cluster import (
 )
 from components.providers.azure.plan import AKS_SERVER_APP
 from components.stack_config import Project
-from tests.conftest import ROOT, one
+from tests.conftest import ROOT, MakeProject, one, service_config, standby_config
 
 AZURE = ("azure-standby", "azure-edge")
 NETWORK = "4d97b98b-1d4f-4787-a291-c67834d212e7"  # Network Contributor
+BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 
 
 @pytest.fixture(scope="module")
@@ -197,3 +198,32 @@ def test_azurecli_kubeconfig_refuses_a_config_without_kubelogin() -> None:
     raw = yaml.safe_dump({"users": [{"name": "u", "user": {"token": "static"}}]})
     with pytest.raises(ValueError, match="kubelogin"):
         azurecli_kubeconfig(raw)
+
+
+def test_deployer_may_publish_models_by_default(azure: Plan) -> None:
+    """Shared keys are off: without a Blob Data role even an Owner cannot upload a model."""
+    grant = one(azure, "azure-native:authorization:RoleAssignment", "-publisher-blob-contributor")
+    assert grant.inputs["roleDefinitionId"].endswith(BLOB_DATA_CONTRIBUTOR)
+    assert grant.inputs["principalId"] == "plan-object"  # the deployer's client.object_id
+    assert grant.inputs["scope"] == "fraud-scoring-standby-models-container-id"
+
+
+def test_a_configured_publisher_gets_the_blob_contributor_role(make_project: MakeProject) -> None:
+    publisher = "0f0e0d0c-0b0a-4909-8807-060504030201"
+    project = make_project(
+        {
+            "aws-primary": service_config(),
+            "azure-standby": standby_config("warm", "azure", model_publisher=publisher),
+        }
+    )
+    plan = plan_stack(project, project.stack("azure-standby"))
+    grant = one(plan, "azure-native:authorization:RoleAssignment", "-publisher-blob-contributor")
+    assert grant.inputs["principalId"] == publisher
+
+
+def test_publisher_must_be_an_entra_object_id(make_project: MakeProject) -> None:
+    config = standby_config("warm", "azure", model_publisher="ci@example.com")
+    project = make_project({"aws-primary": service_config(), "azure-standby": config})
+    with pytest.raises(SpecError) as caught:
+        project.stack("azure-standby").validate()
+    assert "model_publisher" in str(caught.value)

@@ -37,6 +37,7 @@ FACTS = facts("azure")
 
 # Built-in role definition IDs (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
@@ -123,6 +124,15 @@ def build_cluster(
     )
     gpu_pool = _gpu_pool(name, spec, plan, group, cluster, node_subnet, tags, opts)
     account, container = _model_store(name, spec, group, tags, opts)
+    # Shared keys are off, so only a data-plane role lets anyone write models, an Owner too.
+    _assign(
+        f"{name}-publisher-blob-contributor",
+        spec.model_publisher or client.object_id,
+        STORAGE_BLOB_DATA_CONTRIBUTOR,
+        container.id,
+        client,
+        opts,
+    )
     identity = _triton_identity(name, spec, group, cluster, container, client, tags, opts)
     deployer = _assign(
         f"{name}-deployer-cluster-admin",
