@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from components.planning.runner import Plan
+from components.planning.runner import Plan, plan_stack
+from components.providers.gcp import plan as gcp_plan
 from components.providers.gcp.cluster import DEFAULT_ZONES, initial_per_zone
-from tests.conftest import one
+from tests.conftest import MakeProject, one, service_config, stack_config
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +110,25 @@ def test_initial_node_counts_are_per_zone(gcp: Plan) -> None:
 )
 def test_initial_per_zone(total: int, zones: int, gpu: bool, expected: int) -> None:
     assert initial_per_zone(total, zones, gpu=gpu) == expected
+
+
+def test_reported_kubernetes_version_is_the_control_planes(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parity reads master_version (what runs), not the min_master_version floor: a channel
+    that runs a newer minor than the floor shows that minor."""
+    cluster = "gcp:container/cluster:Cluster"
+    computed = gcp_plan.COMPUTED[cluster]
+    monkeypatch.setitem(
+        gcp_plan.COMPUTED,
+        cluster,
+        lambda name, inputs, config: {
+            **computed(name, inputs, config),
+            "masterVersion": "1.99.2-gke.7",
+        },
+    )
+    project = make_project(
+        {"aws-primary": service_config(), "gcp-standby": stack_config("gcp-standby")}
+    )
+    plan = plan_stack(project, project.stack("gcp-standby"))
+    assert plan.outputs["parity"]["Kubernetes minor"] == "1.99"

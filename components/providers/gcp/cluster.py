@@ -129,7 +129,8 @@ def build_cluster(
     return CloudCluster(
         cluster_name=cluster.name,
         kubeconfig=pulumi.Output.secret(_kubeconfig(cluster)),
-        kubernetes_version=cluster.min_master_version.apply(lambda v: v or ""),
+        # What the control plane runs (min_master_version is only a floor under the channel).
+        kubernetes_version=cluster.master_version.apply(lambda v: v or ""),
         identity=WorkloadIdentity(
             kind=FACTS.identity_kind,
             principal=account.email,

@@ -30,6 +30,8 @@ COMPUTED: dict[str, Computed] = {
         "name": inputs.get("name", name),
         "endpoint": "203.0.113.10",
         "masterAuth": {"clusterCaCertificate": PLACEHOLDER_CA},
+        # GKE's version form (1.MINOR.PATCH-gke.N); the channel picks it at or above the floor.
+        "masterVersion": f"{inputs.get('minMasterVersion', '1.0')}.0-gke.0",
     },
     "gcp:edgecontainer/cluster:Cluster": lambda name, inputs, _c: {
         "name": inputs.get("name", name),
