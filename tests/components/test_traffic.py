@@ -11,6 +11,7 @@ import pytest
 from components.errors import SpecError, UnsupportedFeatureError
 from components.planning.runner import Plan, plan_stack
 from components.providers.aws import dns as aws_dns
+from components.providers.azure import dns as azure_dns
 from components.providers.base import RoutedEndpoint
 from tests.conftest import MakeProject, one, service_config, stack_config, standby_config
 
@@ -144,6 +145,17 @@ def test_traffic_manager_profiles_and_endpoints(make_project: MakeProject) -> No
     assert [e["priority"] for e in failover["endpoints"]] == [1, 2]
     cname = one(plan, "azure-native:dns:RecordSet").inputs
     assert (cname["recordType"], cname["relativeRecordSetName"]) == ("CNAME", "score")
+    # Global labels under trafficmanager.net, from the public name, not the logical name.
+    assert weighted["dnsConfig"]["relativeName"] == "score-fraud-example-com-weighted"
+    assert failover["dnsConfig"]["relativeName"] == "score-fraud-example-com-failover"
+
+
+def test_traffic_manager_label_fits_a_dns_label_and_stays_distinct() -> None:
+    long_a = "inference." + "a" * 60 + ".example.com"
+    long_b = "inference." + "a" * 60 + ".example.org"
+    labels = {azure_dns.relative_name(n, "weighted") for n in (long_a, long_b)}
+    assert len(labels) == 2
+    assert all(len(label) <= 63 and not label.endswith("-") for label in labels)
 
 
 def test_traffic_manager_zero_weight_is_a_disabled_endpoint(make_project: MakeProject) -> None:

@@ -3,6 +3,7 @@ priority profile when failover is configured, monitored on Triton's readiness pa
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 import pulumi
@@ -14,6 +15,7 @@ from components.providers.base import RoutedEndpoint, RoutedName
 from components.spec import TrafficSpec
 
 EXTERNAL = "Microsoft.Network/trafficManagerProfiles/externalEndpoints"
+MAX_LABEL = 63
 NESTED = "Microsoft.Network/trafficManagerProfiles/nestedEndpoints"
 
 
@@ -35,6 +37,7 @@ def build_router(
     tm = azure.trafficmanager
     weighted = _profile(
         f"{name}-weighted",
+        relative_name(dns_name, "weighted"),
         traffic,
         "Weighted",
         [
@@ -54,6 +57,7 @@ def build_router(
     if traffic.failover:
         front = _profile(
             f"{name}-failover",
+            relative_name(dns_name, "failover"),
             traffic,
             "Priority",
             [
@@ -88,8 +92,21 @@ def build_router(
     return RoutedName(dns_name, True, dict(traffic.weights), [weighted, front, cname])
 
 
+def relative_name(dns_name: str, layer: str) -> str:
+    """The profile's label under trafficmanager.net, which is global: derived from the public
+    name this router owns (unique to its owner), not from the Pulumi logical name (the same in
+    every deployment of this project). A DNS label holds 63 characters at most: a longer one
+    keeps a hash of the whole."""
+    label = f"{dns_name.replace('.', '-')}-{layer}"
+    if len(label) <= MAX_LABEL:
+        return label
+    suffix = hashlib.sha256(label.encode()).hexdigest()[:8]
+    return f"{label[: MAX_LABEL - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+
 def _profile(
     name: str,
+    relative: str,
     traffic: TrafficSpec,
     method: str,
     endpoints: list[azure.trafficmanager.EndpointArgs],
@@ -102,7 +119,7 @@ def _profile(
         location="global",
         profile_status="Enabled",
         traffic_routing_method=method,
-        dns_config=azure.trafficmanager.DnsConfigArgs(relative_name=name, ttl=traffic.ttl_s),
+        dns_config=azure.trafficmanager.DnsConfigArgs(relative_name=relative, ttl=traffic.ttl_s),
         monitor_config=azure.trafficmanager.MonitorConfigArgs(
             protocol="HTTP",
             port=triton_wire().http_port,
