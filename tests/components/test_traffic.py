@@ -28,6 +28,7 @@ def test_route53_health_checks_probe_triton_readiness(aws: Plan) -> None:
     checks = {
         r.name.rsplit("-", 2)[-2] + "-" + r.name.rsplit("-", 1)[-1]: r.inputs
         for r in aws.of_type(ROUTE53_CHECK)
+        if r.inputs["type"] == "HTTP"
     }
     assert set(checks) == {"aws-primary", "gcp-standby", "azure-standby"}
     for check in checks.values():
@@ -98,12 +99,29 @@ def test_route53_failover_nests_the_weighted_set_as_primary(aws: Plan) -> None:
     primary, secondary = failover["PRIMARY"], failover["SECONDARY"]
     assert primary["name"] == secondary["name"] == "score.fraud.example.com"
     assert primary["aliases"][0]["name"] == "weighted.score.fraud.example.com"
-    assert primary["aliases"][0]["evaluateTargetHealth"] is True
     assert secondary["healthCheckId"]
     assert aws.outputs["traffic"]["failover"] == {
         "primary": "aws-primary",
         "secondary": "gcp-standby",
     }
+
+
+def test_route53_failover_primary_is_healthy_only_while_a_weighted_stack_is(aws: Plan) -> None:
+    """The zero-weight standbys stay in the weighted set (a drill shifts weight to them), but
+    they do not keep the failover primary healthy: Route 53 answers with zero-weight records
+    once every weighted one is down, which would hide the secondary."""
+    primary = next(
+        r
+        for r in _records(aws, "failoverRoutingPolicies")
+        if r["failoverRoutingPolicies"][0]["type"] == "PRIMARY"
+    )
+    assert primary["aliases"][0]["evaluateTargetHealth"] is False
+    serving = one(aws, ROUTE53_CHECK, "-health-serving")
+    assert primary["healthCheckId"] == f"{serving.name}-id"
+    assert serving.inputs["type"] == "CALCULATED"
+    assert serving.inputs["childHealthThreshold"] == 1
+    # Only aws-primary carries weight (100; the standbys 0).
+    assert serving.inputs["childHealthchecks"] == ["fraud-scoring-router-health-aws-primary-id"]
 
 
 def _routed(make_project: MakeProject, traffic: dict[str, Any], **extra: Any) -> Plan:

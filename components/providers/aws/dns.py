@@ -1,5 +1,6 @@
 """Route 53: health checks on each stack's Triton readiness, weighted records for canary
-shifts, and failover records (primary = the weighted set, secondary = the standby).
+shifts, and failover records (primary = the weighted set while a stack with a weight above 0
+is healthy, secondary = the standby).
 
 Every record of the public name is type A, derived from each endpoint's kind (one record
 type per weighted set: a name cannot mix CNAME with other types): an AWS NLB's hostname is an
@@ -60,6 +61,7 @@ def build_router(
         for stack, weight in traffic.weights.items()
     ]
     if traffic.failover:
+        serving = _serving_check(name, [checks[s] for s, w in traffic.weights.items() if w], opts)
         records.append(
             aws.route53.Record(
                 f"{name}-failover-primary",
@@ -68,9 +70,17 @@ def build_router(
                 type=RECORD_TYPE,
                 set_identifier="primary",
                 failover_routing_policies=[{"type": "PRIMARY"}],
+                # Healthy while a stack with a weight above 0 is: the set's own health would
+                # count its zero-weight records too, which Route 53 answers with once every
+                # weighted one is down, so the secondary would never be used.
                 aliases=[
-                    {"name": weighted_name, "zone_id": zone.zone_id, "evaluate_target_health": True}
+                    {
+                        "name": weighted_name,
+                        "zone_id": zone.zone_id,
+                        "evaluate_target_health": False,
+                    }
                 ],
+                health_check_id=serving.id,
                 opts=opts,
             )
         )
@@ -107,6 +117,22 @@ def health_check(
         request_interval=traffic.health_check.interval_s,
         failure_threshold=traffic.health_check.failure_threshold,
         tags={"Name": name},
+        opts=opts,
+    )
+
+
+def _serving_check(
+    name: str, children: list[aws.route53.HealthCheck], opts: pulumi.ResourceOptions
+) -> aws.route53.HealthCheck:
+    """A calculated check, healthy while at least one of `children` (the checks of the stacks
+    that carry weight) is (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/
+    health-checks-creating-values.html#health-checks-creating-values-calculated)."""
+    return aws.route53.HealthCheck(
+        f"{name}-health-serving",
+        type="CALCULATED",
+        child_healthchecks=[child.id for child in children],
+        child_health_threshold=1,
+        tags={"Name": f"{name}-serving"},
         opts=opts,
     )
 
