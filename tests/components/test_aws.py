@@ -127,3 +127,18 @@ def test_every_child_is_parented_and_named_after_its_component(aws: Plan, compon
     orphans = [r.name for r in aws.resources if r.custom and not r.parent]
     assert all(r.startswith(("aws", "default")) or "organization/" in r for r in orphans)
     assert aws.outputs["kubeconfig"] and "kubeconfig" in aws.secret_outputs
+
+
+def test_nlb_checks_triton_readiness_over_http_on_the_http_port(aws: Plan) -> None:
+    """An NLB target group checks TCP unless told HTTP (the path alone is ignored), and the
+    gRPC port's target group would check gRPC's port, which answers no HTTP."""
+    service = next(
+        s.inputs
+        for s in aws.of_type("kubernetes:core/v1:Service")
+        if s.inputs["spec"]["type"] == "LoadBalancer"
+    )
+    annotations = service["metadata"]["annotations"]
+    prefix = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-"
+    assert annotations[prefix + "protocol"] == "HTTP"
+    assert annotations[prefix + "port"] == "8000"
+    assert annotations[prefix + "path"] == "/v2/health/ready"

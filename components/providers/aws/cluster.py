@@ -36,10 +36,17 @@ NODE_POLICIES = {
     "cni": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
     "ecr": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 }
+# AWS Load Balancer Controller Service annotations
+# (kubernetes-sigs/aws-load-balancer-controller docs/guide/service/annotations.md). NLB target
+# groups check TCP unless the protocol is HTTP (the path alone is ignored), and each port's
+# target group checks its own port unless told: gRPC's 8001 answers no HTTP readiness, so both
+# check Triton's HTTP readiness on the HTTP port.
 LOAD_BALANCER_ANNOTATIONS = {
     "service.beta.kubernetes.io/aws-load-balancer-type": "external",
     "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
     "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "HTTP",
+    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": str(triton_wire().http_port),
     "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": triton_wire().ready_path,
 }
 EKS_TRUST = {
