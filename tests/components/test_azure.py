@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 import yaml
@@ -11,6 +12,7 @@ import yaml
 from components import catalog
 from components.errors import CatalogError, SpecError
 from components.planning.runner import Plan, plan_stack
+from components.providers.azure import plan as azure_plan
 from components.providers.azure.cluster import (
     AKS_RBAC_CLUSTER_ADMIN,
     azurecli_kubeconfig,
@@ -24,6 +26,7 @@ from tests.conftest import ROOT, MakeProject, one, service_config, standby_confi
 AZURE = ("azure-standby", "azure-edge")
 NETWORK = "4d97b98b-1d4f-4787-a291-c67834d212e7"  # Network Contributor
 BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+CLUSTER = "azure-native:containerservice:ManagedCluster"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,7 @@ def azure(plans: dict[str, Plan]) -> Plan:
 
 def test_aks_has_oidc_issuer_workload_identity_and_kms(azure: Plan) -> None:
     aks = one(azure, "azure-native:containerservice:ManagedCluster").inputs
-    assert aks["kubernetesVersion"] == "1.35"
+    assert aks["kubernetesVersion"] == Project(ROOT).stack("azure-standby").spec.kubernetes_version
     assert aks["oidcIssuerProfile"]["enabled"] is True
     assert aks["securityProfile"]["workloadIdentity"]["enabled"] is True
     assert aks["securityProfile"]["azureKeyVaultKms"]["enabled"] is True
@@ -227,3 +230,18 @@ def test_publisher_must_be_an_entra_object_id(make_project: MakeProject) -> None
     with pytest.raises(SpecError) as caught:
         project.stack("azure-standby").validate()
     assert "model_publisher" in str(caught.value)
+
+
+def test_parity_reports_the_version_aks_runs_not_the_one_asked_for(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`currentKubernetesVersion` is what the cluster runs; `kubernetesVersion` only echoes
+    the spec. A cluster that runs another minor than asked must show it in parity."""
+    answer = azure_plan.COMPUTED[CLUSTER]
+
+    def runs_older(name: str, inputs: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+        return {**answer(name, inputs, config), "currentKubernetesVersion": "1.29.9"}
+
+    monkeypatch.setitem(azure_plan.COMPUTED, CLUSTER, runs_older)
+    plan = plan_stack(project, project.stack("azure-standby"))
+    assert plan.outputs["parity"]["Kubernetes minor"] == "1.29"

@@ -145,7 +145,8 @@ def build_cluster(
     return CloudCluster(
         cluster_name=cluster.name,
         kubeconfig=pulumi.Output.secret(_kubeconfig(group, cluster, deployer, parent)),
-        kubernetes_version=cluster.kubernetes_version.apply(lambda v: v or ""),
+        # What the cluster runs (major.minor.patch), not the spec's major.minor echoed back.
+        kubernetes_version=cluster.current_kubernetes_version.apply(lambda v: v or ""),
         identity=WorkloadIdentity(
             kind=FACTS.identity_kind,
             principal=identity.client_id,

@@ -60,9 +60,12 @@ def _cluster(name: str, inputs: State, config: State) -> State:
         uid: _identity(uid, {}, config) for uid in identity.get("userAssignedIdentities") or []
     }
     region = region_of(inputs, "eastus")
+    requested = str(inputs.get("kubernetesVersion", ""))
     return {
         "name": cluster,
         "identity": identity,
+        # A major.minor request runs that minor's newest GA patch (placeholder patch here).
+        "currentKubernetesVersion": requested if requested.count(".") == 2 else f"{requested}.0",
         "fqdn": f"{cluster}.hcp.{region}.azmk8s.io",
         "oidcIssuerProfile": {
             "enabled": True,
