@@ -419,9 +419,10 @@ def _model_source(
                 "AZURE_STORAGE_CLIENT_ID": identity.client_id,
             },
         )
-    # A one-shot copy at pod start: a version published later loads only after the pods
-    # restart (`kubectl rollout restart deployment -n triton`), where `as://` with managed
-    # identity, `s3://` and `gs://` let Triton see the store itself. The image tag is Azure
+    # A one-shot copy at pod start: a version published later reaches Triton only when the
+    # pods restart (`kubectl rollout restart deployment -n triton`); where Triton reads the
+    # store itself (`s3://`, `gs://`, `as://` with managed identity) a repository load call
+    # (`POST /v2/repository/models/<model>/load`) can pick it up. The image tag is Azure
     # CLI 2.89.0's (github.com/Azure/azure-cli/releases/tag/azure-cli-2.89.0, 2026-08-04);
     # that MCR serves it under that tag follows MCR's per-release tags and was not pulled here.
     cli = catalog.image("azure-cli")
