@@ -185,6 +185,9 @@ class ServiceSpec(_Strict):
     # elsewhere (publishers there use their own cloud credentials).
     model_publisher: ObjectId | None = None
     drillable: bool = False
+    # Google: the cluster cannot be deleted (GKE deletion_protection, Distributed Cloud
+    # deletion_policy PREVENT) until this is false and applied; unused elsewhere.
+    deletion_protection: bool = True
 
     @field_validator("tags")
     @classmethod
@@ -216,6 +219,9 @@ class StandbySpec(_Strict):
     # elsewhere (publishers there use their own cloud credentials).
     model_publisher: ObjectId | None = None
     drillable: bool = False
+    # Google: the cluster cannot be deleted (GKE deletion_protection, Distributed Cloud
+    # deletion_policy PREVENT) until this is false and applied; unused elsewhere.
+    deletion_protection: bool = True
 
 
 class EdgeSpec(_Strict):
@@ -242,6 +248,9 @@ class EdgeSpec(_Strict):
     # elsewhere (publishers there use their own cloud credentials).
     model_publisher: ObjectId | None = None
     drillable: bool = False
+    # Google: the cluster cannot be deleted (GKE deletion_protection, Distributed Cloud
+    # deletion_policy PREVENT) until this is false and applied; unused elsewhere.
+    deletion_protection: bool = True
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> EdgeSpec:

@@ -34,6 +34,7 @@ def standby_spec(primary: ServiceSpec, standby: StandbySpec) -> ServiceSpec:
             "model_repository": standby.model_repository,
             "network": standby.network,
             "drillable": standby.drillable,
+            "deletion_protection": standby.deletion_protection,
             "model_publisher": standby.model_publisher,
             "gpu": (standby.gpu or gpu).model_copy(
                 update={"min_nodes": low_nodes, "max_nodes": gpu.max_nodes}
@@ -53,6 +54,7 @@ def edge_service_spec(service: ServiceSpec, edge: EdgeSpec, plan: EdgePlan) -> S
             "network": edge.network,
             "model_repository": edge.model_repository or service.model_repository,
             "drillable": edge.drillable,
+            "deletion_protection": edge.deletion_protection,
             "model_publisher": edge.model_publisher,
             "gpu": (edge.gpu or service.gpu).model_copy(
                 update={"min_nodes": edge.min_nodes, "max_nodes": edge.max_nodes}

@@ -79,6 +79,7 @@ def test_distributed_cloud_cluster_node_pool_and_fleet(plans: dict[str, Plan]) -
     cluster = one(plan, "gcp:edgecontainer/cluster:Cluster").inputs
     assert cluster["location"] == "us-central1"
     assert cluster["fleet"]["project"] == "projects/123456789012"
+    assert cluster["deletionPolicy"] == "PREVENT"
     assert cluster["authorization"]["adminUsers"]["username"] == "ml-platform-admins@example.com"
     pool = one(plan, "gcp:edgecontainer/nodePool:NodePool").inputs
     assert (pool["nodeLocation"], pool["nodeCount"]) == ("us-central1-edge-den1", 1)

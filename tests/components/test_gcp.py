@@ -132,3 +132,14 @@ def test_reported_kubernetes_version_is_the_control_planes(
     )
     plan = plan_stack(project, project.stack("gcp-standby"))
     assert plan.outputs["parity"]["Kubernetes minor"] == "1.99"
+
+
+def test_deletion_protection_is_on_by_default_and_configurable(
+    gcp: Plan, make_project: MakeProject
+) -> None:
+    assert one(gcp, "gcp:container/cluster:Cluster").inputs["deletionProtection"] is True
+    config = stack_config("gcp-standby")
+    config["config"]["exitplan:standby"]["deletion_protection"] = False
+    project = make_project({"aws-primary": service_config(), "gcp-standby": config})
+    plan = plan_stack(project, project.stack("gcp-standby"))
+    assert one(plan, "gcp:container/cluster:Cluster").inputs["deletionProtection"] is False

@@ -78,7 +78,9 @@ def build_cluster(
         min_master_version=spec.kubernetes_version,
         remove_default_node_pool=True,
         initial_node_count=1,
-        deletion_protection=True,
+        # Default on (a GKE cluster is not deleted by accident); `deletion_protection: false`
+        # in the stack, applied once, lets `pulumi destroy` remove it (exit drills, teardown).
+        deletion_protection=spec.deletion_protection,
         network=network.id,
         subnetwork=subnet.id,
         networking_mode="VPC_NATIVE",

@@ -60,6 +60,9 @@ def build_edge(
             "services_ipv4_cidr_blocks": [str(services)],
         },
         fleet={"project": project.number.apply(lambda n: f"projects/{n}")},
+        # A provider-side guard, like GKE's deletion_protection (`deletion_protection` in the
+        # stack; default on).
+        deletion_policy="PREVENT" if spec.deletion_protection else "DELETE",
         labels=labels,
         opts=opts,
     )

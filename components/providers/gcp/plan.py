@@ -68,6 +68,7 @@ INVOKES: dict[str, Invoke] = {
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "gcp:container/cluster:Cluster": (
         "minMasterVersion",
+        "deletionProtection",
         "workloadIdentityConfig.workloadPool",
         "privateClusterConfig.enablePrivateNodes",
         "databaseEncryption.state",
