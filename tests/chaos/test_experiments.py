@@ -33,6 +33,7 @@ from tests.conftest import (
     sandbox_fixtures,
     stack_config,
 )
+from tests.runbooks.json_contract import validated
 
 # latency- and timing-sensitive sandbox modules run one after another on one worker
 pytestmark = pytest.mark.xdist_group("sandbox-timing")
@@ -98,7 +99,7 @@ def test_dry_lists_resolved_activities_and_changes_nothing(
         ],
     )
     assert result.exit_code == 0, result.output
-    dry = json.loads(result.output)
+    dry = validated(result.stdout)
     assert dry["schema"] == "exitplan.chaos.run/1" and dry["dry"] is True
     steps = dry["steps"]
     revoke = next(s for s in steps if s["name"] == "revoke-primary-key")
@@ -240,6 +241,7 @@ def test_a_broken_steady_state_deviates_and_exits_1(
          "--project", str(project.root)],
     )  # fmt: skip
     assert result.exit_code == 1, result.output
+    assert validated(result.stdout)["deviated"] is True
     journal = json.loads((tmp_path / "run" / "journal.json").read_text())
     assert journal["deviated"] is True
     after = {p["activity"]["name"]: p for p in journal["steady_states"]["after"]["probes"]}

@@ -20,6 +20,7 @@ from runbooks.errors import DrillCheckFailed
 from runbooks.reports.drill import write_report
 from sandbox.target import SandboxTarget
 from tests.conftest import sandbox_fixtures
+from tests.runbooks.json_contract import validated
 
 # latency- and timing-sensitive sandbox modules run one after another on one worker
 pytestmark = pytest.mark.xdist_group("sandbox-timing")
@@ -195,6 +196,7 @@ def test_a_killed_drill_is_rolled_back_from_its_journal(
     second = run_cli(args)
     assert second.returncode == 0, second.stderr
     assert "nothing left to restore" in second.stdout, "safe to run twice"
+    assert validated(run_cli([*args, "--json"]).stdout)["restored"] == []
     assert snapshot(target) == before
     (project.root / ".exitplan" / "sandbox" / "drill.lock").unlink(missing_ok=True)
 
@@ -206,6 +208,8 @@ def test_dry_run_prints_the_steps_and_changes_nothing(
     result = run_cli(drill_args(project, "--dry"))
     assert result.returncode == 0, result.stderr
     assert "canary 100%" in result.stdout and "revoke aws-primary" in result.stdout
+    dry = validated(run_cli(drill_args(project, "--dry", "--json")).stdout)
+    assert dry["dry"] is True and any("canary 100%" in step for step in dry["steps"])
     assert snapshot(target) == before
 
 

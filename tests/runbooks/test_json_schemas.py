@@ -25,22 +25,12 @@ from runbooks.commands.options import print_json
 from runbooks.reports.journal import Journal
 from sandbox.manager import Component, SandboxState
 from tests.conftest import ROOT, copied_project
+from tests.runbooks.json_contract import validated
 from tests.runbooks.test_load import Server, server  # noqa: F401  (the fake KServe server)
 from tests.runbooks.test_report import journal as report_journal
 
 EXPERIMENTS = ROOT / "chaos" / "experiments"
 DIGEST = "sha256:" + "ab" * 32
-
-
-def validated(stdout: str) -> dict[str, Any]:
-    """The one JSON object `stdout` holds, checked against the schema its `schema` field names
-    (an AssertionError listing every violation otherwise)."""
-    document = json.loads(stdout)
-    assert isinstance(document, dict), f"not one object: {stdout[:200]}"
-    validator = Draft202012Validator(schemas.load(schemas.command_of(document)))
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
-    assert not errors, "\n".join(errors)
-    return document
 
 
 def invoke(*args: str, code: int = 0) -> dict[str, Any]:

@@ -153,6 +153,21 @@ def test_every_target_call_is_logged_with_its_time(target: SandboxTarget) -> Non
     assert recent[-1]["stack"] == "gcp-standby"
 
 
+def test_status_and_load_json_follow_their_schemas(target: SandboxTarget, project: Project) -> None:
+    """The running sandbox's `status --json` and `load --json`, validated (issue 13, item 5)."""
+    from typer.testing import CliRunner
+
+    from runbooks.cli import app
+    from tests.runbooks.json_contract import validated
+
+    where = ["--project", str(project.root), "--json"]
+    status = validated(CliRunner().invoke(app, ["sandbox", "status", *where]).stdout)
+    assert status["running"] is True and set(status["stacks"]) == set(STACKS)
+    load = CliRunner().invoke(app, ["load", "--rate", "20", "--duration", "0.5", *where])
+    assert load.exit_code == 0, load.output
+    assert validated(load.stdout)["failed"] == 0
+
+
 def test_down_with_nothing_running_does_nothing(tmp_path: Path) -> None:
     assert sandbox_for(Project(tmp_path)).down() == []
 
