@@ -109,19 +109,22 @@ def test_key_vault_names_differ_across_azure_stacks(plans: dict[str, Plan]) -> N
     assert all(VAULT_NAME.match(n) for n in names.values()), names
 
 
-def test_vault_name_is_stable_valid_and_keyed_on_project_stack_and_role() -> None:
+def test_vault_name_is_stable_valid_and_keyed_on_project_stack_role_and_group() -> None:
     spec = Project(ROOT).stack("azure-standby").spec
-    name = vault_name(spec, "exitplan", "azure-standby")
-    assert name == vault_name(spec, "exitplan", "azure-standby")
+    name = vault_name(spec, "exitplan", "azure-standby", "rg-1")
+    assert name == vault_name(spec, "exitplan", "azure-standby", "rg-1")
     assert VAULT_NAME.match(name) and name.startswith("fraudscoring-")
     others = {
-        vault_name(spec, "exitplan", "azure-standby-2"),
-        vault_name(spec, "other-project", "azure-standby"),
-        vault_name(spec.model_copy(update={"role": "edge"}), "exitplan", "azure-standby"),
+        vault_name(spec, "exitplan", "azure-standby-2", "rg-1"),
+        vault_name(spec, "other-project", "azure-standby", "rg-1"),
+        vault_name(spec.model_copy(update={"role": "edge"}), "exitplan", "azure-standby", "rg-1"),
+        # A redeploy after `pulumi destroy` auto-names a new group: the soft-deleted,
+        # purge-protected vault keeps the old name for 90 days, the new one does not need it.
+        vault_name(spec, "exitplan", "azure-standby", "rg-2"),
     }
-    assert name not in others and len(others) == 3
+    assert name not in others and len(others) == 4
     long = spec.model_copy(update={"name": "a-very-long-service-name-for-a-vault"})
-    assert len(vault_name(long, "exitplan", "azure-standby")) <= 24
+    assert len(vault_name(long, "exitplan", "azure-standby", "rg-1")) <= 24
 
 
 def test_zone_redundant_storage_only_where_the_region_has_zones(plans: dict[str, Plan]) -> None:

@@ -235,7 +235,8 @@ def _control_plane(
         tags=tags,
         opts=opts,
     )
-    vault = vault_name(spec, pulumi.get_project(), pulumi.get_stack())
+    project, stack = pulumi.get_project(), pulumi.get_stack()
+    vault = group.name.apply(lambda rg: vault_name(spec, project, stack, rg))
     key, kms_grant = _kms(name, spec, vault, group, identity, client, tags, opts)
     network = [
         _grant(f"{name}-{label}-network", identity, NETWORK_CONTRIBUTOR, subnet.id, client, opts)
@@ -247,7 +248,7 @@ def _control_plane(
 def _kms(
     name: str,
     spec: ServiceSpec,
-    vault: str,
+    vault: pulumi.Output[str],
     group: azure.resources.ResourceGroup,
     control_plane: azure.managedidentity.UserAssignedIdentity,
     client: pulumi.Output[azure.authorization.GetClientConfigResult],
@@ -450,14 +451,15 @@ def storage_redundancy(region: str) -> str:
     return "Standard_ZRS" if catalog.region("azure", region).zones else "Standard_LRS"
 
 
-def vault_name(spec: ServiceSpec, project: str, stack: str) -> str:
+def vault_name(spec: ServiceSpec, project: str, stack: str, group: str) -> str:
     """A Key Vault name: global, 3-24 letters, digits and hyphens, starting with a letter
     (learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules, checked
-    2026-11-30). The service's name and a hash of project, stack and role, so two stacks of
-    one service never collide and every plan of a stack names the same vault. A purge-protected
-    vault keeps its name for the 90-day soft-delete retention after `pulumi destroy`."""
-    digest = hashlib.sha256(f"{project}/{stack}/{spec.role}".encode()).hexdigest()[:8]
-    return f"{_compact(spec.name, 13)}-{digest}"
+    2026-11-30). The service's name and a hash of project, stack, role and resource group, so
+    two stacks of one service never collide and a stack keeps its vault's name while its group
+    lives. A purge-protected vault keeps its name for the 90-day soft-delete retention after
+    `pulumi destroy`; a redeploy gets a new auto-named group, hence a new vault name."""
+    key = f"{project}/{stack}/{spec.role}/{group}"
+    return f"{_compact(spec.name, 13)}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
 def _compact(text: str, limit: int) -> str:
