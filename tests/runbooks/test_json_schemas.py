@@ -137,6 +137,16 @@ def test_stacks_list_plan_and_parity() -> None:
     assert parity["ok"] is True and parity["drift"] == []
 
 
+def test_policy_check() -> None:
+    """One stack through the policy pack; exit 1 exactly when the verdict is FAILED."""
+    result = CliRunner().invoke(
+        app, ["policy", "check", "gcp-standby", "--project", str(ROOT), "--json"]
+    )
+    report = validated(result.stdout)
+    assert report["stacks"] == ["gcp-standby"] and report["rules"]
+    assert result.exit_code == (1 if report["verdict"] == "FAILED" else 0), result.output
+
+
 def test_package(tmp_path: Path) -> None:
     from tests.model_packaging.models import sklearn_classifier
 
