@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 
 from components.catalog.clouds import cloud_of_token, facts
 from components.outputs import SECRET_OUTPUTS
@@ -43,11 +44,23 @@ def load_balancer_address(name: str, kind: str) -> State:
     return {"ip": str(PLACEHOLDER_IPS[offset])}
 
 
+def _has_unknown(value: Any) -> bool:
+    """Whether a registration input holds a value unknown in preview, at any depth."""
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return False
+
+
 class PlanMocks(pulumi.runtime.Mocks):
     """Mocks for an offline plan of one stack; records each registration's inputs.
 
     `provider` is the stack's cloud (its load balancers' address kind); `references` holds the
-    planned outputs of every stack this one references."""
+    planned outputs of every stack this one references (deployed, so known even in preview).
+    `preview`: answer as `pulumi preview` of a first deploy does, with inputs only."""
 
     def __init__(
         self,
@@ -55,8 +68,11 @@ class PlanMocks(pulumi.runtime.Mocks):
         config: dict[str, Any],
         provider: str,
         references: Mapping[str, Mapping[str, Any]],
+        *,
+        preview: bool = False,
     ) -> None:
         self.stack = stack
+        self.preview = preview
         self.config = config
         self.address_kind = facts(provider).lb_address
         self.references = references
@@ -69,8 +85,13 @@ class PlanMocks(pulumi.runtime.Mocks):
         return dict(getattr(self._local, "inputs", {}))
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, State]:
-        """Echo the inputs plus what the cloud would compute for this resource type."""
+        """Echo the inputs plus what the cloud would compute for this resource type; in
+        preview, the inputs only (a new resource's id and computed outputs are unknown)."""
         self._local.inputs = args.inputs
+        if self.preview and args.typ != "pulumi:pulumi:StackReference":
+            # An input built from another resource's unknown output stays unknown as a whole
+            # (the cloud may reshape it: an identity list comes back a map).
+            return "", {k: v for k, v in args.inputs.items() if not _has_unknown(v)}
         state: State = {}
         plan = cloud_plan(args.typ)
         if plan is not None:

@@ -97,15 +97,35 @@ def key_paths(token: str) -> tuple[str, ...]:
     return shown.get(token, ())
 
 
-def plan_stack(project: Project, stack: Stack, planned: dict[str, Plan] | None = None) -> Plan:
+def plan_stack(
+    project: Project,
+    stack: Stack,
+    planned: dict[str, Plan] | None = None,
+    *,
+    preview: bool = False,
+    resolve_references: bool = True,
+) -> Plan:
     """Validate the stack, plan every stack it references first (their outputs answer its
     stack references, as a first `pulumi up` in that order would), then run its program
-    under mocks and return the plan. `planned` caches plans across calls."""
-    return _plan(project, stack, {} if planned is None else planned, ())
+    under mocks and return the plan. `planned` caches plans across calls.
+
+    `preview`: plan as `pulumi preview` of a first deploy sees it: what the clouds compute is
+    unknown (referenced stacks count as deployed). `resolve_references=False`: plan only from
+    `planned`, refusing a reference to a stack not planned (deployed) before."""
+    cache = {} if planned is None else planned
+    return _plan(project, stack, cache, (), preview=preview, resolve=resolve_references)
 
 
-def _plan(project: Project, stack: Stack, planned: dict[str, Plan], chain: tuple[str, ...]) -> Plan:
-    if stack.name in planned:
+def _plan(
+    project: Project,
+    stack: Stack,
+    planned: dict[str, Plan],
+    chain: tuple[str, ...],
+    *,
+    preview: bool = False,
+    resolve: bool = True,
+) -> Plan:
+    if stack.name in planned and not preview:
         return planned[stack.name]
     if stack.name in chain:
         raise SpecError(
@@ -115,11 +135,11 @@ def _plan(project: Project, stack: Stack, planned: dict[str, Plan], chain: tuple
         )
     stack.validate()  # spec, references and catalog first, for errors that name the file
     references = {
-        name: _plan(project, project.stack(name), planned, (*chain, stack.name)).outputs
+        name: _reference(project, stack, name, planned, (*chain, stack.name), resolve).outputs
         for name in stack.references
     }
     _ensure_event_loop()
-    mocks = PlanMocks(stack.name, stack.config, stack.spec.provider, references)
+    mocks = PlanMocks(stack.name, stack.config, stack.spec.provider, references, preview=preview)
     monitor = _RecordingMonitor(mocks)
     settings.ROOT.set(None)
     pulumi.runtime.set_all_config(_engine_config(stack.config), [])
@@ -127,7 +147,7 @@ def _plan(project: Project, stack: Stack, planned: dict[str, Plan], chain: tuple
         mocks,
         project=project.name,
         stack=stack.name,
-        preview=False,
+        preview=preview,
         monitor=monitor,
         organization=ORGANIZATION,
     )
@@ -141,8 +161,29 @@ def _plan(project: Project, stack: Stack, planned: dict[str, Plan], chain: tuple
     plan = Plan(
         stack=stack.name, resources=monitor.records, outputs=outputs, secret_outputs=secrets
     )
-    planned[stack.name] = plan
+    if not preview:
+        planned[stack.name] = plan
     return plan
+
+
+def _reference(
+    project: Project,
+    stack: Stack,
+    name: str,
+    planned: dict[str, Plan],
+    chain: tuple[str, ...],
+    resolve: bool,
+) -> Plan:
+    """The deployed (planned) stack `stack` reads, planned now unless `resolve` is off."""
+    if name in planned:
+        return planned[name]
+    if not resolve:
+        raise SpecError(
+            f"{stack.name} reads the outputs of {name}, which is not deployed yet",
+            file=stack.relative,
+            fix=f"deploy {name} before {stack.name} (`exitplan stacks order`)",
+        )
+    return _plan(project, project.stack(name), planned, chain)
 
 
 def _ensure_event_loop() -> None:
