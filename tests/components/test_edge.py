@@ -80,6 +80,10 @@ def test_distributed_cloud_cluster_node_pool_and_fleet(plans: dict[str, Plan]) -
     assert cluster["location"] == "us-central1"
     assert cluster["fleet"]["project"] == "projects/123456789012"
     assert cluster["deletionPolicy"] == "PREVENT"
+    enabled = {r.inputs["service"] for r in plan.of_type("gcp:projects/service:Service")}
+    assert {"edgecontainer.googleapis.com", "gkehub.googleapis.com"} <= enabled
+    gdc = one(plan, "gcp:edgecontainer/cluster:Cluster")
+    assert any(d.endswith("-api-edgecontainer") for d in gdc.dependencies)
     assert cluster["authorization"]["adminUsers"]["username"] == "ml-platform-admins@example.com"
     pool = one(plan, "gcp:edgecontainer/nodePool:NodePool").inputs
     assert (pool["nodeLocation"], pool["nodeCount"]) == ("us-central1-edge-den1", 1)

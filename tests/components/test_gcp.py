@@ -6,6 +6,7 @@ import pytest
 
 from components.planning.runner import Plan, plan_stack
 from components.providers.gcp import plan as gcp_plan
+from components.providers.gcp.apis import GKE_APIS, TRANSFER_APIS
 from components.providers.gcp.cluster import DEFAULT_ZONES, initial_per_zone
 from tests.conftest import MakeProject, one, service_config, stack_config
 
@@ -143,3 +144,22 @@ def test_deletion_protection_is_on_by_default_and_configurable(
     project = make_project({"aws-primary": service_config(), "gcp-standby": config})
     plan = plan_stack(project, project.stack("gcp-standby"))
     assert one(plan, "gcp:container/cluster:Cluster").inputs["deletionProtection"] is False
+
+
+def test_apis_are_enabled_before_the_resources_that_need_them(gcp: Plan) -> None:
+    """A new project has almost no API enabled: each resource waits for its API."""
+    services = {r.inputs["service"]: r.name for r in gcp.of_type("gcp:projects/service:Service")}
+    assert {f"{api}.googleapis.com" for api in (*GKE_APIS, *TRANSFER_APIS)} <= set(services)
+    assert all(
+        not r.inputs["disableOnDestroy"] for r in gcp.of_type("gcp:projects/service:Service")
+    )
+    needs = {
+        "gcp:container/cluster:Cluster": "container",
+        "gcp:kms/keyRing:KeyRing": "cloudkms",
+        "gcp:compute/network:Network": "compute",
+        "gcp:serviceaccount/account:Account": "iam",
+        "gcp:storage/transferJob:TransferJob": "storagetransfer",
+    }
+    for typ, api in needs.items():
+        for resource in gcp.of_type(typ):
+            assert services[f"{api}.googleapis.com"] in resource.dependencies, resource.name

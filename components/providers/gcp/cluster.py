@@ -23,6 +23,7 @@ from components.providers.base import (
     exec_kubeconfig,
     exposure_summary,
 )
+from components.providers.gcp.apis import GKE_APIS, enable_apis
 from components.spec import ServiceSpec
 
 FACTS = facts("gcp")
@@ -47,18 +48,16 @@ def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
 
 
 def project_context(
-    parent: pulumi.Resource,
+    parent: pulumi.Resource, apis: list[gcp.projects.Service]
 ) -> tuple[
     pulumi.Output[gcp.organizations.GetClientConfigResult],
     pulumi.Output[gcp.organizations.GetProjectResult],
 ]:
-    """The provider's project (for the workload pool) and its number (for service agents)."""
-    client = gcp.organizations.get_client_config_output(
-        opts=pulumi.InvokeOutputOptions(parent=parent)
-    )
-    project = gcp.organizations.get_project_output(
-        project_id=client.project, opts=pulumi.InvokeOutputOptions(parent=parent)
-    )
+    """The provider's project (for the workload pool) and its number (for service agents),
+    read once `apis` (Resource Manager among them) are enabled."""
+    invoke = pulumi.InvokeOutputOptions(parent=parent, depends_on=apis)
+    client = gcp.organizations.get_client_config_output(opts=invoke)
+    project = gcp.organizations.get_project_output(project_id=client.project, opts=invoke)
     return client, project
 
 
@@ -66,9 +65,10 @@ def build_cluster(
     name: str, spec: ServiceSpec, plan: ResolvedPlan, parent: pulumi.Resource
 ) -> CloudCluster:
     """Private GKE with system and GPU pools, a GCS bucket and workload identity for Triton."""
-    opts = pulumi.ResourceOptions(parent=parent)
+    apis = enable_apis(name, GKE_APIS, parent)
+    opts = pulumi.ResourceOptions(parent=parent, depends_on=apis)
     labels = gcp_labels(spec)
-    client, project = project_context(parent)
+    client, project = project_context(parent, apis)
     network, subnet = _network(name, spec, opts)
     key_grant = _secrets_key(name, spec, project, labels, opts)
     cluster = gcp.container.Cluster(

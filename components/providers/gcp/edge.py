@@ -20,6 +20,7 @@ from components.providers.base import (
     encryption_summary,
     exec_kubeconfig,
 )
+from components.providers.gcp.apis import GDC_APIS, enable_apis
 from components.providers.gcp.cluster import (
     FACTS,
     gcp_labels,
@@ -46,9 +47,10 @@ def build_edge(
             field="exitplan:edge.admin_user",
             fix="set admin_user to the email of the person or group that administers it",
         )
-    opts = pulumi.ResourceOptions(parent=parent)
+    apis = enable_apis(name, GDC_APIS, parent)
+    opts = pulumi.ResourceOptions(parent=parent, depends_on=apis)
     labels = gcp_labels(spec)
-    client, project = project_context(parent)
+    client, project = project_context(parent, apis)
     pods, services = ipaddress.IPv4Network(edge.network.cidr).subnets(prefixlen_diff=1)
     cluster = gcp.edgecontainer.Cluster(
         f"{name}-gdc",

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.errors import SpecError
+from components.providers.gcp.apis import TRANSFER_APIS, enable_apis
 from components.spec import StandbySpec
 
 REPEAT_INTERVAL = "3600s"
@@ -33,9 +34,11 @@ def transfer_from_s3(
                 "read-only on the bucket, and set its ARN (see README)"
             ),
         )
-    opts = pulumi.ResourceOptions(parent=parent)
+    apis = enable_apis(name, TRANSFER_APIS, parent)
+    opts = pulumi.ResourceOptions(parent=parent, depends_on=apis)
+    # Reading the agent also creates it, which needs the API.
     agent = gcp.storage.get_transfer_project_service_account_output(
-        opts=pulumi.InvokeOutputOptions(parent=parent)
+        opts=pulumi.InvokeOutputOptions(parent=parent, depends_on=apis)
     )
     writer = gcp.storage.BucketIAMMember(
         f"{name}-transfer-writer",
@@ -66,4 +69,4 @@ def transfer_from_s3(
         ),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[writer])),
     )
-    return [writer, job]
+    return [*apis, writer, job]
