@@ -163,3 +163,21 @@ def test_apis_are_enabled_before_the_resources_that_need_them(gcp: Plan) -> None
     for typ, api in needs.items():
         for resource in gcp.of_type(typ):
             assert services[f"{api}.googleapis.com"] in resource.dependencies, resource.name
+
+
+def test_transfer_starts_on_the_deployment_date(
+    gcp: Plan, make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start date in the past delays the first copy to the next day: the schedule starts
+    on the day of the deployment (EXITPLAN_TODAY in the suite), with no time of day (at once)."""
+    job = one(gcp, "gcp:storage/transferJob:TransferJob").inputs["schedule"]
+    assert job["scheduleStartDate"] == {"year": 2026, "month": 11, "day": 30}
+    assert "startTimeOfDay" not in job
+    monkeypatch.setenv("EXITPLAN_TODAY", "2027-02-03")
+    project = make_project(
+        {"aws-primary": service_config(), "gcp-standby": stack_config("gcp-standby")}
+    )
+    later = one(
+        plan_stack(project, project.stack("gcp-standby")), "gcp:storage/transferJob:TransferJob"
+    )
+    assert later.inputs["schedule"]["scheduleStartDate"] == {"year": 2027, "month": 2, "day": 3}

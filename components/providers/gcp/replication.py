@@ -3,18 +3,18 @@ standby's GCS bucket (the transfer service assumes an AWS role through federatio
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import pulumi
 import pulumi_gcp as gcp
 
+from components import catalog
 from components.errors import SpecError
 from components.providers.gcp.apis import TRANSFER_APIS, enable_apis
 from components.spec import StandbySpec
 
 REPEAT_INTERVAL = "3600s"
-# A start date in the past: the job runs from its creation, then every REPEAT_INTERVAL.
-SCHEDULE_START = {"year": 2026, "month": 1, "day": 1}
 
 
 def transfer_from_s3(
@@ -61,12 +61,28 @@ def transfer_from_s3(
                 overwrite_when="DIFFERENT"
             ),
         ),
-        schedule=gcp.storage.TransferJobScheduleArgs(
-            schedule_start_date=gcp.storage.TransferJobScheduleScheduleStartDateArgs(
-                **SCHEDULE_START
+        schedule=schedule_from(catalog.today()),
+        opts=pulumi.ResourceOptions.merge(
+            opts,
+            pulumi.ResourceOptions(
+                depends_on=[writer],
+                # The start date is the first deployment's: a later `pulumi up` keeps it.
+                ignore_changes=["schedule.scheduleStartDate"],
             ),
-            repeat_interval=REPEAT_INTERVAL,
         ),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[writer])),
     )
     return [*apis, writer, job]
+
+
+def schedule_from(day: dt.date) -> gcp.storage.TransferJobScheduleArgs:
+    """Hourly from `day` (the deployment's date), with no time of day: Storage Transfer
+    Service runs a job scheduled for today at once, while a start date in the past would
+    delay the first run to the next day (Schedule, storagetransfer v1:
+    https://cloud.google.com/storage-transfer/docs/reference/rest/v1/transferJobs#Schedule).
+    A later copy on demand: `gcloud transfer jobs run <job name>`."""
+    return gcp.storage.TransferJobScheduleArgs(
+        schedule_start_date=gcp.storage.TransferJobScheduleScheduleStartDateArgs(
+            year=day.year, month=day.month, day=day.day
+        ),
+        repeat_interval=REPEAT_INTERVAL,
+    )
