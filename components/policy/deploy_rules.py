@@ -18,6 +18,7 @@ from pulumi_policy import (
 
 from components import catalog
 from components.catalog import kubernetes as calendar
+from components.catalog.clouds import cloud_of_token
 from components.errors import CatalogError
 from components.policy.rule import (
     ADVISORY,
@@ -116,7 +117,7 @@ def _zrs_zones(args: ResourceValidationArgs, report: ReportViolation) -> None:
     location = str(args.props.get("location", ""))
     if not ZONE_REDUNDANT_SKUS.search(sku):
         return
-    region = catalog.regions().get(("azure", location))
+    region = catalog.regions().get((cloud_of_token(args.resource_type) or "", location))
     if region is None or not region.zones:
         known = "has no availability zones" if region else "is not in the catalog's regions"
         report(f"{sku} needs availability zones, and {location!r} {known}", None)
@@ -286,23 +287,23 @@ def _node_ports(args: StackValidationArgs, report: ReportViolation) -> None:
                 )
 
 
-# Where each cluster type keeps its Kubernetes version, and the calendar's provider name.
+# Where each managed cluster type keeps its Kubernetes version (the calendar's provider is the
+# cloud its type token belongs to).
 CLUSTER_VERSIONS = {
-    "aws:eks/cluster:Cluster": ("aws", "version"),
-    "azure-native:containerservice:ManagedCluster": ("azure", "kubernetesVersion"),
-    "gcp:container/cluster:Cluster": ("gcp", "minMasterVersion"),
-    "oci:ContainerEngine/cluster:Cluster": ("oci", "kubernetesVersion"),
+    "aws:eks/cluster:Cluster": "version",
+    "azure-native:containerservice:ManagedCluster": "kubernetesVersion",
+    "gcp:container/cluster:Cluster": "minMasterVersion",
+    "oci:ContainerEngine/cluster:Cluster": "kubernetesVersion",
 }
 MINOR = re.compile(r"^v?(\d+)\.(\d+)")
 
 
 def cluster_minor(resource_type: str, props: Mapping[str, Any]) -> tuple[str, str] | None:
     """(calendar provider, minor) of a managed cluster's requested version, or None."""
-    if resource_type not in CLUSTER_VERSIONS:
-        return None
-    provider, field = CLUSTER_VERSIONS[resource_type]
-    match = MINOR.match(str(props.get(field, "")))
-    return (provider, f"{match[1]}.{match[2]}") if match else None
+    field = CLUSTER_VERSIONS.get(resource_type)
+    provider = cloud_of_token(resource_type)
+    match = MINOR.match(str(props.get(field, ""))) if field and provider else None
+    return (provider, f"{match[1]}.{match[2]}") if provider and match else None
 
 
 def _version_supported(args: ResourceValidationArgs, report: ReportViolation) -> None:

@@ -176,8 +176,11 @@ def _oke_workload_identity(props: Mapping[str, Any]) -> str | None:
 
 
 def _open(cidrs: Any) -> bool:
-    """Whether a CIDR list admits the whole internet (0.0.0.0/0 or ::/0)."""
-    return any(ipaddress.ip_network(str(c), strict=False).prefixlen == 0 for c in cidrs or [])
+    """Whether CIDRs together admit the whole internet (0.0.0.0/0, ::/0, or halves of it)."""
+    nets = [ipaddress.ip_network(str(c), strict=False) for c in cidrs or [] if c]
+    v4 = ipaddress.collapse_addresses(n for n in nets if isinstance(n, ipaddress.IPv4Network))
+    v6 = ipaddress.collapse_addresses(n for n in nets if isinstance(n, ipaddress.IPv6Network))
+    return any(n.prefixlen == 0 for n in v4) or any(n.prefixlen == 0 for n in v6)
 
 
 def _eks_api(props: Mapping[str, Any]) -> str | None:
