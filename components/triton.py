@@ -26,12 +26,23 @@ from components.providers.base import (
 HTTP_PORT = 8000
 GRPC_PORT = 8001
 METRICS_PORT = 8002
-READY_PATH = "/v2/health/ready"
+LIVE_PATH = "/v2/health/live"
 LOCAL_REPOSITORY = "/models"
 RUN_AS = 1000  # the `triton-server` user of the NGC image
-# Startup budget: 60 x 10 s = 10 minutes for a cold model download and load.
+# Startup budget: 60 x 10 s = 10 minutes for the server to come up (it loads the models already
+# in the store before it listens).
 STARTUP_PERIOD_S = 10
 STARTUP_FAILURES = 60
+# Poll mode: Triton starts on an empty store (a bucket root is a directory even when empty:
+# core src/filesystem/implementations/{s3,gcs}.h IsDirectory), stays not ready, and loads the
+# models `exitplan package --publish` writes (config.pbtxt last) within this many seconds.
+POLL_SECS = 30
+# pulumi-kubernetes await overrides (provider/pkg/metadata/annotations.go): the Deployment is
+# not awaited, since its pods are ready only once the models are published, a step after the
+# stack (README: first deploy); the Service still waits for pods and its address, with room
+# for a GPU node, a ~10 GB image pull and the load balancer.
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+SERVICE_TIMEOUT = {"pulumi.com/timeoutSeconds": "1800"}
 MODELS_ANNOTATION = "exitplan.io/models"
 CPU_MODEL_CONFIG = "cpu"
 
@@ -131,6 +142,21 @@ def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
+def _models_ready_probe(config: TritonConfig) -> dict[str, Any]:
+    """Ready once every model of the spec is loaded. Triton's own /v2/health/ready answers 200
+    on an empty store (strict readiness counts only the models it has seen), so the pod asks
+    for each model by name (curl: the NGC image installs it, server build.py). Any version
+    counts: publishing the next version must not fail the pods that still serve this one."""
+    urls = [f"http://127.0.0.1:{HTTP_PORT}/v2/models/{name}/ready" for name, _ in config.models]
+    fetches = [part for url in urls for part in ("-o", "/dev/null", url)]
+    return {
+        "exec": {"command": ["curl", "--fail-early", "-fsS", "--max-time", "4", *fetches]},
+        "periodSeconds": 5,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
+
+
 def _container_security() -> dict[str, Any]:
     return {
         "allowPrivilegeEscalation": False,
@@ -145,10 +171,12 @@ def _deployment(config: TritonConfig) -> Manifest:
     repository = LOCAL_REPOSITORY if config.fetch else config.repository_uri
     args = [
         f"--model-repository={repository}",
-        "--model-control-mode=explicit",
-        *(f"--load-model={name}" for name, _ in config.models),
+        "--model-control-mode=poll",
+        f"--repository-poll-secs={POLL_SECS}",
         "--strict-readiness=true",
-        "--exit-on-error=true",
+        # A model that fails to load leaves the server up and the pod not ready, rather than
+        # crash-looping; it loads on the next poll once a good version is published.
+        "--exit-on-error=false",
         f"--http-port={HTTP_PORT}",
         f"--grpc-port={GRPC_PORT}",
         f"--metrics-port={METRICS_PORT}",
@@ -190,9 +218,9 @@ def _deployment(config: TritonConfig) -> Manifest:
         ],
         "env": [{"name": k, "value": v} for k, v in sorted(config.env.items())],
         "resources": _resources(config),
-        "startupProbe": _http_probe(READY_PATH, STARTUP_PERIOD_S, STARTUP_FAILURES),
-        "readinessProbe": _http_probe(READY_PATH, 5, 3),
-        "livenessProbe": _http_probe("/v2/health/live", 10, 3),
+        "startupProbe": _http_probe(LIVE_PATH, STARTUP_PERIOD_S, STARTUP_FAILURES),
+        "readinessProbe": _models_ready_probe(config),
+        "livenessProbe": _http_probe(LIVE_PATH, 10, 3),
         "securityContext": _container_security(),
         "volumeMounts": mounts,
     }
@@ -234,7 +262,9 @@ def _deployment(config: TritonConfig) -> Manifest:
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": _meta(
-            config.name, labels=selector(config), annotations={MODELS_ANNOTATION: models}
+            config.name,
+            labels=selector(config),
+            annotations={MODELS_ANNOTATION: models, **SKIP_AWAIT},
         ),
         "spec": {
             "replicas": config.min_replicas,
@@ -274,7 +304,7 @@ def _service(config: TritonConfig) -> Manifest:
         "metadata": _meta(
             config.name,
             labels=selector(config),
-            annotations=dict(config.load_balancer_annotations),
+            annotations={**config.load_balancer_annotations, **SERVICE_TIMEOUT},
         ),
         "spec": {
             "type": config.service_type,

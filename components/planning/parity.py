@@ -147,9 +147,14 @@ def _triton_container(deployment: dict[str, Any]) -> dict[str, Any]:
 
 
 def _probe(probe: dict[str, Any]) -> str:
-    http = probe.get("httpGet", {})
     period, failures = int(probe.get("periodSeconds", 0)), int(probe.get("failureThreshold", 0))
-    return f"{http.get('path')} on {http.get('port')} every {period}s x{failures}"
+    http = probe.get("httpGet")
+    if http:
+        check = f"{http.get('path')} on {http.get('port')}"
+    else:  # an exec probe: the URLs it fetches
+        urls = [a for a in probe.get("exec", {}).get("command", []) if str(a).startswith("http")]
+        check = "exec " + " ".join(urls)
+    return f"{check} every {period}s x{failures}"
 
 
 def compare(plans: Sequence[Plan], gaps: dict[str, str] | None = None) -> ParityReport:

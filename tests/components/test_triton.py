@@ -3,7 +3,17 @@ exactly what the stacks register."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import os
+import subprocess
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -14,6 +24,8 @@ from components.providers.base import ModelFetch
 from components.spec import TritonSpec
 from components.triton import TritonConfig, manifest_kinds, render_manifests
 from runbooks.render import plain
+from sandbox.processes import free_port, stop_process
+from sandbox.triton import prepare_backends, triton_install
 from tests.conftest import BASE_STACKS, one
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -68,7 +80,13 @@ def test_registered_objects_validate_for_the_stacks_version(
 ) -> None:
     plan = plans[stack]
     version = plan.outputs["parity"]["Kubernetes minor"]
-    kubernetes = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.custom]
+    kubernetes = [
+        r
+        for r in plan.resources
+        if r.type.startswith("kubernetes:")
+        and r.custom
+        and not r.type.startswith("kubernetes:helm")
+    ]
     assert len(kubernetes) >= 7
     for resource in kubernetes:
         manifest = plain(resource.inputs)
@@ -86,7 +104,7 @@ def test_deployment_gpu_probes_security_and_spread() -> None:
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     startup = container["startupProbe"]
-    assert startup["httpGet"]["path"] == "/v2/health/ready"
+    assert startup["httpGet"]["path"] == "/v2/health/live"
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 600, "cold model load budget"
     assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} == {
@@ -94,8 +112,6 @@ def test_deployment_gpu_probes_security_and_spread() -> None:
         "kubernetes.io/hostname",
     }
     assert [p["containerPort"] for p in container["ports"]] == [8000, 8001, 8002]
-    assert "--load-model=fraud-scorer" in container["args"]
-    assert "--load-model=embedder" in container["args"]
 
 
 def test_hpa_and_pdb_follow_the_replica_spec() -> None:
@@ -159,3 +175,116 @@ def test_triton_keeps_the_ngc_entrypoint(plans: dict[str, Plan], stack: str) -> 
     assert "command" not in container
     assert container["args"][0] == "tritonserver"
     assert all(a.startswith("--") for a in container["args"][1:])
+
+
+def test_triton_waits_for_its_models_instead_of_crash_looping() -> None:
+    """Review B7/M8: poll mode with exit-on-error off, so an empty store (first deploy) leaves
+    Triton live and not ready; readiness asks for every model by name, since /v2/health/ready
+    is 200 on an empty store; the Deployment is not awaited, the Service gets 30 minutes."""
+    manifests = render_manifests(BASE)
+    container = manifests["deployment"]["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert "--model-control-mode=poll" in args and "--repository-poll-secs=30" in args
+    assert "--exit-on-error=false" in args and "--strict-readiness=true" in args
+    assert not [a for a in args if a.startswith("--load-model")], "poll mode loads the store"
+    command = container["readinessProbe"]["exec"]["command"]
+    assert command[:2] == ["curl", "--fail-early"] and "-f" in command[2]
+    assert [a for a in command if a.startswith("http")] == [
+        "http://127.0.0.1:8000/v2/models/fraud-scorer/ready",
+        "http://127.0.0.1:8000/v2/models/embedder/ready",
+    ]
+    assert command.count("-o") == 2, "one output per URL, else curl prints a body"
+    assert manifests["deployment"]["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    service = manifests["service"]["metadata"]["annotations"]
+    assert service["pulumi.com/timeoutSeconds"] == "1800"
+
+
+def test_the_rendered_args_wait_for_a_published_model_on_the_real_server(tmp_path: Path) -> None:
+    """The sandbox wheel's tritonserver (the release the stacks default to) run with the
+    Deployment's args on an empty store: live but not ready, then ready once a model is
+    published, without a restart. Ports and the poll interval are shortened for the test."""
+    config = replace(BASE, models=[("echo", 3)])
+    container = render_manifests(config)["deployment"]["spec"]["template"]["spec"]["containers"][0]
+    store, http = tmp_path / "store", free_port()
+    store.mkdir()
+    local = {
+        "--model-repository": str(store),
+        "--repository-poll-secs": "1",
+        "--http-port": str(http),
+        "--grpc-port": str(free_port()),
+        "--metrics-port": str(free_port()),
+    }
+    args = [_override(a, local) for a in container["args"][1:]]
+    probe = [
+        a.replace(":8000/", f":{http}/") for a in container["readinessProbe"]["exec"]["command"]
+    ]
+    with _tritonserver(args, tmp_path) as live:
+        live(f"http://127.0.0.1:{http}/v2/health/live")
+        assert subprocess.run(probe, capture_output=True, check=False).returncode != 0
+        _publish_echo(store / "echo")
+        _until(lambda: subprocess.run(probe, capture_output=True, check=False).returncode == 0)
+
+
+def _override(arg: str, values: dict[str, str]) -> str:
+    flag = arg.split("=", 1)[0]
+    return f"{flag}={values[flag]}" if flag in values else arg
+
+
+def _publish_echo(model: Path) -> None:
+    """A python-backend model that loads without any package (numpy only at inference)."""
+    (model / "3").mkdir(parents=True)
+    (model / "3" / "model.py").write_text(
+        "class TritonPythonModel:\n    def execute(self, requests):\n        return []\n"
+    )
+    (model / "config.pbtxt").write_text(
+        'backend: "python"\nmax_batch_size: 8\n'
+        'input [{ name: "X", data_type: TYPE_FP32, dims: [2] }]\n'
+        'output [{ name: "Y", data_type: TYPE_FP32, dims: [2] }]\n'
+        "instance_group [{ kind: KIND_CPU, count: 1 }]\n"
+    )
+
+
+def _until(check: Callable[[], bool], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def _tritonserver(args: list[str], workdir: Path) -> Iterator[Callable[[str], None]]:
+    """tritonserver from the sandbox's wheel with `args` on loopback; yields a function that
+    waits for a URL to answer 200, and stops the server by pid on exit."""
+    install = triton_install()
+    backends = prepare_backends(install, workdir / "backends")
+    libpython = sysconfig.get_config_var("LIBDIR") or ""
+    env = {**os.environ, "LD_LIBRARY_PATH": os.pathsep.join([str(install.libs), libpython])}
+    loopback = ["--http-address=127.0.0.1", "--grpc-address=127.0.0.1"]
+    command = [str(install.binary), *args, *loopback, f"--backend-directory={backends}"]
+    with (workdir / "tritonserver.log").open("wb") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+
+        def answers(url: str) -> None:
+            def up() -> bool:
+                log = (workdir / "tritonserver.log").read_text(errors="replace")
+                assert server.poll() is None, f"tritonserver exited:\n{log[-2000:]}"
+                return _status(url) == 200
+
+            _until(up)
+
+        yield answers
+    finally:
+        stop_process(server.pid)
+        server.wait(timeout=30)
+
+
+def _status(url: str, headers: dict[str, str] | None = None, method: str = "GET") -> int:
+    request = urllib.request.Request(url, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
