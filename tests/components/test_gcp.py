@@ -181,3 +181,15 @@ def test_transfer_starts_on_the_deployment_date(
         plan_stack(project, project.stack("gcp-standby")), "gcp:storage/transferJob:TransferJob"
     )
     assert later.inputs["schedule"]["scheduleStartDate"] == {"year": 2027, "month": 2, "day": 3}
+
+
+def test_transfer_agent_gets_object_admin_and_bucket_reader_only(gcp: Plan) -> None:
+    grants = {
+        r.inputs["role"]: r
+        for r in gcp.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+        if "-transfer-" in r.name
+    }
+    assert set(grants) == {"roles/storage.objectAdmin", "roles/storage.legacyBucketReader"}
+    assert all(g.inputs["bucket"] == "fraud-scoring-models-usc1" for g in grants.values())
+    job = one(gcp, "gcp:storage/transferJob:TransferJob")
+    assert {g.name for g in grants.values()} <= set(job.dependencies)

@@ -15,6 +15,12 @@ from components.providers.gcp.apis import TRANSFER_APIS, enable_apis
 from components.spec import StandbySpec
 
 REPEAT_INTERVAL = "3600s"
+# The sink bucket's needs (buckets.get; objects create, delete, get, list) and no more:
+# https://cloud.google.com/storage-transfer/docs/sink-cloud-storage
+SINK_ROLES = (
+    ("writer", "roles/storage.objectAdmin"),
+    ("bucket-reader", "roles/storage.legacyBucketReader"),
+)
 
 
 def transfer_from_s3(
@@ -40,13 +46,17 @@ def transfer_from_s3(
     agent = gcp.storage.get_transfer_project_service_account_output(
         opts=pulumi.InvokeOutputOptions(parent=parent, depends_on=apis)
     )
-    writer = gcp.storage.BucketIAMMember(
-        f"{name}-transfer-writer",
-        bucket=target_bucket,
-        role="roles/storage.admin",
-        member=agent.email.apply(lambda e: f"serviceAccount:{e}"),
-        opts=opts,
-    )
+    member = agent.email.apply(lambda e: f"serviceAccount:{e}")
+    grants = [
+        gcp.storage.BucketIAMMember(
+            f"{name}-transfer-{suffix}",
+            bucket=target_bucket,
+            role=role,
+            member=member,
+            opts=opts,
+        )
+        for suffix, role in SINK_ROLES
+    ]
     job = gcp.storage.TransferJob(
         f"{name}-model-replication",
         description=f"{name}: models from s3://{source_bucket}",
@@ -65,13 +75,13 @@ def transfer_from_s3(
         opts=pulumi.ResourceOptions.merge(
             opts,
             pulumi.ResourceOptions(
-                depends_on=[writer],
+                depends_on=grants,
                 # The start date is the first deployment's: a later `pulumi up` keeps it.
                 ignore_changes=["schedule.scheduleStartDate"],
             ),
         ),
     )
-    return [*apis, writer, job]
+    return [*apis, *grants, job]
 
 
 def schedule_from(day: dt.date) -> gcp.storage.TransferJobScheduleArgs:
