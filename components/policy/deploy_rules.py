@@ -40,7 +40,11 @@ LBC_CHART = "aws-load-balancer-controller"
 
 
 def _lbc_installs(resources: list[PolicyResource]) -> list[PolicyResource]:
-    charts = [r for r in of_type(resources, HELM_RELEASE) if r.props.get("chart") == LBC_CHART]
+    charts = [
+        r
+        for r in of_type(resources, HELM_RELEASE)
+        if str(r.props.get("chart", "")).rsplit("/", 1)[-1] == LBC_CHART  # "eks/<chart>" too
+    ]
     auto_mode = [
         r for r in of_type(resources, EKS_CLUSTER) if get(r.props, "computeConfig.enabled")
     ]
