@@ -257,18 +257,26 @@ def package_summary(result: dict[str, Any]) -> None:
     )
     table.add_row("inputs", escape("\n".join(result["inputs"])))
     table.add_row("outputs", escape("\n".join(result["outputs"])))
-    table.add_row("ONNX", f"{result['onnx_bytes'] / 1024:,.0f} KiB  sha256:{result['onnx_sha256']}")
-    table.add_row("repository", result["repository"])
-    table.add_row("image", f"{result['image_layout']}  {result['image_digest']}")
-    for ref, digest in result["pushed"].items():
-        table.add_row("pushed", f"{ref}  {digest}")
-    for stack, published in result["published"].items():
-        table.add_row(
-            "published",
-            f"{stack}: {published['uri']} ({published['uploaded']} uploaded, "
-            f"{published['skipped']} unchanged, {published['verified']} verified)",
-        )
+    table.add_row("ONNX size", f"{result['onnx_bytes'] / 1024:,.0f} KiB")
     out.print(table)
+    # Paths, digests and URIs are what a person copies: whole lines, never in a table cell.
+    where = [
+        ("ONNX", f"sha256:{result['onnx_sha256']}"),
+        ("repository", result["repository"]),
+        ("image", result["image_layout"]),
+        ("image digest", result["image_digest"]),
+        *(("pushed", f"{ref}@{digest}") for ref, digest in result["pushed"].items()),
+        *(
+            (
+                "published",
+                f"{stack} {published['uri']} ({published['uploaded']} uploaded, "
+                f"{published['skipped']} unchanged, {published['verified']} verified)",
+            )
+            for stack, published in result["published"].items()
+        ),
+    ]
+    for label, value in where:
+        out.print(f"{label + ':':<14}{escape(str(value))}", soft_wrap=True)
     parity = result["parity"]
     rows = Table(
         "batch",

@@ -120,7 +120,8 @@ def start_sandbox(
             name=model.name,
             version=str(model.version),
             max_batch=spec.triton.max_batch_size,
-        )
+        ),
+        progress,
     )
     settings = settings or SandboxSettings()
     if router:

@@ -66,3 +66,38 @@ def test_paths_print_whole_on_one_line_at_any_width(monkeypatch: pytest.MonkeyPa
     folder = "/very/long/folder/of/a/drill/that/does/not/fit/in/forty/columns/20261130T0900"
     render.out.print(f"report: {folder}/report.html")
     assert f"report: {folder}/report.html\n" in buffer.getvalue()
+
+
+def test_package_summary_prints_digests_and_paths_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from runbooks import render
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(render, "out", render.terminal(width=80, file=buffer))
+    sha = "6beaf4e7" * 8
+    digest = "sha256:" + "e9d20c3b" * 8
+    repository = "/home/someone/projects/fraud-scoring/packaging/output/of/today/repository"
+    render.package_summary(
+        {
+            "name": "fraud-scorer",
+            "version": 3,
+            "framework": "torch",
+            "reused": False,
+            "inputs": ["x float32 [-1, 30]"],
+            "outputs": ["y float32 [-1, 2]"],
+            "onnx_bytes": 4096,
+            "onnx_sha256": sha,
+            "repository": repository,
+            "image_layout": f"{repository}/../image",
+            "image_digest": digest,
+            "pushed": {"localhost:5000/fraud-scorer:3": digest},
+            "published": {},
+            "parity": {"framework": "torch", "atol": 1e-5, "rtol": 1e-4, "rows": []},
+        }
+    )
+    lines = buffer.getvalue().splitlines()
+    assert f"ONNX:         sha256:{sha}" in lines
+    assert f"repository:   {repository}" in lines
+    assert f"image digest: {digest}" in lines
+    assert f"pushed:       localhost:5000/fraud-scorer:3@{digest}" in lines
