@@ -11,7 +11,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 from components.catalog.clouds import clouds, facts
 from components.edge import EdgeDeployment, EdgeDeploymentArgs
-from components.errors import SpecError
+from components.errors import InputError, SpecError
 from components.inference_cluster import GpuInferenceCluster, GpuInferenceClusterArgs
 from components.outputs import OUTPUT_NAMES
 from components.providers.registry import builders
@@ -79,7 +79,7 @@ def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
         cluster = GpuInferenceCluster(spec.name, GpuInferenceClusterArgs(spec=spec), opts=opts)
         outputs, endpoint = cluster.stack_outputs, cluster.endpoint
     outputs["role"] = pulumi.Output.from_input(spec.role)
-    if stack.traffic:
+    if stack.traffic and stack.traffic.enabled:
         traffic = stack.traffic
         if traffic.dns_provider not in providers:
             providers[traffic.dns_provider] = builders(traffic.dns_provider).pulumi_provider(spec)
@@ -135,10 +135,26 @@ class StackReferences:
         self._references: dict[str, pulumi.StackReference] = {}
 
     def get(self, stack: str, output: str) -> pulumi.Output[Any]:
-        """One output of `stack`: a field of the stack-outputs contract."""
+        """One output of `stack`: a field of the stack-outputs contract, which `stack` must
+        have exported (it deployed first: `exitplan stacks order`)."""
         if output not in OUTPUT_NAMES:
             raise KeyError(f"{output!r} is not a stack output (components/outputs.py)")
         if stack not in self._references:
             name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{stack}"
             self._references[stack] = pulumi.StackReference(name)
-        return self._references[stack].get_output(output)
+        return (
+            self._references[stack]
+            .get_output(output)
+            .apply(lambda value: _provided(value, stack, output))
+        )
+
+
+def _provided(value: Any, stack: str, output: str) -> Any:
+    """A referenced output's value, or an error naming the stack to deploy first."""
+    if value is None:
+        raise InputError(
+            f"stack {stack} provides no {output!r} output: it is not deployed yet, or with an "
+            "older exitplan",
+            fix=f"pulumi up -s {stack} first (`exitplan stacks order` lists the first deploy)",
+        )
+    return value

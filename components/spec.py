@@ -290,6 +290,10 @@ class TrafficSpec(_Strict):
     # Azure: the DNS zone's resource group (required); Google: the managed zone's name
     # (default: the zone with dots as dashes); AWS: unused (the hosted zone is found by name).
     zone_ref: str | None = None
+    # false: declare no router yet. A first deploy runs the owning stack once with false (its
+    # store must exist before the stacks it routes to copy from it), then with true once those
+    # stacks have endpoints (`exitplan stacks order`).
+    enabled: bool = True
 
     @field_validator("weights")
     @classmethod

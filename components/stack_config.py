@@ -220,11 +220,12 @@ class Stack:
     @cached_property
     def references(self) -> tuple[str, ...]:
         """The stacks whose outputs this stack's program reads (stack references): the
-        cluster an edge joins, and the stacks its router routes to. They deploy first."""
+        cluster an edge joins, and the stacks its router (when enabled) routes to. They deploy
+        first."""
         names: list[str] = []
         if self.edge and facts(self.edge.provider).edge_joins_service_cluster:
             names.append(self.edge.service)
-        if self.traffic:
+        if self.traffic and self.traffic.enabled:
             names += [n for n in self.traffic.stacks if n != self.name and n not in names]
         return tuple(names)
 

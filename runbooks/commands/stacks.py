@@ -27,6 +27,22 @@ def stacks_list(project: ProjectOption = None, as_json: JsonOption = False) -> N
         render.stacks_table(rows)
 
 
+@stacks_app.command("order")
+def stacks_order(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """The first deploy on empty accounts, in order: each `pulumi up` (the router's owner twice:
+    without, then with its router) and each `exitplan package --publish`, with why it comes
+    there."""
+    from components.deploy_order import deploy_order
+
+    steps = deploy_order(project_of(project))
+    if as_json:
+        print_json("stacks.order", {"steps": [step.as_dict() for step in steps]})
+        return
+    for number, step in enumerate(steps, 1):
+        render.out.print(f"{number:>2}. {escape(step.command)}")
+        render.out.print(f"    {escape(step.why)}")
+
+
 def _stack_row(stack: Stack) -> dict[str, Any]:
     stack.validate()
     spec = stack.spec
