@@ -236,8 +236,15 @@ class EdgeSpec(_Strict):
     network: NetworkSpec
     # The GPU to ask the zone for (default: the service's); a zone with no GPU serves on CPU.
     gpu: GpuSpec | None = None
-    # Google Distributed Cloud: the user (email) granted cluster admin; unused elsewhere.
-    admin_user: str | None = None
+    # Google Distributed Cloud: the Google user (an account email, not a group: the cluster
+    # binds cluster-admin to a user) granted cluster admin: the deployer, whose kubeconfig
+    # creates Triton. Unused elsewhere.
+    admin_user: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    # Google Distributed Cloud: IPv4 ranges ("a.b.c.d-a.b.c.e" or CIDR) on the rack's network
+    # for LoadBalancer Services (none: Triton's Service never gets an address); unused elsewhere.
+    load_balancer_pools: list[str] = []
+    # Google Distributed Cloud: the release to run ("1.11.0"; default: the rack's default).
+    platform_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] | None = None
     # The model store of an edge cluster of its own (Azure, Google); AWS Wavelength nodes
     # read the service stack's store.
     model_repository: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{2,40}[a-z0-9]$")] | None = (

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.errors import CatalogError, SpecError
-from components.planning.runner import Plan
+from components.planning.runner import Plan, plan_stack
 from tests.conftest import MakeProject, one, service_config, stack_config
 
 
@@ -84,15 +84,53 @@ def test_distributed_cloud_cluster_node_pool_and_fleet(plans: dict[str, Plan]) -
     assert {"edgecontainer.googleapis.com", "gkehub.googleapis.com"} <= enabled
     gdc = one(plan, "gcp:edgecontainer/cluster:Cluster")
     assert any(d.endswith("-api-edgecontainer") for d in gdc.dependencies)
-    assert cluster["authorization"]["adminUsers"]["username"] == "ml-platform-admins@example.com"
+    assert cluster["authorization"]["adminUsers"]["username"] == "ml-platform-lead@example.com"
     pool = one(plan, "gcp:edgecontainer/nodePool:NodePool").inputs
     assert (pool["nodeLocation"], pool["nodeCount"]) == ("us-central1-edge-den1", 1)
     binding = one(plan, "gcp:serviceaccount/iAMMember:IAMMember")
     assert (
-        binding.inputs["member"] == "serviceAccount:fraud-scoring-prod.svc.id.goog[triton/triton]"
+        binding.inputs["member"] == "serviceAccount:fraud-scoring-edge.svc.id.goog[triton/triton]"
     )
-    assert one(plan, "gcp:edgecontainer/cluster:Cluster").name in binding.dependencies
+    assert gdc.name in binding.dependencies
     assert plan.outputs["parity"]["serving"] == "CPU"
+
+
+def test_distributed_cloud_load_balancer_pools_control_plane_and_version(
+    plans: dict[str, Plan],
+) -> None:
+    plan = plans["gcp-edge"]
+    cluster = one(plan, "gcp:edgecontainer/cluster:Cluster").inputs
+    assert cluster["externalLoadBalancerIpv4AddressPools"] == ["192.0.2.10-192.0.2.20"]
+    local = cluster["controlPlane"]["local"]
+    assert (local["nodeLocation"], local["nodeCount"]) == ("us-central1-edge-den1", 1)
+    assert local["sharedDeploymentPolicy"] == "ALLOWED"  # one node runs Triton too
+    # The release the cluster reports, not the service's Kubernetes minor.
+    assert plan.outputs["parity"]["Kubernetes minor"] == "Distributed Cloud 1.11"
+
+
+@pytest.mark.parametrize(
+    ("pools", "problem"),
+    [
+        ([], "address pools"),
+        (["10.31.1.0/24"], "overlaps"),
+        (["192.0.2.20-192.0.2.10"], "empty"),
+        (["not-an-ip"], "not an IPv4 range"),
+    ],
+)
+def test_distributed_cloud_needs_usable_load_balancer_pools(
+    make_project: MakeProject, pools: list[str], problem: str
+) -> None:
+    stack = _edge(make_project, "gcp-edge", load_balancer_pools=pools)
+    with pytest.raises(SpecError) as caught:
+        plan_stack(stack.project, stack)
+    assert caught.value.field == "exitplan:edge.load_balancer_pools"
+    assert problem in caught.value.problem
+
+
+def test_distributed_cloud_admin_must_be_an_account_email(make_project: MakeProject) -> None:
+    with pytest.raises(SpecError) as caught:
+        _edge(make_project, "gcp-edge", admin_user="ml-platform-admins").validate()
+    assert "admin_user" in str(caught.value)
 
 
 def _edge(make_project: MakeProject, name: str, **edit: Any) -> Any:

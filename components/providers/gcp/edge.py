@@ -45,8 +45,12 @@ def build_edge(
         raise SpecError(
             "a Distributed Cloud cluster needs an admin user",
             field="exitplan:edge.admin_user",
-            fix="set admin_user to the email of the person or group that administers it",
+            fix=(
+                "set admin_user to the Google account (a user, not a group) that deploys the "
+                "stack: the cluster grants it cluster-admin, which creating Triton needs"
+            ),
         )
+    pools = address_pools(edge)
     apis = enable_apis(name, GDC_APIS, parent)
     opts = pulumi.ResourceOptions(parent=parent, depends_on=apis)
     labels = gcp_labels(spec)
@@ -62,6 +66,20 @@ def build_edge(
             "services_ipv4_cidr_blocks": [str(services)],
         },
         fleet={"project": project.number.apply(lambda n: f"projects/{n}")},
+        # MetalLB-style VIPs on the rack's network: without them a LoadBalancer Service
+        # never gets an address.
+        external_load_balancer_ipv4_address_pools=pools,
+        # Distributed Cloud connected has only local control planes since 1.7.0 (Create and
+        # manage clusters: https://cloud.google.com/distributed-cloud/edge/latest/docs/clusters);
+        # 1 or 3 replicas, on nodes that also run workloads on a small rack.
+        control_plane={
+            "local": {
+                "node_location": plan.zone,
+                "node_count": 3 if edge.min_nodes >= 3 else 1,
+                "shared_deployment_policy": "ALLOWED",
+            }
+        },
+        target_version=edge.platform_version,
         # A provider-side guard, like GKE's deletion_protection (`deletion_protection` in the
         # stack; default on).
         deletion_policy="PREVENT" if spec.deletion_protection else "DELETE",
@@ -96,7 +114,10 @@ def build_edge(
                 )
             )
         ),
-        kubernetes_version=pulumi.Output.from_input(spec.kubernetes_version),
+        # A Distributed Cloud release (1.x.y), not a Kubernetes minor: reported as such.
+        kubernetes_version=cluster.control_plane_version.apply(
+            lambda v: f"Distributed Cloud {v}" if v else ""
+        ),
         identity=WorkloadIdentity(
             kind=FACTS.identity_kind,
             principal=account.email,
@@ -113,3 +134,41 @@ def build_edge(
         model_store_name=bucket.name,
     )
     return EdgeCluster(cloud, shared_cluster=False)
+
+
+def address_pools(edge: EdgeSpec) -> list[str]:
+    """The stack's load-balancer pools, each an IPv4 CIDR or an "a-b" range outside the
+    cluster's pod and service ranges (refused with the field named otherwise)."""
+    field = "exitplan:edge.load_balancer_pools"
+    if not edge.load_balancer_pools:
+        raise SpecError(
+            "a Distributed Cloud cluster needs external load-balancer address pools, or "
+            "Triton's LoadBalancer Service never gets an address",
+            field=field,
+            fix='list free IPv4 ranges of the rack\'s network, e.g. ["10.200.0.10-10.200.0.20"]',
+        )
+    cluster = ipaddress.IPv4Network(edge.network.cidr)
+    for pool in edge.load_balancer_pools:
+        first, last = _bounds(pool, field)
+        if first > last or (first <= cluster[-1] and last >= cluster[0]):
+            raise SpecError(
+                f"load-balancer pool {pool!r} is empty or overlaps the cluster's {cluster}",
+                field=field,
+                fix="use free addresses of the rack's network outside network.cidr",
+            )
+    return list(edge.load_balancer_pools)
+
+
+def _bounds(pool: str, field: str) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
+    try:
+        if "-" in pool:
+            first, last = (ipaddress.IPv4Address(p.strip()) for p in pool.split("-", 1))
+            return first, last
+        net = ipaddress.IPv4Network(pool)
+        return net[0], net[-1]
+    except ValueError:
+        raise SpecError(
+            f"{pool!r} is not an IPv4 range or CIDR",
+            field=field,
+            fix='write each pool as "a.b.c.d-a.b.c.e" or "a.b.c.d/nn"',
+        ) from None

@@ -7,6 +7,8 @@ from __future__ import annotations
 from components.providers.plan_values import PLACEHOLDER_CA, Computed, Invoke, State
 
 PROJECT_NUMBER = "123456789012"
+# A Distributed Cloud connected release (its docs are versioned: .../connected/1.11.0/docs).
+GDC_RELEASE = "1.11.0"
 TRANSFER_AGENT = f"project-{PROJECT_NUMBER}@storage-transfer-service.iam.gserviceaccount.com"
 
 
@@ -25,6 +27,12 @@ def _account(name: str, inputs: State, config: State) -> State:
     return {"email": email, "name": f"projects/{project(config)}/serviceAccounts/{email}"}
 
 
+def _membership(name: str, inputs: State) -> str:
+    """The fleet membership Distributed Cloud creates for a cluster (its documented form)."""
+    project = str((inputs.get("fleet") or {}).get("project", f"projects/{PROJECT_NUMBER}"))
+    return f"{project}/locations/global/memberships/{inputs.get('name', name)}"
+
+
 COMPUTED: dict[str, Computed] = {
     "gcp:container/cluster:Cluster": lambda name, inputs, _c: {
         "name": inputs.get("name", name),
@@ -37,6 +45,9 @@ COMPUTED: dict[str, Computed] = {
         "name": inputs.get("name", name),
         "endpoint": "203.0.113.20",
         "clusterCaCertificate": PLACEHOLDER_CA,
+        # The pinned release, else a placeholder of the form a rack reports.
+        "controlPlaneVersion": inputs.get("targetVersion") or GDC_RELEASE,
+        "fleet": {**inputs.get("fleet", {}), "membership": _membership(name, inputs)},
     },
     "gcp:serviceaccount/account:Account": _account,
 }
@@ -79,6 +90,12 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "nodeConfig.guestAccelerators.0.type",
         "nodeConfig.taints",
         "autoscaling",
+    ),
+    "gcp:edgecontainer/cluster:Cluster": (
+        "externalLoadBalancerIpv4AddressPools",
+        "controlPlane.local.nodeCount",
+        "targetVersion",
+        "authorization.adminUsers.username",
     ),
     "gcp:storage/bucket:Bucket": ("name", "uniformBucketLevelAccess", "publicAccessPrevention"),
     "gcp:serviceaccount/iAMMember:IAMMember": ("role", "member"),
