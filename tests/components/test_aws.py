@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
+from components.catalog.helm import helm_chart
 from components.planning.runner import Plan
+from components.providers.aws import addons
 from tests.conftest import one
 
 
@@ -92,7 +95,7 @@ def test_irsa_role_trusts_only_tritons_service_account(aws: Plan) -> None:
 
 
 def test_irsa_policy_reads_only_its_bucket(aws: Plan) -> None:
-    policy = json.loads(one(aws, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    policy = json.loads(one(aws, "aws:iam/rolePolicy:RolePolicy", "-read-models").inputs["policy"])
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     assert actions == {"s3:ListBucket", "s3:GetObject", "kms:Decrypt"}
     resources = [r for s in policy["Statement"] for r in s["Resource"] if "s3" in r]
@@ -142,3 +145,63 @@ def test_nlb_checks_triton_readiness_over_http_on_the_http_port(aws: Plan) -> No
     assert annotations[prefix + "protocol"] == "HTTP"
     assert annotations[prefix + "port"] == "8000"
     assert annotations[prefix + "path"] == "/v2/health/ready"
+
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def test_load_balancer_controller_is_a_pinned_release_with_its_irsa_role(aws: Plan) -> None:
+    """B1: `aws-load-balancer-type: external` needs the controller; the chart is pinned from
+    the catalog, its values name the cluster, region and VPC, its service account its role."""
+    chart = helm_chart("aws-load-balancer-controller")
+    release = one(aws, RELEASE, "-lbc")
+    inputs = release.inputs
+    assert (inputs["chart"], inputs["version"]) == ("aws-load-balancer-controller", chart.version)
+    assert inputs["repositoryOpts"]["repo"] == "https://aws.github.io/eks-charts"
+    assert inputs["namespace"] == "kube-system"
+    values = inputs["values"]
+    assert values["clusterName"] == "fraud-scoring" and values["region"] == "us-east-1"
+    assert values["vpcId"] == "fraud-scoring-vpc-id"
+    account = values["serviceAccount"]
+    assert account["name"] == "aws-load-balancer-controller" and account["create"] is True
+    role_arn = account["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role_arn.endswith("fraud-scoring-lbc-irsa")
+    trust = json.loads(one(aws, "aws:iam/role:Role", "-lbc-irsa").inputs["assumeRolePolicy"])
+    sub = next(
+        v for k, v in trust["Statement"][0]["Condition"]["StringEquals"].items() if "sub" in k
+    )
+    assert sub == "system:serviceaccount:kube-system:aws-load-balancer-controller"
+    policy = json.loads(one(aws, "aws:iam/policy:Policy", "-lbc-policy").inputs["policy"])
+    actions = {a for s in policy["Statement"] for a in _list(s["Action"])}
+    assert {
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:CreateTargetGroup",
+    } <= actions
+    assert "fraud-scoring-lbc-policy-attachment" in release.dependencies
+
+
+def test_triton_waits_for_the_add_ons_it_needs(aws: Plan) -> None:
+    """The Service and HPA go through a Kubernetes provider built once the controller,
+    metrics-server and the autoscaler are installed."""
+    service = next(
+        s
+        for s in aws.of_type("kubernetes:core/v1:Service")
+        if s.inputs["spec"]["type"] == "LoadBalancer"
+    )
+    provider = next(r for r in aws.resources if r.name == service.provider)
+    assert "fraud-scoring-lbc" in provider.dependencies
+
+
+def test_load_balancer_controller_policy_must_match_the_pinned_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pinned = helm_chart("aws-load-balancer-controller")
+    addons.load_balancer_controller_policy.cache_clear()
+    monkeypatch.setattr(addons, "helm_chart", lambda _n: replace(pinned, app_version="v9.9.9"))
+    with pytest.raises(ValueError, match=r"v9\.9\.9"):
+        addons.load_balancer_controller_policy()
+    addons.load_balancer_controller_policy.cache_clear()
+
+
+def _list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value

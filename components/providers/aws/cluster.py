@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.catalog.clouds import facts, triton_wire
 from components.catalog.resolve import ResolvedPlan
+from components.providers.aws.addons import IrsaRoles, build_addons
 from components.providers.base import (
     GPU_NODE_LABEL,
     GPU_TAINT_KEY,
@@ -99,12 +100,19 @@ def build_cluster(
         tags=tags,
         opts=opts,
     )
-    gpu_pool = _node_groups(name, spec, plan, cluster, private_subnets, tags, opts)
+    system_pool, gpu_pool = _node_groups(name, spec, plan, cluster, private_subnets, tags, opts)
     bucket = _model_bucket(name, spec, key, tags, opts)
-    role = _triton_role(name, oidc, bucket, key, tags, opts)
+    irsa = IrsaRoles(oidc, tags, opts)
+    role = _triton_role(name, irsa, bucket, key, opts)
+    kubeconfig: pulumi.Output[str] = pulumi.Output.secret(_kubeconfig(cluster, spec.region))
+    addons = build_addons(
+        name, spec.region, cluster, vpc.id, irsa, kubeconfig, [system_pool, gpu_pool], opts
+    )
     return CloudCluster(
         cluster_name=cluster.name,
-        kubeconfig=pulumi.Output.secret(_kubeconfig(cluster, spec.region)),
+        # Triton's Kubernetes provider takes this kubeconfig once the add-ons are installed,
+        # so its LoadBalancer Service and HPA are created after the controllers serving them.
+        kubeconfig=pulumi.Output.all(kubeconfig, *(a.id for a in addons)).apply(lambda v: v[0]),
         kubernetes_version=cluster.version,
         identity=WorkloadIdentity(
             kind=FACTS.identity_kind,
@@ -261,11 +269,11 @@ def _node_groups(
     subnets: list[aws.ec2.Subnet],
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
-) -> aws.eks.NodeGroup:
+) -> tuple[aws.eks.NodeGroup, aws.eks.NodeGroup]:
     role, attachments = node_role(name, tags, opts)
     after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=attachments))
     subnet_ids = [s.id for s in subnets]
-    aws.eks.NodeGroup(
+    system = aws.eks.NodeGroup(
         f"{name}-system",
         cluster_name=cluster.name,
         node_role_arn=role.arn,
@@ -282,7 +290,7 @@ def _node_groups(
         tags=tags,
         opts=after,
     )
-    return aws.eks.NodeGroup(
+    gpu = aws.eks.NodeGroup(
         f"{name}-gpu",
         cluster_name=cluster.name,
         node_role_arn=role.arn,
@@ -305,6 +313,7 @@ def _node_groups(
         tags=tags,
         opts=after,
     )
+    return system, gpu
 
 
 def node_role(
@@ -371,20 +380,12 @@ def _model_bucket(
 
 def _triton_role(
     name: str,
-    oidc: aws.iam.OpenIdConnectProvider,
+    irsa: IrsaRoles,
     bucket: aws.s3.Bucket,
     key: aws.kms.Key,
-    tags: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> aws.iam.Role:
-    role = aws.iam.Role(
-        f"{name}-triton-irsa",
-        assume_role_policy=pulumi.Output.all(oidc.arn, oidc.url).apply(
-            lambda args: json.dumps(irsa_trust_policy(args[0], args[1]))
-        ),
-        tags=tags,
-        opts=opts,
-    )
+    role = irsa.role(f"{name}-triton-irsa", TRITON_NAMESPACE, TRITON_SERVICE_ACCOUNT)
     aws.iam.RolePolicy(
         f"{name}-triton-read-models",
         role=role.id,
@@ -394,29 +395,6 @@ def _triton_role(
         opts=opts,
     )
     return role
-
-
-def irsa_trust_policy(provider_arn: str, issuer_url: str) -> dict[str, object]:
-    """Trust only Triton's service account, through the cluster's OIDC provider."""
-    issuer = issuer_url.removeprefix("https://")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {
-                        f"{issuer}:sub": (
-                            f"system:serviceaccount:{TRITON_NAMESPACE}:{TRITON_SERVICE_ACCOUNT}"
-                        ),
-                        f"{issuer}:aud": "sts.amazonaws.com",
-                    }
-                },
-            }
-        ],
-    }
 
 
 def read_only_bucket_policy(bucket_arn: str, key_arn: str) -> dict[str, object]:
