@@ -189,7 +189,36 @@ def test_triton_waits_for_the_add_ons_it_needs(aws: Plan) -> None:
         if s.inputs["spec"]["type"] == "LoadBalancer"
     )
     provider = next(r for r in aws.resources if r.name == service.provider)
-    assert "fraud-scoring-lbc" in provider.dependencies
+    assert {"fraud-scoring-lbc", "fraud-scoring-metrics-server", "fraud-scoring-autoscaler"} <= set(
+        provider.dependencies
+    )
+
+
+def test_metrics_server_is_the_eks_add_on(aws: Plan) -> None:
+    addon = one(aws, "aws:eks/addon:Addon", "-metrics-server").inputs
+    assert (addon["addonName"], addon["clusterName"]) == ("metrics-server", "fraud-scoring")
+
+
+def test_cluster_autoscaler_discovers_this_clusters_groups_and_scales_only_them(aws: Plan) -> None:
+    """Item 7: `max_nodes` means on EKS what it means on GKE and AKS."""
+    chart = helm_chart("cluster-autoscaler")
+    inputs = one(aws, RELEASE, "-autoscaler").inputs
+    assert (inputs["chart"], inputs["version"]) == ("cluster-autoscaler", chart.version)
+    assert inputs["repositoryOpts"]["repo"] == "https://kubernetes.github.io/autoscaler"
+    values = inputs["values"]
+    assert values["cloudProvider"] == "aws" and values["awsRegion"] == "us-east-1"
+    assert values["autoDiscovery"]["clusterName"] == "fraud-scoring"
+    role_arn = values["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role_arn.endswith("fraud-scoring-autoscaler-irsa")
+    policy = json.loads(
+        one(aws, "aws:iam/rolePolicy:RolePolicy", "-autoscaler-policy").inputs["policy"]
+    )
+    write = next(s for s in policy["Statement"] if "autoscaling:SetDesiredCapacity" in s["Action"])
+    assert write["Condition"] == {
+        "Null": {"aws:ResourceTag/k8s.io/cluster-autoscaler/fraud-scoring": "false"}
+    }
+    gpu = one(aws, "aws:eks/nodeGroup:NodeGroup", "-gpu").inputs
+    assert gpu["scalingConfig"]["maxSize"] == 4  # what the autoscaler may grow to
 
 
 def test_load_balancer_controller_policy_must_match_the_pinned_version(

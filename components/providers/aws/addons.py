@@ -4,7 +4,13 @@
 - the AWS Load Balancer Controller, which the Service's `aws-load-balancer-type: external`
   hands the NLB to (the in-tree controller skips such Services): a pinned Helm release with an
   IRSA role holding the controller's upstream IAM policy
-  (https://docs.aws.amazon.com/eks/latest/userguide/lbc-helm.html).
+  (https://docs.aws.amazon.com/eks/latest/userguide/lbc-helm.html);
+- metrics-server, which EKS does not install and the HPA reads CPU from: the EKS community
+  add-on `metrics-server` (https://docs.aws.amazon.com/eks/latest/userguide/metrics-server.html);
+- Cluster Autoscaler, without which managed node groups never leave their desired size: a
+  pinned Helm release discovering the node groups' Auto Scaling groups by the tags EKS puts on
+  them, with the documented IAM permissions
+  (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md).
 
 Chart pins are catalog data (`components/catalog/data/helm_charts.csv`)."""
 
@@ -24,8 +30,26 @@ from components.catalog.helm import helm_chart
 
 SYSTEM_NAMESPACE = "kube-system"
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 SYSTEM_POOL = {"exitplan.io/pool": "system"}
 POLICY_FILE = Path(__file__).parent / "data" / "load_balancer_controller_policy.json"
+# Cluster Autoscaler's "Full Cluster Autoscaler Features Policy": read everywhere, scale only
+# the groups tagged for this cluster.
+AUTOSCALER_READ = [
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeLaunchConfigurations",
+    "autoscaling:DescribeScalingActivities",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
+    "eks:DescribeNodegroup",
+]
+AUTOSCALER_WRITE = [
+    "autoscaling:SetDesiredCapacity",
+    "autoscaling:TerminateInstanceInAutoScalingGroup",
+]
 
 
 @cache
@@ -43,6 +67,34 @@ def load_balancer_controller_policy() -> dict[str, Any]:
     return policy
 
 
+def autoscaler_policy(cluster_name: str) -> dict[str, Any]:
+    """Describe what Cluster Autoscaler reads; scale and terminate only in Auto Scaling
+    groups that carry this cluster's `k8s.io/cluster-autoscaler/<cluster>` tag."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": AUTOSCALER_READ, "Resource": ["*"]},
+            {
+                "Effect": "Allow",
+                "Action": AUTOSCALER_WRITE,
+                "Resource": ["*"],
+                "Condition": {
+                    "Null": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "false"}
+                },
+            },
+        ],
+    }
+
+
+def autoscaler_tags(cluster_name: str) -> dict[str, str]:
+    """The Auto Scaling group tags Cluster Autoscaler's auto-discovery looks for (EKS puts
+    them on managed node groups; self-managed groups carry them explicitly)."""
+    return {
+        "k8s.io/cluster-autoscaler/enabled": "true",
+        f"k8s.io/cluster-autoscaler/{cluster_name}": "owned",
+    }
+
+
 def build_addons(
     name: str,
     region: str,
@@ -53,7 +105,7 @@ def build_addons(
     after: Sequence[pulumi.Resource],
     opts: pulumi.ResourceOptions,
 ) -> list[pulumi.CustomResource]:
-    """The add-ons, installed once the nodes in `after` can run them; the releases
+    """The three add-ons, installed once the nodes in `after` can run them; the releases
     come back so the workloads that need them can wait for them."""
     kubernetes = k8s.Provider(
         f"{name}-addons-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True, opts=opts
@@ -82,7 +134,42 @@ def build_addons(
         kubernetes,
         pulumi.ResourceOptions.merge(on_nodes, pulumi.ResourceOptions(depends_on=[lbc_grant])),
     )
-    return [controller]
+    metrics = aws.eks.Addon(
+        f"{name}-metrics-server",
+        cluster_name=cluster.name,
+        addon_name="metrics-server",
+        resolve_conflicts_on_create="OVERWRITE",
+        opts=on_nodes,
+    )
+    autoscaler_role = irsa.role(
+        f"{name}-autoscaler-irsa", SYSTEM_NAMESPACE, AUTOSCALER_SERVICE_ACCOUNT
+    )
+    autoscaler_grant = aws.iam.RolePolicy(
+        f"{name}-autoscaler-policy",
+        role=autoscaler_role.id,
+        policy=cluster.name.apply(lambda c: json.dumps(autoscaler_policy(c))),
+        opts=opts,
+    )
+    autoscaler = release(
+        f"{name}-autoscaler",
+        "cluster-autoscaler",
+        {
+            "cloudProvider": "aws",
+            "awsRegion": region,
+            "autoDiscovery": {"clusterName": cluster.name},
+            "rbac": {
+                "serviceAccount": service_account(AUTOSCALER_SERVICE_ACCOUNT, autoscaler_role)
+            },
+            "nodeSelector": SYSTEM_POOL,
+            # GPU nodes of one instance type in two zones are one pool to scale.
+            "extraArgs": {"balance-similar-node-groups": True},
+        },
+        kubernetes,
+        pulumi.ResourceOptions.merge(
+            on_nodes, pulumi.ResourceOptions(depends_on=[autoscaler_grant])
+        ),
+    )
+    return [controller, metrics, autoscaler]
 
 
 def release(
