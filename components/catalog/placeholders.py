@@ -85,13 +85,8 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, str]]:
 def _matches(pattern: Placeholder, value: str) -> bool:
     text = value.strip().lower()
     if pattern.kind == "network":
-        network = _network(text)
         reserved = ipaddress.ip_network(pattern.value)
-        return (
-            network is not None
-            and network.version == reserved.version
-            and network.overlaps(reserved)
-        )
+        return any(n.version == reserved.version and n.overlaps(reserved) for n in _networks(text))
     if pattern.kind == "domain":
         host = _host(text)
         return host == pattern.value or host.endswith(f".{pattern.value}")
@@ -100,11 +95,15 @@ def _matches(pattern: Placeholder, value: str) -> bool:
     return pattern.value in text
 
 
-def _network(text: str) -> Network | None:
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None
+def _networks(text: str) -> list[Network]:
+    """The networks a value names: a CIDR, an address, or a range `first-last` (its ends)."""
+    networks = []
+    for part in text.split("-") if text.count("-") == 1 else [text]:
+        try:
+            networks.append(ipaddress.ip_network(part.strip(), strict=False))
+        except ValueError:
+            return []
+    return networks
 
 
 def _host(text: str) -> str:

@@ -28,7 +28,11 @@ SHIPPED = {
         "exitplan:standby.network.api_allowed_cidrs.0",
         "exitplan:standby.replication_role_arn",
     },
-    "gcp-edge": {"exitplan:edge.network.api_allowed_cidrs.0", "exitplan:edge.admin_user"},
+    "gcp-edge": {
+        "exitplan:edge.network.api_allowed_cidrs.0",
+        "exitplan:edge.admin_user",
+        "exitplan:edge.load_balancer_pools.0",
+    },
     "oci-standby": {
         "oci:tenancyOcid",
         "exitplan:ociCompartment",
@@ -65,6 +69,8 @@ def test_every_shipped_placeholder_is_found() -> None:
         ("192.0.2.128/25", True),
         ("198.51.0.0/16", True),  # contains TEST-NET-2
         ("2001:db8:1::/48", True),
+        ("192.0.2.10-192.0.2.20", True),  # a load-balancer address pool range
+        ("10.0.0.10-10.0.0.20", False),
         ("203.0.114.0/24", False),
         ("10.10.0.0/16", False),
         ("score.fraud.example.com", True),
