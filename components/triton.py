@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from components import catalog
 from components.providers.base import (
+    EDGE_TAINT_KEY,
     GPU_NODE_LABEL,
     GPU_TAINT_KEY,
     TRITON_NAMESPACE,
@@ -253,10 +254,14 @@ def _deployment(config: TritonConfig) -> Manifest:
     }
     if init_containers:
         pod_spec["initContainers"] = init_containers
+    tolerations = []
     if config.on_gpu:
-        pod_spec["tolerations"] = [
-            {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
-        ]
+        tolerations.append({"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"})
+    if config.zone_selector:
+        # Pinned to an edge zone, whose nodes keep every other workload off with this taint.
+        tolerations.append({"key": EDGE_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"})
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
     models = ",".join(f"{name}:{version}" for name, version in config.models)
     return {
         "apiVersion": "apps/v1",
@@ -388,6 +393,7 @@ def _device_plugin() -> Manifest:
                     "nodeSelector": {"exitplan.io/pool": "gpu"},
                     "tolerations": [
                         {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},
+                        {"key": EDGE_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},
                         {"key": "CriticalAddonsOnly", "operator": "Exists"},
                     ],
                     "containers": [

@@ -25,6 +25,9 @@ TRITON_SERVICE_ACCOUNT = "triton"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_TAINT_VALUE = "present"
 GPU_NODE_LABEL = "exitplan.io/gpu-model"
+# Edge-zone nodes joined to a regional cluster carry this NoSchedule taint (value: the zone) so
+# that only deployments pinned to an edge zone land there, not the regional service's pods.
+EDGE_TAINT_KEY = "exitplan.io/edge"
 
 
 @dataclass(frozen=True)

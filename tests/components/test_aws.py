@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -234,3 +236,24 @@ def test_load_balancer_controller_policy_must_match_the_pinned_version(
 
 def _list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
+
+
+def _pod(plan: Plan) -> dict[str, Any]:
+    spec: dict[str, Any] = one(plan, "kubernetes:apps/v1:Deployment").inputs["spec"]
+    return spec["template"]["spec"]
+
+
+def test_wavelength_nodes_keep_the_primarys_pods_off(plans: dict[str, Plan]) -> None:
+    """M2: the edge nodes carry the same GPU label and taint as the primary's pool, so a taint
+    of their own keeps the primary's replicas off the zone's single GPU; the edge Triton and the
+    device plugin tolerate it, the primary's Triton does not."""
+    zone = "us-east-1-wl1-bos-wlz-1"
+    template = one(plans["aws-wavelength"], "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    user_data = base64.b64decode(template["userData"]).decode()
+    assert f"exitplan.io/edge={zone}:NoSchedule" in user_data
+    assert f"exitplan.io/edge={zone}" in user_data.split("--node-labels=")[1].split("\n")[0]
+    edge = {t["key"] for t in _pod(plans["aws-wavelength"])["tolerations"]}
+    primary = {t["key"] for t in _pod(plans["aws-primary"])["tolerations"]}
+    assert "exitplan.io/edge" in edge and "exitplan.io/edge" not in primary
+    plugin = one(plans["aws-primary"], "kubernetes:apps/v1:DaemonSet").inputs["spec"]["template"]
+    assert "exitplan.io/edge" in {t["key"] for t in plugin["spec"]["tolerations"]}

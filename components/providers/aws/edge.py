@@ -19,6 +19,7 @@ import pulumi_aws as aws
 from components.catalog.resolve import EdgePlan
 from components.providers.aws.cluster import FACTS, node_role
 from components.providers.base import (
+    EDGE_TAINT_KEY,
     GPU_NODE_LABEL,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
@@ -149,11 +150,15 @@ def _launch_template(
         name=AMI_PARAMETER.format(version=spec.kubernetes_version, flavour=flavour),
         opts=pulumi.InvokeOutputOptions(parent=opts.parent),
     )
-    labels = {"exitplan.io/pool": "gpu" if plan.on_gpu else "edge-cpu"}
+    # The pool label stays `gpu` on GPU nodes (the device plugin DaemonSet selects it); the
+    # edge taint keeps the regional service's pods, which select the same GPU model, off the
+    # zone's nodes, and only a deployment pinned to the zone tolerates it.
+    labels = {"exitplan.io/pool": "gpu" if plan.on_gpu else "edge-cpu", EDGE_TAINT_KEY: plan.zone}
     taints = []
     if plan.on_gpu:
         labels[GPU_NODE_LABEL] = plan.instance.gpu_model
         taints.append(f"{GPU_TAINT_KEY}={GPU_TAINT_VALUE}:NoSchedule")
+    taints.append(f"{EDGE_TAINT_KEY}={plan.zone}:NoSchedule")
     return aws.ec2.LaunchTemplate(
         f"{name}-nodes",
         image_id=ami.value,
