@@ -7,6 +7,7 @@ pulumi_kubernetes once the cloud's outputs (identity, model URI) are known.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,16 @@ POLL_SECS = 30
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 SERVICE_TIMEOUT = {"pulumi.com/timeoutSeconds": "1800"}
 MODELS_ANNOTATION = "exitplan.io/models"
+# Triton's admin APIs answer only requests with this header set to the admin key (a generated
+# Secret): `--http-restricted-api` / `--grpc-restricted-protocol`, gRPC clients send it as
+# `triton-grpc-protocol-<header>` (server docs: inference_protocols.md "Limit Endpoint Access";
+# deploy.md "Restrict or Disable Access to Protocols and APIs"; 2.51.0's --help). The set is
+# the docs' admin example plus logging, as nvidia-pytriton 0.7.0 restricts by default; health,
+# metadata and inference stay open. Nothing here calls them: poll mode loads the models.
+ADMIN_HEADER = "exitplan-admin-key"
+ADMIN_APIS = ("model-repository", "model-config", "shared-memory", "statistics", "trace", "logging")
+ADMIN_KEY_ENV = "TRITON_ADMIN_KEY"
+ADMIN_KEY_ITEM = "admin-key"
 CPU_MODEL_CONFIG = "cpu"
 
 Manifest = dict[str, Any]
@@ -181,6 +192,9 @@ def _deployment(config: TritonConfig) -> Manifest:
         f"--http-port={HTTP_PORT}",
         f"--grpc-port={GRPC_PORT}",
         f"--metrics-port={METRICS_PORT}",
+        # Kubernetes expands $(VAR) in args from the container's env (the Secret's value).
+        f"--http-restricted-api={_admin_restriction()}",
+        f"--grpc-restricted-protocol={_admin_restriction()}",
     ]
     if not config.on_gpu:
         # The repository's configs/cpu.pbtxt: instance_group KIND_CPU for the same model.
@@ -217,7 +231,15 @@ def _deployment(config: TritonConfig) -> Manifest:
             {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ],
-        "env": [{"name": k, "value": v} for k, v in sorted(config.env.items())],
+        "env": [
+            *({"name": k, "value": v} for k, v in sorted(config.env.items())),
+            {
+                "name": ADMIN_KEY_ENV,
+                "valueFrom": {
+                    "secretKeyRef": {"name": admin_key_secret(config), "key": ADMIN_KEY_ITEM}
+                },
+            },
+        ],
         "resources": _resources(config),
         "startupProbe": _http_probe(LIVE_PATH, STARTUP_PERIOD_S, STARTUP_FAILURES),
         "readinessProbe": _models_ready_probe(config),
@@ -289,6 +311,25 @@ def _deployment(config: TritonConfig) -> Manifest:
                 "spec": pod_spec,
             },
         },
+    }
+
+
+def _admin_restriction() -> str:
+    return f"{','.join(ADMIN_APIS)}:{ADMIN_HEADER}=$({ADMIN_KEY_ENV})"
+
+
+def admin_key_secret(config: TritonConfig) -> str:
+    """The name of the Secret holding the key of Triton's admin APIs."""
+    return f"{config.name}-admin-key"
+
+
+def _admin_key(config: TritonConfig) -> Manifest:
+    """The admin key's Secret without its value, which `deploy_triton` generates."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(admin_key_secret(config), labels=selector(config)),
+        "type": "Opaque",
     }
 
 
@@ -428,6 +469,7 @@ def _device_plugin() -> Manifest:
 _RESOURCE_TYPES: dict[str, Any] = {
     "Namespace": k8s.core.v1.Namespace,
     "ServiceAccount": k8s.core.v1.ServiceAccount,
+    "Secret": k8s.core.v1.Secret,
     "Deployment": k8s.apps.v1.Deployment,
     "Service": k8s.core.v1.Service,
     "HorizontalPodAutoscaler": k8s.autoscaling.v2.HorizontalPodAutoscaler,
@@ -452,10 +494,16 @@ def deploy_triton(
         depends: list[pulumi.Resource] = [created["namespace"]] if "namespace" in created else []
         if kind in ("Deployment", "DaemonSet"):
             depends.append(gpu_pool)
+        if kind == "Deployment":
+            depends.append(created["admin-key"])
+        # The admin key is generated on every run; only the first value is ever applied.
+        keep = ["stringData"] if kind == "Secret" else None
         created[role] = _RESOURCE_TYPES[kind](
             f"{name}-{role}",
             **_body(kind, manifests[role]),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=depends)),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=depends, ignore_changes=keep)
+            ),
         )
     return created
 
@@ -469,12 +517,20 @@ def _body(kind: str, manifest: pulumi.Output[Manifest]) -> dict[str, Any]:
             "metadata": manifest["metadata"],
             "automount_service_account_token": manifest["automountServiceAccountToken"],
         }
+    if kind == "Secret":
+        key = pulumi.Output.secret(secrets.token_urlsafe(32))  # [A-Za-z0-9_-]: safe in a flag
+        return {
+            "metadata": manifest["metadata"],
+            "type": manifest["type"],
+            "string_data": {ADMIN_KEY_ITEM: key},
+        }
     return {"metadata": manifest["metadata"], "spec": manifest["spec"]}
 
 
 _KINDS = {
     "namespace": "Namespace",
     "service-account": "ServiceAccount",
+    "admin-key": "Secret",
     "deployment": "Deployment",
     "service": "Service",
     "metrics-service": "Service",
@@ -485,6 +541,7 @@ _KINDS = {
 _RENDERERS: dict[str, Any] = {
     "namespace": lambda _config: _namespace(),
     "service-account": _service_account,
+    "admin-key": _admin_key,
     "deployment": _deployment,
     "service": _service,
     "metrics-service": _metrics_service,

@@ -14,15 +14,17 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import pytest
+from pulumi.runtime import rpc
 
 from components import catalog
 from components.planning.runner import Plan
 from components.providers.base import ModelFetch
 from components.spec import TritonSpec
-from components.triton import TritonConfig, manifest_kinds, render_manifests
+from components.triton import ADMIN_HEADER, TritonConfig, manifest_kinds, render_manifests
 from runbooks.render import plain
 from sandbox.processes import free_port, stop_process
 from sandbox.triton import prepare_backends, triton_install
@@ -30,6 +32,7 @@ from tests.conftest import BASE_STACKS, one
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 MODEL = {"name": "fraud-scorer", "version": 3, "size_mib": 480}
+KEY = "test-admin-key_0123456789"
 
 BASE = TritonConfig(
     name="fraud-scoring",
@@ -89,7 +92,7 @@ def test_registered_objects_validate_for_the_stacks_version(
     ]
     assert len(kubernetes) >= 7
     for resource in kubernetes:
-        manifest = plain(resource.inputs)
+        manifest = plain(_revealed(resource.inputs))
         kubernetes_validate.validate(manifest, version, strict=True)
 
 
@@ -131,7 +134,9 @@ def test_no_static_credentials_anywhere(plans: dict[str, Plan], stack: str) -> N
     text = str([r.inputs for r in plans[stack].resources if r.type.startswith("kubernetes:")])
     for secret in ("AWS_SECRET_ACCESS_KEY", "AZURE_STORAGE_KEY", "AccountKey=", "private_key"):
         assert secret not in text
-    assert plans[stack].of_type("kubernetes:core/v1:Secret") == []
+    # The one Secret is the generated key of Triton's admin APIs, not a cloud credential.
+    secrets = plans[stack].of_type("kubernetes:core/v1:Secret")
+    assert [list(_revealed(s.inputs["stringData"])) for s in secrets] == [["admin-key"]]
 
 
 def test_service_is_a_load_balancer_with_cloud_annotations(plans: dict[str, Plan]) -> None:
@@ -199,10 +204,11 @@ def test_triton_waits_for_its_models_instead_of_crash_looping() -> None:
     assert service["pulumi.com/timeoutSeconds"] == "1800"
 
 
-def test_the_rendered_args_wait_for_a_published_model_on_the_real_server(tmp_path: Path) -> None:
+def test_the_rendered_args_on_the_real_server(tmp_path: Path) -> None:
     """The sandbox wheel's tritonserver (the release the stacks default to) run with the
     Deployment's args on an empty store: live but not ready, then ready once a model is
-    published, without a restart. Ports and the poll interval are shortened for the test."""
+    published, without a restart; its admin APIs want the key. Ports and the poll interval
+    are shortened for the test."""
     config = replace(BASE, models=[("echo", 3)])
     container = render_manifests(config)["deployment"]["spec"]["template"]["spec"]["containers"][0]
     store, http = tmp_path / "store", free_port()
@@ -214,7 +220,8 @@ def test_the_rendered_args_wait_for_a_published_model_on_the_real_server(tmp_pat
         "--grpc-port": str(free_port()),
         "--metrics-port": str(free_port()),
     }
-    args = [_override(a, local) for a in container["args"][1:]]
+    # What Kubernetes does with $(TRITON_ADMIN_KEY): the Secret's value from the env.
+    args = [_override(a, local).replace("$(TRITON_ADMIN_KEY)", KEY) for a in container["args"][1:]]
     probe = [
         a.replace(":8000/", f":{http}/") for a in container["readinessProbe"]["exec"]["command"]
     ]
@@ -223,6 +230,36 @@ def test_the_rendered_args_wait_for_a_published_model_on_the_real_server(tmp_pat
         assert subprocess.run(probe, capture_output=True, check=False).returncode != 0
         _publish_echo(store / "echo")
         _until(lambda: subprocess.run(probe, capture_output=True, check=False).returncode == 0)
+        _assert_admin_apis_need_the_key(f"http://127.0.0.1:{http}/v2")
+
+
+def _assert_admin_apis_need_the_key(base: str) -> None:
+    """Review M5 on the real server: unload, index, config and statistics answer 403 without
+    the header or with a wrong key; with the key they work; health and metadata stay open."""
+    admin = [
+        ("POST", f"{base}/repository/models/echo/unload"),
+        ("POST", f"{base}/repository/index"),
+        ("GET", f"{base}/models/echo/config"),
+        ("GET", f"{base}/models/stats"),
+    ]
+    for method, url in admin:
+        assert _status(url, method=method) == 403, url
+        assert _status(url, {ADMIN_HEADER: "guess"}, method) == 403, url
+    assert _status(f"{base}/repository/index", {ADMIN_HEADER: KEY}, "POST") == 200
+    assert _status(f"{base}/models/echo/config", {ADMIN_HEADER: KEY}) == 200
+    assert _status(f"{base}/models/echo/ready") == 200
+    assert _status(base) == 200
+
+
+def _revealed(value: Any) -> Any:
+    """Planned inputs with Pulumi's secret envelopes replaced by the values they mark."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _revealed(value["value"])
+        return {k: _revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revealed(v) for v in value]
+    return value
 
 
 def _override(arg: str, values: dict[str, str]) -> str:
@@ -288,3 +325,25 @@ def _status(url: str, headers: dict[str, str] | None = None, method: str = "GET"
         return int(exc.code)
     except OSError:
         return 0
+
+
+def test_triton_admin_apis_need_a_generated_secret_key(plans: dict[str, Plan]) -> None:
+    """Review M5: load/unload, model config, shared memory, statistics, trace and logging
+    answer only with the header carrying the key, on HTTP and gRPC; the key comes from a
+    Secret the stack generates (marked secret), never from the manifest."""
+    manifests = render_manifests(BASE)
+    container = manifests["deployment"]["spec"]["template"]["spec"]["containers"][0]
+    apis = "model-repository,model-config,shared-memory,statistics,trace,logging"
+    restriction = f"{apis}:exitplan-admin-key=$(TRITON_ADMIN_KEY)"
+    assert f"--http-restricted-api={restriction}" in container["args"]
+    assert f"--grpc-restricted-protocol={restriction}" in container["args"]
+    key_env = next(e for e in container["env"] if e["name"] == "TRITON_ADMIN_KEY")
+    reference = key_env["valueFrom"]["secretKeyRef"]
+    assert reference == {"name": manifests["admin-key"]["metadata"]["name"], "key": "admin-key"}
+    assert "data" not in manifests["admin-key"] and "stringData" not in manifests["admin-key"]
+    plan = plans["aws-primary"]
+    secret = one(plan, "kubernetes:core/v1:Secret")
+    assert secret.inputs["stringData"][rpc._special_sig_key] == rpc._special_secret_sig
+    key = _revealed(secret.inputs["stringData"])["admin-key"]
+    assert len(key) >= 43 and key.replace("-", "").replace("_", "").isalnum()
+    assert secret.name in one(plan, DEPLOYMENT).dependencies
