@@ -63,7 +63,7 @@ def _lb_controller(args: StackValidationArgs, report: ReportViolation) -> None:
                 "Controller, which this stack does not install: the Service never gets an address",
                 service.urn,
             )
-        elif not any(depends_on(service, install) for install in installs):
+        elif not any(depends_on(service, i, args.resources) for i in installs):
             report(
                 f"{service.name} does not wait for the AWS Load Balancer Controller: its "
                 "webhook and controller must exist before the Service",

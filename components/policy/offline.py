@@ -107,8 +107,8 @@ def _options(parent: str) -> PolicyResourceOptions:
 
 
 def policy_resources(plan: Plan) -> list[PolicyResource]:
-    """The plan's resources as a stack policy sees them, dependencies and parents linked (a
-    dependency name two resources share links to both)."""
+    """The plan's resources as a stack policy sees them, dependencies, parents and providers
+    linked (a dependency name two resources share links to both)."""
     by_name: dict[str, list[PolicyResource]] = {}
     built: list[tuple[PlannedResource, PolicyResource]] = []
     for planned in plan.resources:
@@ -126,6 +126,15 @@ def policy_resources(plan: Plan) -> list[PolicyResource]:
         by_name.setdefault(planned.name, []).append(resource)
         built.append((planned, resource))
     for planned, resource in built:
+        providers = [
+            r
+            for r in by_name.get(planned.provider, [])
+            if r.resource_type.startswith("pulumi:providers:")
+        ]
+        if providers:
+            resource.provider = PolicyProviderResource(
+                providers[0].resource_type, providers[0].props, providers[0].urn, providers[0].name
+            )
         parents = by_name.get(planned.parent, [])
         resource.parent = parents[0] if parents else None
         resource.dependencies = [d for name in planned.dependencies for d in by_name.get(name, [])]

@@ -8,7 +8,7 @@ Properties are the SDKs' wire names (camelCase), as CrossGuard passes them in `a
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -111,17 +111,25 @@ def of_type(resources: list[PolicyResource], *types: str) -> list[PolicyResource
     return [r for r in resources if r.resource_type in types]
 
 
-def depends_on(resource: PolicyResource, target: PolicyResource) -> bool:
-    """Whether `resource` waits for `target`: directly or through its dependencies."""
+def depends_on(
+    resource: PolicyResource, target: PolicyResource, resources: Iterable[PolicyResource] = ()
+) -> bool:
+    """Whether `resource` waits for `target`: directly, through its dependencies, or (given the
+    stack's `resources`, to find providers by URN) through its provider's, since a resource is
+    created only once its provider is."""
+    providers = {r.urn: r for r in resources if r.resource_type.startswith("pulumi:providers:")}
     seen: set[str] = set()
-    todo = list(resource.dependencies)
+    todo = [resource]
     while todo:
         current = todo.pop()
-        if current.urn == target.urn:
+        if current.urn in seen:
+            continue
+        seen.add(current.urn)
+        if current is not resource and current.urn == target.urn:
             return True
-        if current.urn not in seen:
-            seen.add(current.urn)
-            todo.extend(current.dependencies)
+        todo.extend(current.dependencies)
+        if current.provider is not None and current.provider.urn in providers:
+            todo.append(providers[current.provider.urn])
     return False
 
 

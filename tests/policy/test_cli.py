@@ -19,19 +19,12 @@ from tests.conftest import ALL_STACKS, MakeProject, service, service_config
 # Mandatory violations of the shipped stacks whose fix is another change of issue 14 not yet
 # in: (stack, rule) -> the finding. Remove a pair once its fix lands; a new pair fails the test.
 PENDING = {
-    ("aws-primary", "aws-lb-controller-present"): "review B1 (AWS builders)",
-    ("aws-primary", "triton-model-control-restricted"): "review M5 (Triton manifest)",
-    ("aws-wavelength", "triton-model-control-restricted"): "review M5 (Triton manifest)",
-    ("azure-edge", "triton-model-control-restricted"): "review M5 (Triton manifest)",
-    ("azure-standby", "triton-model-control-restricted"): "review M5 (Triton manifest)",
-    ("gcp-edge", "triton-model-control-restricted"): "review M5 (Triton manifest)",
-    ("gcp-standby", "triton-model-control-restricted"): "review M5 (Triton manifest)",
-    ("oci-standby", "triton-model-control-restricted"): "review M5 (Triton manifest)",
     ("aws-wavelength", "nodeport-pinned-and-open"): "review M1 (Wavelength NodePort)",
-    ("azure-edge", "containers-memory-limits"): "fetch-models init container (triton.py)",
-    ("azure-standby", "containers-memory-limits"): "fetch-models init container (triton.py)",
-    ("oci-standby", "containers-memory-limits"): "fetch-models init container (triton.py)",
-    ("azure-standby", "triton-hpa-present"): "pilot light without HPA (triton.py)",
+    ("azure-edge", "containers-memory-limits"): "init container without a memory limit",
+    ("azure-standby", "containers-memory-limits"): "init container without a memory limit",
+    ("gcp-edge", "containers-memory-limits"): "init container without a memory limit",
+    ("oci-standby", "containers-memory-limits"): "init container without a memory limit",
+    ("azure-standby", "triton-hpa-present"): "pilot light without an HPA (components/triton.py)",
 }
 
 
