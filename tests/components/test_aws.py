@@ -11,7 +11,7 @@ import pytest
 
 from components.catalog.helm import helm_chart
 from components.planning.runner import Plan
-from components.providers.aws import addons
+from components.providers.aws import addons, edge
 from tests.conftest import one
 
 
@@ -257,3 +257,13 @@ def test_wavelength_nodes_keep_the_primarys_pods_off(plans: dict[str, Plan]) -> 
     assert "exitplan.io/edge" in edge and "exitplan.io/edge" not in primary
     plugin = one(plans["aws-primary"], "kubernetes:apps/v1:DaemonSet").inputs["spec"]["template"]
     assert "exitplan.io/edge" in {t["key"] for t in plugin["spec"]["tolerations"]}
+
+
+def test_wavelength_zone_group_is_opted_in_before_its_subnet(plans: dict[str, Plan]) -> None:
+    """M4: a subnet in a Wavelength Zone fails until the account opts in to its group."""
+    plan = plans["aws-wavelength"]
+    group = one(plan, "aws:ec2/availabilityZoneGroup:AvailabilityZoneGroup")
+    assert group.inputs == {"groupName": "us-east-1-wl1", "optInStatus": "opted-in"}
+    subnet = one(plan, "aws:ec2/subnet:Subnet")
+    assert group.name in subnet.dependencies
+    assert edge.zone_group("us-west-2-wl1-las-wlz-1") == "us-west-2-wl1"

@@ -58,13 +58,18 @@ def build_edge(
         f"{name}-cidr", vpc_id=vpc_id, cidr_block=edge.network.cidr, opts=opts
     )
     carrier = aws.ec2.CarrierGateway(f"{name}-carrier-gateway", vpc_id=vpc_id, tags=tags, opts=opts)
+    # A Wavelength Zone serves an account only once its zone group is opted in (else the subnet
+    # fails "zone not enabled"); destroying the resource does not opt out.
+    opt_in = aws.ec2.AvailabilityZoneGroup(
+        f"{name}-zone-group", group_name=zone_group(plan.zone), opt_in_status="opted-in", opts=opts
+    )
     subnet = aws.ec2.Subnet(
         f"{name}-subnet",
         vpc_id=vpc_id,
         cidr_block=edge.network.cidr,
         availability_zone=plan.zone,
         tags={**tags, "Name": f"{name}-{plan.zone}"},
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[block])),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[block, opt_in])),
     )
     routes = aws.ec2.RouteTable(
         f"{name}-rt",
@@ -219,6 +224,13 @@ def node_user_data(attachment: dict[str, Any], labels: dict[str, str], taints: l
         f"--{BOUNDARY}--\n"
     )
     return base64.b64encode(document.encode()).decode()
+
+
+def zone_group(zone: str) -> str:
+    """A Wavelength Zone's group, which the account opts in to: `us-east-1-wl1` for
+    `us-east-1-wl1-bos-wlz-1` (https://docs.aws.amazon.com/wavelength/latest/developerguide/
+    get-started-wavelength.html, `aws ec2 modify-availability-zone-group --group-name`)."""
+    return zone.rsplit("-", 3)[0]
 
 
 def _bucket(uri: str) -> str:
