@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from components import catalog
 from components.providers.base import (
     EDGE_TAINT_KEY,
+    FETCH_CREDENTIALS,
     GPU_NODE_LABEL,
     GPU_TAINT_KEY,
     TRITON_NAMESPACE,
@@ -205,16 +206,30 @@ def _deployment(config: TritonConfig) -> Manifest:
     if config.fetch:
         mounts.append({"name": "models", "mountPath": LOCAL_REPOSITORY, "readOnly": True})
         volumes.append({"name": "models", "emptyDir": {"sizeLimit": "50Gi"}})
+        fetch_mounts: list[dict[str, Any]] = [
+            {"name": "models", "mountPath": LOCAL_REPOSITORY},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ]
+        if config.fetch.credentials:
+            volumes.append(
+                {
+                    "name": "cloud-credentials",
+                    "projected": {"sources": list(config.fetch.credentials)},
+                }
+            )
+            fetch_mounts.append(
+                {"name": "cloud-credentials", "mountPath": FETCH_CREDENTIALS, "readOnly": True}
+            )
         init_containers.append(
             {
                 "name": "fetch-models",
                 "image": config.fetch.image,
                 "command": list(config.fetch.command),
-                "volumeMounts": [
-                    {"name": "models", "mountPath": LOCAL_REPOSITORY},
-                    {"name": "tmp", "mountPath": "/tmp"},
+                "volumeMounts": fetch_mounts,
+                "env": [
+                    {"name": "HOME", "value": "/tmp"},
+                    *({"name": k, "value": v} for k, v in sorted(config.fetch.env.items())),
                 ],
-                "env": [{"name": "HOME", "value": "/tmp"}],
                 "securityContext": _container_security(),
                 "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}},
             }
@@ -306,6 +321,7 @@ def _deployment(config: TritonConfig) -> Manifest:
                     "annotations": {
                         "prometheus.io/scrape": "true",
                         "prometheus.io/port": str(METRICS_PORT),
+                        **(config.fetch.annotations if config.fetch else {}),
                     },
                 },
                 "spec": pod_spec,

@@ -53,12 +53,15 @@ EDGE_EXPECTED: dict[str, str] = {
     "GPU model": "an edge zone offers its own machine types; a zone without GPUs serves on CPU",
     "GPU memory (GiB)": "an edge zone offers its own machine types",
     "max GPUs": "edge capacity is sized for the zone, not the region",
+    "max replicas": "an edge's HPA stops at the Triton pods its nodes hold",
     "serving": "a zone without GPUs serves on CPU (Triton's ONNX Runtime CPU instance kind)",
     "identity kind": "edge nodes join or form their own cluster with that platform's identity",
     "model access": "edge clusters read the models as their platform allows",
     "device plugin": "edge platforms differ in who runs the NVIDIA device plugin",
     "encryption": "edge platforms encrypt secrets with their own keys",
     "public exposure": "edge clusters are reached through the carrier or site network",
+    "Kubernetes minor": "an edge platform runs its own release (Distributed Cloud connected "
+    "reports its product version, not a Kubernetes minor)",
 }
 # Rows that describe a stack rather than a property every stack must share.
 INFO_ROWS = ("role", "standby level", "standby GPU", "estimated RTO (s)", "model replication")

@@ -28,6 +28,7 @@ GPU_NODE_LABEL = "exitplan.io/gpu-model"
 # Edge-zone nodes joined to a regional cluster carry this NoSchedule taint (value: the zone) so
 # that only deployments pinned to an edge zone land there, not the regional service's pods.
 EDGE_TAINT_KEY = "exitplan.io/edge"
+FETCH_CREDENTIALS = "/var/run/secrets/exitplan/cloud"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,13 @@ class ModelFetch:
 
     image: str
     command: Sequence[str]
+    # Where no platform webhook or metadata server serves credentials (fleet workload identity
+    # outside Google Cloud): env for the copy, projected-volume sources mounted read-only at
+    # FETCH_CREDENTIALS (a service-account token, files from pod annotations), and those
+    # pod annotations.
+    env: Mapping[str, str] = field(default_factory=dict)
+    credentials: Sequence[Mapping[str, Any]] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -131,6 +132,52 @@ def test_distributed_cloud_admin_must_be_an_account_email(make_project: MakeProj
     with pytest.raises(SpecError) as caught:
         _edge(make_project, "gcp-edge", admin_user="ml-platform-admins").validate()
     assert "admin_user" in str(caught.value)
+
+
+def test_distributed_cloud_copies_models_with_fleet_workload_identity(
+    plans: dict[str, Plan],
+) -> None:
+    """No GKE metadata server on a rack, and Triton's GCS client cannot exchange a token: an
+    init container copies the bucket with a projected token the fleet's pool accepts."""
+    plan = plans["gcp-edge"]
+    pod = one(plan, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]
+    spec = pod["spec"]
+    fetch = spec["initContainers"][0]
+    assert fetch["image"].startswith("gcr.io/google.com/cloudsdktool/google-cloud-cli:")
+    assert fetch["command"][-2:] == ["gs://fraud-scoring-models-den1", "/models"]
+    env = {e["name"]: e.get("value") for e in fetch["env"]}
+    config_path = "/var/run/secrets/exitplan/cloud/credential-configuration.json"
+    assert env["CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE"] == config_path
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == config_path
+    volume = next(v for v in spec["volumes"] if v["name"] == "cloud-credentials")
+    token = volume["projected"]["sources"][0]["serviceAccountToken"]
+    assert token["audience"] == "fraud-scoring-edge.svc.id.goog"
+    assert {
+        "name": "cloud-credentials",
+        "mountPath": "/var/run/secrets/exitplan/cloud",
+        "readOnly": True,
+    } in fetch["volumeMounts"]
+    configuration = json.loads(
+        pod["metadata"]["annotations"]["exitplan.io/gcp-credential-configuration"]
+    )
+    assert configuration["type"] == "external_account"
+    assert configuration["audience"] == (
+        "identitynamespace:fraud-scoring-edge.svc.id.goog:https://gkehub.googleapis.com/"
+        "projects/fraud-scoring-edge/locations/global/memberships/fraud-scoring-edge"
+    )
+    assert configuration["credential_source"]["file"] == "/var/run/secrets/exitplan/cloud/token"
+    assert configuration["service_account_impersonation_url"].endswith(
+        "/serviceAccounts/fraud-scoring-edge-triton@fraud-scoring-edge.iam.gserviceaccount.com"
+        ":generateAccessToken"
+    )
+    triton = spec["containers"][0]
+    assert "--model-repository=/models" in triton["args"]
+    assert "cloud-credentials" not in str(triton["volumeMounts"]), "only the copy holds the token"
+    sa = one(plan, "kubernetes:core/v1:ServiceAccount").inputs["metadata"]
+    assert "iam.gke.io/gcp-service-account" not in (sa.get("annotations") or {})
+    assert plan.outputs["parity"]["identity kind"] == "fleet-workload-identity"
+    account = one(plan, "gcp:serviceaccount/account:Account").inputs
+    assert account["accountId"] == "fraud-scoring-edge-triton"
 
 
 def _edge(make_project: MakeProject, name: str, **edit: Any) -> Any:

@@ -333,6 +333,11 @@ def model_bucket(
     )
 
 
+def triton_account_id(name: str) -> str:
+    """The account ID of Triton's Google service account (at most 30 characters)."""
+    return f"{name}-triton"[:30]
+
+
 def triton_account(
     name: str,
     spec: ServiceSpec,
@@ -345,7 +350,7 @@ def triton_account(
     pool, so the binding waits for it)."""
     account = gcp.serviceaccount.Account(
         f"{name}-triton-sa",
-        account_id=f"{name}-triton"[:30],
+        account_id=triton_account_id(name),
         display_name=f"Triton of {spec.name}: reads {spec.model_repository}",
         opts=opts,
     )

@@ -5,16 +5,20 @@ the models from GCS with fleet workload identity."""
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 
+from components import catalog
 from components.catalog.resolve import EdgePlan
 from components.errors import SpecError
 from components.providers.base import (
+    FETCH_CREDENTIALS,
     CloudCluster,
     EdgeCluster,
+    ModelFetch,
     ModelSource,
     WorkloadIdentity,
     encryption_summary,
@@ -27,6 +31,7 @@ from components.providers.gcp.cluster import (
     model_bucket,
     project_context,
     triton_account,
+    triton_account_id,
 )
 from components.spec import EdgeSpec, ServiceSpec
 
@@ -118,12 +123,21 @@ def build_edge(
         kubernetes_version=cluster.control_plane_version.apply(
             lambda v: f"Distributed Cloud {v}" if v else ""
         ),
+        # GKE's metadata server (and its KSA annotation) does not run on a rack: the copy
+        # exchanges a projected token through the fleet's pool (see fleet_fetch).
         identity=WorkloadIdentity(
-            kind=FACTS.identity_kind,
-            principal=account.email,
-            service_account_annotations={"iam.gke.io/gcp-service-account": account.email},
+            kind=FLEET_IDENTITY, principal=account.email, service_account_annotations={}
         ),
-        model_source=ModelSource(uri=bucket.name.apply(FACTS.store_uri), env={}),
+        model_source=ModelSource(
+            uri=bucket.name.apply(FACTS.store_uri),
+            env={},
+            fetch=fleet_fetch(
+                pulumi.Config("gcp").require("project"),
+                name,
+                triton_account_id(name),
+                spec.model_repository,
+            ),
+        ),
         encryption=pulumi.Output.from_input(encryption_summary(False)),
         api_exposure=pulumi.Output.from_input(
             "API: Distributed Cloud control plane, fleet-authenticated; "
@@ -134,6 +148,71 @@ def build_edge(
         model_store_name=bucket.name,
     )
     return EdgeCluster(cloud, shared_cluster=False)
+
+
+FLEET_IDENTITY = "fleet-workload-identity"
+CREDENTIAL_FILE = "credential-configuration.json"
+CREDENTIAL_ANNOTATION = "exitplan.io/gcp-credential-configuration"
+TOKEN_SECONDS = 3600
+
+
+def fleet_fetch(project: str, cluster: str, account_id: str, bucket: str) -> ModelFetch:
+    """Copy the models with fleet workload identity, the way for fleet clusters outside
+    Google Cloud ("Authenticate to APIs and services from fleet workloads",
+    https://cloud.google.com/kubernetes-engine/fleet-management/docs/use-workload-identity):
+    a service-account token with the pool as audience, exchanged by an `external_account`
+    credential configuration for Triton's service account. Triton itself cannot: its GCS
+    client reads only user or service-account key files, or a metadata server
+    (triton-inference-server/core src/filesystem/implementations/gcs.h), so an init container
+    runs gcloud and Triton serves the local copy."""
+    pool = f"{project}.svc.id.goog"
+    provider = (
+        f"https://gkehub.googleapis.com/projects/{project}/locations/global/memberships/{cluster}"
+    )
+    email = f"{account_id}@{project}.iam.gserviceaccount.com"
+    configuration = {
+        "type": "external_account",
+        "audience": f"identitynamespace:{pool}:{provider}",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": "https://sts.googleapis.com/v1/token",
+        "service_account_impersonation_url": (
+            "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/"
+            f"{email}:generateAccessToken"
+        ),
+        "credential_source": {"file": f"{FETCH_CREDENTIALS}/token"},
+    }
+    path = f"{FETCH_CREDENTIALS}/{CREDENTIAL_FILE}"
+    return ModelFetch(
+        image=catalog.image("google-cloud-cli").image,
+        command=["gcloud", "storage", "rsync", "--recursive", f"gs://{bucket}", "/models"],
+        env={
+            "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE": path,
+            "GOOGLE_APPLICATION_CREDENTIALS": path,
+            "CLOUDSDK_CONFIG": "/tmp/gcloud",
+        },
+        credentials=(
+            {
+                "serviceAccountToken": {
+                    "audience": pool,
+                    "expirationSeconds": TOKEN_SECONDS,
+                    "path": "token",
+                }
+            },
+            {
+                "downwardAPI": {
+                    "items": [
+                        {
+                            "path": CREDENTIAL_FILE,
+                            "fieldRef": {
+                                "fieldPath": f"metadata.annotations['{CREDENTIAL_ANNOTATION}']"
+                            },
+                        }
+                    ]
+                }
+            },
+        ),
+        annotations={CREDENTIAL_ANNOTATION: json.dumps(configuration, sort_keys=True)},
+    )
 
 
 def address_pools(edge: EdgeSpec) -> list[str]:
