@@ -15,6 +15,7 @@ from components.catalog.resolve import EdgePlan
 from components.providers.registry import builders
 from components.serving import Placement, deployment_outputs, endpoint_kind, serve_triton
 from components.spec import EdgeSpec, ServiceSpec
+from components.triton import pods_per_node
 
 TYPE = "exitplan:index:EdgeDeployment"
 
@@ -41,6 +42,7 @@ def edge_placement(spec: ServiceSpec, edge: EdgeSpec, plan: EdgePlan) -> Placeme
         gpus_per_node=instance.gpu_count,
         max_nodes=edge.max_nodes,
         triton=catalog.triton_release(spec.triton.version),
+        pods_per_node=pods_per_node(instance.gpu_count, instance.vcpus, instance.memory_gib),
     )
 
 

@@ -12,10 +12,18 @@ import pulumi_kubernetes as k8s
 
 from components.catalog import TritonRelease
 from components.catalog.clouds import facts
+from components.errors import SpecError
 from components.outputs import EndpointKind
 from components.providers.base import CloudCluster
 from components.spec import ServiceSpec
-from components.triton import HTTP_PORT, TritonConfig, deploy_triton, manifest_kinds
+from components.triton import (
+    CPU_POD_MEMORY_GIB,
+    CPU_POD_VCPUS,
+    HTTP_PORT,
+    TritonConfig,
+    deploy_triton,
+    manifest_kinds,
+)
 
 
 @dataclass(frozen=True)
@@ -29,11 +37,41 @@ class Placement:
     max_nodes: int
     triton: TritonRelease
     zone_selector: Mapping[str, str] = field(default_factory=dict)
+    # Triton pods a node holds (`triton.pods_per_node`): 1 on GPU nodes.
+    pods_per_node: int = 1
 
     @property
     def max_gpus(self) -> int:
         """GPUs at full scale-out."""
         return self.gpus_per_node * self.max_nodes
+
+    @property
+    def max_pods(self) -> int:
+        """Triton pods the nodes hold at full scale-out."""
+        return self.pods_per_node * self.max_nodes
+
+
+def fitted_replicas(spec: ServiceSpec, placement: Placement) -> tuple[int, int, str]:
+    """The HPA's (min, max) replicas within what the placement holds, and a note when the
+    service's replicas were clamped to it (an edge of 2 one-GPU nodes holds 2 pods, not the
+    service's 4: the rest would stay Pending). A placement that holds no pod is refused."""
+    triton, capacity = spec.triton, placement.max_pods
+    if capacity < 1:
+        raise SpecError(
+            f"a {placement.instance_label} node cannot hold one Triton pod "
+            f"({CPU_POD_VCPUS} vCPU, {CPU_POD_MEMORY_GIB} GiB besides the node's reserve)",
+            field="exitplan:edge.zone",
+            fix="pick a zone with a GPU or a larger CPU machine",
+        )
+    low, high = min(triton.min_replicas, capacity), min(triton.max_replicas, capacity)
+    if high == triton.max_replicas:
+        return low, high, ""
+    note = (
+        f"{spec.name} on {placement.instance_label}: Triton's HPA maxReplicas is {high}, not "
+        f"triton.max_replicas {triton.max_replicas}: max_nodes {placement.max_nodes} x "
+        f"{placement.pods_per_node} pod(s) per node is all it can hold"
+    )
+    return low, high, note
 
 
 def serve_triton(
@@ -49,6 +87,9 @@ def serve_triton(
 ) -> pulumi.Output[str]:
     """Deploy Triton through a Kubernetes provider built from the cluster's kubeconfig; return
     the HTTP endpoint of its Service."""
+    low, high, note = fitted_replicas(spec, placement)
+    if note:
+        pulumi.log.warn(note, resource=parent)
     kubernetes = k8s.Provider(
         f"{name}-k8s",
         kubeconfig=cloud.kubeconfig,
@@ -62,8 +103,8 @@ def serve_triton(
         repository_uri="",
         gpu_model=placement.gpu_model,
         gpus_per_pod=placement.gpus_per_node,
-        min_replicas=spec.triton.min_replicas,
-        max_replicas=spec.triton.max_replicas,
+        min_replicas=low,
+        max_replicas=high,
         target_utilization=spec.triton.autoscaling_target_utilization,
         pod_labels=cloud.identity.pod_labels,
         load_balancer_annotations=cloud.load_balancer_annotations,
@@ -163,6 +204,7 @@ def _parity_facts(
             "GPU model": placement.gpu_model or "none",
             "GPU memory (GiB)": str(placement.gpu_memory_gib),
             "max GPUs": str(placement.max_gpus),
+            "max replicas": str(fitted_replicas(spec, placement)[1]),
             "Kubernetes minor": ".".join(str(v[0]).split(".")[:2]),
             "identity kind": cloud.identity.kind,
             "encryption": v[1],

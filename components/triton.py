@@ -58,6 +58,13 @@ ADMIN_APIS = ("model-repository", "model-config", "shared-memory", "statistics",
 ADMIN_KEY_ENV = "TRITON_ADMIN_KEY"
 ADMIN_KEY_ITEM = "admin-key"
 CPU_MODEL_CONFIG = "cpu"
+# A CPU-serving pod's requests, and what a node keeps for the kubelet, its daemons and the
+# system pods (AKS and GKE reserve ~0.1-0.2 vCPU and 1-4 GiB on 8-32 GiB nodes; the rest
+# covers DaemonSets): `pods_per_node`.
+CPU_POD_VCPUS = 4
+CPU_POD_MEMORY_GIB = 8
+NODE_RESERVE_VCPUS = 1
+NODE_RESERVE_GIB = 4
 
 Manifest = dict[str, Any]
 
@@ -349,9 +356,22 @@ def _admin_key(config: TritonConfig) -> Manifest:
     }
 
 
+def pods_per_node(gpus: int, vcpus: int, memory_gib: float) -> int:
+    """How many Triton pods one node holds: one on a GPU node (a pod asks for all its GPUs);
+    on a CPU node, as many as the pod's requests fit beside the node's system reserve."""
+    if gpus:
+        return 1
+    by_cpu = (vcpus - NODE_RESERVE_VCPUS) // CPU_POD_VCPUS
+    by_memory = int((memory_gib - NODE_RESERVE_GIB) // CPU_POD_MEMORY_GIB)
+    return max(0, min(by_cpu, by_memory))
+
+
 def _resources(config: TritonConfig) -> dict[str, Any]:
     if not config.on_gpu:
-        return {"requests": {"cpu": "4", "memory": "8Gi"}, "limits": {"memory": "16Gi"}}
+        return {
+            "requests": {"cpu": str(CPU_POD_VCPUS), "memory": f"{CPU_POD_MEMORY_GIB}Gi"},
+            "limits": {"memory": "16Gi"},
+        }
     gpus = config.gpus_per_pod
     return {
         "requests": {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": gpus},

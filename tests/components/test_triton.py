@@ -21,14 +21,23 @@ import pytest
 from pulumi.runtime import rpc
 
 from components import catalog
+from components.errors import SpecError
+from components.planning.parity import compare
 from components.planning.runner import Plan
 from components.providers.base import ModelFetch
-from components.spec import TritonSpec
-from components.triton import ADMIN_HEADER, TritonConfig, manifest_kinds, render_manifests
+from components.serving import Placement, fitted_replicas
+from components.spec import TritonSpec, parse_spec
+from components.triton import (
+    ADMIN_HEADER,
+    TritonConfig,
+    manifest_kinds,
+    pods_per_node,
+    render_manifests,
+)
 from runbooks.render import plain
 from sandbox.processes import free_port, stop_process
 from sandbox.triton import prepare_backends, triton_install
-from tests.conftest import BASE_STACKS, one
+from tests.conftest import BASE_STACKS, one, service, service_config
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 MODEL = {"name": "fraud-scorer", "version": 3, "size_mib": 480}
@@ -347,3 +356,50 @@ def test_triton_admin_apis_need_a_generated_secret_key(plans: dict[str, Plan]) -
     key = _revealed(secret.inputs["stringData"])["admin-key"]
     assert len(key) >= 43 and key.replace("-", "").replace("_", "").isalnum()
     assert secret.name in one(plan, DEPLOYMENT).dependencies
+
+
+@pytest.mark.parametrize(
+    ("machine", "pods"),
+    [
+        ((1, 8, 32), 1),  # g4dn.2xlarge: a pod takes the node's GPU
+        ((0, 8, 32), 1),  # Standard_D8s_v5: 4 vCPU per pod beside the reserve
+        ((0, 32, 128), 7),  # the Distributed Cloud server
+        ((0, 4, 16), 0),  # t3.xlarge: not even one
+    ],
+)
+def test_pods_per_node(machine: tuple[int, int, float], pods: int) -> None:
+    assert pods_per_node(*machine) == pods
+
+
+@pytest.mark.parametrize(
+    ("stack", "replicas"),
+    [("aws-primary", 4), ("aws-wavelength", 2), ("azure-edge", 2), ("gcp-edge", 4)],
+)
+def test_the_hpa_stops_at_what_the_nodes_hold(
+    plans: dict[str, Plan], stack: str, replicas: int
+) -> None:
+    """Review N9: the service asks 4 replicas; an edge of 2 one-pod nodes gets an HPA of 2
+    (the rest would stay Pending), the Distributed Cloud server holds 7 so keeps 4; parity
+    shows it as an expected edge difference."""
+    hpa = one(plans[stack], "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    assert hpa.inputs["spec"]["maxReplicas"] == replicas
+    assert plans[stack].outputs["parity"]["max replicas"] == str(replicas)
+    rows = {r.row: r for r in compare([plans["aws-primary"], plans[stack]]).rows}
+    assert rows["max replicas"].status in ("equal", "expected")
+
+
+def test_clamped_replicas_carry_a_note_and_an_empty_edge_is_refused(
+    plans: dict[str, Plan],
+) -> None:
+    spec = parse_spec(service(service_config()), source="test")
+    release = catalog.triton_release(spec.triton.version)
+    edge = Placement("g4dn.2xlarge", "T4", 16, 1, max_nodes=2, triton=release)
+    low, high, note = fitted_replicas(spec, edge)
+    assert (low, high) == (1, 2)
+    assert "maxReplicas is 2, not triton.max_replicas 4" in note
+    assert fitted_replicas(spec, replace(edge, max_nodes=4))[2] == ""
+    small = Placement("t3.xlarge (CPU)", "", 0, 0, max_nodes=2, triton=release, pods_per_node=0)
+    with pytest.raises(SpecError) as refused:
+        fitted_replicas(spec, small)
+    assert refused.value.field == "exitplan:edge.zone"
+    assert "t3.xlarge" in refused.value.problem
