@@ -64,7 +64,7 @@ class EdgeDeployment(pulumi.ComponentResource):
         placement = replace(
             edge_placement(args.spec, args.edge, args.plan), zone_selector=built.zone_selector
         )
-        self.endpoint = serve_triton(
+        served = serve_triton(
             name,
             args.spec,
             placement,
@@ -74,6 +74,7 @@ class EdgeDeployment(pulumi.ComponentResource):
             service_type=built.service_type,
             parent=self,
         )
+        self.endpoint = built.endpoint if built.endpoint is not None else served
         self.stack_outputs = {
             **deployment_outputs(
                 args.spec,

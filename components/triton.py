@@ -22,6 +22,7 @@ from components.providers.base import (
     GPU_NODE_LABEL,
     GPU_TAINT_KEY,
     TRITON_NAMESPACE,
+    TRITON_NODE_PORTS,
     TRITON_SERVICE_ACCOUNT,
     ModelFetch,
 )
@@ -392,11 +393,22 @@ def _service(config: TritonConfig) -> Manifest:
             "type": config.service_type,
             "selector": selector(config),
             "ports": [
-                {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
-                {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+                {
+                    "name": name,
+                    "port": port,
+                    "targetPort": name,
+                    "protocol": "TCP",
+                    **(node_port(name) if config.service_type == "NodePort" else {}),
+                }
+                for name, port in (("http", HTTP_PORT), ("grpc", GRPC_PORT))
             ],
         },
     }
+
+
+def node_port(name: str) -> dict[str, int]:
+    """A NodePort Service's port pinned on every node (firewall rules and clients name it)."""
+    return {"nodePort": TRITON_NODE_PORTS[name]}
 
 
 def _metrics_service(config: TritonConfig) -> Manifest:

@@ -25,6 +25,9 @@ TRITON_SERVICE_ACCOUNT = "triton"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_TAINT_VALUE = "present"
 GPU_NODE_LABEL = "exitplan.io/gpu-model"
+# Where Triton is a NodePort Service (no load balancer in the zone), its ports on every node,
+# pinned so that a firewall rule and a client can name them.
+TRITON_NODE_PORTS = {"http": 30800, "grpc": 30801}
 # Edge-zone nodes joined to a regional cluster carry this NoSchedule taint (value: the zone) so
 # that only deployments pinned to an edge zone land there, not the regional service's pods.
 EDGE_TAINT_KEY = "exitplan.io/edge"
@@ -98,6 +101,9 @@ class EdgeCluster:
     shared_cluster: bool
     zone_selector: Mapping[str, str] = field(default_factory=dict)
     service_type: str = "LoadBalancer"
+    # A NodePort service's endpoint, which no load-balancer status reports (Wavelength:
+    # a node's carrier IP and the pinned HTTP node port).
+    endpoint: pulumi.Output[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 
@@ -111,7 +113,7 @@ def test_service_account_annotated_with_role_and_no_static_keys(aws: Plan) -> No
     container = one(aws, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"][
         "containers"
     ][0]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(env)
     assert "--model-repository=s3://fraud-scoring-models-use1" in container["args"]
@@ -267,3 +269,23 @@ def test_wavelength_zone_group_is_opted_in_before_its_subnet(plans: dict[str, Pl
     subnet = one(plan, "aws:ec2/subnet:Subnet")
     assert group.name in subnet.dependencies
     assert edge.zone_group("us-west-2-wl1-las-wlz-1") == "us-west-2-wl1"
+
+
+def test_wavelength_endpoint_is_a_carrier_ip_on_a_pinned_open_node_port(
+    plans: dict[str, Plan],
+) -> None:
+    """M1: the NodePort is pinned, opened to the carrier network on the nodes, and the
+    endpoint names a node's carrier IP and that port."""
+    plan = plans["aws-wavelength"]
+    service = one(plan, "kubernetes:core/v1:Service", "-edge-service").inputs["spec"]
+    assert {p["name"]: p["nodePort"] for p in service["ports"]} == {"http": 30800, "grpc": 30801}
+    access = one(plan, "aws:ec2/securityGroup:SecurityGroup", "-carrier-access")
+    rule = access.inputs["ingress"][0]
+    assert (rule["protocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 30800, 30801)
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    groups = template["networkInterfaces"][0]["securityGroups"]
+    assert f"{access.name}-id" in groups and groups[0].startswith("sg-")  # the cluster's too
+    endpoint = urlparse(plan.outputs["endpoint"])
+    assert endpoint.port == 30800
+    assert ipaddress.IPv4Address(endpoint.hostname) in ipaddress.IPv4Network("192.0.2.0/24")
+    assert plan.outputs["endpoint_kind"] == "ip"

@@ -23,6 +23,7 @@ from components.providers.base import (
     GPU_NODE_LABEL,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
+    TRITON_NODE_PORTS,
     CloudCluster,
     EdgeCluster,
     ModelSource,
@@ -91,7 +92,10 @@ def build_edge(
         tags=tags,
         opts=opts,
     )
-    template = _launch_template(name, spec, edge, plan, attachment, profile, tags, opts)
+    carrier_access = _carrier_access(name, vpc_id, tags, opts)
+    template = _launch_template(
+        name, spec, edge, plan, attachment, profile, carrier_access, tags, opts
+    )
     nodes = aws.autoscaling.Group(
         f"{name}-nodes",
         vpc_zone_identifiers=[subnet.id],
@@ -136,8 +140,53 @@ def build_edge(
     # Network Load Balancers do not run in Wavelength Zones: clients reach the nodes' carrier
     # IPs on a NodePort.
     return EdgeCluster(
-        cloud, shared_cluster=True, zone_selector={ZONE_LABEL: plan.zone}, service_type="NodePort"
+        cloud,
+        shared_cluster=True,
+        zone_selector={ZONE_LABEL: plan.zone},
+        service_type="NodePort",
+        endpoint=_carrier_endpoint(nodes, parent),
     )
+
+
+def _carrier_access(
+    name: str, vpc_id: pulumi.Output[str], tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> aws.ec2.SecurityGroup:
+    """Triton's pinned node ports open to the carrier network (its devices have no fixed
+    range), added to the nodes beside the cluster's own security group."""
+    ports = sorted(TRITON_NODE_PORTS.values())
+    return aws.ec2.SecurityGroup(
+        f"{name}-carrier-access",
+        vpc_id=vpc_id,
+        description="Triton node ports from the carrier network",
+        ingress=[
+            {
+                "protocol": "tcp",
+                "from_port": ports[0],
+                "to_port": ports[-1],
+                "cidr_blocks": ["0.0.0.0/0"],
+                "description": "Triton HTTP and gRPC node ports",
+            }
+        ],
+        tags=tags,
+        opts=opts,
+    )
+
+
+def _carrier_endpoint(nodes: aws.autoscaling.Group, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """`http://<carrier IP>:<HTTP node port>` of the group's first running node, read once the
+    group holds its minimum (EC2 reports a carrier IP as the instance's public IP). A replaced
+    node changes it: the next `pulumi up` reads it again."""
+    found = aws.ec2.get_instances_output(
+        filters=nodes.name.apply(
+            lambda group: [
+                aws.ec2.GetInstancesFilterArgs(name="tag:aws:autoscaling:groupName", values=[group])
+            ]
+        ),
+        instance_state_names=["running"],
+        opts=pulumi.InvokeOutputOptions(parent=parent, depends_on=[nodes]),
+    )
+    port = TRITON_NODE_PORTS["http"]
+    return found.public_ips.apply(lambda ips: f"http://{sorted(ips)[0]}:{port}" if ips else "")
 
 
 def _launch_template(
@@ -147,6 +196,7 @@ def _launch_template(
     plan: EdgePlan,
     attachment: pulumi.Output[dict[str, Any]],
     profile: aws.iam.InstanceProfile,
+    carrier_access: aws.ec2.SecurityGroup,
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> aws.ec2.LaunchTemplate:
@@ -174,7 +224,10 @@ def _launch_template(
             aws.ec2.LaunchTemplateNetworkInterfaceArgs(
                 device_index=0,
                 associate_carrier_ip_address="true",
-                security_groups=[attachment.apply(lambda a: str(a["cluster_security_group_id"]))],
+                security_groups=[
+                    attachment.apply(lambda a: str(a["cluster_security_group_id"])),
+                    carrier_access.id,
+                ],
             )
         ],
         metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(

@@ -29,6 +29,11 @@ def _eks(name: str, inputs: State, config: State) -> State:
         "name": cluster,
         "kubernetesNetworkConfig": {"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4"},
         "endpoint": f"https://{digest(cluster, 32)}.gr7.{region}.eks.amazonaws.com",
+        # The security group EKS creates for the control plane and the nodes.
+        "vpcConfig": {
+            **(inputs.get("vpcConfig") or {}),
+            "clusterSecurityGroupId": f"sg-{digest(cluster, 17).lower()}",
+        },
         "certificateAuthority": {"data": PLACEHOLDER_CA},
         "identities": [{"oidcs": [{"issuer": issuer}]}],
     }
@@ -54,9 +59,24 @@ def _lb_zone(args: State) -> State:
     return {"id": zone_id, "region": args.get("region", "")}
 
 
+def _instances(args: State) -> State:
+    """One running instance per filter value, with a documentation-range public (carrier) IP
+    (RFC 5737 TEST-NET-1)."""
+    values = [v for f in args.get("filters") or [] for v in f.get("values") or []]
+    octets = [int(digest(str(v), 2), 16) % 254 + 1 for v in values]
+    return {
+        "ids": [f"i-{digest(str(v), 17).lower()}" for v in values],
+        "publicIps": [f"192.0.2.{o}" for o in octets],
+        "privateIps": [f"10.11.0.{o}" for o in octets],
+        "ipv6Addresses": [],
+        "id": "instances",
+    }
+
+
 INVOKES: dict[str, Invoke] = {
     "aws:route53/getZone:getZone": lambda args, _c: _zone(args),
     "aws:lb/getHostedZoneId:getHostedZoneId": lambda args, _c: _lb_zone(args),
+    "aws:ec2/getInstances:getInstances": lambda args, _c: _instances(args),
     "aws:ssm/getParameter:getParameter": lambda args, _c: {
         "name": args.get("name", ""),
         "value": f"ami-{digest(str(args.get('name', '')), 17).lower()}",
