@@ -239,7 +239,12 @@ def _deployment(config: TritonConfig) -> Manifest:
                     *({"name": k, "value": v} for k, v in sorted(config.fetch.env.items())),
                 ],
                 "securityContext": _container_security(),
-                "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}},
+                # A limit too, so a runaway copy cannot take the GPU node's memory (streamed
+                # downloads need little; policy containers-memory-limits).
+                "resources": {
+                    "requests": {"cpu": "250m", "memory": "512Mi"},
+                    "limits": {"memory": "2Gi"},
+                },
             }
         )
     container = {

@@ -403,3 +403,10 @@ def test_clamped_replicas_carry_a_note_and_an_empty_edge_is_refused(
         fitted_replicas(spec, small)
     assert refused.value.field == "exitplan:edge.zone"
     assert "t3.xlarge" in refused.value.problem
+
+
+def test_every_container_has_a_memory_limit() -> None:
+    """Init containers too (the model fetch): policy containers-memory-limits (CKV_K8S_13)."""
+    pod = render_manifests(VARIANTS["fetch"])["deployment"]["spec"]["template"]["spec"]
+    for container in [*pod["initContainers"], *pod["containers"]]:
+        assert container["resources"]["limits"]["memory"], container["name"]
