@@ -68,8 +68,9 @@ def drill_exit_plan(
 ) -> None:
     """Rehearse leaving a cloud under load: pre-flight, baseline, gated canary steps to 100 %
     on --to, revoke --from's credentials, verify, roll back. Writes journal.json (after every
-    step) and report.md/.html. Exit 1 when a check or gate fails (rolled back), 130 on Ctrl-C
-    (rolled back)."""
+    step) and report.md/.html, holding the target's lock (.exitplan/locks/TARGET.lock). Exit 1
+    when a check or gate fails (rolled back), 130 on Ctrl-C, SIGTERM or SIGHUP (rolled back), 2
+    when another run holds the target's lock."""
     import datetime as dt
 
     from runbooks.drills.canary import parse_canary, steps_text
@@ -80,7 +81,7 @@ def drill_exit_plan(
         revoke_gap,
         run_exit_plan,
     )
-    from runbooks.drills.lock import DrillLock
+    from runbooks.drills.lock import TargetLock
     from runbooks.reports.drill import write_report
     from runbooks.targets.target import require
 
@@ -97,7 +98,7 @@ def drill_exit_plan(
         keep=keep,
     )
     proj = project_of(project)
-    drill_target, lock = _drill_target(proj, target, source, dest)
+    drill_target = _drill_target(proj, target, source, dest)
     if dry:
         require(drill_target, needs(drill_target, options), "the exit-plan drill")
         skipped = revoke_gap(drill_target, options)
@@ -109,7 +110,8 @@ def drill_exit_plan(
         return
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = out or proj.root / ".exitplan" / "drills" / f"{stamp}-{source}-to-{dest}"
-    with DrillLock(lock), display(enabled=not as_json) as progress:
+    command = f"drill exit-plan --from {source} --to {dest}"
+    with TargetLock(target, proj.root, command), display(enabled=not as_json) as progress:
         try:
             journal = run_exit_plan(proj, drill_target, options, folder / "journal.json", progress)
         finally:
@@ -138,15 +140,14 @@ def _run_json(journal: Journal) -> dict[str, Any]:
     }
 
 
-def _drill_target(proj: Project, kind: str, source: str, dest: str) -> tuple[Target, Path]:
+def _drill_target(proj: Project, kind: str, source: str, dest: str) -> Target:
     """The Target a drill acts on (`target_for`: the running sandbox, or the live stacks from
-    `pulumi stack output` and the router config of the stack that routes both), and its lock."""
-    from runbooks.drills.lock import lock_file
+    `pulumi stack output` and the router config of the stack that routes both)."""
     from runbooks.targets.target import KINDS, target_for
 
     if kind not in KINDS:
         raise typer.BadParameter(f"{kind!r}: use {' or '.join(KINDS)}", param_hint="--target")
-    return target_for(kind, proj.root, stacks=[source, dest]), lock_file(proj.root, kind)
+    return target_for(kind, proj.root, stacks=[source, dest])
 
 
 @drill_app.command("rollback")
@@ -156,14 +157,19 @@ def drill_rollback(
     as_json: JsonOption = False,
 ) -> None:
     """Undo what a drill's journal says it changed and did not restore (safe to run twice), on
-    the target the journal names (the sandbox, or the live stacks)."""
+    the target the journal names (the sandbox, or the live stacks), holding that target's lock:
+    exit 2 while another run (the drill itself, a chaos run) holds it; the lock of a drill that
+    was killed is taken over."""
     from runbooks.drills.exit_plan import restore
+    from runbooks.drills.lock import TargetLock
     from runbooks.reports.journal import Journal
 
     journal = Journal.load(journal_path)
     ep = journal.exitplan
-    drill_target, _lock = _drill_target(project_of(project), ep["target"], ep["from"], ep["to"])
-    done = restore(drill_target, journal)
+    proj = project_of(project)
+    with TargetLock(ep["target"], proj.root, f"drill rollback {journal_path}"):
+        drill_target = _drill_target(proj, ep["target"], ep["from"], ep["to"])
+        done = restore(drill_target, journal)
     if as_json:
         print_json("drill.rollback", {"journal": str(journal_path), "restored": done})
     else:

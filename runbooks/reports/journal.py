@@ -1,6 +1,7 @@
 """The drill journal: Chaos Toolkit's journal fields plus exitplan's measurements, written to
-disk after every step (write, then rename) so that a drill killed at any point can be undone
-from it (`exitplan drill rollback JOURNAL`)."""
+disk after every step, atomically and durably (`write_atomic`: temp file, fsync, rename, fsync
+of the folder), so that a drill killed at any point can be undone from it (`exitplan drill
+rollback JOURNAL`). Chaos runs write their journals with the same `write_atomic`."""
 
 from __future__ import annotations
 
@@ -12,9 +13,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from runbooks.errors import RunbookError
-from runbooks.reports.files import write_atomic
+from runbooks.reports import files
 
 T = TypeVar("T")
+
+
+def write_atomic(path: Path, data: Any) -> None:
+    """Write a journal (or any JSON-able `data`; a str is written as it is) to `path` atomically
+    and durably: temp file in the same folder, flush, fsync, os.replace, fsync of the folder
+    (created if missing). A crash at any point leaves either the old file or the new one."""
+    text = data if isinstance(data, str) else json.dumps(data, indent=2, default=str) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    files.write_atomic(path, text)
 
 
 def now_iso() -> str:
@@ -84,9 +94,8 @@ class Journal:
         return time.monotonic() - self.started
 
     def save(self) -> None:
-        """Write the journal atomically (a temp file renamed over the old one)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, json.dumps(self.data, indent=2, default=str) + "\n")
+        """Write the journal atomically and durably (`write_atomic`)."""
+        write_atomic(self.path, self.data)
 
     def activity(
         self, name: str, kind: str, action: Callable[[], T], *, rollback: bool = False

@@ -198,7 +198,6 @@ def test_a_killed_drill_is_rolled_back_from_its_journal(
     assert "nothing left to restore" in second.stdout, "safe to run twice"
     assert validated(run_cli([*args, "--json"]).stdout)["restored"] == []
     assert snapshot(target) == before
-    (project.root / ".exitplan" / "sandbox" / "drill.lock").unlink(missing_ok=True)
 
 
 def test_dry_run_prints_the_steps_and_changes_nothing(
@@ -233,18 +232,6 @@ def test_a_rate_the_target_cannot_sustain_is_caught_in_the_baseline(
         run_exit_plan(project, target, options, tmp_path / "journal.json", lambda _m: None)
     assert "cannot sustain 8000 req/s" in caught.value.cause and "--rate" in caught.value.fix
     assert snapshot(target) == before
-
-
-def test_one_drill_at_a_time(tmp_path: Path) -> None:
-    from runbooks.drills.lock import DrillLock
-    from runbooks.errors import RunbookError
-
-    lock = tmp_path / "drill.lock"
-    with DrillLock(lock):
-        with pytest.raises(RunbookError) as caught, DrillLock(lock):
-            pass
-        assert "already running" in caught.value.cause
-    assert not lock.exists()
 
 
 def test_the_live_target_needs_the_pulumi_cli(project: Project, tmp_path: Path) -> None:
