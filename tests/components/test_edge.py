@@ -90,7 +90,7 @@ def test_distributed_cloud_cluster_node_pool_and_fleet(plans: dict[str, Plan]) -
     assert (pool["nodeLocation"], pool["nodeCount"]) == ("us-central1-edge-den1", 1)
     binding = one(plan, "gcp:serviceaccount/iAMMember:IAMMember")
     assert (
-        binding.inputs["member"] == "serviceAccount:fraud-scoring-edge.svc.id.goog[triton/triton]"
+        binding.inputs["member"] == "serviceAccount:fraud-scoring-edge-placeholder.svc.id.goog[triton/triton]"
     )
     assert gdc.name in binding.dependencies
     assert plan.outputs["parity"]["serving"] == "CPU"
@@ -151,7 +151,7 @@ def test_distributed_cloud_copies_models_with_fleet_workload_identity(
     assert env["GOOGLE_APPLICATION_CREDENTIALS"] == config_path
     volume = next(v for v in spec["volumes"] if v["name"] == "cloud-credentials")
     token = volume["projected"]["sources"][0]["serviceAccountToken"]
-    assert token["audience"] == "fraud-scoring-edge.svc.id.goog"
+    assert token["audience"] == "fraud-scoring-edge-placeholder.svc.id.goog"
     assert {
         "name": "cloud-credentials",
         "mountPath": "/var/run/secrets/exitplan/cloud",
@@ -162,12 +162,12 @@ def test_distributed_cloud_copies_models_with_fleet_workload_identity(
     )
     assert configuration["type"] == "external_account"
     assert configuration["audience"] == (
-        "identitynamespace:fraud-scoring-edge.svc.id.goog:https://gkehub.googleapis.com/"
-        "projects/fraud-scoring-edge/locations/global/memberships/fraud-scoring-edge"
+        "identitynamespace:fraud-scoring-edge-placeholder.svc.id.goog:https://gkehub.googleapis.com/"
+        "projects/fraud-scoring-edge-placeholder/locations/global/memberships/fraud-scoring-edge"
     )
     assert configuration["credential_source"]["file"] == "/var/run/secrets/exitplan/cloud/token"
     assert configuration["service_account_impersonation_url"].endswith(
-        "/serviceAccounts/fraud-scoring-edge-triton@fraud-scoring-edge.iam.gserviceaccount.com"
+        "/serviceAccounts/fraud-scoring-edge-triton@fraud-scoring-edge-placeholder.iam.gserviceaccount.com"
         ":generateAccessToken"
     )
     triton = spec["containers"][0]
