@@ -24,6 +24,7 @@ FALLBACK_BINARY = Path("/usr/sbin/haproxy")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TRANSITION = re.compile(r" \d+/\d+$")
 _MAX_SOCKET_PATH = 90  # HAProxy 2.6 refuses socket paths over 97 bytes (sun_path is 108)
+_SOCKET_FOLDER_PREFIX = "exitplan-frontdoor-"
 
 
 class FrontDoorError(SandboxError):
@@ -151,9 +152,6 @@ class FrontDoor:
         self.config_path = self.workdir / "haproxy.cfg"
         self.log_path = self.workdir / "haproxy.log"
         self.admin_socket = self.workdir / "haproxy.sock"
-        if len(str(self.admin_socket)) > _MAX_SOCKET_PATH:  # too long for a unix socket path
-            short = Path(tempfile.gettempdir()) / f"frontdoor-{os.getpid()}-{listen_port}"
-            self.admin_socket = short / "haproxy.sock"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -172,8 +170,9 @@ class FrontDoor:
         if self.pid is not None:
             return self.pid
         binary = haproxy_binary()
-        for folder in (self.workdir, self.admin_socket.parent):
-            folder.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if len(str(self.admin_socket)) > _MAX_SOCKET_PATH:  # too long for a unix socket path
+            self.admin_socket = private_socket_path()
         text = render_config(
             f"127.0.0.1:{self.listen_port}", self.backends, self.settings, self.admin_socket
         )
@@ -211,9 +210,8 @@ class FrontDoor:
         if self._log is not None:
             self._log.close()
             self._log = None
-        self.admin_socket.unlink(missing_ok=True)
-        if self.admin_socket.parent != self.workdir:
-            shutil.rmtree(self.admin_socket.parent, ignore_errors=True)
+        remove_admin_socket(self.admin_socket)
+        self.admin_socket = self.workdir / "haproxy.sock"
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines of HAProxy's output."""
@@ -278,6 +276,24 @@ class FrontDoor:
         servers = [r for r in rows[1:] if r.get("pxname") == BACKEND and r["svname"] not in proxies]
         # "UP 1/2" (going down) is still UP, "DOWN 1/2" (coming up) still DOWN
         return {r["svname"]: _TRANSITION.sub("", r["status"]) for r in servers}
+
+
+def private_socket_path() -> Path:
+    """An admin socket path in a fresh folder of the temp dir that only this user can enter
+    (`mkdtemp`: an unpredictable name, mode 0700), for a workdir too deep for a socket path. A
+    predictable folder could be made first by another local user, who would then hold the
+    level-admin socket the drills steer weights through."""
+    return Path(tempfile.mkdtemp(prefix=_SOCKET_FOLDER_PREFIX)) / "haproxy.sock"
+
+
+def remove_admin_socket(path: Path) -> None:
+    """Remove the admin socket, and its folder when `private_socket_path` made it."""
+    path.unlink(missing_ok=True)
+    folder = path.parent
+    if folder.parent == Path(tempfile.gettempdir()) and folder.name.startswith(
+        _SOCKET_FOLDER_PREFIX
+    ):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _accepts(port: int) -> bool:

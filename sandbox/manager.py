@@ -17,7 +17,7 @@ from model_packaging.progress import Progress, reporter
 from model_packaging.publish import fetch, publish
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
-from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings
+from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings, remove_admin_socket
 from sandbox.processes import free_port, pid_alive, process_start, stop_processes
 from sandbox.stores import EMULATORS, StoreEmulator, start_registry
 from sandbox.triton import TritonServer, baseline_p99_ms, python_model, triton_install
@@ -215,8 +215,7 @@ class Sandbox:
             _wait_routes(door, timeout_s=15)
             progress.advance()
         except BaseException:
-            self._stop_components(state.components)
-            self.state_file.unlink(missing_ok=True)
+            self._tear_down(state)
             raise
         progress.done()
         return state
@@ -338,7 +337,14 @@ class Sandbox:
         state = self.load_state()
         if state is None:
             return []
+        return self._tear_down(state)
+
+    def _tear_down(self, state: SandboxState) -> list[str]:
+        """Stop the state's processes, remove the front door's admin socket (and its private
+        folder) and the state file; the names of the processes that were running."""
         stopped = self._stop_components(state.components)
+        if state.admin_socket:
+            remove_admin_socket(Path(state.admin_socket))
         self.state_file.unlink(missing_ok=True)
         return stopped
 

@@ -1,6 +1,7 @@
 """The sandbox's processes by pid: whether one still runs (and is the very process that was
-started, not a later one given the same pid), signalling a process group, a free port, and the
-one way every component is stopped (SIGCONT, SIGTERM, a grace period, SIGKILL, reap).
+started, not a later one given the same pid), signalling a process group and waiting until the
+signal took effect on every thread, a free port, and the one way every component is stopped
+(SIGCONT, SIGTERM, a grace period, SIGKILL, reap).
 
 Every sandbox module that starts a process stops it here, so `exitplan sandbox down` (which
 only has the recorded pids) and a component's own `stop()` behave the same."""
@@ -15,8 +16,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from sandbox.errors import SandboxError
+
 STOP_GRACE_S = 10.0
 POLL_S = 0.05
+SIGNAL_WAIT_S = 10.0
+THREAD_POLL_S = 0.002
+STOPPED = frozenset("tT")  # /proc state letters of a stopped thread (job control, tracing)
 
 
 def pid_alive(pid: int) -> bool:
@@ -69,6 +75,65 @@ def signal_group(pid: int, sig: signal.Signals) -> None:
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
+
+
+def thread_states(pid: int) -> list[str]:
+    """The state letter (R, S, D, T, t, Z, ...) of every thread of the process, from
+    /proc/PID/task/*/stat; empty once the process is gone."""
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+    return states
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group `pgid`."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(stat.parent.name))
+    return members
+
+
+def _took_effect(pid: int, sig: signal.Signals, group: bool) -> tuple[bool, str]:
+    """Whether `sig` has taken effect on the process, and what was seen (for the error)."""
+    if sig == signal.SIGKILL:
+        left = group_members(pid) if group else [pid] if pid_alive(pid) else []
+        return not left, f"processes still alive: {left}"
+    states = thread_states(pid)
+    live = [s for s in states if s not in "ZX"]  # an exited main thread stays a zombie
+    if sig == signal.SIGSTOP:
+        done = bool(live) and all(s in STOPPED for s in live)
+    else:
+        done = not any(s in STOPPED for s in live)
+    return done, f"thread states {''.join(sorted(states))}"
+
+
+def signal_and_wait(
+    pid: int, sig: signal.Signals, *, group: bool = False, timeout_s: float = SIGNAL_WAIT_S
+) -> None:
+    """Send `sig` (to the process group when `group`) and return only once it has taken
+    effect: SIGSTOP, every thread stopped (state T); SIGCONT, none stopped; SIGKILL, the process
+    (with `group`, every process of its group) gone. `kill()` only queues a stop and wakes one
+    thread, so without the wait the others go on serving for a while."""
+    if group:
+        signal_group(pid, sig)
+    else:
+        os.kill(pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done, seen = _took_effect(pid, sig, group)
+        if done:
+            return
+        if time.monotonic() > deadline:
+            raise SandboxError(
+                f"pid {pid} did not take {sig.name} within {timeout_s:g} s ({seen})",
+                fix="check the process with ps -L; stop the sandbox with exitplan sandbox down",
+            )
+        time.sleep(THREAD_POLL_S if sig != signal.SIGKILL else POLL_S / 5)
 
 
 def reap(pid: int, *, block: bool = False) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import time
 import urllib.error
@@ -25,7 +24,7 @@ from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import FrontDoor
 from sandbox.manager import Component, Sandbox, SandboxState
-from sandbox.processes import signal_group
+from sandbox.processes import signal_and_wait
 from sandbox.stores import EMULATORS
 from sandbox.triton import TritonServer, triton_install
 
@@ -134,19 +133,21 @@ class SandboxTarget:
 
     def kill(self, stack: str) -> None:
         """SIGKILL the stack's Triton and its python-backend stubs (the whole container
-        crashes; killing the server alone would leave an orphan stub behind)."""
+        crashes; killing the server alone would leave an orphan stub behind); returns once
+        every process of the group is gone."""
         self._signal(stack, signal.SIGKILL, group=True)
         self._log("kill", stack=stack)
 
     def hang(self, stack: str) -> None:
-        """SIGSTOP the stack's Triton server. Its backend stub keeps running: freezing the stub
+        """SIGSTOP the stack's Triton server; returns once every one of its threads has stopped
+        (so it answers nothing from then on). Its backend stub keeps running: freezing the stub
         too made Triton 2.51 abort on SIGCONT (boost::interprocess::lock_exception in the
         python backend) in about one run in eight."""
         self._signal(stack, signal.SIGSTOP)
         self._log("hang", stack=stack)
 
     def resume(self, stack: str) -> None:
-        """SIGCONT the stack's Triton server."""
+        """SIGCONT the stack's Triton server; returns once none of its threads is stopped."""
         self._signal(stack, signal.SIGCONT)
         self._log("resume", stack=stack)
 
@@ -157,10 +158,7 @@ class SandboxTarget:
                 f"{stack}'s Triton (pid {component.pid}) is not running",
                 fix=f"restart it: the target's restart({stack!r})",
             )
-        if group:
-            signal_group(component.pid, sig)
-        else:
-            os.kill(component.pid, sig)
+        signal_and_wait(component.pid, sig, group=group)
 
     def _control(self) -> AwsControlPlane:
         info = next(c for c in self.state.components if c.kind == "control-plane")

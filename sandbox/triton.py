@@ -23,13 +23,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,10 @@ from components.catalog.clouds import triton_wire
 from sandbox.errors import SandboxError
 from sandbox.processes import stop_process
 
+# What Triton and its python-backend stubs take from the sandbox's environment. The backend
+# starts a stub with execvp("bash") sourcing <EXECUTION_ENV_PATH>/bin/activate (both strings
+# are in libtriton_python.so 2.51), so PATH; Python reads HOME, the locale and TMPDIR.
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 # KServe v2 datatypes by numpy kind (FP32, INT64, ...): what `example_inputs` makes. The load
 # client has the full codec (runbooks/load/kserve.py); the sandbox may not import it.
 KSERVE_KINDS = {"f": "FP", "i": "INT", "u": "UINT"}
@@ -134,8 +138,21 @@ def python_model(packaged: Path, repository: Path, env: Path) -> Path:
     return target
 
 
+def child_env(install: TritonInstall, parent: Mapping[str, str]) -> dict[str, str]:
+    """Triton's whole environment, built rather than inherited: the library path it needs and
+    the few locale/path variables of `parent` in `INHERITED`. Nothing else passes, so no stack
+    key or operator credential (AWS_*, AZURE_*, GOOGLE_*: the sandbox publishes and fetches
+    models with keys in its own environment) shows in /proc/<triton>/environ or reaches the
+    python-backend stubs; the sandbox's Triton serves a local repository and needs none."""
+    libpython = sysconfig.get_config_var("LIBDIR") or ""
+    env = {name: parent[name] for name in INHERITED if name in parent}
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(install.libs), libpython]))
+    return env
+
+
 class TritonServer:
-    """One tritonserver process: start, load, health, pause/resume, kill and stop."""
+    """One tritonserver process: start, load, health and stop (faults are the target's:
+    `SandboxTarget.hang/resume/kill`)."""
 
     def __init__(self, workdir: Path, repository: Path, http_port: int, env: Path) -> None:
         self.workdir = workdir
@@ -156,11 +173,7 @@ class TritonServer:
             raise SandboxError(f"{self.env} is missing", fix="run make bootstrap (Triton's env)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         backends = prepare_backends(install, self.workdir / "backends")
-        libpython = sysconfig.get_config_var("LIBDIR") or ""
-        env = {
-            **os.environ,
-            "LD_LIBRARY_PATH": os.pathsep.join(filter(None, [str(install.libs), libpython])),
-        }
+        env = child_env(install, os.environ)
         command = [
             str(install.binary),
             f"--model-repository={self.repository}",
@@ -224,11 +237,6 @@ class TritonServer:
         text = self.log.read_text(errors="replace").splitlines()
         kept = [line for line in text if not re.match(r"^[+|]", line)]
         return "\n".join(kept[-lines:])
-
-    def signal(self, sig: signal.Signals) -> None:
-        """Send a signal (SIGSTOP for a brownout, SIGCONT to resume, SIGKILL for a crash)."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, sig)
 
     def stop(self) -> None:
         """SIGTERM (resuming a paused server first), then SIGKILL after a grace period."""

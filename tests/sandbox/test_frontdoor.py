@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
+import tempfile
 import threading
 import time
 import urllib.error
@@ -18,7 +20,15 @@ from pathlib import Path
 import pytest
 
 from sandbox import frontdoor
-from sandbox.frontdoor import Backend, FrontDoor, FrontDoorError, FrontDoorSettings, render_config
+from sandbox.frontdoor import (
+    Backend,
+    FrontDoor,
+    FrontDoorError,
+    FrontDoorSettings,
+    private_socket_path,
+    remove_admin_socket,
+    render_config,
+)
 
 # latency- and timing-sensitive sandbox modules run one after another on one worker
 pytestmark = pytest.mark.xdist_group("sandbox-timing")
@@ -312,3 +322,38 @@ def test_stop_leaves_no_haproxy_process(make_door: Callable[..., FrontDoor]) -> 
     with pytest.raises(FrontDoorError, match="is HAProxy running"):
         door.weights()
     assert door.start() != pid  # and startable again
+
+
+@needs_haproxy
+def test_a_deep_workdir_puts_the_admin_socket_in_a_private_folder(
+    tmp_path: Path, tritons: dict[str, FakeTriton]
+) -> None:
+    port = free_port()
+    predictable = Path(tempfile.gettempdir()) / f"frontdoor-{os.getpid()}-{port}"
+    predictable.mkdir(mode=0o777)  # what another local user could have made beforehand
+    backends = [Backend(n, t.address, 100) for n, t in tritons.items()]
+    door = FrontDoor(tmp_path / ("deep" * 25), port, backends, SETTINGS)
+    try:
+        door.start()
+        folder = door.admin_socket.parent
+        assert folder != predictable and not any(predictable.iterdir())
+        assert folder.parent == Path(tempfile.gettempdir())
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert folder.stat().st_uid == os.getuid()
+        assert door.weights() == {"aws-primary": 100, "gcp-standby": 100}
+    finally:
+        door.stop()
+        predictable.rmdir()
+    assert not folder.exists(), "stop removes the private folder"
+    assert door.admin_socket == door.workdir / "haproxy.sock", "a restart makes a new one"
+
+
+def test_removing_an_admin_socket_keeps_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    socket_path = tmp_path / "haproxy.sock"
+    socket_path.write_text("")
+    remove_admin_socket(socket_path)
+    assert not socket_path.exists() and tmp_path.exists()
+    private = private_socket_path()
+    private.write_text("")
+    remove_admin_socket(private)
+    assert not private.parent.exists()

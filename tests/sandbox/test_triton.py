@@ -1,4 +1,5 @@
-"""The sandbox's Triton: a model that fails to load is reported with the server's log tail."""
+"""The sandbox's Triton: a model that fails to load is reported with the server's log tail;
+the server's environment is built, not inherited, so no stack key reaches it."""
 
 from __future__ import annotations
 
@@ -9,10 +10,37 @@ import pytest
 from runbooks.targets.sandbox_setup import TRITON_ENV
 from sandbox.errors import SandboxError
 from sandbox.processes import free_port, pid_alive
-from sandbox.triton import TritonServer, python_model, server_metadata, triton_install
+from sandbox.triton import (
+    TritonServer,
+    child_env,
+    python_model,
+    server_metadata,
+    triton_install,
+)
+
+SECRETS = {
+    "AWS_ACCESS_KEY_ID": "AKIAEXAMPLESTACKKEY0",
+    "AWS_SECRET_ACCESS_KEY": "stack-secret",
+    "AWS_SESSION_TOKEN": "session",
+    "AZURE_STORAGE_KEY": "azure-secret",
+    "AZURE_CLIENT_SECRET": "azure-client-secret",
+    "GOOGLE_APPLICATION_CREDENTIALS": "/tmp/key.json",
+}
 
 
-def test_a_model_that_fails_to_load_shows_the_log_tail(tmp_path: Path) -> None:
+def test_triton_env_keeps_paths_and_locale_and_drops_every_credential() -> None:
+    install = triton_install()
+    env = child_env(install, {**SECRETS, "PATH": "/usr/bin", "LANG": "C.UTF-8", "OTHER": "x"})
+    assert env["PATH"] == "/usr/bin" and env["LANG"] == "C.UTF-8"
+    assert str(install.libs) in env["LD_LIBRARY_PATH"].split(":")
+    assert set(env) == {"PATH", "LANG", "LD_LIBRARY_PATH"}
+
+
+def test_triton_holds_no_stack_key_and_a_failed_load_shows_the_log_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in SECRETS.items():  # what publish/fetch hold while a Triton starts
+        monkeypatch.setenv(name, value)
     packaged = tmp_path / "packaged" / "broken"
     (packaged / "1").mkdir(parents=True)
     (packaged / "config.pbtxt").write_text(
@@ -30,6 +58,10 @@ def test_a_model_that_fails_to_load_shows_the_log_tail(tmp_path: Path) -> None:
     try:
         server.wait_live()
         assert server_metadata(server.endpoint)["name"] == "triton"
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        names = {entry.split(b"=", 1)[0].decode() for entry in environ if entry}
+        assert not names & set(SECRETS), "a stack key reached Triton"
+        assert "PATH" in names
         with pytest.raises(SandboxError) as caught:
             server.load("broken", timeout_s=60)
         assert "failed to load broken" in caught.value.cause
