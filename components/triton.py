@@ -43,10 +43,15 @@ STARTUP_FAILURES = 60
 POLL_SECS = 30
 # pulumi-kubernetes await overrides (provider/pkg/metadata/annotations.go): the Deployment is
 # not awaited, since its pods are ready only once the models are published, a step after the
-# stack (README: first deploy); the Service still waits for pods and its address, with room
-# for a GPU node, a ~10 GB image pull and the load balancer.
+# stack (README: first deploy); the Service waits for its load balancer's address, with room
+# for a slow load balancer.
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 SERVICE_TIMEOUT = {"pulumi.com/timeoutSeconds": "1800"}
+# A LoadBalancer Service waits for its address only, not for pods: a pilot light has none
+# until a drill scales it up. `waitFor` overrides the default await since pulumi-kubernetes
+# 4.18.4 (pulumi-kubernetes#3329), and a match on an object (the ingress list) counts once it
+# exists (#3345).
+LOAD_BALANCER_AWAIT = {"pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress}"}
 MODELS_ANNOTATION = "exitplan.io/models"
 # Triton's admin APIs answer only requests with this header set to the admin key (a generated
 # Secret): `--http-restricted-api` / `--grpc-restricted-protocol`, gRPC clients send it as
@@ -115,14 +120,14 @@ def manifest_kinds(config: TritonConfig) -> dict[str, str]:
     """Role -> kind of every object `render_manifests` returns. Only plain spec values decide
     it (no cloud outputs), so the roles are known before the cloud resources resolve.
 
-    A service scaled to zero (pilot light) has no HPA: an HPA cannot hold zero replicas."""
+    A service scaled to zero (pilot light) keeps its HPA: an HPA leaves a target scaled to
+    zero alone and takes over once a drill scales it up (Kubernetes, "Horizontal Pod
+    Autoscaling": implicit maintenance-mode deactivation)."""
     kinds = dict(_KINDS)
     if not config.device_plugin or config.shared_cluster:
         del kinds["device-plugin"]
     if config.shared_cluster:
         del kinds["namespace"], kinds["service-account"]
-    if config.min_replicas == 0:
-        del kinds["hpa"]
     return kinds
 
 
@@ -392,7 +397,11 @@ def _service(config: TritonConfig) -> Manifest:
         "metadata": _meta(
             config.name,
             labels=selector(config),
-            annotations={**config.load_balancer_annotations, **SERVICE_TIMEOUT},
+            annotations={
+                **config.load_balancer_annotations,
+                **SERVICE_TIMEOUT,
+                **(LOAD_BALANCER_AWAIT if config.service_type == "LoadBalancer" else {}),
+            },
         ),
         "spec": {
             "type": config.service_type,
@@ -436,7 +445,9 @@ def _hpa(config: TritonConfig) -> Manifest:
         "metadata": _meta(config.name, labels=selector(config)),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": config.name},
-            "minReplicas": config.min_replicas,
+            # At least 1 (0 needs the alpha HPAScaleToZero gate); a Deployment at 0 replicas
+            # keeps the HPA idle, which is how a pilot light stays dark.
+            "minReplicas": max(1, config.min_replicas),
             "maxReplicas": config.max_replicas,
             "metrics": [
                 {
@@ -549,8 +560,10 @@ def deploy_triton(
             depends.append(gpu_pool)
         if kind == "Deployment":
             depends.append(created["admin-key"])
-        # The admin key is generated on every run; only the first value is ever applied.
-        keep = ["stringData"] if kind == "Secret" else None
+        # The admin key is generated on every run; only the first value is ever applied. After
+        # creation the HPA (or a failover) owns the replica count: a later `pulumi up` in an
+        # incident must not scale a standby that took over back to its configured floor.
+        keep = {"Secret": ["stringData"], "Deployment": ["spec.replicas"]}.get(kind)
         created[role] = _RESOURCE_TYPES[kind](
             f"{name}-{role}",
             **_body(kind, manifests[role]),

@@ -24,6 +24,8 @@ out = terminal()
 err = terminal(stderr=True)
 
 SECRET_INPUTS = {"kubeconfig"}
+# Inputs that hold secret values whatever their name, by resource type.
+SECRET_INPUTS_BY_TYPE = {"kubernetes:core/v1:Secret": {"data", "stringData"}}
 MASK = "[secret]"
 STATUS_STYLE = {"equal": "green", "expected": "yellow", "info": "cyan", "drift": "bold red"}
 
@@ -150,7 +152,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                 "parent": r.parent,
                 "custom": r.custom,
                 "key_properties": key_properties(r),
-                "inputs": _mask(plain(r.inputs)),
+                "inputs": _mask(r.type, plain(r.inputs)),
             }
             for r in plan.resources
         ],
@@ -158,8 +160,9 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _mask(inputs: dict[str, Any]) -> dict[str, Any]:
-    return {k: MASK if k in SECRET_INPUTS else v for k, v in inputs.items()}
+def _mask(typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    secret = SECRET_INPUTS | SECRET_INPUTS_BY_TYPE.get(typ, set())
+    return {k: MASK if k in secret else v for k, v in inputs.items()}
 
 
 def plan_tree(plan: Plan) -> None:

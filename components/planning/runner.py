@@ -43,6 +43,8 @@ class PlannedResource:
     # of its provider resource: what CrossGuard's stack policies see as dependencies/provider.
     dependencies: tuple[str, ...] = ()
     provider: str = ""
+    # Input paths a later `pulumi up` leaves as they are (`ignore_changes`).
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     ),
                     # A provider reference is "<urn>::<id>".
                     provider=self.names.get(request.provider.rsplit("::", 1)[0], ""),
+                    ignore_changes=tuple(request.ignoreChanges),
                 )
             )
         return response

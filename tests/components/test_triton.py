@@ -410,3 +410,22 @@ def test_every_container_has_a_memory_limit() -> None:
     pod = render_manifests(VARIANTS["fetch"])["deployment"]["spec"]["template"]["spec"]
     for container in [*pod["initContainers"], *pod["containers"]]:
         assert container["resources"]["limits"]["memory"], container["name"]
+
+
+@pytest.mark.parametrize("stack", ["aws-primary", "azure-standby", "gcp-standby"])
+def test_the_service_waits_for_its_address_not_for_pods(plans: dict[str, Plan], stack: str) -> None:
+    # A pilot light (azure-standby) has no pod until a failover: the default Service await
+    # would time out; `waitFor` on the ingress overrides it (pulumi-kubernetes#3329).
+    services = plans[stack].of_type("kubernetes:core/v1:Service")
+    balanced = [s for s in services if s.inputs["spec"]["type"] == "LoadBalancer"]
+    assert len(balanced) == 1
+    annotations = balanced[0].inputs["metadata"]["annotations"]
+    assert annotations["pulumi.com/waitFor"] == "jsonpath={.status.loadBalancer.ingress}"
+
+
+def test_after_creation_the_hpa_owns_the_replica_count(plans: dict[str, Plan]) -> None:
+    deployment = one(plans["azure-standby"], "kubernetes:apps/v1:Deployment")
+    assert deployment.inputs["spec"]["replicas"] == 0
+    assert "spec.replicas" in deployment.ignore_changes
+    hpa = one(plans["azure-standby"], "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    assert hpa.inputs["spec"]["minReplicas"] == 1

@@ -16,17 +16,6 @@ from runbooks.cli import main
 from runbooks.schemas import load
 from tests.conftest import ALL_STACKS, MakeProject, service, service_config
 
-# Mandatory violations of the shipped stacks whose fix is another change of issue 14 not yet
-# in: (stack, rule) -> the finding. Remove a pair once its fix lands; a new pair fails the test.
-PENDING = {
-    ("aws-wavelength", "nodeport-pinned-and-open"): "review M1 (Wavelength NodePort)",
-    ("azure-edge", "containers-memory-limits"): "init container without a memory limit",
-    ("azure-standby", "containers-memory-limits"): "init container without a memory limit",
-    ("gcp-edge", "containers-memory-limits"): "init container without a memory limit",
-    ("oci-standby", "containers-memory-limits"): "init container without a memory limit",
-    ("azure-standby", "triton-hpa-present"): "pilot light without an HPA (components/triton.py)",
-}
-
 
 def run(
     args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -89,7 +78,7 @@ def test_the_table_names_stack_rule_and_fix(
     assert max(len(line) for line in table.splitlines()) <= 80
 
 
-def test_shipped_stacks_pass_but_for_fixes_in_flight(plans: dict[str, Plan]) -> None:
+def test_shipped_stacks_pass(plans: dict[str, Plan]) -> None:
     report = check_plans([plans[name] for name in ALL_STACKS])
-    failing = {(v.stack, v.rule) for v in report.mandatory}
-    assert failing <= set(PENDING), f"new mandatory violations: {sorted(failing - set(PENDING))}"
+    failing = sorted((v.stack, v.rule) for v in report.mandatory)
+    assert failing == [], f"mandatory violations in the shipped stacks: {failing}"

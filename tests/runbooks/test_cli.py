@@ -59,6 +59,9 @@ def test_plan_json_lists_typed_parented_resources_and_masks_secrets(
     assert plan["outputs"]["kubeconfig"] == "[secret]"
     provider = next(r for r in plan["resources"] if r["type"] == "pulumi:providers:kubernetes")
     assert provider["inputs"]["kubeconfig"] == "[secret]"
+    # Triton's generated admin key (a Kubernetes Secret) never reaches the output.
+    key = next(r for r in plan["resources"] if r["type"] == "kubernetes:core/v1:Secret")
+    assert key["inputs"]["stringData"] == "[secret]"
     gke = next(r for r in plan["resources"] if r["type"] == "gcp:container/cluster:Cluster")
     assert gke["parent"] == "fraud-scoring-standby"
     assert plan["gaps"] == {}
