@@ -42,6 +42,8 @@ FEATURES = (
     "triton-native-store",
     # An edge offering exitplan deploys to (Wavelength, Distributed Cloud, Extended Zones).
     "edge-zones",
+    # The live target revokes (and restores) a stack's workload identity's store access.
+    "live-credential-revocation",
 )
 
 

@@ -128,13 +128,22 @@ def revoke_gap(target: Target, options: ExitPlanOptions) -> str | None:
     return next(iter(gaps.values()), None)
 
 
+def undo_revoke(target: Target, stack: str) -> tuple[str, ...]:
+    """What undoing the revocation of `stack`'s credentials asks of the target: a rotation (a
+    new key; on a live IRSA role, its deny policy removed), then a redeploy with it where the
+    target can redeploy the stack (where it cannot, `restore` records the target's reason)."""
+    can_redeploy = not missing(target, [Need("redeploy", stack)])
+    return UNDO_REVOKE if can_redeploy else UNDO_REVOKE[:1]
+
+
 def needs(target: Target, options: ExitPlanOptions) -> list[Need]:
     """Every operation the drill will ask of the target: the router's, its probes on both
     stacks, and, when the vendor exit can revoke --from's key, what undoing that takes."""
     wanted = [Need(op) for op in ROUTER_OPERATIONS]
     wanted += [Need(op, s) for op in DRILL_OPERATIONS for s in (options.source, options.dest)]
     if revoke_gap(target, options) is None:
-        wanted += [Need(op, options.source) for op in (REVOKE, *UNDO_REVOKE)]
+        undo = undo_revoke(target, options.source)
+        wanted += [Need(op, options.source) for op in (REVOKE, *undo)]
     return wanted
 
 
@@ -415,33 +424,38 @@ class _Drill:
 
 def restore(target: Target, journal: Journal) -> list[str]:
     """Undo every change the journal records that is not restored yet (safe to run twice).
-    Revoked credentials first, while traffic still avoids that stack: a rotated key (never the
-    revoked one) and a redeploy with it; then the weights, back to the first recorded 'before'."""
+    Revoked credentials first, while traffic still avoids that stack: a rotation (never the
+    revoked key back) and a redeploy with it where the target can (else its reason is kept on
+    the change); then the weights, back to the first recorded 'before', even when restoring
+    credentials failed (that error is raised after)."""
     done = []
     changes = journal.exitplan["changes"]
     moved = any(c["what"] == "weights" and not c["restored"] for c in changes)
+    revoked = [c for c in changes if c["what"] == "credentials" and c["restored"] is False]
     undo = [Need("set_weights")] if moved else []
-    undo += [
-        Need(op, c["stack"])
-        for c in changes
-        if c["what"] == "credentials" and c["restored"] is False
-        for op in UNDO_REVOKE
-    ]
+    undo += [Need(op, c["stack"]) for c in revoked for op in undo_revoke(target, c["stack"])]
     require(target, undo, f"rolling back {journal.path}")
-    for change in changes:
-        if change["what"] == "credentials" and change["restored"] is False:
-            stack: str = change["stack"]
+    failed: Exception | None = None
+    for change in revoked:
+        stack: str = change["stack"]
+        try:
             journal.activity(
                 f"rotate {stack} credentials",
                 "action",
                 partial(target.rotate_credentials, stack),
                 rollback=True,
             )
-            journal.activity(
-                f"redeploy {stack}", "action", partial(target.redeploy, stack), rollback=True
-            )
-            change["restored"] = True
-            done.append(f"credentials of {stack}")
+            if "redeploy" in undo_revoke(target, stack):
+                journal.activity(
+                    f"redeploy {stack}", "action", partial(target.redeploy, stack), rollback=True
+                )
+            else:
+                change["not_redeployed"] = missing(target, [Need("redeploy", stack)]).popitem()[1]
+        except Exception as exc:  # the weights are restored all the same, then this is raised
+            failed = failed or exc
+            continue
+        change["restored"] = True
+        done.append(f"credentials of {stack}")
     weights = [c for c in changes if c["what"] == "weights" and not c["restored"]]
     if weights:
         original = weights[0]["before"]
@@ -455,6 +469,8 @@ def restore(target: Target, journal: Journal) -> list[str]:
             change["restored"] = True
         done.append(f"weights {original}")
     journal.save()
+    if failed is not None:
+        raise failed
     return done
 
 

@@ -86,11 +86,13 @@ class Target(Protocol):
         ...
 
     def revoke_credentials(self, stack: str) -> None:
-        """Revoke the key the stack reads its model store with."""
+        """Revoke what the stack reads its model store with: its key, or (live, an IRSA role)
+        every session of its role issued before now."""
         ...
 
     def rotate_credentials(self, stack: str) -> None:
-        """Put a new key in the vault and delete the old one (never reinstate a revoked key)."""
+        """Undo a revocation without reinstating a revoked key: a new key in the vault and the
+        old one deleted, or (live, an IRSA role) the revocation's deny policy removed."""
         ...
 
     def credential_state(self, stack: str) -> dict[str, str]:

@@ -1,12 +1,17 @@
 """The live target against a real moto_server over HTTP: Route 53 weights read and UPSERTed
-(the AWS router adapter), readiness probed over HTTP, stack outputs read through the typed
+(the AWS router adapter) and waited on until INSYNC (a botocore Stubber answers PENDING first:
+moto answers INSYNC at once), an IRSA role's sessions revoked by a deny policy and restored, an
+IAM user's key (only the stack's) revoked and rotated through Secrets Manager with STS checks
+(moto with IAM auth on), readiness probed over HTTP, stack outputs read through the typed
 contract, what the live target cannot do stated as data with its reason (and refused when
-called anyway), and `exitplan drill rollback` of a live journal rebuilding the live target. No
-Pulumi CLI and no cloud are needed."""
+called anyway), and `exitplan drill rollback` of a live journal, also after a SIGKILL mid-drill,
+rebuilding the live target. No Pulumi CLI and no cloud are needed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -18,20 +23,31 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from typer.testing import CliRunner
 
 from components.catalog.clouds import clouds, facts
 from components.errors import InputError
-from components.outputs import StackOutputs, parse_outputs
+from components.outputs import IdentityOutput, StackOutputs, parse_outputs
 from runbooks.cli import app
 from runbooks.errors import LiveTargetError, RunbookError, UnsupportedOperation
 from runbooks.reports.journal import Journal
-from runbooks.targets.live import from_outputs, router_clouds
-from runbooks.targets.live.aws import Route53Router
-from runbooks.targets.live.target import PROCESS_FAULTS, UNSUPPORTED, LiveTarget, stack_outputs
+from runbooks.targets.live import credentials, from_outputs, router_clouds
+from runbooks.targets.live.aws import RoleSessions, Route53Router, UserKey
+from runbooks.targets.live.aws.iam import REVOKE_POLICY, revoke_policy, vault_secret
+from runbooks.targets.live.target import (
+    PROCESS_FAULTS,
+    REDEPLOY,
+    REVOCATION_GAP,
+    UNSUPPORTED,
+    LiveTarget,
+    Propagation,
+    stack_outputs,
+)
 from runbooks.targets.target import Need, require
-from sandbox.aws import AwsControlPlane
+from sandbox.aws import AwsControlPlane, Credentials
 from sandbox.processes import free_port, pid_alive
 from tests.conftest import copied_project
 
@@ -84,7 +100,7 @@ class NoRouter:
     def weights(self) -> dict[str, int]:
         raise AssertionError("no router call expected")
 
-    def set_weights(self, weights: Any) -> None:
+    def set_weights(self, weights: Any, notify: Any) -> Propagation:
         raise AssertionError("no router call expected")
 
     def in_rotation(self, stack: str) -> bool:
@@ -92,10 +108,15 @@ class NoRouter:
 
 
 def _target(
-    plane: AwsControlPlane, *, dns_name: str = DNS_NAME, zone_id: str = "none"
+    plane: AwsControlPlane,
+    *,
+    dns_name: str = DNS_NAME,
+    zone_id: str = "none",
+    heard: list[str] | None = None,
 ) -> LiveTarget:
     router = Route53Router(plane.client("route53"), zone_id, dns_name)
-    return LiveTarget(STACKS, router, dns_name=dns_name)
+    notify = (heard if heard is not None else []).append
+    return LiveTarget(STACKS, router, dns_name=dns_name, notify=notify)
 
 
 def _start(workdir: Path) -> AwsControlPlane:
@@ -196,8 +217,11 @@ def test_set_weights_upserts_and_keeps_targets_ttl_and_health_checks(
     zone_id = _zone(dns_plane, "two.test", failover=True)
     before = _records(dns_plane, zone_id)
     full_id = f"/hostedzone/{zone_id}"  # Route 53's long form, and a name with its dot
-    target = _target(dns_plane, dns_name="score.two.test.", zone_id=full_id)
+    heard: list[str] = []
+    target = _target(dns_plane, dns_name="score.two.test.", zone_id=full_id, heard=heard)
     target.set_weights({"aws-primary": 50, "gcp-standby": 50})
+    assert target.propagation is not None and target.propagation.ttl_s == 60  # moto: INSYNC
+    assert heard[-1].endswith("resolvers may answer with the old ones for up to 60 s more (TTL)")
     assert target.weights() == {"aws-primary": 50, "gcp-standby": 50}
     after = _records(dns_plane, zone_id)
     assert set(after) == set(before)  # nothing added or removed; failover pair untouched
@@ -281,10 +305,24 @@ class FakeSession:
 
     plane: AwsControlPlane
     asked: list[str] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    region_name: str = "us-east-1"
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, **options: Any) -> Any:
+        """The admin's client, or one with the key `options` name (STS checks of a key); each
+        call is recorded in order as (operation, the access key it names or signs with)."""
         self.asked.append(service)
-        return self.plane.client(service)
+        key = None
+        if "aws_access_key_id" in options:
+            key = Credentials(options["aws_access_key_id"], options["aws_secret_access_key"])
+        client = self.plane.client(service, key)
+
+        def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+            signer = key.access_key_id if key else ""
+            self.calls.append((model.name, str(params.get("AccessKeyId", signer))))
+
+        client.meta.events.register("provide-client-params", record)
+        return client
 
 
 def test_from_outputs_finds_the_zone_by_name_and_builds_the_stacks(
@@ -350,18 +388,22 @@ def test_from_outputs_names_the_output_that_breaks_the_contract() -> None:
 
 
 @pytest.mark.parametrize("cloud", clouds())
-def test_a_workload_identity_has_no_keys_the_live_target_could_revoke(cloud: str) -> None:
-    """Every component exports a workload identity (IRSA, Azure or GKE workload identity):
-    revoking, rotating or inspecting a store key is a capability the live target lacks, stated
-    per stack with the reason (a deny-policy revocation is not automated yet)."""
+def test_a_workload_identity_no_adapter_revokes_is_a_stated_gap(cloud: str) -> None:
+    """Azure, GKE and OKE workload identities: revoking, rotating or inspecting the stack's
+    store access is a gap stated per stack with its cloud's reason (the catalog row says what
+    it would need); `from_outputs` gives the AWS identities their adapter, and a target built
+    without it says so."""
     kind = facts(cloud).identity_kind
     stacks = {"s": _stack("s", {"kind": kind, "principal": "role"})}
     target = LiveTarget(stacks, NoRouter(), dns_name=DNS_NAME)
+    gap = facts(cloud).lacks(REVOCATION_GAP)
+    assert (gap is None) == (cloud in router_clouds())  # the clouds with an adapter revoke
+    expected = gap or "built without Amazon Web Services's credential adapter"
     for operation in ("revoke_credentials", "rotate_credentials", "credential_state"):
         reason = target.unsupported[f"{operation}:s"]
-        assert kind in reason and facts(cloud).display_name in reason and "trust" in reason
+        assert kind in reason and facts(cloud).display_name in reason and expected in reason
     for call in (target.revoke_credentials, target.rotate_credentials, target.credential_state):
-        with pytest.raises(LiveTargetError, match="no keys to revoke"):
+        with pytest.raises(LiveTargetError, match=re.escape(expected[:40])):
             call("s")
     assert [e["action"] for e in target.log] == [
         "revoke_credentials",
@@ -372,10 +414,10 @@ def test_a_workload_identity_has_no_keys_the_live_target_could_revoke(cloud: str
 
 
 def test_an_unknown_identity_kind_is_named() -> None:
-    stacks = {"s": _stack("s", {"kind": "iam-user", "principal": "u"})}
+    stacks = {"s": _stack("s", {"kind": "ldap", "principal": "u"})}
     target = LiveTarget(stacks, NoRouter(), dns_name=DNS_NAME)
     assert (
-        "identity kind 'iam-user' is none the live target knows"
+        "identity kind 'ldap' is none the live target knows"
         in (target.unsupported["revoke_credentials:s"])
     )
 
@@ -441,8 +483,9 @@ def test_health_ready_closed_and_hung(ready_server: str) -> None:
 
 def test_process_faults_and_redeploy_are_stated_gaps_refused_with_the_reason() -> None:
     target = LiveTarget(STACKS, NoRouter(), dns_name=DNS_NAME)
-    for operation in ("kill", "restart", "hang", "resume", "redeploy"):
+    for operation in ("kill", "restart", "hang", "resume"):
         assert target.unsupported[operation] == UNSUPPORTED[operation]
+    assert target.unsupported["redeploy:aws-primary"] == REDEPLOY
     for fault in (target.kill, target.restart, target.hang, target.resume):
         with pytest.raises(LiveTargetError, match="rehearsed on the sandbox") as raised:
             fault("aws-primary")
@@ -587,3 +630,258 @@ def test_weights_follow_route53_pages_and_stop_past_the_name() -> None:
     target = LiveTarget(STACKS, Route53Router(route53, "Z", DNS_NAME), dns_name=DNS_NAME)
     assert target.weights() == {"aws-primary": 80, "azure-standby": 0, "gcp-standby": 20}
     assert route53.calls == 4  # three weighted pages, then a page past the name: stop
+
+
+def _stubbed_route53() -> tuple[Any, Stubber]:
+    """A real botocore Route 53 client answering from a Stubber (no network)."""
+    client = boto3.client(
+        "route53", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    return client, Stubber(client)
+
+
+def _listing(weights: dict[str, int]) -> dict[str, Any]:
+    name = f"weighted.{DNS_NAME}."
+    records = [
+        {"Name": name, "Type": "CNAME", "SetIdentifier": stack, "Weight": weight, "TTL": 60,
+         "ResourceRecords": [{"Value": TARGETS[stack]}]}
+        for stack, weight in weights.items()
+    ]  # fmt: skip
+    return {"ResourceRecordSets": records, "IsTruncated": False, "MaxItems": "300"}
+
+
+def _change(status: str) -> dict[str, Any]:
+    return {"ChangeInfo": {"Id": "/change/C1", "Status": status, "SubmittedAt": "2026-11-30"}}
+
+
+class Clock:
+    """A clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_weight_change_waits_until_route53_has_it_insync_and_reports_the_ttl() -> None:
+    """Route 53 answers PENDING until every DNS server has the change (moto answers INSYNC at
+    once, so a Stubber plays Route 53 here): set_weights polls GetChange, says it is waiting,
+    returns only at INSYNC, and reports the records' TTL still to run."""
+    client, stub = _stubbed_route53()
+    weights = {"aws-primary": 100, "gcp-standby": 0}
+    stub.add_response("list_resource_record_sets", _listing(weights))
+    stub.add_response("change_resource_record_sets", _change("PENDING"))
+    stub.add_response("get_change", _change("PENDING"), {"Id": "C1"})
+    stub.add_response("get_change", _change("INSYNC"), {"Id": "C1"})
+    clock = Clock()
+    router = Route53Router(client, "Z1", DNS_NAME, poll_s=2, sleep=clock.sleep,
+                           clock=lambda: clock.now)  # fmt: skip
+    heard: list[str] = []
+    with stub:
+        target = LiveTarget(STACKS, router, dns_name=DNS_NAME, notify=heard.append)
+        target.set_weights({"aws-primary": 0, "gcp-standby": 100})
+        stub.assert_no_pending_responses()
+    assert clock.slept == [2, 2]  # two PENDING answers, then INSYNC
+    assert heard[:2] == [
+        "Route 53 change C1: PENDING after 0 s (waiting for INSYNC, up to 300 s)",
+        "Route 53 change C1: PENDING after 2 s (waiting for INSYNC, up to 300 s)",
+    ]
+    assert "after 4.0 s; resolvers may answer with the old ones for up to 60 s more" in heard[2]
+    logged = target.log[-1]
+    assert (logged["change_id"], logged["insync_s"], logged["ttl_s"]) == ("C1", 4.0, 60)
+
+
+def test_a_change_that_stays_pending_is_refused_after_the_timeout() -> None:
+    client, stub = _stubbed_route53()
+    stub.add_response("list_resource_record_sets", _listing({"aws-primary": 100, "gcp-standby": 0}))
+    stub.add_response("change_resource_record_sets", _change("PENDING"))
+    for _ in range(3):
+        stub.add_response("get_change", _change("PENDING"), {"Id": "C1"})
+    clock = Clock()
+    router = Route53Router(client, "Z1", DNS_NAME, timeout_s=6, poll_s=2, sleep=clock.sleep,
+                           clock=lambda: clock.now)  # fmt: skip
+    target = LiveTarget(STACKS, router, dns_name=DNS_NAME, notify=lambda _: None)
+    with stub, pytest.raises(LiveTargetError, match=r"C1 under .* is still PENDING after 6 s"):
+        target.set_weights({"aws-primary": 0, "gcp-standby": 100})
+    assert target.propagation is None and "refused" in target.log[-1]
+
+
+READ_STORE = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+}
+
+
+def _role(plane: AwsControlPlane, name: str) -> str:
+    """An IRSA-like role with its read policy and a revocation someone made by hand."""
+    iam = plane.client("iam")
+    arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"])
+    for policy, document in (
+        ("read-store", READ_STORE),
+        ("AWSRevokeOlderSessions", revoke_policy(dt.datetime(2020, 1, 1))),
+    ):
+        iam.put_role_policy(RoleName=name, PolicyName=policy,
+                            PolicyDocument=json.dumps(document))  # fmt: skip
+    return arn
+
+
+def _role_policies(plane: AwsControlPlane, role: str) -> dict[str, Any]:
+    iam = plane.client("iam")
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    return {n: iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"] for n in names}
+
+
+def test_revoking_an_irsa_role_denies_its_older_sessions_and_rotating_lifts_only_that(
+    dns_plane: AwsControlPlane,
+) -> None:
+    """What the IAM console's "Revoke active sessions" does: an inline deny-all policy on the
+    role, conditioned on aws:TokenIssueTime before now; rotate_credentials (the drill's
+    rollback) removes exitplan's policy and leaves the role's others, a hand-made revocation
+    included."""
+    arn = _role(dns_plane, "triton-irsa")
+    identity = IdentityOutput(kind=IRSA["kind"], principal=arn)
+    handled = credentials("aws-primary", identity, session=FakeSession(dns_plane))
+    assert isinstance(handled, RoleSessions)
+    target = LiveTarget(STACKS, NoRouter(), dns_name=DNS_NAME,
+                        credentials={"aws-primary": handled})  # fmt: skip
+    assert "revoke_credentials:aws-primary" not in target.unsupported
+    assert target.credential_state("aws-primary")["status"] == "active"
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    target.revoke_credentials("aws-primary")
+    after = dt.datetime.now(dt.UTC)
+    policies = _role_policies(dns_plane, "triton-irsa")
+    denied = policies[REVOKE_POLICY]["Statement"]
+    assert {k: denied[k] for k in ("Effect", "Action", "Resource")} == {
+        "Effect": "Deny", "Action": "*", "Resource": "*"
+    }  # fmt: skip
+    stamp = denied["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+    issued = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    assert before <= issued <= after and list(denied["Condition"]) == ["DateLessThan"]
+    assert target.credential_state("aws-primary") == {"status": "revoked", "role": arn}
+    assert target.log[-2]["sessions_issued_before"] == stamp
+    target.rotate_credentials("aws-primary")
+    assert _role_policies(dns_plane, "triton-irsa") == {
+        "read-store": READ_STORE,
+        "AWSRevokeOlderSessions": revoke_policy(dt.datetime(2020, 1, 1)),
+    }
+    assert target.credential_state("aws-primary")["status"] == "active"
+    target.rotate_credentials("aws-primary")  # twice is safe: nothing left to lift
+    assert target.log[-1]["removed"] is None
+    assert "no redeploy is needed" in target.unsupported["redeploy:aws-primary"]
+
+
+@pytest.fixture(scope="module")
+def iam_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsControlPlane]:
+    """IAM auth ON, so that STS refuses a deleted key as AWS does (with auth off moto accepts
+    any key). Route 53 is not used here (moto refuses its GETs under auth)."""
+    plane = _start(tmp_path_factory.mktemp("aws-iam"))
+    plane.enable_auth()
+    yield plane
+    plane.stop()
+
+
+def _user_with_keys(plane: AwsControlPlane, user: str, stack: str, others: int) -> list[str]:
+    """A user whose first key the stack reads its store with (in the vault), plus `others`
+    keys of its own (say, a CI job's); returns their ids, the stack's first."""
+    iam = plane.client("iam")
+    arn = str(iam.create_user(UserName=user)["User"]["Arn"])
+    keys = [iam.create_access_key(UserName=user)["AccessKey"] for _ in range(1 + others)]
+    vault = {"aws_access_key_id": keys[0]["AccessKeyId"],
+             "aws_secret_access_key": keys[0]["SecretAccessKey"]}  # fmt: skip
+    plane.client("secretsmanager").create_secret(Name=vault_secret(stack),
+                                                 SecretString=json.dumps(vault))  # fmt: skip
+    return [arn, *(str(k["AccessKeyId"]) for k in keys)]
+
+
+def _keys(plane: AwsControlPlane, user: str) -> dict[str, str]:
+    listed = plane.client("iam").list_access_keys(UserName=user)["AccessKeyMetadata"]
+    return {k["AccessKeyId"]: k["Status"] for k in listed}
+
+
+def _vaulted(plane: AwsControlPlane, stack: str) -> str:
+    secret = plane.client("secretsmanager").get_secret_value(SecretId=vault_secret(stack))
+    return str(json.loads(secret["SecretString"])["aws_access_key_id"])
+
+
+def _user_target(plane: AwsControlPlane, stack: str, arn: str) -> tuple[LiveTarget, FakeSession]:
+    session = FakeSession(plane)
+    identity = IdentityOutput(kind="iam-user", principal=arn)
+    handled = credentials(stack, identity, session=session)
+    assert isinstance(handled, UserKey)
+    stacks = {stack: _stack(stack, identity.model_dump())}
+    target = LiveTarget(stacks, NoRouter(), dns_name=DNS_NAME, credentials={stack: handled})
+    return target, session
+
+
+def test_revoke_touches_only_the_stacks_key_and_rotate_vaults_a_checked_new_one(
+    iam_plane: AwsControlPlane,
+) -> None:
+    """The user has the stack's key and one of its own: revoking deactivates and deletes only
+    the stack's (the vault's) and waits until STS refuses it; rotating then creates a key,
+    checks it with STS, and puts it in Secrets Manager. The user's other key is never
+    touched."""
+    arn, stack_key, other = _user_with_keys(iam_plane, "exitplan-one", "s3-stack", others=1)
+    target, session = _user_target(iam_plane, "s3-stack", arn)
+    assert target.credential_state("s3-stack") == {"key_id": stack_key, "status": "active"}
+    target.revoke_credentials("s3-stack")
+    assert _keys(iam_plane, "exitplan-one") == {other: "Active"}
+    iam_calls = [c for c in session.calls if c[0] not in ("GetSecretValue", "ListAccessKeys")]
+    assert iam_calls == [
+        ("UpdateAccessKey", stack_key),  # Inactive first,
+        ("DeleteAccessKey", stack_key),  # then gone,
+        ("GetCallerIdentity", stack_key),  # and STS refuses it
+    ]
+    assert target.credential_state("s3-stack") == {"key_id": stack_key, "status": "revoked"}
+    session.calls.clear()
+    target.rotate_credentials("s3-stack")
+    new = _vaulted(iam_plane, "s3-stack")
+    assert new not in (stack_key, other)
+    assert _keys(iam_plane, "exitplan-one") == {other: "Active", new: "Active"}
+    assert [c for c in session.calls if c[0] in ("GetCallerIdentity", "DeleteAccessKey")] == [
+        ("GetCallerIdentity", new)  # the new key checked; the old one is gone already
+    ]
+    assert target.log[-1] | {"time": 0} == {
+        "time": 0, "action": "rotate_credentials", "stack": "s3-stack", "kind": "iam-user",
+        "user": "exitplan-one", "key_id": new, "deleted": stack_key,
+    }  # fmt: skip
+    assert "rollout restart" in target.unsupported["redeploy:s3-stack"]
+
+
+def test_rotate_checks_and_vaults_the_new_key_before_deleting_the_old(
+    iam_plane: AwsControlPlane,
+) -> None:
+    arn, old = _user_with_keys(iam_plane, "exitplan-two", "rotated", others=0)
+    target, session = _user_target(iam_plane, "rotated", arn)
+    target.rotate_credentials("rotated")
+    new = _vaulted(iam_plane, "rotated")
+    order = [c for c in session.calls if c[0] not in ("GetSecretValue", "ListAccessKeys")]
+    assert [name for name, _ in order] == [
+        "CreateAccessKey", "GetCallerIdentity", "PutSecretValue", "DeleteAccessKey"
+    ]  # fmt: skip
+    assert order[1] == ("GetCallerIdentity", new) and order[3] == ("DeleteAccessKey", old)
+    assert _keys(iam_plane, "exitplan-two") == {new: "Active"}
+    # Now the user holds the stack's key and another: a third would exceed IAM's two, and
+    # the other key is not the stack's to delete.
+    other = iam_plane.client("iam").create_access_key(UserName="exitplan-two")["AccessKey"]
+    with pytest.raises(LiveTargetError, match="touches only the stack's key"):
+        target.rotate_credentials("rotated")
+    assert _keys(iam_plane, "exitplan-two") == {new: "Active", other["AccessKeyId"]: "Active"}
+    assert _vaulted(iam_plane, "rotated") == new
+
+
+def test_a_new_key_sts_never_accepts_is_deleted_and_the_vault_keeps_the_old(
+    iam_plane: AwsControlPlane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn, old = _user_with_keys(iam_plane, "exitplan-three", "unlucky", others=0)
+    target, _ = _user_target(iam_plane, "unlucky", arn)
+    handled = target.credentials["unlucky"]
+    assert isinstance(handled, UserKey)
+    monkeypatch.setattr(handled, "timeout_s", 0.0)
+    monkeypatch.setattr(handled, "_sts_accepts", lambda key_id, secret: False)
+    with pytest.raises(LiveTargetError, match="STS still refuses key"):
+        target.rotate_credentials("unlucky")
+    assert _keys(iam_plane, "exitplan-three") == {old: "Active"}
+    assert _vaulted(iam_plane, "unlucky") == old

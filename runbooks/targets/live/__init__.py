@@ -3,7 +3,10 @@ output` (typed by `components.outputs`), with the router cloud's adapter for the
 
 This module knows no cloud: the router cloud's adapter is the package `live/<cloud>/` when it
 exists (its `router(traffic, dns_name, **options)` returns a `Router`); a registered cloud with
-no such folder is a capability the live target lacks, refused with the reason."""
+no such folder is a capability the live target lacks, refused with the reason. An adapter's
+`credentials(stack, identity, **options)` returns the stack's `StoreCredentials` when the
+stack's identity is its cloud's (else None); a stack no adapter claims keeps its credential
+operations as gaps, with its cloud's reason from the catalog."""
 
 from __future__ import annotations
 
@@ -14,12 +17,12 @@ from types import ModuleType
 from typing import Any
 
 from components.catalog.clouds import clouds, facts
-from components.outputs import SECRET_PLACEHOLDER, parse_outputs
+from components.outputs import SECRET_PLACEHOLDER, IdentityOutput, parse_outputs
 from components.stack_config import Project
 from runbooks.errors import LiveTargetError
-from runbooks.targets.live.target import LiveTarget, stack_outputs
+from runbooks.targets.live.target import LiveTarget, StoreCredentials, stack_outputs
 
-__all__ = ["LiveTarget", "build", "from_outputs", "live_target_for", "router_clouds"]
+__all__ = ["LiveTarget", "build", "credentials", "from_outputs", "live_target_for", "router_clouds"]
 
 
 def router_clouds() -> tuple[str, ...]:
@@ -44,12 +47,22 @@ def adapter(cloud: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{cloud}")
 
 
+def credentials(stack: str, identity: IdentityOutput, **options: Any) -> StoreCredentials | None:
+    """The stack's store credentials from the first adapter that claims its identity kind."""
+    for cloud in router_clouds():
+        found: StoreCredentials | None = adapter(cloud).credentials(stack, identity, **options)
+        if found is not None:
+            return found
+    return None
+
+
 def from_outputs(
     outputs: Mapping[str, Mapping[str, Any]], traffic: Mapping[str, Any], **options: Any
 ) -> LiveTarget:
     """From each stack's outputs and the router stack's `exitplan:traffic` config (plus the
     service's `dns_name`, else the router stack's `traffic.public_name` output). `options` go
-    to the router cloud's adapter (say, a boto3 `session`)."""
+    to the adapters (say, a boto3 `session`): the router cloud's, and the one that revokes each
+    stack's credentials."""
     router_cloud = adapter(str(traffic.get("dns_provider", "")))
     routed = [s for s in traffic.get("weights", {}) if s not in outputs]
     if routed:
@@ -63,7 +76,9 @@ def from_outputs(
     if not dns_name or dns_name == SECRET_PLACEHOLDER:
         raise LiveTargetError("the router config names no dns_name and no stack publishes one")
     router = router_cloud.router(traffic, str(dns_name), **options)
-    return LiveTarget(stacks, router, dns_name=str(dns_name))
+    handled = {name: credentials(name, s.identity, **options) for name, s in stacks.items()}
+    found = {name: c for name, c in handled.items() if c is not None}
+    return LiveTarget(stacks, router, dns_name=str(dns_name), credentials=found)
 
 
 def live_target_for(

@@ -3,18 +3,23 @@ contract `components.outputs.StackOutputs`, read with `pulumi stack output --jso
 
 It probes each stack's Triton readiness over HTTP and answers from the outputs (store URI,
 model digest); the router cloud's adapter (`live/<cloud>/`, a `Router`) reads and shifts the
-DNS weights. What it cannot do live is data (`unsupported`, each with its reason), checked
-before a drill or an experiment starts; a method called anyway raises `LiveTargetError` with the
-same reason. Every call is appended, with its time, to `log` (for the drill's journal)."""
+DNS weights and waits until the change has propagated; a stack's cloud adapter revokes and
+restores its store credentials (`StoreCredentials`: on AWS, a deny policy on the IRSA role, or
+an IAM user's key). What it cannot do live is data (`unsupported`, each with its reason),
+checked before a drill or an experiment starts; a method called anyway raises
+`LiveTargetError` with the same reason. Every call is appended, with its time, to `log` (for
+the drill's journal)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 from urllib.parse import urlparse
@@ -38,10 +43,22 @@ UNSUPPORTED: dict[str, str] = {
     "restart": PROCESS_FAULTS,
     "hang": PROCESS_FAULTS,
     "resume": PROCESS_FAULTS,
-    "redeploy": REDEPLOY,
 }
-# Operations on a stack's store credentials, which a workload identity has none of.
+# Operations on a stack's store credentials, done by the adapter of the stack's identity.
 CREDENTIAL_OPERATIONS = ("revoke_credentials", "rotate_credentials", "credential_state")
+# The catalog gap (cloud_gaps.csv) of a cloud whose identity the live target cannot revoke.
+REVOCATION_GAP = "live-credential-revocation"
+
+
+@dataclass(frozen=True)
+class Propagation:
+    """How a weight change reached the DNS: the change's id, the seconds from submitting it
+    until every authoritative server answered with it, and the records' TTL, for which
+    resolvers may still answer with the old weights after that."""
+
+    change_id: str
+    insync_s: float
+    ttl_s: int
 
 
 class Router(Protocol):
@@ -52,8 +69,9 @@ class Router(Protocol):
         """Stack -> weight of the public name's weighted records."""
         ...
 
-    def set_weights(self, weights: Mapping[str, int]) -> None:
-        """Change the given stacks' weights (the others keep theirs; all must sum to 100)."""
+    def set_weights(self, weights: Mapping[str, int], notify: Callable[[str], None]) -> Propagation:
+        """Change the given stacks' weights (the others keep theirs; all must sum to 100) and
+        wait until the DNS serves them (`notify` hears the waiting)."""
         ...
 
     def in_rotation(self, stack: str) -> bool:
@@ -61,22 +79,49 @@ class Router(Protocol):
         ...
 
 
-def workload_identities() -> dict[str, str]:
-    """Identity kind -> the display name of the cloud whose workload identity it is (facts)."""
-    return {facts(name).identity_kind: facts(name).display_name for name in clouds()}
+class StoreCredentials(Protocol):
+    """What a stack reads its model store with, as its cloud's adapter revokes and restores it
+    (`live/<cloud>/`'s `credentials(stack, identity, **options)`). Each raises
+    `LiveTargetError` with the cause when the cloud refuses."""
+
+    @property
+    def kind(self) -> str:
+        """The identity kind (`irsa`, `iam-user`, ...)."""
+        ...
+
+    def revoke(self) -> dict[str, Any]:
+        """Revoke what the stack holds now; what was done, for the log."""
+        ...
+
+    def rotate(self) -> dict[str, Any]:
+        """Undo a revocation without reinstating a revoked key: a role's deny policy removed,
+        or a new key checked, vaulted, and the old one deleted; what was done."""
+        ...
+
+    def state(self) -> dict[str, str]:
+        """`{"status": "active" | "revoked", ...}`."""
+        ...
+
+    @property
+    def redeploy_gap(self) -> str:
+        """Why the live target does not redeploy the stack after a rotation."""
+        ...
 
 
 def credential_gap(stack: str, outputs: StackOutputs) -> str:
-    """Why the live target cannot revoke, rotate or inspect the stack's store key."""
+    """Why the live target cannot revoke, rotate or inspect the stack's store credentials: its
+    cloud's catalog gap, or an identity kind no cloud has."""
     kind, principal = outputs.identity.kind, outputs.identity.principal
-    known = workload_identities()
-    if kind in known:
-        return (
-            f"stack {stack} reads its model store as {kind}, {known[kind]}'s workload identity "
-            f"({principal}): it has no keys to revoke or rotate; revoking the role's trust (a "
-            "deny policy) is not automated yet"
-        )
-    return f"stack {stack}'s identity kind {kind!r} is none the live target knows ({principal})"
+    owner = next((facts(c) for c in clouds() if facts(c).identity_kind == kind), None)
+    if owner is None:
+        return f"stack {stack}'s identity kind {kind!r} is none the live target knows ({principal})"
+    reason = owner.lacks(REVOCATION_GAP) or (
+        f"the live target was built without {owner.display_name}'s credential adapter"
+    )
+    return (
+        f"stack {stack} reads its model store as {kind}, {owner.display_name}'s workload "
+        f"identity ({principal}): {reason}"
+    )
 
 
 def model_digest(outputs: StackOutputs) -> str | None:
@@ -95,22 +140,34 @@ class LiveTarget:
         router: Router,
         *,
         dns_name: str,
+        credentials: Mapping[str, StoreCredentials] | None = None,
+        notify: Callable[[str], None] | None = None,
         http_timeout_s: float = 2.0,
     ) -> None:
+        """`credentials`: stack -> its store credentials, for the stacks whose identity an
+        adapter handles; `notify` hears what takes time (a DNS change propagating; default:
+        stderr)."""
         self._stacks = dict(stacks)
         self.router = router
         self.dns_name = dns_name.rstrip(".").lower()
+        self.credentials = dict(credentials or {})
+        self.notify = notify or _stderr
         self.http_timeout_s = http_timeout_s
         self.log: list[dict[str, Any]] = []
+        self.propagation: Propagation | None = None
 
     @property
     def unsupported(self) -> Mapping[str, str]:
-        """`UNSUPPORTED` on every stack, plus per stack: its store credentials (a workload
-        identity has no keys) and its model digest when its outputs export none."""
+        """`UNSUPPORTED` on every stack, plus per stack: its store credentials where no adapter
+        handles its identity, its redeploy (why none is done), and its model digest when its
+        outputs export none."""
         gaps = dict(UNSUPPORTED)
         for name, outputs in self._stacks.items():
-            reason = credential_gap(name, outputs)
-            gaps.update({f"{operation}:{name}": reason for operation in CREDENTIAL_OPERATIONS})
+            handled = self.credentials.get(name)
+            if handled is None:
+                reason = credential_gap(name, outputs)
+                gaps.update({f"{op}:{name}": reason for op in CREDENTIAL_OPERATIONS})
+            gaps[f"redeploy:{name}"] = handled.redeploy_gap if handled else REDEPLOY
             if model_digest(outputs) is None:
                 gaps[f"model_digest:{name}"] = (
                     f"stack {name} exports no model digest (models[0].digest) and the live "
@@ -185,9 +242,18 @@ class LiveTarget:
         return weights
 
     def set_weights(self, weights: Mapping[str, int]) -> None:
-        """Change the given stacks' weights through the router (all must sum to 100)."""
-        self._route("set_weights", lambda: self.router.set_weights(weights))
-        self._log("set_weights", weights=dict(weights))
+        """Change the given stacks' weights through the router (all must sum to 100); returns
+        once the DNS serves them, saying how long resolvers may still answer the old ones (the
+        TTL; kept as `propagation`)."""
+        done: Propagation = self._route(
+            "set_weights", lambda: self.router.set_weights(weights, self.notify)
+        )
+        self.propagation = done
+        self._log("set_weights", weights=dict(weights), **asdict(done))
+        self.notify(
+            f"weights {dict(weights)} on every DNS server after {done.insync_s:.1f} s; "
+            f"resolvers may answer with the old ones for up to {done.ttl_s} s more (TTL)"
+        )
 
     def in_rotation(self, stack: str) -> bool:
         """Whether the router's health checks let the stack be answered."""
@@ -211,21 +277,56 @@ class LiveTarget:
         """Refused: see `PROCESS_FAULTS`."""
         self._unsupported("resume", stack)
 
+    def _credentials(self, action: str, stack: str) -> StoreCredentials:
+        """The stack's credentials adapter, or the refusal with the reason."""
+        self._stack(action, stack)
+        handled = self.credentials.get(stack)
+        if handled is None:
+            self._unsupported(action, stack)
+        return handled
+
     def revoke_credentials(self, stack: str) -> None:
-        """Refused: see `credential_gap`."""
-        self._unsupported("revoke_credentials", stack)
+        """Revoke the stack's store credentials: on an IRSA role, every session issued before
+        now (a deny policy); on an IAM user, the stack's key (only that one)."""
+        handled = self._credentials("revoke_credentials", stack)
+        done = self._route("revoke_credentials", handled.revoke, stack)
+        self._log("revoke_credentials", stack, kind=handled.kind, **done)
 
     def rotate_credentials(self, stack: str) -> None:
-        """Refused: see `credential_gap`."""
-        self._unsupported("rotate_credentials", stack)
+        """Undo a revocation without reinstating a revoked key: the role's deny policy removed,
+        or a new key checked, put in Secrets Manager, and the old one deleted."""
+        handled = self._credentials("rotate_credentials", stack)
+        done = self._route("rotate_credentials", handled.rotate, stack)
+        self._log("rotate_credentials", stack, kind=handled.kind, **done)
 
     def credential_state(self, stack: str) -> dict[str, str]:
-        """Refused: see `credential_gap`."""
-        self._unsupported("credential_state", stack)
+        """`{"status": "active" | "revoked", ...}` of the stack's store credentials."""
+        handled = self._credentials("credential_state", stack)
+        state: dict[str, str] = self._route("credential_state", handled.state, stack)
+        self._log("credential_state", stack, **state)
+        return state
 
     def redeploy(self, stack: str) -> None:
-        """Refused: see `REDEPLOY`."""
+        """Refused: see `REDEPLOY` (or the stack's credentials' `redeploy_gap`)."""
         self._unsupported("redeploy", stack)
+
+    def reference_answers(self) -> Path | None:
+        """None: the stacks' outputs name no package; a live drill takes `--reference`."""
+        return None
+
+    def served_counts(self) -> dict[str, int] | None:
+        """None: the stacks expose no Triton metrics endpoint (port 8002 stays inside the
+        cluster) and the router cannot say which stack answered, so a live drill's share gate
+        fails as unmeasurable rather than passing unseen."""
+        return None
+
+    def store_newest(self, stack: str) -> float | None:
+        """None: the live target holds no read access to the stacks' model stores."""
+        return None
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def stack_outputs(

@@ -1,16 +1,25 @@
 """Route 53 as the live target's `Router`: the weighted CNAME records of the service's public
 name (under `weighted.<name>` when a failover pair sits on the name itself), read page by page,
-UPSERTed in one change batch keeping their targets, TTL and health checks; rotation from the
-health checkers' reports."""
+UPSERTed in one change batch keeping their targets, TTL and health checks, then waited on until
+the change is INSYNC; rotation from the health checkers' reports."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runbooks.errors import LiveTargetError
+from runbooks.targets.live.target import Propagation
+
+# GetChange answers PENDING until the change has propagated to every Route 53 DNS server of the
+# zone, then INSYNC (https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html,
+# checked 2026-11-30). Route 53 usually propagates within 60 s; boto3's own waiter
+# (resource_record_sets_changed) polls every 30 s for 60 tries: this one polls more often.
+INSYNC_POLL_S = 2.0
+INSYNC_TIMEOUT_S = 300.0
 
 
 def _name(value: str) -> str:
@@ -34,11 +43,24 @@ def router(
 class Route53Router:
     """The weighted records of one name in one hosted zone."""
 
-    def __init__(self, route53: Any, zone_id: str, dns_name: str) -> None:
-        """`route53`: a boto3 client."""
+    def __init__(
+        self,
+        route53: Any,
+        zone_id: str,
+        dns_name: str,
+        *,
+        timeout_s: float = INSYNC_TIMEOUT_S,
+        poll_s: float = INSYNC_POLL_S,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`route53`: a boto3 client; a weight change waits up to `timeout_s` for INSYNC,
+        asking every `poll_s` (`sleep` and `clock` are the waiting, for tests)."""
         self.route53 = route53
         self.zone_id = zone_id.rsplit("/", 1)[-1]
         self.dns_name = _name(dns_name)
+        self.timeout_s, self.poll_s = timeout_s, poll_s
+        self.sleep, self.clock = sleep, clock
 
     def _aws(self, what: str, call: Callable[..., Any], **kwargs: Any) -> Any:
         try:
@@ -79,9 +101,13 @@ class Route53Router:
         """Set identifier (= stack) -> weight of the name's weighted records."""
         return {str(r["SetIdentifier"]): int(r["Weight"]) for r in self._weighted()}
 
-    def set_weights(self, weights: Mapping[str, int]) -> None:
+    def set_weights(
+        self, weights: Mapping[str, int], notify: Callable[[str], None] = lambda _: None
+    ) -> Propagation:
         """UPSERT the given stacks' weighted records in one change batch, keeping each
-        record's targets, TTL and health check. The resulting weights must sum to 100."""
+        record's targets, TTL and health check, and wait until Route 53 has the change INSYNC
+        (`notify` hears each PENDING answer). The resulting weights must sum to 100. Returns
+        how long it took and the records' TTL, which resolvers may still answer from."""
         records = {str(r["SetIdentifier"]): r for r in self._weighted()}
         unknown = sorted(set(weights) - set(records))
         bad = {s: w for s, w in weights.items() if type(w) is not int or not 0 <= w <= 100}
@@ -100,9 +126,41 @@ class Route53Router:
             {"Action": "UPSERT", "ResourceRecordSet": {**records[stack], "Weight": weight}}
             for stack, weight in weights.items()
         ]
-        self._aws(f"changing the weights under {self.dns_name}",
-                  self.route53.change_resource_record_sets, HostedZoneId=self.zone_id,
-                  ChangeBatch={"Comment": "exitplan live target", "Changes": changes})  # fmt: skip
+        started = self.clock()
+        submitted = self._aws(
+            f"changing the weights under {self.dns_name}",
+            self.route53.change_resource_record_sets,
+            HostedZoneId=self.zone_id,
+            ChangeBatch={"Comment": "exitplan live target", "Changes": changes},
+        )
+        change = submitted["ChangeInfo"]
+        self._wait_insync(str(change["Id"]), str(change["Status"]), started, notify)
+        ttl = max((int(records[stack].get("TTL", 0)) for stack in weights), default=0)
+        return Propagation(str(change["Id"]).rsplit("/", 1)[-1], self.clock() - started, ttl)
+
+    def _wait_insync(
+        self, change_id: str, status: str, started: float, notify: Callable[[str], None]
+    ) -> None:
+        """Poll GetChange until the change is INSYNC; refuse after `timeout_s`."""
+        short_id = change_id.rsplit("/", 1)[-1]
+        while status != "INSYNC":
+            waited = self.clock() - started
+            if waited >= self.timeout_s:
+                raise LiveTargetError(
+                    f"Route 53 change {short_id} under {self.dns_name} is still {status} after "
+                    f"{waited:.0f} s: the new weights are submitted but not on every Route 53 "
+                    "DNS server yet",
+                    fix=f"aws route53 get-change --id {short_id} until INSYNC, then go on (or "
+                    "roll back with exitplan drill rollback JOURNAL)",
+                )
+            notify(
+                f"Route 53 change {short_id}: {status} after {waited:.0f} s "
+                f"(waiting for INSYNC, up to {self.timeout_s:g} s)"
+            )
+            self.sleep(self.poll_s)
+            answer = self._aws(f"reading Route 53 change {short_id}",
+                               self.route53.get_change, Id=short_id)  # fmt: skip
+            status = str(answer["ChangeInfo"]["Status"])
 
     def in_rotation(self, stack: str) -> bool:
         """Whether Route 53 answers with the stack: its weighted record has no health check,
