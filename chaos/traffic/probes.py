@@ -1,11 +1,12 @@
-"""Traffic probes: weights, and error rate of a short open-loop burst through the front door."""
+"""Traffic probes: weights, and what a short open-loop burst through the front door sees (its
+error rate, p99, and the share of answers each stack served)."""
 
 import time
 
 from chaoslib.types import Configuration
 
 from chaos.target import activity, resolve, served_model_of
-from runbooks.load.generator import infer_request, load, metadata_inputs
+from runbooks.load.generator import LoadSummary, infer_request, load, metadata_inputs
 from runbooks.targets.target import Target
 
 __all__ = [
@@ -13,8 +14,10 @@ __all__ = [
     "seconds_until_error_free",
     "seconds_until_marked_down",
     "seconds_until_marked_up",
+    "share_served_by",
     "slo_breached",
     "slo_met",
+    "weight_of",
     "weights",
 ]
 
@@ -25,16 +28,46 @@ def weights(configuration: Configuration = None) -> dict:
     return dict(resolve(configuration).weights())
 
 
-def _burst(seconds: float, rate: float, configuration: Configuration) -> tuple[float, float]:
-    """A short open-loop burst through the front door: (error rate, p99 ms of the successes)."""
+@activity("weights")
+def weight_of(stack: str, configuration: Configuration = None) -> int:
+    """The front door's weight of one stack (0 when it has none)."""
+    return int(resolve(configuration).weights().get(stack, 0))
+
+
+def _summary(seconds: float, rate: float, configuration: Configuration) -> LoadSummary | None:
+    """A short open-loop burst through the front door; None when the front door refuses even
+    the model's metadata (every request would fail)."""
     endpoint, model = resolve(configuration).endpoint(), served_model_of(configuration)
     try:
         inputs = metadata_inputs(endpoint, model)
-    except OSError:  # the front door refuses even the model's metadata: every request fails
-        return 1.0, 0.0
+    except OSError:
+        return None
     request = infer_request(endpoint, model, inputs)
     summary, _ = load(request, rate=float(rate), duration_s=float(seconds))
-    return (summary.failed / summary.sent if summary.sent else 1.0), summary.p99_ms
+    return summary
+
+
+def _burst(seconds: float, rate: float, configuration: Configuration) -> tuple[float, float]:
+    """A short open-loop burst through the front door: (error rate, p99 ms of the successes)."""
+    summary = _summary(seconds, rate, configuration)
+    if summary is None or not summary.sent:
+        return 1.0, 0.0
+    return summary.failed / summary.sent, summary.p99_ms
+
+
+@activity("stacks", "endpoint")
+def share_served_by(
+    stack: str, seconds: float = 1.0, rate: float = 20.0, configuration: Configuration = None
+) -> float:
+    """The share of a burst's answers that `stack` served (from the front door's
+    `x-served-by` header). Fails, never passes, when it cannot be measured: no request of the
+    burst was answered, or answers came without the header (a DNS router names no stack)."""
+    summary = _summary(seconds, rate, configuration)
+    if summary is None or not summary.ok:
+        raise RuntimeError(f"no answer through the front door in {seconds:g} s: share unmeasured")
+    if summary.share.get("", 0.0) > 0:
+        raise RuntimeError("answers without an x-served-by header: share unmeasured")
+    return round(summary.share.get(stack, 0.0), 4)
 
 
 @activity("stacks", "endpoint")

@@ -56,7 +56,7 @@ def fault_impact(
         "window_s": round(end - start, 3),
         "sent": len(during),
         "failed": sum(1 for r in during if r.status != 200),
-        "last_answer_from_faulted_s": round(max(answered) - start, 3) if answered else 0.0,
+        "last_answer_from_faulted_s": round(max(answered) - start, 3) if answered else None,
         "first_error_free_second_s": error_free,
         "p99_ms": summary.p99_ms,
     }
@@ -107,20 +107,31 @@ def failed_activities(journal: dict[str, Any]) -> list[str]:
 
 
 def _recovery(runs: list[dict[str, Any]], configuration: dict[str, Any]) -> dict[str, Any]:
-    """Revoke -> recovered (the last successful redeploy) against `exitplan_rto_s`."""
+    """Revoke -> recovered against `exitplan_rto_s`: the experiment's `seconds_since_revoked`
+    claim when it has one (its output, and whether its tolerance was met: the figure the run
+    is judged on), else from the revocation's start to the last successful redeploy's end."""
     funcs = [(r["activity"]["provider"].get("func"), r) for r in runs]
     revoked = next((r for f, r in funcs if f == "revoke_credentials"), None)
     redeployed = [r for f, r in funcs if f == "redeploy" and r.get("status") == "succeeded"]
-    if not (revoked and redeployed):
+    claim = next((r for f, r in funcs if f == "seconds_since_revoked"), None)
+    if not revoked or not (redeployed or claim):
         return {}
     rto = float(configuration.get("exitplan_rto_s", 0) or 0)
-    measured = _epoch(redeployed[-1]["end"]) - _epoch(revoked["start"])
+    if claim is not None:
+        succeeded = claim.get("status") == "succeeded"
+        measured = float(claim["output"]) if succeeded else None
+        met = bool(claim.get("tolerance_met")) if rto else None
+        recovered = claim["end"] if succeeded else None
+    else:
+        measured = _epoch(redeployed[-1]["end"]) - _epoch(revoked["start"])
+        met = measured <= rto if rto else None
+        recovered = redeployed[-1]["end"]
     return {
         "rto_target_s": rto or None,
-        "revoke_to_recovered_s": round(measured, 3),
-        "rto_met": measured <= rto if rto else None,
+        "revoke_to_recovered_s": None if measured is None else round(measured, 3),
+        "rto_met": met,
         "revoked_at": revoked["start"],
-        "recovered_at": redeployed[-1]["end"],
+        "recovered_at": recovered,
     }
 
 
@@ -186,7 +197,7 @@ def measurements(
         None,
     )
     if detection is not None:
-        result["detection_s"] = detection.get("output")
+        result["error_free_burst_s"] = detection.get("output")
     if load_ is None:
         return result
     fault = _fault(runs, configuration, records, load_epoch, rotation or [])

@@ -1,11 +1,14 @@
 """`exitplan chaos run`: a Chaos Toolkit experiment through chaostoolkit-lib, against the
 project's target, with the open-loop load generator running; the Chaos Toolkit journal gets
 exitplan's measurements (`measurements.py`: requests sent/failed per activity, a fault's
-impact, revoke -> recovered vs the RTO) and the production estimate."""
+impact, revoke -> recovered vs the RTO) and the production estimate.
+
+The exitplan control (`chaos.control`, added when the experiment does not declare it) writes
+the journal after every step, holds the target's lock, records the state rollbacks restore
+and judges the experiment's claims; this runner adds the measurements once the run is over."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +19,19 @@ from chaoslib.exceptions import ChaosException
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.loader import load_experiment
 
+from chaos.claims import check_claims
 from runbooks.chaos_run.measurements import faulted_stack, measurements
 from runbooks.chaos_run.rotation_watch import RotationWatch
 from runbooks.errors import RunbookError
 from runbooks.load.background import BackgroundLoad
 from runbooks.load.generator import metadata_inputs
 from runbooks.reports.chaos import write_report
-from runbooks.reports.files import write_atomic
+from runbooks.reports.journal import write_atomic
 from runbooks.targets.target import project, target_for
 
 SETTINGS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
+
+CONTROL = {"name": "exitplan-safety", "provider": {"type": "python", "module": "chaos.control"}}
 
 LOAD_RATE = 10.0
 
@@ -53,14 +59,18 @@ def load(options: ChaosOptions) -> tuple[dict[str, Any], dict[str, Any]]:
     """The validated experiment and its configuration, pointed at the project (bad -> exit 2)."""
     if not options.experiment.is_file():
         raise RunbookError(f"{options.experiment}: no such experiment file", fix="check the path")
+    overrides = {"exitplan_project": str(options.root), "exitplan_target": options.target}
     try:
         experiment: dict[str, Any] = load_experiment(str(options.experiment))
         ensure_experiment_is_valid(experiment)
+        configuration = {**(experiment.get("configuration") or {}), **overrides}
+        check_claims(experiment, configuration)
     except ChaosException as exc:
         raise RunbookError(f"{options.experiment}: {exc}", fix="see chaostoolkit.org") from exc
-    overrides = {"exitplan_project": str(options.root), "exitplan_target": options.target}
-    configuration = {**(experiment.get("configuration") or {}), **overrides}
     experiment["configuration"] = dict(configuration)
+    controls = experiment.setdefault("controls", [])
+    if not any((c.get("provider") or {}).get("module") == "chaos.control" for c in controls):
+        controls.append(CONTROL)
     check_stacks(options, experiment, configuration)
     return experiment, configuration
 
@@ -152,9 +162,13 @@ def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
     generator = BackgroundLoad(target, model, options.load_rate, LOAD_MAX_S, out / "load")
     generator.start()
     load_epoch = time.time() - generator.now()
-    # the stop condition reads the running load instead of sending bursts of its own
-    configuration["exitplan_load_records"] = str(generator.records_file)
-    experiment["configuration"]["exitplan_load_records"] = str(generator.records_file)
+    path = out / "journal.json"
+    # the control writes the journal there after every step; the stop condition reads the
+    # running load instead of sending bursts of its own
+    configuration.update(
+        exitplan_journal=str(path), exitplan_load_records=str(generator.records_file)
+    )
+    experiment["configuration"].update(configuration)
     watch = RotationWatch(target, ROTATION_POLL_S.get(target.kind, 5.0))
     watch.start()
     try:
@@ -165,13 +179,13 @@ def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
         generator.stop()
         rotation = watch.stop()
     journal["exitplan"] = {
+        **(journal.get("exitplan") or {}),
         "target": target.kind,
         **measurements(journal, configuration, generator, load_epoch, rotation),
     }
     stack = faulted_stack(journal, configuration)
     if stack is not None:
         journal["exitplan"]["production_estimate"] = production_estimate(options.root, stack)
-    path = out / "journal.json"
-    write_atomic(path, json.dumps(journal, indent=2, default=str))
+    write_atomic(path, journal)
     write_report(journal, out)
     return journal, path

@@ -1,4 +1,5 @@
-"""`exitplan chaos run|report`: Chaos Toolkit experiments with the load running."""
+"""`exitplan chaos run|report|rollback`: Chaos Toolkit experiments with the load running, their
+reports, and undoing a run from its journal."""
 
 from __future__ import annotations
 
@@ -55,8 +56,11 @@ def chaos_run(
     """Run an experiment through chaostoolkit-lib against the target, with open-loop load
     running; write the Chaos Toolkit journal plus exitplan's measurements (requests failed,
     when the front door marked the faulted stack down, revoke -> recovered, the production
-    estimate) and report.md/.html with the timeline. Rollbacks always run. Exits 1 when the
-    experiment deviated, failed, was interrupted (e.g. refused) or an activity raised."""
+    estimate) and report.md/.html with the timeline. The journal is written after every step
+    and the target's lock held (a killed run: `exitplan chaos rollback JOURNAL`). Rollbacks
+    always run and restore the weights recorded before the run. Exits 1 when the experiment
+    deviated (the hypothesis after the method, or a claim of the method, was not met),
+    failed, was interrupted (e.g. refused) or an activity raised."""
     from runbooks.chaos_run import measurements
     from runbooks.chaos_run import runner as chaos
 
@@ -70,6 +74,8 @@ def chaos_run(
                 args = json.dumps(step["arguments"], default=str)
                 typer.echo(f"{step['phase']:<13} {step['type']:<7} {step['call']}({args})")
         return
+    from chaos.claims import missed
+
     journal, path = chaos.run(options)
     failed = measurements.failed_activities(journal)
     summary = {
@@ -77,6 +83,7 @@ def chaos_run(
         "status": journal["status"],
         "deviated": journal["deviated"],
         "failed_activities": failed,
+        "missed_claims": missed(journal),
         "journal": str(path),
         "report": str(path.parent / "report.html"),
         "exitplan": {
@@ -94,7 +101,7 @@ def chaos_run(
             typer.echo(line)
         typer.echo(f"journal: {path}")
         typer.echo(f"report: {path.parent / 'report.html'}")
-    if journal["status"] != "completed" or journal["deviated"] or failed:
+    if journal["status"] != "completed" or journal["deviated"] or failed or missed(journal):
         raise typer.Exit(1)
 
 
@@ -115,3 +122,38 @@ def chaos_report(
         ) from exc
     md, html = write_report(journal, journal_path.parent)
     print_written("chaos.report", md, html, as_json=as_json)
+
+
+@chaos_app.command("rollback")
+def chaos_rollback(
+    journal_path: Annotated[
+        Path, typer.Argument(help="The journal.json of the run to undo (written after every step).")
+    ],
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Put the target back as the run found it, from its journal (a run killed at any step,
+    SIGKILL included): restart or resume the stacks it took down, a new key for a key it
+    revoked, the weights recorded before it. Holds the target's lock; safe to run twice (the
+    second finds nothing to do). Exits 1 when a step failed or the state still differs."""
+    from runbooks.chaos_run.rollback import rollback
+
+    root = project_of(project).root if project is not None else None
+    result = rollback(journal_path, root)
+    if as_json:
+        print_json("chaos.rollback", result)
+    else:
+        for step in result["steps"]:
+            where = f" {step['stack']}" if step["stack"] else ""
+            status = step["status"] + (f": {step['error']}" if "error" in step else "")
+            typer.echo(f"{step['what']}{where} ({step['detail']}): {status}")
+        if not result["steps"]:
+            typer.echo("nothing to undo: the target is as the run found it")
+        verdict = (
+            "restored"
+            if result["restored"]
+            else "NOT restored: " + ", ".join(result["remaining"] or ["a step failed"])
+        )
+        typer.echo(f"{result['target']} target {verdict} (journal {result['journal']})")
+    if not result["restored"]:
+        raise typer.Exit(1)

@@ -42,16 +42,27 @@ def _failed(journal: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [r for r in exitplan_of(journal).get("activities") or [] if r.get("status") == "failed"]
 
 
+def _claims(journal: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return list(exitplan_of(journal).get("claims") or [])
+
+
 def _passed(journal: Mapping[str, Any]) -> bool:
     completed = journal.get("status") == "completed" and not journal.get("deviated")
-    return completed and not _failed(journal)
+    missed = [c for c in _claims(journal) if not c.get("met")]
+    return completed and not _failed(journal) and not missed
 
 
 def _verdict(journal: Mapping[str, Any]) -> list[str]:
     """The parts of the one-line verdict (plain text)."""
     ex = exitplan_of(journal)
     parts = [f"status {journal.get('status', '?')}"]
-    if journal.get("deviated"):
+    missed = [c for c in _claims(journal) if not c.get("met")]
+    parts += [
+        f"claim {c['name']} not met: "
+        + (c.get("why") or f"{_short(c.get('output'))} outside {_short(c.get('tolerance'))}")
+        for c in missed
+    ]
+    if journal.get("deviated") and not missed:
         parts.append("steady state deviated")
     parts += [f"{r['phase']} {r['name']} failed: {r.get('error', '')}" for r in _failed(journal)]
     fault = ex.get("fault")
@@ -63,8 +74,11 @@ def _verdict(journal: Mapping[str, Any]) -> list[str]:
             + f", {fault['failed']:,} of {fault['sent']:,} requests failed while faulted"
             + f", p99 {format_ms(fault.get('p99_ms'))}"
         )
-    if ex.get("revoke_to_recovered_s") is not None:
-        text = f"revoke -> recovered {format_secs(ex['revoke_to_recovered_s'])}"
+    if "revoke_to_recovered_s" in ex:
+        recovered = ex["revoke_to_recovered_s"]
+        text = "revoke -> not recovered"
+        if recovered is not None:
+            text = f"revoke -> recovered {format_secs(recovered)}"
         if ex.get("rto_target_s"):
             met = "met" if ex.get("rto_met") else "missed"
             text += f" vs RTO {format_secs(ex['rto_target_s'])} ({met})"
@@ -115,7 +129,9 @@ def _fault_table(ex: Mapping[str, Any]) -> Table | None:
         ],
         [
             "last answer from the faulted stack",
-            _secs(fault["last_answer_from_faulted_s"]),
+            "none after the fault"
+            if fault.get("last_answer_from_faulted_s") is None
+            else _secs(fault["last_answer_from_faulted_s"]),
             "-",
         ],
         ["requests failed while faulted", f"{fault['failed']:,} / {fault['sent']:,}", "-"],
@@ -126,11 +142,12 @@ def _fault_table(ex: Mapping[str, Any]) -> Table | None:
 
 
 def _recovery_table(ex: Mapping[str, Any]) -> Table | None:
-    if ex.get("revoke_to_recovered_s") is None:
+    if "revoke_to_recovered_s" not in ex:
         return None
     met = {True: "met", False: "missed", None: "-"}[ex.get("rto_met")]
+    recovered = ex["revoke_to_recovered_s"]
     rows = [
-        ["revoke -> recovered", format_secs(ex["revoke_to_recovered_s"])],
+        ["revoke -> recovered", "not recovered" if recovered is None else format_secs(recovered)],
         ["RTO target", format_secs(ex.get("rto_target_s"))],
         ["RTO", met],
     ]
@@ -158,6 +175,20 @@ def _steady_table(journal: Mapping[str, Any]) -> Table:
     return "Steady-state hypothesis", ["when", "probe", "tolerance", "output"], rows
 
 
+def _claims_table(journal: Mapping[str, Any]) -> Table | None:
+    """Every claim of the method: its tolerance, what the activity returned, met or not."""
+    rows = [
+        [
+            str(c.get("name", "?")),
+            _short(c.get("tolerance")),
+            _short(c.get("why") or c.get("output")),
+            "met" if c.get("met") else "NOT met",
+        ]
+        for c in _claims(journal)
+    ]
+    return ("Claims", ["claim", "tolerance", "output", "verdict"], rows) if rows else None
+
+
 def _activity_table(ex: Mapping[str, Any]) -> Table:
     rows = []
     for row in ex.get("activities") or []:
@@ -180,7 +211,7 @@ def _activity_table(ex: Mapping[str, Any]) -> Table:
 
 def _tables(journal: Mapping[str, Any]) -> list[Table]:
     ex = exitplan_of(journal)
-    optional = [_fault_table(ex), _recovery_table(ex)]
+    optional = [_claims_table(journal), _fault_table(ex), _recovery_table(ex)]
     return [*(t for t in optional if t), _steady_table(journal), _activity_table(ex)]
 
 

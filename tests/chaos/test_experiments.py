@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -118,10 +120,12 @@ def test_credential_revocation_recovers_with_a_new_key(
     assert journal["status"] == "completed", [r.get("exception") for r in journal["run"]]
     assert not journal["deviated"]
     failed_probe = next(r for r in journal["run"] if r["activity"]["name"].startswith("redeploy-f"))
-    assert failed_probe["output"] is True
+    assert failed_probe["output"] is True and failed_probe["tolerance_met"] is True
     ep = journal["exitplan"]
+    claims = {c["name"]: c["met"] for c in ep["claims"]}
+    assert claims == {"redeploy-fails-with-auth-error": True, "recovered-within-rto": True}
     assert ep["rto_met"] and ep["revoke_to_recovered_s"] < ep["rto_target_s"]
-    assert ep["load"]["sent"] > 0
+    assert ep["load"]["sent"] > 0 and ep["load"]["failed"] == 0
     state = target.credential_state("aws-primary")
     assert state["status"] == "active" and state["key_id"] != key_before
     assert all(target.health(s) for s in target.stacks())
@@ -141,7 +145,12 @@ def test_a_failed_primary_is_detected_then_restored(
     journal, _ = run(ChaosOptions(EXPERIMENTS / f"{experiment}.yaml", project.root, out=tmp_path))
     assert journal["status"] == "completed", [r.get("exception") for r in journal["run"]]
     assert not journal["deviated"]
-    assert journal["exitplan"]["detection_s"] is not None
+    claims = {c["name"]: c["met"] for c in journal["exitplan"]["claims"]}
+    assert claims == dict.fromkeys(
+        ["seconds-until-marked-down", "seconds-until-error-free", "standby-healthy",
+         "standby-serves-the-traffic"], True
+    )  # fmt: skip
+    assert journal["exitplan"]["error_free_burst_s"] is not None
     fault = journal["exitplan"]["fault"]
     assert fault["stack"] == "aws-primary" and fault["sent"] > 0
     assert fault["first_error_free_second_s"] is not None
@@ -165,33 +174,76 @@ def test_a_failed_primary_is_detected_then_restored(
     assert "aws-primary" in page and "Steady-state hypothesis" in page
 
 
+def upstream_chaos_run(
+    experiment: Path, cwd: Path, journal: Path
+) -> subprocess.CompletedProcess[str]:
+    """`chaos run` (the upstream CLI; the experiment's own runtime asks for its rollbacks)."""
+    chaos_cli = Path(sys.executable).parent / "chaos"
+    return subprocess.run(
+        [str(chaos_cli), "--no-version-check", "--no-log-file", "run", "--journal-path",
+         str(journal), "--var", f"exitplan_journal={journal.parent / 'steps.json'}",
+         str(experiment)],
+        capture_output=True, text=True, check=False,
+        cwd=cwd,  # the project is found from the folder chaos runs in
+    )  # fmt: skip
+
+
 def test_the_upstream_chaos_cli_runs_the_same_file(
     target: SandboxTarget, project: Project, tmp_path: Path
 ) -> None:
-    weights = target.weights()
-    chaos_cli = Path(sys.executable).parent / "chaos"
-    result = subprocess.run(
-        [
-            str(chaos_cli),
-            "--no-version-check",
-            "--no-log-file",
-            "run",
-            "--rollback-strategy",
-            "always",
-            "--journal-path",
-            str(tmp_path / "journal.json"),
-            str(EXPERIMENTS / "primary-outage.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=project.root,  # the project is found from the folder chaos runs in
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    """With weights before the run that are not the experiment's (70/30), its method restores
+    them and so would its rollbacks: they come from the state recorded before the run."""
+    defaults = target.weights()
+    target.set_weights({"aws-primary": 70, "gcp-standby": 30})
+    try:
+        result = upstream_chaos_run(
+            EXPERIMENTS / "primary-outage.yaml", project.root, tmp_path / "journal.json"
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert target.weights() == {"aws-primary": 70, "gcp-standby": 30}
+    finally:
+        target.set_weights(defaults)
     journal = json.loads((tmp_path / "journal.json").read_text())
     assert journal["status"] == "completed" and not journal["deviated"]
     assert [r["activity"]["name"] for r in journal["run"]][1] == "kill-primary"
-    assert target.health("aws-primary") and target.weights() == weights
+    assert journal["exitplan"]["before"]["weights"] == {"aws-primary": 70, "gcp-standby": 30}
+    assert all(c["met"] for c in journal["exitplan"]["claims"])
+    steps = json.loads((tmp_path / "steps.json").read_text())  # the control's, after every step
+    assert steps["status"] == "completed" and len(steps["run"]) == len(journal["run"])
+    assert target.health("aws-primary")
+
+
+def test_a_false_claim_exits_1_under_both_clis(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    """The credential revocation claims recovery within the RTO: with an RTO of 1 ms the claim
+    is false, so the run deviates and both CLIs exit 1; the rollback leaves a working key."""
+    experiment = yaml.safe_load((EXPERIMENTS / "credential-revocation.yaml").read_text())
+    experiment["configuration"]["exitplan_rto_s"] = 0.001
+    path = tmp_path / "rto-1ms.yaml"
+    path.write_text(yaml.safe_dump(experiment))
+    result = CliRunner().invoke(
+        app,
+        ["chaos", "run", str(path), "--rate", "10", "--out", str(tmp_path / "run"), "--json",
+         "--project", str(project.root)],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    summary = validated(result.stdout)
+    assert summary["deviated"] is True and summary["status"] == "completed"
+    assert [c["name"] for c in summary["missed_claims"]] == ["recovered-within-rto"]
+    assert summary["exitplan"]["rto_met"] is False
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert report.startswith("**FAILED**") and "claim recovered-within-rto not met" in report
+
+    upstream = upstream_chaos_run(path, project.root, tmp_path / "upstream" / "journal.json")
+    assert upstream.returncode == 1, upstream.stdout + upstream.stderr
+    journal = json.loads((tmp_path / "upstream" / "journal.json").read_text())
+    assert journal["deviated"] is True
+    assert [c["name"] for c in journal["exitplan"]["claims"] if not c["met"]] == [
+        "recovered-within-rto"
+    ]
+    assert target.credential_state("aws-primary")["status"] == "active"
+    assert all(target.health(s) for s in target.stacks())
 
 
 def test_a_stack_that_is_not_drillable_is_refused(
@@ -367,7 +419,10 @@ def test_a_tripped_stop_condition_interrupts_and_rolls_back(
     experiment = yaml.safe_load((EXPERIMENTS / "primary-outage.yaml").read_text())
     experiment["configuration"]["exitplan_stop_error_rate"] = 0.2
     spread = experiment["method"][0]  # no traffic on the standby: the kill fails every request
-    spread["provider"]["arguments"]["weights"] = {"aws-primary": 100, "gcp-standby": 0}
+    spread["provider"]["arguments"]["weights"] = [
+        {"stack": "aws-primary", "weight": 100},
+        {"stack": "gcp-standby", "weight": 0},
+    ]
     path = tmp_path / "outage-without-standby.yaml"
     path.write_text(yaml.safe_dump(experiment))
     before = snapshot(target)
@@ -391,8 +446,30 @@ def test_a_regressing_canary_is_caught_and_loses_its_traffic(
     assert journal["status"] == "completed", [r.get("exception") for r in journal["run"]]
     assert not journal["deviated"]
     runs = {r["activity"]["name"]: r for r in journal["run"]}
-    caught = runs["slo-catches-the-regression"]
-    assert caught["output"]["breached"] is True, caught["output"]
+    analysis = runs["canary-analysis"]["output"]
+    assert analysis["breached"] is True and analysis["aborted"] is True, analysis
+    claims = {c["name"]: (c["met"], c["output"]) for c in journal["exitplan"]["claims"]}
+    assert claims == {"canary-aborted": (True, 0), "candidate-serves-nothing": (True, 0.0)}
+    assert snapshot(target) == before
+
+
+def test_a_canary_that_holds_the_slo_is_not_aborted_and_the_run_deviates(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    """Without the degradation the SLO holds, so nothing aborts the canary: the claims
+    "aborted" and "serves nothing" are false and the run deviates (the abort is caused by the
+    analysis, not scripted)."""
+    experiment = yaml.safe_load((EXPERIMENTS / "canary-regression.yaml").read_text())
+    experiment["method"] = [a for a in experiment["method"] if a["name"] != "candidate-degrades"]
+    path = tmp_path / "canary-without-regression.yaml"
+    path.write_text(yaml.safe_dump(experiment))
+    before = snapshot(target)
+    journal, _ = run(ChaosOptions(path, project.root, out=tmp_path / "run"))
+    assert journal["status"] == "completed" and journal["deviated"] is True
+    runs = {r["activity"]["name"]: r for r in journal["run"]}
+    assert runs["canary-analysis"]["output"]["aborted"] is False
+    missed = {c["name"] for c in journal["exitplan"]["claims"] if not c["met"]}
+    assert missed == {"canary-aborted", "candidate-serves-nothing"}
     assert snapshot(target) == before
 
 
@@ -451,3 +528,76 @@ def test_an_experiment_is_refused_up_front_when_its_target_lacks_an_operation(
     assert "revoke_credentials aws-primary: a workload identity has no keys" in message
     assert "rotate_credentials aws-primary: a workload identity has no keys" in message
     assert "kill" not in message  # the experiment kills nothing
+
+
+def _worker_pids(records: Path) -> list[int]:
+    """The load workers writing `records` that still run."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(records).encode() in cmdline.read_bytes():
+                pids.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_killed_chaos_run_is_rolled_back_from_its_journal(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    """`exitplan chaos run` SIGKILLed once the primary is frozen (its weights at 50/50, from
+    60/40 before the run): its journal, on disk after every step, holds what `exitplan chaos
+    rollback` needs to resume the primary and restore 60/40; a second rollback does nothing.
+    The load worker died with the run."""
+    defaults = target.weights()
+    target.set_weights({"aws-primary": 60, "gcp-standby": 40})
+    before = snapshot(target)
+    out = tmp_path / "run"
+    exitplan = str(Path(sys.executable).parent / "exitplan")
+    child = subprocess.Popen(
+        [exitplan, "chaos", "run", str(EXPERIMENTS / "primary-brownout.yaml"), "--rate", "10",
+         "--out", str(out), "--project", str(project.root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        hung = False
+        while not hung and time.monotonic() < deadline and child.poll() is None:
+            try:
+                runs = json.loads((out / "journal.json").read_text())["run"]
+            except (OSError, ValueError, KeyError):
+                runs = []
+            hung = any(r["activity"]["name"] == "hang-primary" and r.get("status") for r in runs)
+            time.sleep(0.05)
+        assert hung, "the run never froze the primary"
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        assert not target.health("aws-primary")
+        assert target.weights() == {"aws-primary": 50, "gcp-standby": 50}
+        time.sleep(1.0)  # the worker's parent watch polls every 0.2 s
+        assert _worker_pids(out / "load" / "load-records.jsonl") == []
+
+        result = subprocess.run(
+            [exitplan, "chaos", "rollback", str(out / "journal.json"), "--json"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        first = validated(result.stdout)
+        assert [(s["what"], s["stack"]) for s in first["steps"]] == [
+            ("health", "aws-primary"),
+            ("weights", None),
+        ]
+        assert "took over the sandbox lock" in result.stderr
+        assert snapshot(target) == before and target.in_rotation("aws-primary")
+        again = subprocess.run(
+            [exitplan, "chaos", "rollback", str(out / "journal.json"), "--json"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert validated(again.stdout)["steps"] == [] and snapshot(target) == before
+    finally:
+        if child.poll() is None:
+            child.kill()
+        if not target.health("aws-primary"):
+            target.resume("aws-primary")
+        target.set_weights(defaults)
