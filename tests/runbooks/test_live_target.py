@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +32,9 @@ from typer.testing import CliRunner
 from components.catalog.clouds import clouds, facts
 from components.errors import InputError
 from components.outputs import IdentityOutput, StackOutputs, parse_outputs
+from components.stack_config import Project
 from runbooks.cli import app
+from runbooks.drills.exit_plan import ExitPlanOptions, needs, restore, revoke_gap
 from runbooks.errors import LiveTargetError, RunbookError, UnsupportedOperation
 from runbooks.reports.journal import Journal
 from runbooks.targets.live import credentials, from_outputs, router_clouds
@@ -539,13 +542,27 @@ print((Path({folder!r}) / (stack + ".json")).read_text())
 """
 
 
-def test_rollback_of_a_live_journal_rebuilds_the_live_target(
-    dns_plane: AwsControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A live drill killed after its cutover: `exitplan drill rollback JOURNAL` reads the
-    journal's target (live), rebuilds it through `target_for` (the stacks' outputs from the
-    `pulumi` CLI, Route 53 through the default AWS credential chain, here moto) and restores
-    the weights there; no sandbox is running, so acting on the sandbox would fail."""
+@dataclass
+class LiveProject:
+    """A copy of the shipped project whose router stack's zone lives on moto, its stacks'
+    outputs served by a fake `pulumi` CLI, and the AWS default chain pointed at moto."""
+
+    project: Project
+    before: dict[str, int]  # the shipped weights: all on aws-primary
+    after: dict[str, int]  # all on gcp-standby
+    router: Route53Router
+
+
+def _live_project(
+    plane: AwsControlPlane,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    weights: str,
+    identities: dict[str, dict[str, str]] | None = None,
+) -> LiveProject:
+    """The project, with the router's records at `weights` ("before" or "after"); a stack's
+    identity from `identities`, else IRSA."""
     project = copied_project(tmp_path)
     primary = project.stack("aws-primary")
     assert primary.traffic is not None
@@ -554,28 +571,48 @@ def test_rollback_of_a_live_journal_rebuilds_the_live_target(
     after = {s: 100 if s == "gcp-standby" else 0 for s in routed}
     targets = {s: f"{s}.example.net" for s in routed}
     monkeypatch.setattr(sys.modules[__name__], "TARGETS", targets)
-    zone_id = _zone(dns_plane, primary.traffic.zone, failover=True, weights=after)
+    current = before if weights == "before" else after
+    zone_id = _zone(plane, primary.traffic.zone, failover=True, weights=current)
     folder = tmp_path / "outputs"
     folder.mkdir()
     for stack in routed:
-        (folder / f"{stack}.json").write_text(json.dumps(_outputs(stack, "aws", IRSA)))
+        identity = (identities or {}).get(stack, IRSA)
+        (folder / f"{stack}.json").write_text(json.dumps(_outputs(stack, "aws", identity)))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     pulumi = bin_dir / "pulumi"
     pulumi.write_text(FAKE_PULUMI.format(python=sys.executable, folder=str(folder)))
     pulumi.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", dns_plane.endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", plane.endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    router = Route53Router(plane.client("route53"), zone_id, str(primary.spec.dns_name))
+    return LiveProject(project, before, after, router)
+
+
+def _rollback(live: LiveProject, journal: Path) -> Any:
+    """`exitplan drill rollback JOURNAL` on the live project."""
+    arguments = ["drill", "rollback", str(journal), "--project", str(live.project.root)]
+    return CliRunner().invoke(app, arguments)
+
+
+def test_rollback_of_a_live_journal_rebuilds_the_live_target(
+    dns_plane: AwsControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live drill killed after its cutover: `exitplan drill rollback JOURNAL` reads the
+    journal's target (live), rebuilds it through `target_for` (the stacks' outputs from the
+    `pulumi` CLI, Route 53 through the default AWS credential chain, here moto) and restores
+    the weights there; no sandbox is running, so acting on the sandbox would fail."""
+    live = _live_project(dns_plane, tmp_path, monkeypatch, weights="after")
+    project, before, after, router = live.project, live.before, live.after, live.router
     journal = Journal.new(
         tmp_path / "drill" / "journal.json",
         "aws-primary -> gcp-standby",
         {"from": "aws-primary", "to": "gcp-standby", "target": "live"},
     )
     journal.change("weights", "cutover to gcp-standby", before=before, after=after)
-    router = Route53Router(dns_plane.client("route53"), zone_id, str(primary.spec.dns_name))
     assert router.weights() == after
 
     result = CliRunner().invoke(
@@ -885,3 +922,144 @@ def test_a_new_key_sts_never_accepts_is_deleted_and_the_vault_keeps_the_old(
         target.rotate_credentials("unlucky")
     assert _keys(iam_plane, "exitplan-three") == {old: "Active"}
     assert _vaulted(iam_plane, "unlucky") == old
+
+
+# A live drill as far as its vendor exit, recording each change in the journal before making
+# it (as runbooks/drills/exit_plan.py does), then waiting to be killed.
+DRILL_UNTIL_KILLED = """
+import sys, time
+from pathlib import Path
+from runbooks.reports.journal import Journal
+from runbooks.targets.target import target_for
+
+root, path = sys.argv[1], Path(sys.argv[2])
+target = target_for("live", root, stacks=["aws-primary", "gcp-standby"])
+before = target.weights()
+journal = Journal.new(path, "aws-primary -> gcp-standby",
+                      {"from": "aws-primary", "to": "gcp-standby", "target": target.kind})
+for step in (10, 100):
+    weights = {**before, "aws-primary": 100 - step, "gcp-standby": step}
+    journal.change("weights", f"canary {step}%", before=target.weights(), after=weights)
+    journal.activity(f"set weights {weights}", "action", lambda: target.set_weights(weights))
+journal.change("credentials", "revoked aws-primary's store key", stack="aws-primary")
+journal.activity("revoke aws-primary credentials", "action",
+                 lambda: target.revoke_credentials("aws-primary"))
+print("revoked", flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_live_drill_killed_after_revoking_is_rolled_back_from_its_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL a live drill (Route 53 and IAM on moto over HTTP, the stacks' outputs from the
+    `pulumi` CLI) after its cutover and its revocation of aws-primary's IRSA sessions:
+    `exitplan drill rollback JOURNAL` rebuilds the live target, removes the role's deny
+    policy (no redeploy: the pods keep their sessions, recorded as such) and then puts the
+    weights back; a second rollback has nothing left to do."""
+    plane = _start(tmp_path / "aws")
+    try:
+        role = _role(plane, "triton-primary")
+        irsa = {"kind": IRSA["kind"], "principal": role}
+        live = _live_project(plane, tmp_path, monkeypatch, weights="before",
+                             identities={"aws-primary": irsa})  # fmt: skip
+        journal = tmp_path / "drill" / "journal.json"
+        drill = subprocess.Popen(
+            [sys.executable, "-c", DRILL_UNTIL_KILLED, str(live.project.root), str(journal)],
+            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert drill.stdout is not None and drill.stdout.readline() == "revoked\n", (
+                drill.stderr.read() if drill.stderr else ""
+            )
+        finally:
+            drill.kill()
+            drill.wait(10)
+        assert drill.returncode == -signal.SIGKILL
+        assert live.router.weights() == live.after  # killed with all traffic on gcp-standby
+        assert REVOKE_POLICY in _role_policies(plane, "triton-primary")
+
+        result = _rollback(live, journal)
+        assert result.exit_code == 0, result.output
+        assert f"restored: credentials of aws-primary, weights {live.before}" in result.output
+        assert live.router.weights() == live.before
+        assert _role_policies(plane, "triton-primary") == {
+            "read-store": READ_STORE,
+            "AWSRevokeOlderSessions": revoke_policy(dt.datetime(2020, 1, 1)),
+        }  # exitplan's deny policy gone, the role's own policies kept
+        saved = Journal.load(journal)
+        changes = saved.exitplan["changes"]
+        assert [c["restored"] for c in changes] == [True, True, True]
+        assert "no redeploy is needed" in changes[-1]["not_redeployed"]
+        assert [r["activity"]["name"] for r in saved.data["rollbacks"]] == [
+            "rotate aws-primary credentials",
+            f"restore weights {live.before}",
+        ]
+        again = _rollback(live, journal)
+        assert again.exit_code == 0 and "nothing left to restore" in again.output
+    finally:
+        plane.stop()
+
+
+@dataclass
+class FailingRestore:
+    """Credentials whose revocation cannot be undone (the cloud refuses)."""
+
+    kind: str = "irsa"
+    redeploy_gap: str = "no redeploy needed"
+
+    def revoke(self) -> dict[str, Any]:
+        return {}
+
+    def rotate(self) -> dict[str, Any]:
+        raise LiveTargetError("AccessDenied: iam:DeleteRolePolicy")
+
+    def state(self) -> dict[str, str]:
+        return {"status": "revoked"}
+
+
+def test_the_weights_are_restored_even_when_the_credentials_cannot_be(
+    dns_plane: AwsControlPlane, tmp_path: Path
+) -> None:
+    """Credentials are restored first (while traffic avoids the stack); when the cloud refuses,
+    the weights still go back, the credentials stay marked unrestored, and the error is
+    raised after."""
+    zone_id = _zone(dns_plane, "restore.test", failover=True,
+                    weights={"aws-primary": 0, "gcp-standby": 100})  # fmt: skip
+    router = Route53Router(dns_plane.client("route53"), zone_id, "score.restore.test")
+    handled = {"aws-primary": FailingRestore()}
+    target = LiveTarget(STACKS, router, dns_name="score.restore.test", credentials=handled,
+                        notify=lambda _: None)  # fmt: skip
+    journal = Journal.new(tmp_path / "journal.json", "t", {"target": "live"})
+    before = {"aws-primary": 100, "gcp-standby": 0}
+    journal.change(
+        "weights", "cutover", before=before, after={"aws-primary": 0, "gcp-standby": 100}
+    )
+    journal.change("credentials", "revoked", stack="aws-primary")
+    with pytest.raises(LiveTargetError, match="iam:DeleteRolePolicy"):
+        restore(target, journal)
+    assert router.weights() == before
+    assert [c["restored"] for c in Journal.load(journal.path).exitplan["changes"]] == [True, False]
+
+
+def test_a_live_drill_on_an_irsa_stack_needs_no_redeploy() -> None:
+    """What the drill asks of the live target for the vendor exit: revoke and rotate (the deny
+    policy on and off), not the redeploy it cannot do; the --to stack's identity (GKE) is not
+    touched."""
+    model = {"name": "fraud-scorer", "version": 3, "digest": "sha256:a"}
+    stacks = {
+        name: parse_outputs(name, _outputs(name, "aws", identity) | {"models": [model]})
+        for name, identity in (("aws-primary", IRSA), ("gcp-standby", GKE))
+    }
+    handled = {"aws-primary": FailingRestore()}
+    target = LiveTarget(stacks, NoRouter(), dns_name=DNS_NAME, credentials=handled)
+    options = ExitPlanOptions("aws-primary", "gcp-standby")
+    assert revoke_gap(target, options) is None
+    wanted = needs(target, options)
+    assert Need("revoke_credentials", "aws-primary") in wanted
+    assert Need("rotate_credentials", "aws-primary") in wanted
+    assert Need("redeploy", "aws-primary") not in wanted
+    require(target, wanted, "the drill")  # nothing missing
+    without = LiveTarget(STACKS, NoRouter(), dns_name=DNS_NAME)
+    assert "built without" in str(revoke_gap(without, options))
