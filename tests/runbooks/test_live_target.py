@@ -1063,3 +1063,36 @@ def test_a_live_drill_on_an_irsa_stack_needs_no_redeploy() -> None:
     require(target, wanted, "the drill")  # nothing missing
     without = LiveTarget(STACKS, NoRouter(), dns_name=DNS_NAME)
     assert "built without" in str(revoke_gap(without, options))
+
+
+def _observations(healthy: int, total: int) -> dict[str, Any]:
+    reports = [
+        {"Region": "us-east-1", "IPAddress": "192.0.2.1",
+         "StatusReport": {"Status": ("Success: HTTP Status Code 200" if i < healthy
+                                     else "Failure: Connection timed out"),
+                          "CheckedTime": "2026-11-30T00:00:00Z"}}
+        for i in range(total)
+    ]  # fmt: skip
+    return {"HealthCheckObservations": reports}
+
+
+@pytest.mark.parametrize(
+    ("healthy", "total", "in_rotation"),
+    [(3, 16, True), (2, 16, False), (9, 50, False), (10, 50, True), (16, 16, True)],
+)
+def test_in_rotation_follows_route53s_18_percent_rule(
+    healthy: int, total: int, in_rotation: bool
+) -> None:
+    """Route 53 keeps answering with an endpoint while more than 18 % of its health checkers
+    report it healthy (moto reports every check healthy, so a Stubber plays Route 53): 3 of 16
+    is in rotation although most checkers fail; exactly 18 % is out."""
+    client, stub = _stubbed_route53()
+    listing = _listing({"aws-primary": 100, "gcp-standby": 0})
+    listing["ResourceRecordSets"][0]["HealthCheckId"] = "hc-1"
+    stub.add_response("list_resource_record_sets", listing)
+    stub.add_response(
+        "get_health_check_status", _observations(healthy, total), {"HealthCheckId": "hc-1"}
+    )
+    with stub:
+        target = LiveTarget(STACKS, Route53Router(client, "Z1", DNS_NAME), dns_name=DNS_NAME)
+        assert target.in_rotation("aws-primary") is in_rotation

@@ -1,7 +1,7 @@
 """Route 53 as the live target's `Router`: the weighted CNAME records of the service's public
 name (under `weighted.<name>` when a failover pair sits on the name itself), read page by page,
 UPSERTed in one change batch keeping their targets, TTL and health checks, then waited on until
-the change is INSYNC; rotation from the health checkers' reports."""
+the change is INSYNC; rotation from the health checkers' reports (Route 53's 18 % rule)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ from runbooks.targets.live.target import Propagation
 # (resource_record_sets_changed) polls every 30 s for 60 tries: this one polls more often.
 INSYNC_POLL_S = 2.0
 INSYNC_TIMEOUT_S = 300.0
+# Route 53 considers an endpoint healthy when MORE than 18 % of its health checkers report it
+# healthy (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html,
+# checked 2026-11-30), not when most of them do.
+HEALTHY_SHARE = 0.18
 
 
 def _name(value: str) -> str:
@@ -164,7 +168,7 @@ class Route53Router:
 
     def in_rotation(self, stack: str) -> bool:
         """Whether Route 53 answers with the stack: its weighted record has no health check,
-        or most of the health checkers report success."""
+        or more than 18 % of the health checkers report success (Route 53's own rule)."""
         record = next((r for r in self._weighted() if r["SetIdentifier"] == stack), None)
         if record is None:
             raise LiveTargetError(
@@ -177,7 +181,7 @@ class Route53Router:
         status = self._aws(f"reading health check {check}",
                            self.route53.get_health_check_status, HealthCheckId=check)  # fmt: skip
         reports = [o["StatusReport"]["Status"] for o in status["HealthCheckObservations"]]
-        return sum(r.startswith("Success") for r in reports) * 2 > len(reports)
+        return sum(r.startswith("Success") for r in reports) > HEALTHY_SHARE * len(reports)
 
 
 def _zone_id(route53: Any, zone: str) -> str:
