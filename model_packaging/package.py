@@ -20,13 +20,15 @@ from model_packaging.export import TensorSpec, export
 from model_packaging.image import ImageResult, build_image, push_image
 from model_packaging.progress import Progress, reporter
 from model_packaging.publish import PublishResult, publish
+from model_packaging.reference import REFERENCE, reference_answers, write_reference
 from model_packaging.triton_repo import write_repository
 from model_packaging.validate import validate, write_report
 
 MANIFEST = "manifest.json"
 # Bumped whenever the same inputs give different artefacts (2: canonical ONNX, labels without
-# the measured error), so that a package made by an older exitplan is rebuilt, not reused.
-ARTEFACT_FORMAT = 2
+# the measured error; 3: reference.json), so that a package made by an older exitplan is
+# rebuilt, not reused.
+ARTEFACT_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class PackageResult:
     image_layout: str
     image_digest: str
     fingerprint: str
+    reference: str = ""  # reference.json: the answers `exitplan load` checks (not in the image)
     reused: bool = False
     pushed: dict[str, str] = field(default_factory=dict)
     published: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -127,6 +130,8 @@ def _reuse(options: PackageOptions) -> PackageResult | None:
         return None
     if not Path(stored.get("image_layout", "")).is_dir():
         return None
+    if not (options.out / REFERENCE).is_file():
+        return None
     fields = {k: v for k, v in stored.items() if k in PackageResult.__dataclass_fields__}
     return PackageResult(**{**fields, "reused": True, "pushed": {}, "published": {}})
 
@@ -152,6 +157,11 @@ def _build(options: PackageOptions, progress: Progress) -> PackageResult:
             progress=progress,
         )
         write_report(parity, staging / "parity.json")
+        answers = reference_answers(
+            exported, name=options.name, version=options.version, atol=options.atol,
+            rtol=options.rtol,
+        )  # fmt: skip
+        write_reference(answers, staging / REFERENCE)
         progress.stage("layout", f"Triton repository {options.name}/{options.version}")
         repository = staging / "repository"
         write_repository(
@@ -185,6 +195,7 @@ def _build(options: PackageOptions, progress: Progress) -> PackageResult:
             image_layout=str(options.out / "image"),
             image_digest=image.digest,
             fingerprint=options.fingerprint(),
+            reference=str(options.out / REFERENCE),
         )
         (staging / MANIFEST).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
         _replace(staging, options.out)

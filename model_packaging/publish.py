@@ -93,6 +93,13 @@ class _S3:
         heads = {key: self._client.head_object(Bucket=self.bucket, Key=key) for key in keys}
         return {key: head.get("Metadata", {}).get("sha256", "") for key, head in heads.items()}
 
+    def modified(self, prefix: str) -> dict[str, float]:
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        items = [item for page in pages for item in page.get("Contents", [])]
+        return {item["Key"]: item["LastModified"].timestamp() for item in items}
+
     def upload(self, key: str, path: Path, sha256: str) -> None:
         extra = {"Metadata": {"sha256": sha256}}
         self._client.upload_file(str(path), self.bucket, key, ExtraArgs=extra)
@@ -152,6 +159,10 @@ class _Blob:
     def list(self, prefix: str) -> dict[str, str]:
         blobs = self._client.list_blobs(name_starts_with=prefix, include=["metadata"])
         return {blob.name: (blob.metadata or {}).get("sha256", "") for blob in blobs}
+
+    def modified(self, prefix: str) -> dict[str, float]:
+        blobs = self._client.list_blobs(name_starts_with=prefix)
+        return {blob.name: blob.last_modified.timestamp() for blob in blobs}
 
     def upload(self, key: str, path: Path, sha256: str) -> None:
         with path.open("rb") as data:
@@ -213,6 +224,10 @@ class _Gcs:
         retry = DEFAULT_RETRY.with_timeout(self._LIST_RETRY_S)
         blobs = self._bucket.list_blobs(prefix=prefix, retry=retry, timeout=30)
         return {blob.name: (blob.metadata or {}).get("sha256", "") for blob in blobs}
+
+    def modified(self, prefix: str) -> dict[str, float]:
+        blobs = self._bucket.list_blobs(prefix=prefix, timeout=30)
+        return {blob.name: blob.updated.timestamp() for blob in blobs}
 
     def upload(self, key: str, path: Path, sha256: str) -> None:
         blob = self._bucket.blob(key)
@@ -414,6 +429,25 @@ def _environment(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def newest(uri: str, name: str, *, env: Mapping[str, str] | None = None) -> float | None:
+    """When the newest object of `<name>/` in the store at `uri` was written (Unix time), read
+    with the credentials and endpoint in `env`; None when the store's backend cannot say (one
+    registered from outside without `modified`) or holds no such object."""
+    with _environment(env or {}):
+        store, root = _open(uri)
+        modified = getattr(store, "modified", None)
+        if modified is None:
+            return None
+        try:
+            times: dict[str, float] = modified(f"{root}{name}/")
+        except Exception as exc:
+            explained = _explain(store, exc, uri)
+            if explained is None:
+                raise
+            raise explained from exc
+        return max(times.values(), default=None)
 
 
 def fetch(uri: str, name: str, destination: Path, *, env: Mapping[str, str] | None = None) -> int:

@@ -86,6 +86,7 @@ class SandboxState:
     baseline_p99_ms: float = 0.0
     server_timeout_ms: int = 0
     image: str = ""  # the demo model's image in the sandbox registry (ref@digest)
+    reference: str = ""  # the package's reference.json: the answers the model must give
     hosted_zone: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -160,6 +161,8 @@ class Sandbox:
         self.root.mkdir(parents=True, exist_ok=True)
         version = next(p.name for p in packaged.iterdir() if p.name.isdigit())
         state = SandboxState(time.time(), packaged.name, version, digest)
+        reference = packaged.parents[1] / "reference.json"  # beside the package's repository
+        state.reference = str(reference) if reference.is_file() else ""
         try:
             install = triton_install()
             control = self._start_stores(stacks, packaged, state, progress)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from components.catalog.clouds import triton_wire
+from model_packaging.publish import newest
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import FrontDoor
@@ -196,6 +197,34 @@ class SandboxTarget:
         )
         server.load(self.state.model)
         self._log("redeploy", stack=stack)
+
+    def reference_answers(self) -> Path | None:
+        """The demo package's reference.json (None when the sandbox was started without one)."""
+        return Path(self.state.reference) if self.state.reference else None
+
+    def served_counts(self) -> dict[str, int] | None:
+        """Each stack's successful inference requests so far, from its Triton's statistics
+        API (`inference_stats.success.count`, what `nv_inference_request_success` counts; the
+        sandbox runs Triton without its metrics port); a stack that does not answer within a
+        second makes the whole count None."""
+        counts = {}
+        for stack in self.stacks():
+            port = self._component(stack).port
+            url = f"http://127.0.0.1:{port}/v2/models/{self.state.model}/stats"
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    stats = json.loads(response.read())["model_stats"]
+            except (urllib.error.URLError, OSError, ValueError, KeyError):
+                return None
+            counts[stack] = sum(int(m["inference_stats"]["success"]["count"]) for m in stats)
+        return counts
+
+    def store_newest(self, stack: str) -> float | None:
+        """When the newest object of the model in the stack's store was written, read from
+        the store's emulator with the stack's own credentials from the vault."""
+        store = self.state.stores[stack]
+        env = self.sandbox.stack_env(stack, store["scheme"], self._control())
+        return newest(store["uri"], self.state.model, env=env)
 
     def restart(self, stack: str) -> None:
         """Start the stack's Triton again on the same port and repository, and load the model."""

@@ -60,6 +60,23 @@ def drill_exit_plan(
     ] = 3.0,
     dry: Annotated[bool, typer.Option("--dry", help="Print every step; change nothing.")] = False,
     keep: Annotated[bool, typer.Option("--keep", help="Stay on --to (no rollback).")] = False,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference",
+            help="reference.json (exitplan package) every answer is checked against; default: "
+            "the target's (the sandbox's demo package).",
+        ),
+    ] = None,
+    max_lag_ms: Annotated[
+        float,
+        typer.Option(
+            "--max-lag-ms",
+            min=0,
+            help="The verdict fails when the load generator's lag p99 behind its schedule is "
+            "over this.",
+        ),
+    ] = 5.0,
     out: Annotated[
         Path | None, typer.Option("--out", help="Folder for journal and report.")
     ] = None,
@@ -96,6 +113,8 @@ def drill_exit_plan(
         baseline_factor,
         rto_s=rto,
         keep=keep,
+        max_lag_ms=max_lag_ms,
+        reference=reference,
     )
     proj = project_of(project)
     drill_target = _drill_target(proj, target, source, dest)
@@ -120,12 +139,25 @@ def drill_exit_plan(
 
                 written = Journal.load(folder / "journal.json")
                 write_report(written.data, folder)
+                _tell_what_is_left(written)
                 if as_json:  # a failed or interrupted drill reports too, then exits 1 or 130
                     print_json("drill.exit-plan", _run_json(written))
     if not as_json:
         render.drill_verdict(journal.data, folder)
     if not journal.exitplan["verdict"]["passed"]:
         raise typer.Exit(1)
+
+
+def _tell_what_is_left(journal: Journal) -> None:
+    """After a drill that did not complete (its own rollback failed too), name the changes
+    still on the target and the command that undoes them."""
+    changes = journal.exitplan["changes"]
+    left = [c["detail"] for c in changes if c["restored"] is False]
+    if left and journal.data["status"] != "completed":
+        render.error(
+            f"still changed on the target: {'; '.join(left)}\n"
+            f"  undo with: exitplan drill rollback {journal.path}"
+        )
 
 
 def _run_json(journal: Journal) -> dict[str, Any]:

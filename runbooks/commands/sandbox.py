@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -106,23 +107,76 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
 def load(
     rate: Annotated[float, typer.Option("--rate", min=0.1, help="Requests per second.")] = 100,
     duration: Annotated[float, typer.Option("--duration", min=0.1, help="Seconds.")] = 10,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="Any KServe v2 endpoint (base URL); default: the sandbox's front door. Needs "
+            "--reference.",
+        ),
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference",
+            help="reference.json (exitplan package) every answer is checked against; default: "
+            "the sandbox's demo package.",
+        ),
+    ] = None,
+    max_lag_ms: Annotated[
+        float,
+        typer.Option(
+            "--max-lag-ms",
+            min=0,
+            help="Fail when the generator's own lag p99 behind its schedule is over this.",
+        ),
+    ] = 5.0,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Open-loop load through the sandbox's front door: KServe v2 infer requests sent on
-    schedule whether or not earlier ones returned. Exits 1 if any request failed."""
+    """Open-loop load: the reference requests of a package, sent in turn on schedule whether
+    or not earlier ones returned, every answer checked against the original framework's
+    (within the package's atol/rtol; else a failed request of kind wrong_answer). Exits 1 if
+    any request failed or the generator lagged its schedule by more than --max-lag-ms (p99)."""
     from runbooks.load import generator as loadgen
-    from runbooks.targets.target import target_for
 
-    proj = project_of(project)
-    target = target_for("sandbox", proj.root)
-    model = proj.stack(target.stacks()[0]).spec.triton.models[0].name
-    inputs = loadgen.metadata_inputs(target.endpoint(), model)
-    request = loadgen.infer_request(target.endpoint(), model, inputs)
-    summary, _records = loadgen.load(request, rate=rate, duration_s=duration)
+    base_url, answers = _load_endpoint(url, reference, project)
+    requests = loadgen.reference_requests(base_url, answers)
+    summary, _records = loadgen.load(requests, rate=rate, duration_s=duration)
+    lagged = summary.lag_p99_ms > max_lag_ms
     if as_json:
-        print_json("load", summary.as_dict())
+        extra = {"url": base_url, "reference": str(answers), "max_lag_ms": max_lag_ms}
+        print_json("load", {**summary.as_dict(), **extra})
     else:
         render.load_summary(summary.as_dict())
-    if summary.failed:
+        if lagged:
+            render.err.print(
+                f"[red]the generator lagged[/]: p99 {summary.lag_p99_ms:.1f} ms behind its "
+                f"schedule > {max_lag_ms:g} ms (its latencies are its own, not the service's)"
+            )
+    if summary.failed or lagged:
         raise typer.Exit(1)
+
+
+def _load_endpoint(
+    url: str | None, reference: Path | None, project: Path | None
+) -> tuple[str, Path]:
+    """Where `exitplan load` sends and what it checks: --url and --reference, or the
+    sandbox's front door and its demo package's reference answers."""
+    if url is not None and reference is not None:
+        return url, reference
+    if url is not None:
+        raise typer.BadParameter(
+            "--url needs --reference (the answers to check)", param_hint="--url"
+        )
+    from runbooks.targets.target import target_for
+
+    target = target_for("sandbox", project_of(project).root)
+    answers = reference or target.reference_answers()
+    if answers is None:
+        raise typer.BadParameter(
+            "the running sandbox knows no reference answers (started by an older exitplan): "
+            "pass --reference, or restart it (exitplan sandbox down; exitplan sandbox up)",
+            param_hint="--reference",
+        )
+    return target.endpoint(), answers

@@ -3,7 +3,12 @@
 Requests go out on a fixed schedule (request i is due `i / rate` seconds after the start) whether
 or not earlier ones have returned, so a slow or failing backend cannot slow the generator down and
 hide itself (no coordinated omission). Latency is measured from the *scheduled* time; the actual
-send time is recorded too, so generator lag is visible.
+send time is recorded too, and its lag behind the schedule is reported (p50, p99, max).
+
+Every scheduled request ends as exactly one record: an answer, an HTTP error, a timeout, a
+connection error, `wrong_answer` (a 2xx whose body is not the reference answer, when the
+requests carry one), or `error:<Type>` for anything unexpected. `account` adds a `lost` record
+for a request a worker scheduled but never reported, so totals always equal the schedule.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from runbooks.load.kserve import DATATYPES, infer_body
+from runbooks.load.kserve import DATATYPES, ExpectedAnswer, infer_body, read_reference
 
 BUCKET_S = 0.1
+WRONG_ANSWER = "wrong_answer"
+LOST = "lost"  # scheduled, yet no record came back (a worker killed, a record not written)
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,12 @@ class LoadSummary:
     errors: dict[str, int]
     share: dict[str, float]
     timeline: list[dict[str, Any]]
+    # how late requests went out behind their schedule (the generator's own lag), ms
+    lag_p50_ms: float = 0.0
+    lag_p99_ms: float = 0.0
+    lag_max_ms: float = 0.0
+    wrong_answers: int = 0
+    lost: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy of the summary."""
@@ -63,17 +76,28 @@ class LoadSummary:
 
 @dataclass(frozen=True)
 class InferRequest:
-    """A ready-to-send inference request: the same body bytes are reused for every send."""
+    """A ready-to-send inference request: the same body bytes are reused for every send; with
+    `expected`, every 2xx answer is checked against it (else it is a `wrong_answer`)."""
 
     url: str
     body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
+    expected: ExpectedAnswer | None = None
 
 
 def infer_request(base_url: str, model: str, inputs: Mapping[str, np.ndarray]) -> InferRequest:
     """A KServe v2 JSON infer request for `model` at `base_url` with the named input arrays."""
     url = f"{base_url.rstrip('/')}/v2/models/{model}/infer"
     return InferRequest(url, infer_body(inputs), {"Content-Type": "application/json"})
+
+
+def reference_requests(base_url: str, reference: Path) -> list[InferRequest]:
+    """One request per reference answer in `reference` (a package's reference.json), each
+    checked against its answer: `run_load` sends them in turn."""
+    model, cases = read_reference(reference)
+    url = f"{base_url.rstrip('/')}/v2/models/{model}/infer"
+    headers = {"Content-Type": "application/json"}
+    return [InferRequest(url, case.body, headers, case.expected) for case in cases]
 
 
 def _check(rate: float, duration_s: float) -> None:
@@ -84,7 +108,7 @@ def _check(rate: float, duration_s: float) -> None:
 
 
 async def run_load(
-    request: InferRequest,
+    request: InferRequest | Sequence[InferRequest],
     *,
     rate: float,
     duration_s: float,
@@ -92,19 +116,27 @@ async def run_load(
     served_by_header: str = "x-served-by",
     max_connections: int = 256,
     on_record: Callable[[RequestRecord], None] | None = None,
+    on_start: Callable[[float], object] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> tuple[LoadSummary, list[RequestRecord]]:
-    """Send `request` at a constant `rate` for `duration_s` (open loop) and wait for the replies.
+    """Send `request` (or each of several in turn) at a constant `rate` for `duration_s` (open
+    loop) and wait for the replies.
 
     Each request may take at most `timeout_s` from its send; records come back by scheduled time.
+    `on_start` gets the wall-clock time the schedule starts from, taken with the loop's clock;
+    setting `stop` ends the schedule early (what was sent is still waited for and recorded).
     """
     _check(rate, duration_s)
     if not timeout_s > 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
     if max_connections < 1:
         raise ValueError(f"max_connections must be >= 1, got {max_connections!r}")
+    requests = [request] if isinstance(request, InferRequest) else list(request)
+    if not requests:
+        raise ValueError("no request to send")
     loop = asyncio.get_running_loop()
     count = max(1, math.ceil(rate * duration_s - 1e-9))
-    url, body, headers = request.url, request.body, dict(request.headers) or None
+    sends = [(r.url, r.body, dict(r.headers) or None, r.expected) for r in requests]
     records: list[RequestRecord] = []
     outstanding: set[asyncio.Task[None]] = set()
     connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=30.0)
@@ -116,17 +148,24 @@ async def run_load(
         auto_decompress=False,
     )
     start = loop.time()
+    if on_start is not None:
+        on_start(time.time() - (loop.time() - start))
 
-    async def one(scheduled: float) -> None:
+    async def one(index: int, scheduled: float) -> None:
         sent = loop.time() - start
-        status, error, served = 0, "", ""
+        url, body, headers, expected = sends[index % len(sends)]
+        status, error, served, payload = 0, "", "", b""
+        done = 0.0
         try:
             async with session.post(url, data=body, headers=headers) as response:
                 status = response.status
                 served = response.headers.get(served_by_header, "")
-                await response.read()
+                payload = await response.read()
+            done = loop.time()
             if status >= 400:
                 error = f"http-{status}"
+            elif expected is not None and not expected.matches(payload):
+                error = WRONG_ANSWER
         except TimeoutError:
             error = "timeout"
         except aiohttp.ClientConnectionError:
@@ -135,7 +174,9 @@ async def run_load(
             error = "client"
         except asyncio.CancelledError:  # still outstanding when the run's final wait ran out
             error = "timeout"
-        latency_ms = (loop.time() - start - scheduled) * 1000.0
+        except Exception as exc:  # anything else is a failed request too, never a lost one
+            error = f"error:{type(exc).__name__}"
+        latency_ms = ((done or loop.time()) - start - scheduled) * 1000.0
         record = RequestRecord(scheduled, sent, latency_ms, status, error, served)
         records.append(record)
         if on_record is not None:
@@ -143,15 +184,16 @@ async def run_load(
 
     try:
         i = 0
-        while i < count:
+        while i < count and not (stop is not None and stop.is_set()):
             now = loop.time()
             while i < count and start + i / rate <= now:  # launch everything that is due
-                task = loop.create_task(one(i / rate))
+                task = loop.create_task(one(i, i / rate))
                 outstanding.add(task)
                 task.add_done_callback(outstanding.discard)
                 i += 1
             wait = start + i / rate - loop.time() if i < count else 0.0
-            await asyncio.sleep(max(0.0, wait))  # always yield so launched requests can start
+            # always yield so launched requests can start; at most 1/rate, so `stop` is seen soon
+            await asyncio.sleep(max(0.0, wait))
         if outstanding:
             await asyncio.wait(set(outstanding), timeout=timeout_s + 0.5)
     finally:
@@ -165,8 +207,20 @@ async def run_load(
     return summarize(records, rate=rate, duration_s=duration_s), records
 
 
+def account(records: Sequence[RequestRecord], rate: float, scheduled: int) -> list[RequestRecord]:
+    """`records` plus a `lost` record for each of the first `scheduled` requests of a run at
+    `rate` that has none (request i is due at i / rate), by scheduled time."""
+    seen = {round(r.scheduled_s * rate) for r in records}
+    lost = [
+        RequestRecord(i / rate, i / rate, 0.0, 0, LOST, "")
+        for i in range(scheduled)
+        if i not in seen
+    ]
+    return sorted([*records, *lost], key=lambda r: r.scheduled_s)
+
+
 def load(
-    request: InferRequest, *, rate: float, duration_s: float, **kwargs: Any
+    request: InferRequest | Sequence[InferRequest], *, rate: float, duration_s: float, **kwargs: Any
 ) -> tuple[LoadSummary, list[RequestRecord]]:
     """`run_load` in a fresh event loop (`asyncio.run`), for synchronous callers."""
     return asyncio.run(run_load(request, rate=rate, duration_s=duration_s, **kwargs))
@@ -187,6 +241,7 @@ def _share(served_by: Iterable[str]) -> dict[str, float]:
 def summarize(records: Sequence[RequestRecord], *, rate: float, duration_s: float) -> LoadSummary:
     """Aggregate records of a run at `rate` for `duration_s` into a `LoadSummary`.
 
+    `lag_*_ms` is how late requests were sent behind their schedule (lost ones excluded).
     `achieved_rate` is successful completions per second over the run: `ok / max(duration_s,
     time of the last completion)`, so a generator or backend that falls behind shows a lower rate.
     The timeline buckets requests by scheduled time (100 ms buckets) and sums to the totals.
@@ -195,6 +250,9 @@ def summarize(records: Sequence[RequestRecord], *, rate: float, duration_s: floa
     good = [r for r in records if not r.error]
     latencies = [r.latency_ms for r in good]
     p50, p90, p99 = _percentiles(latencies, (50, 90, 99))
+    lags = [(r.sent_s - r.scheduled_s) * 1000.0 for r in records if r.error != LOST]
+    lag50, lag99 = _percentiles(lags, (50, 99))
+    errors = Counter(r.error for r in records if r.error)
     last_done = max((r.scheduled_s + r.latency_ms / 1000.0 for r in records), default=0.0)
     buckets: list[list[RequestRecord]] = [
         [] for _ in range(max(1, math.ceil(duration_s / BUCKET_S - 1e-9)))
@@ -228,9 +286,14 @@ def summarize(records: Sequence[RequestRecord], *, rate: float, duration_s: floa
         p90_ms=p90,
         p99_ms=p99,
         max_ms=max(latencies, default=0.0),
-        errors=dict(sorted(Counter(r.error for r in records if r.error).items())),
+        errors=dict(sorted(errors.items())),
         share=_share(r.served_by for r in good),
         timeline=timeline,
+        lag_p50_ms=lag50,
+        lag_p99_ms=lag99,
+        lag_max_ms=max(lags, default=0.0),
+        wrong_answers=errors[WRONG_ANSWER],
+        lost=errors[LOST],
     )
 
 

@@ -104,6 +104,25 @@ class Target(Protocol):
         """Download the model again with the stack's current credentials, and reload it."""
         ...
 
+    def reference_answers(self) -> Path | None:
+        """The served model's reference.json (seeded requests and the answers the original
+        framework gave: `exitplan package` writes it), or None where the target does not know
+        it (a drill then needs `--reference`)."""
+        ...
+
+    def served_counts(self) -> dict[str, int] | None:
+        """Inference requests each stack has answered so far: Triton's
+        `nv_inference_request_success` (a counter: a window's traffic share is its delta), or
+        None where the target can read no such count. Where answers carry no `x-served-by`
+        header either, a drill's share gate fails as unmeasurable."""
+        ...
+
+    def store_newest(self, stack: str) -> float | None:
+        """When the newest object of the stack's model store was written (Unix time), or None
+        where the target cannot read the store: a standby's replicated store lags its primary's
+        by the difference (the drill's RPO)."""
+        ...
+
 
 # Every operation of the protocol: what a `Need` may name.
 OPERATIONS = tuple(

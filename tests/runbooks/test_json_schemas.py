@@ -240,6 +240,15 @@ class FakeTarget:
     def credential_state(self, stack: str) -> dict[str, str]:
         return {"status": "active", "key_id": f"key-{stack}"}
 
+    def reference_answers(self) -> Path | None:
+        return None
+
+    def served_counts(self) -> dict[str, int] | None:
+        return None
+
+    def store_newest(self, stack: str) -> float | None:
+        return None
+
 
 @pytest.fixture
 def fake_target(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTarget]:
@@ -280,19 +289,19 @@ def test_sandbox_up_status_and_down(project: Project, monkeypatch: pytest.Monkey
     assert status["running"] is True and status["stacks"]["gcp-standby"]["weight"] == 0
 
 
-def test_load(project: Project, server: Server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    """The real open-loop load, against the fake KServe server instead of the front door."""
-    from runbooks.load import generator as loadgen
+def test_load(server: Server, tmp_path: Path) -> None:  # noqa: F811
+    """The real open-loop load against the fake KServe server (--url), answers checked against
+    a reference.json; wrong answers fail it (exit 1) and are counted by kind."""
+    from tests.runbooks.test_load import write_reference
 
-    real_load = loadgen.load
-    monkeypatch.setattr(loadgen, "metadata_inputs", lambda *_a: {})
-    monkeypatch.setattr(loadgen, "load", lambda _r, **kw: real_load(server.request(), **kw))
-    from runbooks.targets import target as targets
-
-    monkeypatch.setattr(targets, "target_for", lambda *_a, **_k: FakeTarget())
-    where = ("--project", str(project.root))
-    summary = invoke("load", "--rate", "20", "--duration", "0.5", *where)
+    where = ("--url", server.base_url, "--rate", "20", "--duration", "0.5")
+    right = write_reference(tmp_path / "right.json")
+    summary = invoke("load", *where, "--reference", str(right), "--max-lag-ms", "1000")
     assert summary["sent"] == summary["ok"] == 10 and summary["failed"] == 0
+    assert summary["reference"] == str(right) and summary["url"] == server.base_url
+    wrong = write_reference(tmp_path / "wrong.json", y=2.0)
+    summary = invoke("load", *where, "--reference", str(wrong), code=1)
+    assert summary["errors"] == {"wrong_answer": 10} and summary["wrong_answers"] == 10
 
 
 def drill(project: Project, *args: str, code: int = 0) -> dict[str, Any]:

@@ -16,13 +16,19 @@ import pytest
 from aiohttp import web
 
 from runbooks.load.generator import (
+    LOST,
+    WRONG_ANSWER,
     InferRequest,
     RequestRecord,
+    account,
     infer_request,
     load,
     recent_error_rate,
+    reference_requests,
+    run_load,
     summarize,
 )
+from runbooks.load.kserve import ExpectedAnswer
 
 # its throughput test is timing-sensitive: it runs with the sandbox modules, not beside them
 pytestmark = pytest.mark.xdist_group("sandbox-timing")
@@ -238,3 +244,127 @@ def test_recent_error_rate_reads_what_the_background_load_finished_lately(tmp_pa
     records.write_text("\n".join(lines) + '\n{"scheduled_s": 9.9')  # a record half written
     assert recent_error_rate(records, 1.0) == pytest.approx(2 / 3)
     assert recent_error_rate(records, 0.1) is None
+
+
+def write_reference(
+    path: Path, y: float = 1.0, model: str = "demo", atol: float = 1e-4, rtol: float = 1e-3
+) -> Path:
+    """A reference.json of two requests whose expected answer is `y` (the fake server answers
+    1.0 to every request), as `exitplan package` writes it."""
+    tensor = {"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [0.0, 0.5, 1.0, 2.0]}
+    answer = {"name": "y", "shape": [1], "datatype": "FP32", "data": [y]}
+    pair = {
+        "request": {"inputs": [tensor]},
+        "response": {"model_name": model, "model_version": "1", "outputs": [answer]},
+    }
+    document = {"model_name": model, "model_version": "1", "atol": atol, "rtol": rtol}
+    path.write_text(json.dumps({**document, "pairs": [pair, pair]}))
+    return path
+
+
+def test_every_answer_is_checked_against_the_reference(server: Server, tmp_path: Path) -> None:
+    right = reference_requests(server.base_url, write_reference(tmp_path / "right.json"))
+    summary, _ = load(right, rate=100, duration_s=0.5)
+    assert (summary.sent, summary.ok, summary.wrong_answers) == (50, 50, 0)
+    wrong = reference_requests(server.base_url, write_reference(tmp_path / "wrong.json", 1.01))
+    summary, records = load(wrong, rate=100, duration_s=0.5)
+    assert summary.sent == 50 and summary.ok == 0
+    assert summary.errors == {WRONG_ANSWER: 50} and summary.wrong_answers == 50
+    assert all(r.status == 200 for r in records), "a 200 is not an answer"
+    # within the package's tolerance (atol + rtol * |expected|) is right
+    near = write_reference(tmp_path / "near.json", 1.0005, atol=0.0, rtol=1e-3)
+    assert load(reference_requests(server.base_url, near), rate=50, duration_s=0.2)[0].ok == 10
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"not json", "unreadable"),
+        (b'{"model_name": "other", "outputs": [{"name": "y", "data": [1.0]}]}', "another model"),
+        (b'{"model_name": "demo", "model_version": "2", "outputs": []}', "another version"),
+        (b'{"model_name": "demo", "outputs": [{"name": "z", "data": [1.0]}]}', "no output y"),
+        (b'{"model_name": "demo", "outputs": [{"name": "y", "data": [1.0, 1.0]}]}', "shape"),
+        (b'{"model_name": "demo", "outputs": [{"name": "y", "data": ["x"]}]}', "not numbers"),
+        (b'{"model_name": "demo", "outputs": [{"name": "y", "data": [NaN]}]}', "NaN"),
+        (b"{}", "empty"),
+    ],
+)
+def test_what_is_a_wrong_answer(tmp_path: Path, body: bytes, why: str) -> None:
+    from runbooks.load.kserve import read_reference
+
+    _model, cases = read_reference(write_reference(tmp_path / "reference.json"))
+    expected = cases[0].expected
+    assert expected.matches(b'{"model_name": "demo", "outputs": [{"name": "y", "data": [1.0]}]}')
+    assert not expected.matches(body), why
+
+
+def test_labels_are_compared_exactly(tmp_path: Path) -> None:
+    from runbooks.load.kserve import reference_cases
+
+    label = {"name": "label", "shape": [1], "datatype": "INT64", "data": [3]}
+    pair = {
+        "request": {"inputs": []},
+        "response": {"model_name": "m", "model_version": "1", "outputs": [label]},
+    }
+    _model, [case] = reference_cases(
+        {"model_name": "m", "atol": 1e-4, "rtol": 1e-3, "pairs": [pair]}
+    )
+    assert case.expected.matches(
+        b'{"model_name": "m", "outputs": [{"name": "label", "data": [3]}]}'
+    )
+    assert not case.expected.matches(
+        b'{"model_name": "m", "outputs": [{"name": "label", "data": [4]}]}'
+    )
+
+
+def test_a_bad_reference_file_is_bad_input(tmp_path: Path) -> None:
+    from runbooks.errors import RunbookError
+
+    with pytest.raises(RunbookError, match="no reference answers"):
+        reference_requests("http://host", tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text('{"pairs": []}')
+    with pytest.raises(RunbookError, match=r"is not a reference\.json") as caught:
+        reference_requests("http://host", tmp_path / "bad.json")
+    assert "exitplan package" in caught.value.fix
+
+
+class Exploding(ExpectedAnswer):
+    """An answer check that raises what no one expected."""
+
+    def matches(self, body: bytes) -> bool:
+        raise RuntimeError("boom")
+
+
+def test_an_unexpected_exception_is_a_failed_request_not_a_lost_one(server: Server) -> None:
+    base = server.request()
+    request = InferRequest(base.url, base.body, base.headers, Exploding("demo", "1", ()))
+    summary, records = load(request, rate=100, duration_s=0.3)
+    assert summary.sent == len(records) == 30
+    assert summary.errors == {"error:RuntimeError": 30} and summary.ok == 0
+
+
+def test_stop_ends_the_schedule_and_every_sent_request_is_recorded(server: Server) -> None:
+    async def run() -> tuple[int, int]:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.25, stop.set)
+        starts: list[float] = []
+        summary, records = await run_load(
+            server.request(), rate=100, duration_s=5.0, stop=stop, on_start=starts.append
+        )
+        assert starts and abs(starts[0] - time.time()) < 5
+        return summary.sent, len(records)
+
+    sent, recorded = asyncio.run(run())
+    assert 20 <= sent <= 30 and recorded == sent
+
+
+def test_lag_is_reported_and_lost_requests_are_accounted() -> None:
+    records = [RequestRecord(i / 10, i / 10 + 0.002 * i, 1.0, 200, "", "a") for i in (0, 1, 3)]
+    summary = summarize(records, rate=10, duration_s=0.5)
+    assert summary.lag_max_ms == pytest.approx(6.0) and summary.lag_p50_ms == pytest.approx(2.0)
+    accounted = account(records, rate=10, scheduled=5)
+    assert [r.scheduled_s for r in accounted] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    assert [r.error for r in accounted] == ["", "", LOST, "", LOST]
+    whole = summarize(accounted, rate=10, duration_s=0.5)
+    assert (whole.sent, whole.failed, whole.lost) == (5, 2, 2)
+    assert whole.lag_max_ms == pytest.approx(6.0), "lost requests have no lag"
