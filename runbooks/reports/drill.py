@@ -25,12 +25,19 @@ from runbooks.reports.kit import (
 
 PHASE_HEADERS = ["phase", "duration", "sent", "failed", "error rate", "p50", "p99"]
 
-GATE_HEADERS = ["% on target", "result", "error rate", "p99", "SLO p99", "baseline p99", "reason"]
+GATE_HEADERS = [
+    "% on target", "result", "error rate", "p99", "SLO p99", "baseline p99", "reason", "phase",
+    "share on target",
+]  # fmt: skip
 
 
 def _totals(journal: Mapping[str, Any]) -> tuple[int, int]:
-    """Sent and failed requests over the whole drill (phases, else the timeline)."""
-    rows = exitplan_of(journal).get("phases") or exitplan_of(journal).get("timeline") or []
+    """Scheduled (sent) and failed requests over the whole drill: the load's accounting, else
+    the phases' rows (transitions included), else the timeline."""
+    ex = exitplan_of(journal)
+    if ex.get("load"):
+        return int(ex["load"]["scheduled"]), int(ex["load"]["failed"])
+    rows = ex.get("phases") or ex.get("timeline") or []
     return sum(int(r.get("sent", 0)) for r in rows), sum(int(r.get("failed", 0)) for r in rows)
 
 
@@ -42,6 +49,12 @@ def _verdict(journal: Mapping[str, Any]) -> tuple[bool, list[str]]:
     parts = [f"{ex.get('from', '?')} -> {ex.get('to', '?')}"]
     measured, target = ex.get("rto_measured_s"), ex.get("rto_target_s")
     rto = "RTO not measured" if measured is None else f"RTO {format_secs(measured)}"
+    cutover = ex.get("cutover")
+    if cutover:  # so that nobody takes the configured holds for a recovery time
+        rto += (
+            f" ({format_secs(cutover['holds_s'])} configured holds + "
+            f"{format_secs(cutover['overhead_s'])} measured overhead)"
+        )
     if target is not None:
         met = measured is not None and measured <= target
         rto += f" vs target {format_secs(target)} ({'met' if met else 'missed'})"
@@ -49,9 +62,11 @@ def _verdict(journal: Mapping[str, Any]) -> tuple[bool, list[str]]:
         rto += f", standby estimate {format_secs(ex['rto_estimate_s'])}"
     parts.append(rto)
     sent, failed = _totals(journal)
-    parts.append(
-        f"{failed:,} / {sent:,} requests failed ({format_pct(failed / sent if sent else 0)})"
-    )
+    counted = f"{failed:,} / {sent:,} requests failed ({format_pct(failed / sent if sent else 0)})"
+    load = ex.get("load")
+    if load:
+        counted += f", {load['wrong_answers']:,} wrong answers, {load['lost']:,} lost"
+    parts.append(counted)
     gates = ex.get("gates") or []
     parts.append(f"gates {sum(1 for g in gates if g.get('passed'))}/{len(gates)} passed")
     failing = next((g for g in gates if not g.get("passed")), None)
@@ -88,7 +103,7 @@ def _tables(journal: Mapping[str, Any]) -> list[Table]:
     stacks = stacks_served(ex, phases)
     phase_rows = [
         [
-            str(p.get("name", "?")),
+            str(p.get("name", "?")) + (" (transition)" if p.get("kind") == "transition" else ""),
             format_secs(p.get("end_s", 0) - p.get("start_s", 0)),
             f"{p.get('sent', 0):,}",
             f"{p.get('failed', 0):,}",
@@ -108,6 +123,8 @@ def _tables(journal: Mapping[str, Any]) -> list[Table]:
             format_ms(g.get("slo_p99_ms")),
             format_ms(g.get("baseline_p99_ms")),
             str(g.get("reason", "")),
+            str(g.get("phase", "-")),
+            _share_on(g, ex.get("to")),
         ]
         for g in ex.get("gates") or []
     ]
@@ -124,12 +141,21 @@ def _tables(journal: Mapping[str, Any]) -> list[Table]:
         [f"digest on {ex.get('from', 'from')}", str(rpo.get("from_digest", "-"))],
         [f"digest on {ex.get('to', 'to')}", str(rpo.get("to_digest", "-"))],
     ]
+    if "store_lag_s" in rpo:
+        lag = rpo["store_lag_s"]
+        rpo_rows.append(
+            [
+                "store lag (newest object on --to vs --from)",
+                format_secs(lag) if lag is not None else f"not measured: {rpo.get('store_unread')}",
+            ]
+        )
     tables: list[Table] = [
         ("Phases", [*PHASE_HEADERS, *[f"share {s}" for s in stacks]], phase_rows),
         ("Gates", GATE_HEADERS, gate_rows),
         ("Changes", ["what", "detail", "restored"], change_rows),
         ("Recovery point", ["measure", "value"], rpo_rows),
     ]
+    tables += _accounting(ex)
     cost = ex.get("cost_per_hour") or {}
     before, after = cost.get("before"), cost.get("after")
     if before is not None or after is not None:
@@ -139,6 +165,43 @@ def _tables(journal: Mapping[str, Any]) -> list[Table]:
     tables.append(
         ("Activity log", ["kind", "activity", "status", "start", "took"], _activities(journal))
     )
+    return tables
+
+
+def _share_on(gate: Mapping[str, Any], stack: str | None) -> str:
+    """A gate's measured share on the destination, or why there is none."""
+    if "share" not in gate:
+        return "-"
+    share = gate["share"]
+    return "unmeasurable" if share is None else format_pct(share.get(stack or "", 0.0))
+
+
+def _accounting(ex: Mapping[str, Any]) -> list[Table]:
+    """The cutover's time split and the load's accounting, where the journal has them."""
+    tables: list[Table] = []
+    cutover = ex.get("cutover")
+    if cutover:
+        rows = [
+            ["first weight change to cutover gate passed", format_secs(cutover["measured_s"])],
+            ["of which configured canary holds", format_secs(cutover["holds_s"])],
+            ["of which measured overhead", format_secs(cutover["overhead_s"])],
+        ]
+        tables.append(("Cutover time", ["measure", "value"], rows))
+    load = ex.get("load")
+    if load:
+        rows = [
+            ["scheduled", f"{load['scheduled']:,}"],
+            ["accounted in the rows above", f"{load['accounted']:,}"],
+            ["failed", f"{load['failed']:,}"],
+            ["wrong answers", f"{load['wrong_answers']:,}"],
+            ["lost (no outcome)", f"{load['lost']:,}"],
+            ["generator lag p50 / p99 / max", " / ".join(
+                format_ms(load[k]) for k in ("lag_p50_ms", "lag_p99_ms", "lag_max_ms")
+            )],
+            ["generator lag p99 limit", format_ms(load["max_lag_ms"])],
+            ["answers checked against", str(load.get("reference") or "-")],
+        ]  # fmt: skip
+        tables.append(("Load accounting", ["measure", "value"], rows))
     return tables
 
 

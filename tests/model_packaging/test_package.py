@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,45 @@ def test_package_lays_out_repository_image_and_parity(
     assert result["onnx_sha256"] == onnx_sha.hexdigest()
     assert result["image_digest"].startswith("sha256:")
     assert result["reused"] is False
+    assert_reference_answers(out, result, model="mlp", version="2")
+
+
+def assert_reference_answers(out: Path, result: dict[str, Any], model: str, version: str) -> None:
+    """reference.json beside parity.json: seeded KServe v2 pairs whose answers are the original
+    framework's, which ONNX Runtime (what Triton runs) reproduces within atol/rtol; kept out of
+    the image, whose single layer holds the repository only."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from runbooks.load.kserve import reference_cases
+
+    assert result["reference"] == str(out / "reference.json")
+    document = json.loads((out / "reference.json").read_text())
+    assert (document["model_name"], document["model_version"]) == (model, version)
+    assert (document["atol"], document["rtol"]) == (1e-4, 1e-3) and len(document["pairs"]) == 8
+    session = ort.InferenceSession(str(out / "repository" / model / version / "model.onnx"))
+    _name, cases = reference_cases(document)
+    for pair, case in zip(document["pairs"], cases, strict=True):
+        feed = {
+            t["name"]: np.asarray(t["data"], np.float32).reshape(t["shape"])
+            for t in pair["request"]["inputs"]
+        }
+        outputs = [
+            {"name": o.name, "data": v.reshape(-1).tolist()}
+            for o, v in zip(session.get_outputs(), session.run(None, feed), strict=True)
+        ]
+        answer = {"model_name": model, "model_version": version, "outputs": outputs}
+        assert case.expected.matches(json.dumps(answer).encode())
+        outputs[0]["data"][0] += 1.0
+        assert not case.expected.matches(json.dumps(answer).encode()), "a wrong answer"
+    layout = json.loads((out / "image" / "index.json").read_text())
+    manifest_digest = layout["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((out / "image" / "blobs" / "sha256" / manifest_digest).read_text())
+    layer = out / "image" / "blobs" / "sha256" / manifest["layers"][0]["digest"].split(":")[1]
+    with tarfile.open(layer) as tar:
+        names = tar.getnames()
+    assert names and all(n.startswith("models") for n in names)
+    assert not [n for n in names if "reference" in n or "parity" in n]
 
 
 def test_rerunning_does_no_work_twice(

@@ -21,10 +21,12 @@ import pytest
 from aiohttp import web
 
 from components.stack_config import Project
+from runbooks.commands.drill import _run_json
 from runbooks.drills.exit_plan import ExitPlanOptions, _conclude, run_exit_plan
 from runbooks.errors import DrillCheckFailed
 from runbooks.load.background import BackgroundLoad
 from runbooks.reports.journal import Journal
+from tests.runbooks.json_contract import validated
 from tests.runbooks.test_load import write_reference
 
 pytestmark = pytest.mark.xdist_group("sandbox-timing")
@@ -209,6 +211,8 @@ def test_a_passing_drill_gates_every_phase_and_counts_every_request(
     assert "2 s of configured holds +" in ep["verdict"]["summary"]
     assert ep["rpo"]["store_lag_s"] == 10.0 and ep["rpo"]["lag_versions"] == 0
     assert target.key[FROM] == "active" and target.door.weights == {FROM: 100, TO: 0}
+    printed = {"schema": "exitplan.drill.exit-plan/1", **_run_json(journal)}
+    assert validated(json.dumps(printed, default=str))["load"] == ep["load"]
     # the same run judged with a lag limit it did not keep fails, saying so
     _conclude(journal, replace(FAST, max_lag_ms=0.0))
     assert not ep["verdict"]["passed"] and "load generator lag p99" in ep["verdict"]["summary"]

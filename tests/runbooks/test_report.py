@@ -264,3 +264,28 @@ def test_write_report_writes_both_files_atomically(tmp_path: Path) -> None:
     write_report(j, out)
     assert md.read_text().startswith("**FAILED**")
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.md"]
+
+
+def test_the_report_separates_holds_from_overhead_and_accounts_for_every_request() -> None:
+    j = journal()
+    ex = j["exitplan"]
+    ex["phases"].insert(2, {**ex["phases"][1], "name": "to canary-10", "kind": "transition"})
+    ex["cutover"] = {"measured_s": 9.4, "holds_s": 9.0, "overhead_s": 0.4}
+    ex["load"] = {
+        "scheduled": 4100, "accounted": 4100, "failed": 12, "lost": 0, "wrong_answers": 3,
+        "errors": {"wrong_answer": 3, "http-503": 9}, "lag_p50_ms": 0.4, "lag_p99_ms": 2.5,
+        "lag_max_ms": 7.0, "max_lag_ms": 5.0, "reference": "/pkg/reference.json",
+    }  # fmt: skip
+    ex["gates"][0].update(phase="canary-10", share=None)
+    ex["gates"][1].update(phase="cutover", share={TO: 0.995, FROM: 0.005})
+    ex["rpo"].update(store_lag_s=None, store_unread="gcp-standby: cannot read its store")
+    md = render_markdown(j)
+    first = md.splitlines()[0]
+    assert "RTO 9.4 s (9.0 s configured holds + 0.4 s measured overhead) vs target" in first
+    assert "12 / 4,100 requests failed (0.29%), 3 wrong answers, 0 lost" in first
+    assert "| to canary-10 (transition) |" in md
+    assert "| unmeasurable |" in md and "| cutover | 99.5% |" in md
+    assert "| scheduled | 4,100 |" in md and "| accounted in the rows above | 4,100 |" in md
+    assert "| answers checked against | /pkg/reference.json |" in md
+    assert "not measured: gcp-standby: cannot read its store" in md
+    parse(render_html(j))
