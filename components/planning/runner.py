@@ -159,7 +159,11 @@ def _plan(
     def run_program() -> None:
         runpy.run_path(program, run_name="__main__")
 
-    _sync_await(run_pulumi_func(run_program))
+    try:
+        _sync_await(run_pulumi_func(run_program))
+    except BaseException:
+        _cancel_pending_tasks()
+        raise
     outputs, secrets = _stack_outputs()
     plan = Plan(
         stack=stack.name, resources=monitor.records, outputs=outputs, secret_outputs=secrets
@@ -198,6 +202,21 @@ def _ensure_event_loop() -> None:
             asyncio.get_event_loop()
         except RuntimeError:
             asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def _cancel_pending_tasks() -> None:
+    """After a failed plan, cancel what the program left running and forget its outputs and
+    RPCs: `set_mocks` does not reset them, so the next plan would await them and fail with
+    this plan's error."""
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    with settings.SETTINGS.lock:
+        settings.SETTINGS.outputs.clear()
+    settings.SETTINGS.rpc_manager.clear()
 
 
 def _engine_config(config: dict[str, Any]) -> dict[str, str]:
