@@ -1096,3 +1096,40 @@ def test_in_rotation_follows_route53s_18_percent_rule(
     with stub:
         target = LiveTarget(STACKS, Route53Router(client, "Z1", DNS_NAME), dns_name=DNS_NAME)
         assert target.in_rotation("aws-primary") is in_rotation
+
+
+@dataclass
+class KeyTarget:
+    """A target that can redeploy (as the sandbox): undoing a revocation is rotate + redeploy."""
+
+    kind: str = "sandbox"
+    unsupported: dict[str, str] = field(default_factory=dict)
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+
+    def rotate_credentials(self, stack: str) -> None:
+        self.calls.append(("rotate_credentials", stack))
+
+    def redeploy(self, stack: str) -> None:
+        self.calls.append(("redeploy", stack))
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        self.calls.append(("set_weights", weights))
+
+
+def test_where_the_target_can_redeploy_the_rollback_rotates_redeploys_then_moves_traffic(
+    tmp_path: Path,
+) -> None:
+    target = KeyTarget()
+    journal = Journal.new(tmp_path / "journal.json", "t", {"target": "sandbox"})
+    before = {"aws-primary": 100, "gcp-standby": 0}
+    journal.change(
+        "weights", "cutover", before=before, after={"aws-primary": 0, "gcp-standby": 100}
+    )
+    journal.change("credentials", "revoked", stack="aws-primary")
+    assert restore(target, journal) == ["credentials of aws-primary", f"weights {before}"]  # type: ignore[arg-type]
+    assert target.calls == [
+        ("rotate_credentials", "aws-primary"),
+        ("redeploy", "aws-primary"),
+        ("set_weights", before),
+    ]
+    assert "not_redeployed" not in journal.exitplan["changes"][1]
