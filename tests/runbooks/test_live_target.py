@@ -56,7 +56,13 @@ from tests.conftest import copied_project
 
 ZONE = "fraud.test"
 DNS_NAME = f"score.{ZONE}"
-TARGETS = {"aws-primary": "aws.example.net", "gcp-standby": "gcp.example.net"}
+# As components/providers/aws/dns.py declares them: the NLB by an alias A record (its region's
+# ELB zone), an IP endpoint by an A record health-checked by IP address.
+TARGETS = {
+    "aws-primary": "k8s-triton-0123.elb.us-east-1.amazonaws.com",
+    "gcp-standby": "198.51.100.7",
+}
+NLB_ZONE_US_EAST_1 = "Z26RNL4JYFTOTI"
 IRSA = {"kind": facts("aws").identity_kind, "principal": "arn:aws:iam::1:role/triton"}
 GKE = {"kind": facts("gcp").identity_kind, "principal": "triton@p.iam"}
 
@@ -146,14 +152,15 @@ def dns_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsControlPl
 
 
 def _weighted(name: str, stack: str, weight: int, health_check: str | None) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "Name": name,
-        "Type": "CNAME",
-        "TTL": 60,
-        "SetIdentifier": stack,
-        "Weight": weight,
-        "ResourceRecords": [{"Value": TARGETS[stack]}],
-    }
+    record: dict[str, Any] = {"Name": name, "Type": "A", "SetIdentifier": stack, "Weight": weight}
+    if stack == "aws-primary":
+        record["AliasTarget"] = {
+            "HostedZoneId": NLB_ZONE_US_EAST_1,
+            "DNSName": TARGETS[stack],
+            "EvaluateTargetHealth": True,
+        }
+    else:
+        record |= {"TTL": 60, "ResourceRecords": [{"Value": TARGETS[stack]}]}
     if health_check:
         record["HealthCheckId"] = health_check
     return {"Action": "CREATE", "ResourceRecordSet": record}
@@ -163,7 +170,7 @@ def _zone(
     plane: AwsControlPlane, zone: str, *, failover: bool, weights: dict[str, int] | None = None
 ) -> str:
     """A hosted zone with the router's records as components/providers/aws/dns.py declares
-    them: health checks, weighted CNAMEs (100/0) and, with failover, the failover pair."""
+    them: health checks, weighted A records (100/0) and, with failover, the failover pair."""
     r53 = plane.client("route53")
     created = r53.create_hosted_zone(Name=zone, CallerReference=uuid.uuid4().hex)
     zone_id = str(created["HostedZone"]["Id"]).rsplit("/", 1)[-1]
@@ -172,7 +179,8 @@ def _zone(
             CallerReference=uuid.uuid4().hex,
             HealthCheckConfig={
                 "Type": "HTTP",
-                "FullyQualifiedDomainName": host,
+                **({"FullyQualifiedDomainName": host} if stack == "aws-primary" else {}),
+                **({"IPAddress": host} if stack != "aws-primary" else {}),
                 "Port": 8000,
                 "ResourcePath": "/v2/health/ready",
             },
@@ -188,9 +196,9 @@ def _zone(
     ]  # the health check id is optional: the standby's record has none
     if failover:
         alias = {"HostedZoneId": zone_id, "DNSName": name, "EvaluateTargetHealth": True}
-        primary = {"Name": dns_name, "Type": "CNAME", "SetIdentifier": "primary",
+        primary = {"Name": dns_name, "Type": "A", "SetIdentifier": "primary",
                    "Failover": "PRIMARY", "AliasTarget": alias}  # fmt: skip
-        secondary = {"Name": dns_name, "Type": "CNAME", "SetIdentifier": "secondary",
+        secondary = {"Name": dns_name, "Type": "A", "SetIdentifier": "secondary",
                      "Failover": "SECONDARY", "TTL": 60, "HealthCheckId": checks["gcp-standby"],
                      "ResourceRecords": [{"Value": TARGETS["gcp-standby"]}]}  # fmt: skip
         changes += [{"Action": "CREATE", "ResourceRecordSet": r} for r in (primary, secondary)]
@@ -203,7 +211,7 @@ def _records(plane: AwsControlPlane, zone_id: str) -> dict[tuple[str, str], dict
     return {
         (r["Name"], r.get("SetIdentifier", "")): r
         for r in listed["ResourceRecordSets"]
-        if r["Type"] == "CNAME"
+        if r["Type"] == "A"
     }
 
 
@@ -298,8 +306,10 @@ def test_without_failover_the_weighted_records_are_on_the_name(
     assert target.weights() == {"aws-primary": 100, "gcp-standby": 0}
     target.set_weights({"aws-primary": 0, "gcp-standby": 100})
     assert target.weights() == {"aws-primary": 0, "gcp-standby": 100}
-    targets = {k[1]: r["ResourceRecords"] for k, r in _records(dns_plane, zone_id).items()}
-    assert targets == {s: [{"Value": host}] for s, host in TARGETS.items()}
+    # Each record keeps its target: the NLB's alias, the standby's IP.
+    records = {k[1]: r for k, r in _records(dns_plane, zone_id).items()}
+    assert records["aws-primary"]["AliasTarget"]["DNSName"].rstrip(".") == TARGETS["aws-primary"]
+    assert records["gcp-standby"]["ResourceRecords"] == [{"Value": TARGETS["gcp-standby"]}]
 
 
 @dataclass
@@ -658,7 +668,7 @@ class PagedRoute53:
 def test_weights_follow_route53_pages_and_stop_past_the_name() -> None:
     name = f"weighted.{DNS_NAME}."
     records = [
-        {"Name": name, "Type": "CNAME", "SetIdentifier": s, "Weight": w, "TTL": 60}
+        {"Name": name, "Type": "A", "SetIdentifier": s, "Weight": w, "TTL": 60}
         for s, w in (("aws-primary", 80), ("azure-standby", 0), ("gcp-standby", 20))
     ]
     records.append({"Name": f"www.{ZONE}.", "Type": "CNAME", "TTL": 60, "ResourceRecords": []})
@@ -680,7 +690,7 @@ def _stubbed_route53() -> tuple[Any, Stubber]:
 def _listing(weights: dict[str, int]) -> dict[str, Any]:
     name = f"weighted.{DNS_NAME}."
     records = [
-        {"Name": name, "Type": "CNAME", "SetIdentifier": stack, "Weight": weight, "TTL": 60,
+        {"Name": name, "Type": "A", "SetIdentifier": stack, "Weight": weight, "TTL": 60,
          "ResourceRecords": [{"Value": TARGETS[stack]}]}
         for stack, weight in weights.items()
     ]  # fmt: skip

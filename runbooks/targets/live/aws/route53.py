@@ -1,4 +1,4 @@
-"""Route 53 as the live target's `Router`: the weighted CNAME records of the service's public
+"""Route 53 as the live target's `Router`: the weighted A records of the service's public
 name (under `weighted.<name>` when a failover pair sits on the name itself), read page by page,
 UPSERTed in one change batch keeping their targets, TTL and health checks, then waited on until
 the change is INSYNC; rotation from the health checkers' reports (Route 53's 18 % rule)."""
@@ -73,8 +73,10 @@ class Route53Router:
             raise LiveTargetError(f"{what} failed: {exc}") from exc
 
     def _records(self, name: str) -> Iterator[dict[str, Any]]:
-        """The weighted CNAME records named `name`, following Route 53's pages."""
-        start: dict[str, str] = {"StartRecordName": name, "StartRecordType": "CNAME"}
+        """The weighted records named `name`, following Route 53's pages. They are A records
+        (components/providers/aws/dns.py: an alias A for the NLB, A for IP endpoints, one type
+        per weighted set); Route 53 lists a name's types in order, so listing starts at A."""
+        start: dict[str, str] = {"StartRecordName": name, "StartRecordType": "A"}
         seen: set[tuple[str, ...]] = set()
         while True:
             page = self._aws(f"listing the records of zone {self.zone_id}",
