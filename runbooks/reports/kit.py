@@ -234,19 +234,85 @@ def timeline_plots(
     ]
 
 
-def html_page(passed: bool, parts: Sequence[str], heading: str, meta: str,
-              plots: Sequence[str], tables: Sequence[Table]) -> str:  # fmt: skip
-    """A report as one self-contained HTML page: verdict, heading, meta, plots, tables."""
-    word = "PASSED" if passed else "FAILED"
-    body = [
+def svg_scatter(
+    points: Sequence[tuple[str, float, float, bool]],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    width: int = 900,
+    height: int = 360,
+) -> str:
+    """An inline SVG scatter of labelled points (name, x, y, highlighted): highlighted points
+    (a Pareto front) in red, joined in x order by a step line; the others grey."""
+    left, right, top, bottom = 64, 16, 40, 42
+    x0, x1, y0, y1 = left, width - right, top, height - bottom
+    x_top, x_step = nice_axis(max((x for _, x, _, _ in points), default=0.0))
+    y_top, y_step = nice_axis(max((y for _, _, y, _ in points), default=0.0))
+
+    def sx(x: float) -> float:
+        return x0 + x / x_top * (x1 - x0)
+
+    def sy(y: float) -> float:
+        return y1 - y / y_top * (y1 - y0)
+
+    out = [
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
+        f'<text x="{x0}" y="18" font-size="14" font-weight="600">{escape(title)}</text>',
+        f'<line x1="{x0}" x2="{x1}" y1="{y1}" y2="{y1}" stroke="#555"/>'
+        f'<line x1="{x0}" x2="{x0}" y1="{y0}" y2="{y1}" stroke="#555"/>',
+    ]
+    for k in range(round(x_top / x_step) + 1):
+        tick = num(round(k * x_step, 6))
+        out.append(f'<text x="{sx(k * x_step):.1f}" y="{y1 + 16}" font-size="11" '
+                   f'text-anchor="middle">{tick}</text>')  # fmt: skip
+    for k in range(round(y_top / y_step) + 1):
+        tick = num(round(k * y_step, 6))
+        out.append(f'<text x="{x0 - 6}" y="{sy(k * y_step) + 4:.1f}" font-size="11" '
+                   f'text-anchor="end">{tick}</text>')  # fmt: skip
+    out.append(
+        f'<text x="{(x0 + x1) / 2:.0f}" y="{height - 6}" font-size="11" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+        f'<text transform="translate(14 {(y0 + y1) / 2:.0f}) rotate(-90)" font-size="11" '
+        f'text-anchor="middle">{escape(y_label)}</text>'
+    )
+    front = sorted((x, y) for _, x, y, hi in points if hi)
+    if len(front) > 1:
+        steps = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in front)
+        out.append(f'<polyline class="front" fill="none" stroke="#d93025" points="{steps}"/>')
+    for name, x, y, hi in points:
+        color, label = "#d93025" if hi else "#888", escape(name)
+        out.append(
+            f'<circle class="{"front" if hi else "point"}" cx="{sx(x):.1f}" cy="{sy(y):.1f}" '
+            f'r="{5 if hi else 4}" fill="{color}"><title>{label}: {x:g}, {y:g}</title></circle>'
+        )
+        if hi:
+            out.append(
+                f'<text x="{sx(x) + 7:.1f}" y="{sy(y) - 6:.1f}" font-size="10">{label}</text>'
+            )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def html_page(passed: bool | None, parts: Sequence[str], heading: str, meta: str,
+              plots: Sequence[str], tables: Sequence[Table],
+              plots_title: str = "Timeline") -> str:  # fmt: skip
+    """A report as one self-contained HTML page: verdict (none when `passed` is None: a report
+    that judges nothing, a cost or a scorecard), heading, meta, plots, tables."""
+    word = "PASSED" if passed else "FAILED" if passed is not None else "REPORT"
+    verdict = (
         f'<div class="verdict {"pass" if passed else "fail"}"><strong>{word}</strong> '
         + " · ".join(escape(p) for p in parts)
-        + "</div>",
+        + "</div>"
+    )
+    body = [
+        verdict if passed is not None else "",
         f"<h1>{escape(heading)}</h1>",
         f'<p class="meta">{escape(meta)}</p>',
     ]
     if plots:
-        body.append("<h2>Timeline</h2>")
+        body.append(f"<h2>{escape(plots_title)}</h2>")
         body += [f"<figure>{svg}</figure>" for svg in plots]
     else:
         body.append('<p class="meta">No timeline recorded: plots skipped.</p>')
