@@ -143,7 +143,9 @@ async def run_load(
     session = aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=timeout_s),
-        headers={"Content-Type": "application/json"},
+        # Answers are read to be checked: ask for them uncompressed (aiohttp asks for gzip by
+        # default, and Triton then compresses every response) rather than decompress each one.
+        headers={"Content-Type": "application/json", "Accept-Encoding": "identity"},
         cookie_jar=aiohttp.DummyCookieJar(),
         auto_decompress=False,
     )
