@@ -45,6 +45,13 @@ def estimate_stacks(project: Project, names: list[str], profile: Profile) -> lis
     return [estimate(s, cached_plan(project, s, planned), profile) for s in stacks]
 
 
+def estimate_variant(project: Project, stack: Stack, profile: Profile) -> StackCost:
+    """The estimate of a stack built in memory (a standby at another level), validated and
+    planned on its own (or read from the plan cache under its own key)."""
+    stack.validate()
+    return estimate(stack, cached_plan(project, stack, {}), profile)
+
+
 @dataclass(frozen=True)
 class LevelCost:
     """A standby at one level: its monthly cost and the RTO it achieves."""
@@ -80,8 +87,7 @@ def standby_tradeoff(project: Project, stack: Stack, profile: Profile) -> list[L
     rows = []
     for level in LEVELS:
         variant = stack if level == stack.standby.level else at_level(stack, level)
-        variant.validate()
-        cost = estimate(variant, cached_plan(project, variant, {}), profile)
+        cost = estimate_variant(project, variant, profile)
         assert variant.rto is not None
         rows.append(
             LevelCost(

@@ -147,7 +147,7 @@ def node_line(ctx: Context, pool: NodePool) -> Priced:
         kind="node",
         resource=pool.resource.name,
         resource_type=pool.resource.type,
-        description=f"{role} nodes {pool.instance_type}",
+        description=f"{role} {pool.instance_type}",
         region=ctx.region,
         service_name=_COMPUTE[ctx.cloud],
         service_category="Compute",
@@ -255,7 +255,7 @@ def aks_cluster(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
     """An AKS cluster: its tier's control-plane fee and its system pool profiles."""
     tier = str((r.inputs.get("sku") or {}).get("tier", "Free")).lower()
     price = service_price("azure", "control-plane", f"aks-{tier}", ctx.region)
-    yield ctx.line(r, "control-plane", price, HOURS_PER_MONTH, f"AKS control plane ({tier})")
+    yield ctx.line(r, "control-plane", price, HOURS_PER_MONTH, f"AKS {tier}")
     for profile in r.inputs.get("agentPoolProfiles", []):
         count = _num(profile.get("count"))
         low = _num(profile.get("minCount", count))
@@ -352,7 +352,7 @@ def control_plane(scope: Callable[[PlannedResource], str], label: str) -> Pricer
     def price(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
         kind = scope(r)
         rate = service_price(ctx.cloud, "control-plane", kind, ctx.region)
-        yield ctx.line(r, "control-plane", rate, HOURS_PER_MONTH, f"{label} ({kind})")
+        yield ctx.line(r, "control-plane", rate, HOURS_PER_MONTH, f"{label} {kind}")
 
     price.__doc__ = f"The {label}'s control-plane fee."
     return price
@@ -376,7 +376,7 @@ def service(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
         )
         return
     rate = service_price(ctx.cloud, "load-balancer", _LB_SCOPE[ctx.cloud], ctx.region)
-    yield ctx.line(r, "load-balancer", rate, HOURS_PER_MONTH, f"load balancer ({rate.scope})")
+    yield ctx.line(r, "load-balancer", rate, HOURS_PER_MONTH, f"LB {rate.scope}")
     if ctx.cloud == "oci":
         mbps = float(r.inputs.get("metadata", {}).get("annotations", {}).get(_OCI_MIN_MBPS, 10))
         bandwidth = service_price("oci", "load-balancer", "flexible-mbps", ctx.region)
@@ -385,7 +385,7 @@ def service(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
             "load-balancer",
             bandwidth,
             mbps * HOURS_PER_MONTH,
-            f"load balancer bandwidth ({mbps:g} Mbps minimum)",
+            f"LB bandwidth {mbps:g} Mbps",
         )
 
 
@@ -398,7 +398,7 @@ def storage(scope: Callable[[PlannedResource], str]) -> Pricer:
     def price(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
         rate = service_price(ctx.cloud, "storage", scope(r), ctx.region)
         note = "models' size_mib x versions kept"
-        yield ctx.line(r, "storage", rate, ctx.stored_gb, f"model store ({rate.scope})", note=note)
+        yield ctx.line(r, "storage", rate, ctx.stored_gb, f"store {rate.scope}", note=note)
 
     price.__doc__ = "A model store's GB-months."
     return price
@@ -479,9 +479,9 @@ def transfer_job(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
     route = f"{'S3' if source == 'aws' else 'Blob'}->GCS"
     egress = service_price(source, "egress", "internet")
     note = f"{runs:g} runs a month x {ctx.models_gb:.3f} GB of models: an upper bound"
-    yield ctx.line(r, "egress", egress, gb, f"replication egress {route}", cloud=source, note=note)
+    yield ctx.line(r, "egress", egress, gb, f"egress {route}", cloud=source, note=note)
     service_fee = service_price("gcp", "egress", "transfer-service")
-    yield ctx.line(r, "egress", service_fee, gb, f"Storage Transfer Service {route}")
+    yield ctx.line(r, "egress", service_fee, gb, f"transfer {route}")
 
 
 def _azure_storage_scope(r: PlannedResource) -> str:
@@ -490,7 +490,7 @@ def _azure_storage_scope(r: PlannedResource) -> str:
 
 
 PRICERS: dict[str, Pricer] = {
-    "aws:eks/cluster:Cluster": control_plane(lambda r: "eks-standard", "EKS control plane"),
+    "aws:eks/cluster:Cluster": control_plane(lambda r: "eks-standard", "EKS"),
     "aws:eks/nodeGroup:NodeGroup": eks_node_group,
     "aws:autoscaling/group:Group": auto_scaling_group,
     "aws:s3/bucket:Bucket": storage(lambda r: "s3-standard"),
@@ -503,15 +503,15 @@ PRICERS: dict[str, Pricer] = {
     "azure-native:containerservice:ManagedCluster": aks_cluster,
     "azure-native:containerservice:AgentPool": aks_agent_pool,
     "azure-native:storage:StorageAccount": storage(_azure_storage_scope),
-    "gcp:container/cluster:Cluster": control_plane(lambda r: "gke", "GKE control plane"),
+    "gcp:container/cluster:Cluster": control_plane(lambda r: "gke", "GKE"),
     "gcp:container/nodePool:NodePool": gke_node_pool,
     "gcp:edgecontainer/nodePool:NodePool": edge_node_pool,
     "gcp:storage/bucket:Bucket": storage(lambda r: "standard"),
     "gcp:storage/transferJob:TransferJob": transfer_job,
-    "gcp:kms/cryptoKey:CryptoKey": flat("kms-key", "software", 1, "Cloud KMS key version"),
+    "gcp:kms/cryptoKey:CryptoKey": flat("kms-key", "software", 1, "KMS key version"),
     "oci:ContainerEngine/cluster:Cluster": control_plane(
         lambda r: "oke-enhanced" if r.inputs.get("type") == "ENHANCED_CLUSTER" else "oke-basic",
-        "OKE control plane",
+        "OKE",
     ),
     "oci:ContainerEngine/nodePool:NodePool": oke_node_pool,
     "oci:ObjectStorage/bucket:Bucket": storage(lambda r: "standard"),

@@ -4,13 +4,37 @@ standby trade-off; `cost tco`, the cost of leaving one stack for another."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from runbooks.commands.options import JsonOption, ProjectOption
+from runbooks import render
+from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+
+if TYPE_CHECKING:
+    from components.cost.profile import Profile
+    from components.cost.tco import Exit
+
+
+class CostGroup(TyperGroup):
+    """`exitplan cost [STACK...]` beside `exitplan cost tco ...`: a first word naming a
+    subcommand runs it; otherwise every word is a stack to price (the group's variadic
+    argument would otherwise take the subcommand's name for a stack)."""
+
+    allow_interspersed_args = True  # `exitplan cost STACK --json`: options after the stacks
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Route a subcommand's name past the group's STACK arguments."""
+        if args and args[0] in self.commands:
+            super().parse_args(ctx, [])  # the group's own parameters, at their defaults
+            ctx._protected_args, ctx.args = args[:1], args[1:]
+            return ctx.args
+        return super().parse_args(ctx, args)
+
 
 cost_app = typer.Typer(
+    cls=CostGroup,
     help="What the stacks cost, priced from their planned resources (`exitplan cost`), and "
     "what leaving one costs (`exitplan cost tco`).",
     invoke_without_command=True,
@@ -70,4 +94,161 @@ def cost(
     with its source and date; rows older than 180 days are flagged."""
     if ctx.invoked_subcommand is not None:
         return
-    raise NotImplementedError("exitplan cost: being built (issue 17)")
+    from components.catalog import today
+    from components.cost.estimate import estimate_stacks, standby_tradeoff
+    from components.cost.focus import focus_csv, focus_rows
+    from components.errors import InputError
+    from runbooks.reports import cost as report
+
+    if output_format not in (None, "focus"):
+        raise InputError(f"unknown format {output_format!r}", field="--format", fix="use focus")
+    if out and output_format is None:
+        raise InputError("--out writes FOCUS rows", field="--out", fix="add --format focus")
+    proj = project_of(project)
+    profile = _profile(utilisation)
+    names = stacks or proj.stack_names()
+    costs = estimate_stacks(proj, names, profile)
+    tradeoff = [
+        row
+        for stack in (proj.stack(name) for name in names)
+        if stack.kind == "standby"
+        for row in standby_tradeoff(proj, stack, profile)
+    ]
+    warnings = [w for c in costs for w in c.stale()]
+    warnings += [
+        f"{u.stack}: {u.resource} not priced: {u.reason}" for c in costs for u in c.unpriced
+    ]
+    if output_format == "focus":
+        text = focus_csv(focus_rows(costs, proj.name, today()))
+        if out is None:
+            typer.echo(text, nl=False)
+            return
+        out.write_text(text, encoding="utf-8")
+    if html:
+        report.write_html(html, costs, tradeoff, warnings)
+    if as_json:
+        print_json("cost", report.cost_json(costs, tradeoff, profile, warnings))
+        return
+    report.print_costs(costs, tradeoff, warnings)
+    for path in (p for p in (out, html) if p):
+        render.out.print(f"wrote {path}", soft_wrap=True)
+
+
+def _profile(path: Path | None) -> Profile:
+    """The utilisation profile of `--utilisation`, or the default (minimum around the clock)."""
+    from components.cost.profile import Profile, load_profile
+
+    return load_profile(path) if path else Profile()
+
+
+@cost_app.command("tco")
+def tco(
+    source: Annotated[str, typer.Option("--from", help="The stack to leave.", show_default=False)],
+    targets: Annotated[
+        list[str],
+        typer.Option(
+            "--to", help="A stack to move to (repeat to compare exits).", show_default=False
+        ),
+    ],
+    months: Annotated[int, typer.Option("--months", help="Horizon in months.", show_default=False)],
+    dual_run_months: Annotated[
+        int, typer.Option("--dual-run-months", help="Months both stacks run side by side.")
+    ] = 1,
+    what_if: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--what-if",
+            help="A price change on one cloud, e.g. aws:+40% (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    data_gb: Annotated[
+        float, typer.Option("--data-gb", help="GB of other data to move, besides the models.")
+    ] = 0.0,
+    utilisation: Annotated[
+        Path | None,
+        typer.Option(
+            "--utilisation",
+            help="Hourly profile (as for `exitplan cost`).",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The cost of leaving `--from` for each `--to` over `--months`: both run for the dual-run
+    months, the models (and `--data-gb`) leave once at the source cloud's egress price, then
+    the target runs alone (a standby at hot, the primary's capacity). Shows the break-even
+    month, and with `--what-if` which exit a price change makes cheaper."""
+    from components.catalog.service_prices import service_price
+    from components.cost.estimate import at_level, estimate_stacks, estimate_variant
+    from components.cost.lines import StackCost
+    from components.cost.resources import MIB_PER_GB
+    from components.cost.tco import check_months, exit_cost, parse_what_if
+    from components.errors import InputError
+    from runbooks.reports import cost as report
+
+    check_months(months, dual_run_months)
+    if data_gb < 0:
+        raise InputError(f"--data-gb must be 0 or more, got {data_gb:g}", field="--data-gb")
+    changes = [parse_what_if(text) for text in what_if or []]
+    proj = project_of(project)
+    profile = _profile(utilisation)
+    leaving = proj.stack(source, field="--from")
+    for target in targets:
+        proj.stack(target, field="--to")
+        if target == source:
+            raise InputError(
+                f"--to {target} is the stack being left", field="--to", fix="name another stack"
+            )
+    base = {c.stack: c for c in estimate_stacks(proj, [source], profile)}
+    for target in targets:
+        stack = proj.stack(target)
+        serving = at_level(stack, "hot") if stack.kind == "standby" else stack
+        base[target] = estimate_variant(proj, serving, profile)
+    models = leaving.spec.triton.models
+    move_gb = sum(m.size_mib * m.version for m in models) / MIB_PER_GB + data_gb
+    egress = service_price(str(leaving.spec.provider), "egress", "internet").usd
+    scenarios: list[tuple[str, dict[str, StackCost], float]] = [("catalogued prices", base, egress)]
+    if changes:
+        factors = {c.cloud: c.factor for c in changes}
+        scaled = {name: cost.scaled(factors) for name, cost in base.items()}
+        label = "what-if " + ", ".join(map(str, changes))
+        scenarios.append((label, scaled, egress * factors.get(str(leaving.spec.provider), 1.0)))
+    results = [
+        (
+            label,
+            [
+                exit_cost(costs[source], costs[t], months, dual_run_months, move_gb, rate)
+                for t in targets
+            ],
+        )
+        for label, costs, rate in scenarios
+    ]
+    if as_json:
+        print_json(
+            "cost.tco",
+            {
+                "from": source,
+                "months": months,
+                "dual_run_months": dual_run_months,
+                "what_if": [str(c) for c in changes],
+                "scenarios": [
+                    {
+                        "scenario": label,
+                        "exits": [e.as_dict() for e in exits],
+                        "cheapest": _cheapest(exits),
+                    }
+                    for label, exits in results
+                ],
+            },
+        )
+        return
+    report.print_tco(results)
+
+
+def _cheapest(exits: list[Exit]) -> str:
+    """The cheapest choice over the horizon: an exit's target, or "stay"."""
+    best = min(exits, key=lambda e: e.leave[-1])
+    return best.target if best.leave[-1] <= best.stay[-1] else "stay"
