@@ -11,7 +11,7 @@ import typer
 from components.errors import ExitplanError
 from model_packaging.errors import PackagingError
 from runbooks import render
-from runbooks.commands import chaos, cost, drill, package, policy, sandbox, stacks
+from runbooks.commands import alerts, chaos, drill, package, policy, sandbox, scorecard, stacks
 from runbooks.errors import RunbookError
 from sandbox.errors import SandboxError
 
@@ -37,7 +37,8 @@ app.add_typer(sandbox.sandbox_app, name="sandbox")
 app.add_typer(drill.drill_app, name="drill")
 app.add_typer(chaos.chaos_app, name="chaos")
 app.add_typer(policy.policy_app, name="policy")
-app.add_typer(cost.cost_app, name="cost")
+app.add_typer(scorecard.scorecard_app, name="scorecard")
+app.add_typer(alerts.alerts_app, name="alerts")
 
 
 def main() -> None:
