@@ -353,12 +353,26 @@ def drill_verdict(journal: dict[str, Any], folder: Any) -> None:
     verdict = ep["verdict"]
     mark = "[green]PASSED[/]" if verdict["passed"] else "[bold red]FAILED[/]"
     rto = ep.get("rto_measured_s")
-    failed = sum(p["failed"] for p in ep["phases"])
-    sent = sum(p["sent"] for p in ep["phases"])
+    cutover = ep.get("cutover")
+    split = (
+        f" = {cutover['holds_s']:g} s configured holds + {cutover['overhead_s']:g} s measured"
+        if cutover
+        else ""
+    )
+    load = ep.get("load")
+    if load:
+        counted = (
+            f"{load['failed']} of {load['scheduled']} scheduled requests failed "
+            f"({load['wrong_answers']} wrong answers, {load['lost']} lost, "
+            f"{load['accounted']} accounted; lag p99 {load['lag_p99_ms']:.1f} ms)"
+        )
+    else:
+        failed = sum(p["failed"] for p in ep["phases"])
+        counted = f"{failed} of {sum(p['sent'] for p in ep['phases'])} requests failed"
     out.print(
-        f"{mark} {ep['from']} -> {ep['to']}: RTO {rto if rto is not None else '-'} s "
+        f"{mark} {ep['from']} -> {ep['to']}: RTO {rto if rto is not None else '-'} s{split} "
         f"(target {ep.get('rto_target_s') or '-'}, estimate {ep.get('rto_estimate_s') or '-'});"
-        f" {failed} of {sent} requests failed; {escape(verdict['summary'])}"
+        f" {counted}; {escape(verdict['summary'])}"
     )
     table = Table("phase", "seconds", "sent", "failed", "p50 ms", "p99 ms", "share")
     for p in ep["phases"]:

@@ -101,3 +101,39 @@ def test_package_summary_prints_digests_and_paths_whole(monkeypatch: pytest.Monk
     assert f"repository:   {repository}" in lines
     assert f"image digest: {digest}" in lines
     assert f"pushed:       localhost:5000/fraud-scorer:3@{digest}" in lines
+
+
+def test_drill_verdict_splits_the_rto_and_accounts_for_every_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from runbooks import render
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(render, "out", render.terminal(width=80, file=buffer))
+    phase = {"name": "cutover", "start_s": 0.0, "end_s": 5.0, "sent": 1000, "failed": 2,
+             "p50_ms": 1.0, "p99_ms": 3.0, "share": {"gcp-standby": 1.0}}  # fmt: skip
+    journal = {
+        "exitplan": {
+            "from": "aws-primary",
+            "to": "gcp-standby",
+            "verdict": {"passed": False, "summary": "2 wrong answers in cutover"},
+            "rto_measured_s": 21.4,
+            "cutover": {"measured_s": 21.4, "holds_s": 20, "overhead_s": 1.4},
+            "load": {
+                "scheduled": 4000,
+                "accounted": 4000,
+                "failed": 2,
+                "lost": 0,
+                "wrong_answers": 2,
+                "lag_p99_ms": 1.25,
+            },
+            "phases": [phase],
+        }
+    }
+    render.drill_verdict(journal, "/tmp/drills/20261130T0900")
+    text = buffer.getvalue()
+    assert "RTO 21.4 s = 20 s configured holds + 1.4 s measured" in text
+    assert "2 of 4000 scheduled requests failed (2 wrong answers, 0 lost, 4000 accounted" in text
+    assert "report: /tmp/drills/20261130T0900/report.html\n" in text
