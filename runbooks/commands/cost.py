@@ -10,6 +10,8 @@ import typer
 from typer.core import TyperGroup
 
 from runbooks import render
+from runbooks.commands.cost_compare import compare
+from runbooks.commands.cost_inference import inference
 from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
 
 if TYPE_CHECKING:
@@ -39,6 +41,10 @@ cost_app = typer.Typer(
     "what leaving one costs (`exitplan cost tco`).",
     invoke_without_command=True,
 )
+# Subcommands with their own modules: `cost compare` (one job under every pricing model) and
+# `cost inference` ($ per 1M inferences, the Pareto front).
+cost_app.command("compare")(compare)
+cost_app.command("inference")(inference)
 
 
 @cost_app.callback()

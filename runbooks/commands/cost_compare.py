@@ -78,7 +78,7 @@ def compare(
     )
     for o in comparison.options:
         be = "-" if o.break_even_utilisation is None else f"{o.break_even_utilisation:.1%}"
-        cost_change = f"{-o.savings_pct:+.1f}%"
+        cost_change = f"{0.0 - o.savings_pct:+.1f}%"
         table.add_row(
             o.model, f"{o.usd_per_hour:,.2f}", f"{o.job_cost:,.2f}", cost_change, be, o.basis
         )

@@ -19,7 +19,7 @@ def _row(o: Option) -> list[str]:
         f"${o.usd_per_hour:,.4f}",
         billed,
         _usd(o.job_cost),
-        f"{-o.savings_pct:+.1f}%",
+        f"{0.0 - o.savings_pct:+.1f}%",
         be,
         o.basis,
     ]
