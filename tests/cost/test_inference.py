@@ -26,9 +26,7 @@ SRC = "https://example.org/bench,2026-11-01"
 
 
 def point(key: str, cost: float, p99: float, model: str = "m") -> Point:
-    return Point(
-        model, "", key, "r", "T4", 1, 1.0, p99, 1.0, cost, "measured", "", "", "on-demand"
-    )
+    return Point(model, "", key, "r", "T4", 1, 1.0, p99, 1.0, cost, "measured", "", "", "on-demand")
 
 
 def test_front_of_a_hand_made_set() -> None:
