@@ -314,8 +314,9 @@ def html_page(passed: bool | None, parts: Sequence[str], heading: str, meta: str
     if plots:
         body.append(f"<h2>{escape(plots_title)}</h2>")
         body += [f"<figure>{svg}</figure>" for svg in plots]
-    else:
-        body.append('<p class="meta">No timeline recorded: plots skipped.</p>')
+    elif plots_title:
+        missing = escape(plots_title.lower())
+        body.append(f'<p class="meta">No {missing} recorded: plots skipped.</p>')
     marks = {"pass": "ok", "FAIL": "bad", "succeeded": "ok", "failed": "bad", "no": "bad"}
     marks |= {"met": "ok", "missed": "bad"}
     for title, headers, rows in tables:
