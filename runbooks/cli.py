@@ -1,17 +1,29 @@
 """`exitplan`: the command line, assembled from the command groups in `runbooks/commands/`. One
 function per subcommand; one handler maps errors to exit codes (0 ok, 1 a check failed, 2 bad
-input, 3 internal error, 130 interrupted)."""
+input, 3 internal error, 130 interrupted: Ctrl-C, SIGTERM or SIGHUP, each rolled back)."""
 
 import atexit
 import gc
+import signal
 import sys
+from types import FrameType
 
 import typer
 
 from components.errors import ExitplanError
 from model_packaging.errors import PackagingError
 from runbooks import render
-from runbooks.commands import alerts, chaos, drill, package, policy, sandbox, scorecard, stacks
+from runbooks.commands import (
+    alerts,
+    chaos,
+    cost,
+    drill,
+    package,
+    policy,
+    sandbox,
+    scorecard,
+    stacks,
+)
 from runbooks.errors import RunbookError
 from sandbox.errors import SandboxError
 
@@ -39,10 +51,30 @@ app.add_typer(chaos.chaos_app, name="chaos")
 app.add_typer(policy.policy_app, name="policy")
 app.add_typer(scorecard.scorecard_app, name="scorecard")
 app.add_typer(alerts.alerts_app, name="alerts")
+app.add_typer(cost.cost_app, name="cost")
+
+
+def interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP interrupt like Ctrl-C: the first raises KeyboardInterrupt (naming the
+    signal) in the main thread, so a drill or an experiment rolls back and the CLI exits 130;
+    later ones are noted, not obeyed, so they cannot cut the rollback short (a Python handler,
+    not SIG_IGN, which the processes a rollback starts would inherit)."""
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, rolling_back)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    def rolling_back(signum: int, _frame: FrameType | None) -> None:
+        render.error(f"{signal.Signals(signum).name} ignored: rolling back")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
 
 
 def main() -> None:
     """Console entry point: run the app, mapping exceptions to the CLI's exit codes."""
+    interrupt_on_termination()
     # The cloud SDKs build tens of thousands of classes on import: collecting garbage less
     # often during the run, and not sweeping them at exit, halves a plan's wall time.
     gc.set_threshold(100_000, 50, 1000)
@@ -52,8 +84,8 @@ def main() -> None:
     except (ExitplanError, PackagingError, SandboxError, RunbookError) as exc:
         render.error(str(exc))
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        render.error("interrupted")
+    except KeyboardInterrupt as exc:
+        render.error(f"interrupted ({exc or 'Ctrl-C'})")
         sys.exit(130)
     except Exception as exc:
         render.error(f"internal error: {type(exc).__name__}: {exc}")

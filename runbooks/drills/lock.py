@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from types import TracebackType
 from runbooks.errors import RunbookError
 
 LOCKS = Path(".exitplan") / "locks"
+RECORD_WAIT_S = 1.0
 
 
 def lock_path(root: Path, target_id: str) -> Path:
@@ -156,8 +158,7 @@ class TargetLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                holder = Holder.parse(_read(self.path))
-                raise TargetLocked(self.target_id, holder, self.path) from None
+                raise TargetLocked(self.target_id, _holder(self.path), self.path) from None
             try:
                 current = os.stat(self.path)
             except FileNotFoundError:
@@ -191,8 +192,15 @@ class TargetLock:
         self.release()
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
+def _holder(path: Path) -> Holder | None:
+    """The holder a held lock file names; a holder that has just taken it writes its record
+    right after: wait for it a moment (RECORD_WAIT_S)."""
+    deadline = time.monotonic() + RECORD_WAIT_S
+    while True:
+        try:
+            holder = Holder.parse(path.read_text())
+        except OSError:
+            holder = None
+        if holder is not None or time.monotonic() > deadline:
+            return holder
+        time.sleep(0.01)

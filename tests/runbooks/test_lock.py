@@ -5,11 +5,13 @@ refuses while a run holds the lock."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -137,3 +139,23 @@ def test_drill_rollback_is_refused_while_a_run_holds_the_target(tmp_path: Path) 
     assert result.returncode == 2, result.stderr
     assert f"in use by pid {os.getpid()}" in result.stderr and "drill exit-plan" in result.stderr
     assert journal.read_text() == before
+
+
+def test_a_refusal_waits_a_moment_for_a_fresh_holder_to_write_its_record(tmp_path: Path) -> None:
+    """Between a holder's flock and its record there is an instant with an empty file: a run
+    refused then still names the holder (it waits for the record), rather than 'being taken'."""
+    path = lock_path(tmp_path, "sandbox")
+    path.parent.mkdir(parents=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held, no record yet
+    record = Holder(12345, None, "drill exit-plan --from a --to b", "2026-11-30T00:00:00+00:00")
+    timer = threading.Timer(0.2, lambda: path.write_text(json.dumps(record.__dict__)))
+    timer.start()
+    try:
+        with pytest.raises(TargetLocked) as caught:
+            TargetLock("sandbox", tmp_path, "second").acquire()
+    finally:
+        timer.join()
+        os.close(fd)
+    assert caught.value.holder == record
+    assert "pid 12345 (drill exit-plan --from a --to b" in caught.value.cause

@@ -1,0 +1,378 @@
+"""Kill matrix: a run that changes the target, SIGKILLed at every step, then rolled back from
+its journal, must leave weights, credentials and processes as they were.
+
+A step is a journal write: the drill writes its journal after every step (and records each
+change before making it), so killing the run right after its n-th write, for every n, kills it
+at every step. The victim is `exitplan` itself, started through `victim_args`: before the CLI
+runs, `arm` wraps the project's one atomic writer so that the victim SIGKILLs itself right after
+the chosen journal write reaches the disk (a number, or the first write where a named kill point
+of POINTS holds). Point "0" kills nothing and records the step each write ends, which lists the
+matrix. After each kill: `exitplan drill rollback JOURNAL` (then once more: nothing left), and
+the target must match its snapshot from before the run: weights, every stack healthy and in
+rotation, credentials active, the sandbox's processes (same pids, all running), no process left
+that names the run's folder (its load worker), the target's lock free.
+
+Chaos experiments join the matrix (`chaos_runs`) once `exitplan chaos rollback JOURNAL` exists
+and their journals are written after every step; until then the matrix is the drill's.
+
+`make soak` runs the whole matrix on a sandbox of its own, prints a table, writes
+bench/results/kill_matrix.json and exits 1 unless N of N kill points pass; `make test` runs
+representative points (tests/runbooks/test_kill_matrix.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# bench/packaging.py is named like the PyPI `packaging` module: keep this folder off the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+EXITPLAN = str(Path(sys.executable).parent / "exitplan")
+RESULTS = ROOT / "bench" / "results" / "kill_matrix.json"
+STACKS = ["aws-primary", "gcp-standby"]
+# A short drill at a low rate: every step, short holds (the drill's minimum is 0.5 s).
+DRILL = ["--from", "aws-primary", "--to", "gcp-standby", "--rate", "40", "--canary", "10,100"]
+DRILL += ["--hold", "1", "--baseline-factor", "10"]
+SETTLE_S = 20.0  # after a rollback, the front door marks a redeployed stack up again within this
+STRAY_S = 2.0  # a killed run's load worker is gone within this
+
+# The victim: arm the kill point, then run the CLI with the remaining arguments.
+CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
+    "from bench.kill_matrix import arm; arm(sys.argv[2], Path(sys.argv[3])); "
+    "sys.argv = ['exitplan', *sys.argv[4:]]; from runbooks.cli import main; main()"
+)
+
+Journal = dict[str, Any]
+
+
+def _activities(journal: Journal, prefix: str, section: str = "run") -> list[Journal]:
+    """The activities of `section` (run or rollbacks) whose name starts with `prefix`."""
+    return [a for a in journal[section] if a["activity"]["name"].startswith(prefix)]
+
+
+def _moved_to(journal: Journal, low: int, high: int) -> bool:
+    """Whether the last weight change put between `low` and `high` % on --to, and is done."""
+    changes = [c for c in journal["exitplan"]["changes"] if c["what"] == "weights"]
+    done = _activities(journal, "set weights")
+    if not changes or len(done) != len(changes) or done[-1]["status"] != "succeeded":
+        return False
+    return low <= changes[-1]["after"].get(journal["exitplan"]["to"], 0) <= high
+
+
+def _revoked(journal: Journal) -> bool:
+    return any(a["status"] == "succeeded" for a in _activities(journal, "revoke"))
+
+
+def _mid_rollback(journal: Journal) -> bool:
+    rotated = _activities(journal, "rotate", "rollbacks")
+    return bool(rotated) and rotated[-1]["status"] == "succeeded"
+
+
+# Named kill points: the victim dies right after the first journal write where one holds.
+POINTS: dict[str, Callable[[Journal], bool]] = {
+    "canary applied": lambda j: _moved_to(j, 1, 99),
+    "cutover applied": lambda j: _moved_to(j, 100, 100),
+    "credentials revoked": _revoked,
+    "mid-rollback (key rotated, weights not back)": _mid_rollback,
+}
+
+
+def arm(point: str, sidecar: Path) -> None:
+    """In the victim, before the CLI runs: SIGKILL this process right after the journal write
+    `point` names (1-based number, or a name of POINTS), writing that write's step to `sidecar`
+    first; point "0" kills nothing and appends every write's step to `sidecar` (one JSON line
+    each)."""
+    from runbooks.reports import files
+
+    real = files.write_atomic
+    seen: list[Journal] = []
+
+    def write(path: Path, text: str, mode: int = 0o644) -> None:
+        real(path, text, mode)
+        if path.name != "journal.json":
+            return
+        journal = json.loads(text)
+        step = what_changed(seen[-1] if seen else None, journal)
+        seen.append(journal)
+        if point == "0":
+            with sidecar.open("a") as out:
+                out.write(json.dumps({"write": len(seen), "step": step}) + "\n")
+            return
+        if point == str(len(seen)) or (point in POINTS and POINTS[point](journal)):
+            sidecar.write_text(json.dumps({"write": len(seen), "step": step}))
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    files.write_atomic = write
+
+
+def what_changed(before: Journal | None, after: Journal) -> str:
+    """The step a journal write records, for a person: what differs from the previous write."""
+    if before is None:
+        return "journal created (pre-flight passed; nothing changed yet)"
+    said = []
+    for section in ("run", "rollbacks"):
+        old = {i: a["status"] for i, a in enumerate(before[section])}
+        for i, entry in enumerate(after[section]):
+            if old.get(i) != entry["status"]:
+                prefix = "rollback " if section == "rollbacks" else ""
+                said.append(f"{prefix}{entry['activity']['name']}: {entry['status']}")
+    old_changes = before["exitplan"]["changes"]
+    for i, change in enumerate(after["exitplan"]["changes"]):
+        if i >= len(old_changes):
+            said.append(f"journaled before acting: {change['detail']}")
+        elif change["restored"] and not old_changes[i]["restored"]:
+            said.append(f"marked restored: {change['detail']}")
+    for key, label in (("phases", "phase measured"), ("gates", "gate")):
+        for entry in after["exitplan"][key][len(before["exitplan"][key]) :]:
+            said.append(f"{label} {entry.get('name', entry.get('step'))}")
+    if after["status"] != before["status"]:
+        said.append(f"finished: {after['status']}")
+    return "; ".join(said) or "saved (timeline)"
+
+
+def victim_args(point: str, out: Path, args: list[str]) -> list[str]:
+    """The command line of `exitplan ARGS` killing itself at `point` (see `arm`), its kill
+    record in out/kill-point.json."""
+    return [sys.executable, "-c", CHILD, str(ROOT), point, str(out / "kill-point.json"), *args]
+
+
+def drill_victim(point: str, project_root: Path, out: Path) -> subprocess.Popen[str]:
+    """Start the matrix's exit-plan drill, to die at `point`, writing under `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    args = ["drill", "exit-plan", *DRILL, "--out", str(out), "--project", str(project_root)]
+    return subprocess.Popen(
+        victim_args(point, out, args),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def chaos_gap() -> str:
+    """Why the chaos experiments are not in the matrix yet. The hook, once `exitplan chaos
+    rollback JOURNAL` exists and chaos journals are written after every step: a victim like
+    `drill_victim` running `chaos run EXPERIMENT --out DIR` per chaos/experiments/*.yaml, rolled
+    back by `chaos rollback DIR/journal.json` in `roll_back_and_check`."""
+    from runbooks.commands.chaos import chaos_app
+
+    if "rollback" not in {c.name for c in chaos_app.registered_commands}:
+        return "no `exitplan chaos rollback` yet"
+    return "`exitplan chaos rollback` exists: add the experiments' victims (see chaos_gap)"
+
+
+def snapshot(target: Any) -> dict[str, Any]:
+    """What a run must leave as it found it: weights, health and rotation of every stack, each
+    stack's credential status, and the sandbox's running processes (name -> pid)."""
+    stacks = target.stacks()
+    state = target.sandbox.load_state()
+    return {
+        "weights": target.weights(),
+        "healthy": {s: target.health(s) for s in stacks},
+        "in_rotation": {s: target.in_rotation(s) for s in stacks},
+        "credentials": {s: target.credential_state(s)["status"] for s in stacks},
+        "processes": {c.name: c.pid for c in state.components if c.running()},
+    }
+
+
+def strays(out: Path) -> list[int]:
+    """Processes whose command line names `out` (a killed run's load worker), but this one."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(out) in cmdline and state != "Z":
+            found.append(int(proc.name))
+    return found
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float) -> bool:
+    """Poll `check` until it holds or `timeout_s` passes; whether it held."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if check():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+def exitplan(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; the caller checks the exit status."""
+    return subprocess.run([EXITPLAN, *args], capture_output=True, text=True, check=False)
+
+
+@dataclass
+class KillPoint:
+    """One kill and its rollback."""
+
+    point: str
+    write: int | None
+    step: str
+    killed: bool
+    left_changed: bool
+    rollback_exit: int
+    restored: list[str]
+    idempotent: bool
+    as_before: bool
+    strays: list[int]
+    lock_free: bool
+    seconds: float
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Killed, rolled back, safe to roll back twice, everything as before, nothing left."""
+        return (
+            self.killed
+            and self.rollback_exit == 0
+            and self.idempotent
+            and self.as_before
+            and not self.strays
+            and self.lock_free
+        )
+
+
+def settle(victim: subprocess.Popen[str], out: Path, timeout_s: float = 180) -> bool:
+    """Wait for the victim (its stderr kept in out/victim.stderr); whether it died of SIGKILL
+    (rather than finishing first)."""
+    _, stderr = victim.communicate(timeout=timeout_s)
+    (out / "victim.stderr").write_text(stderr or "")
+    return victim.returncode == -signal.SIGKILL
+
+
+def roll_back_and_check(
+    point: str,
+    victim: subprocess.Popen[str],
+    project_root: Path,
+    target: Any,
+    before: dict[str, Any],
+    out: Path,
+    started: float,
+) -> KillPoint:
+    """After the victim ends: roll its journal back (twice), then compare the target with
+    `before` and look for what the run left behind."""
+    from runbooks.drills.lock import lock_path
+
+    killed = settle(victim, out)
+    left = [] if wait_for(lambda: not strays(out), STRAY_S) else strays(out)
+    record = json.loads((out / "kill-point.json").read_text()) if killed else {}
+    left_changed = snapshot(target) != before
+    journal = str(out / "journal.json")
+    project = ["--project", str(project_root)]
+    first = exitplan("drill", "rollback", journal, *project, "--json")
+    restored = json.loads(first.stdout)["restored"] if first.returncode == 0 else []
+    second = exitplan("drill", "rollback", journal, *project, "--json")
+    again = json.loads(second.stdout)["restored"] if second.returncode == 0 else None
+    as_before = wait_for(lambda: snapshot(target) == before, SETTLE_S)
+    after = snapshot(target)
+    detail = "" if as_before else json.dumps({"before": before, "after": after}, default=str)
+    if first.returncode:
+        detail += first.stderr[-800:]
+    return KillPoint(
+        point=point,
+        write=record.get("write"),
+        step=record.get("step", "not killed: the run ended first"),
+        killed=killed,
+        left_changed=left_changed,
+        rollback_exit=first.returncode,
+        restored=restored,
+        idempotent=again == [],
+        as_before=as_before,
+        strays=left,
+        lock_free=not lock_path(project_root, "sandbox").exists(),
+        seconds=round(time.monotonic() - started, 1),
+        detail=detail,
+    )
+
+
+def kill_drill_at(point: str, project_root: Path, target: Any, out: Path) -> KillPoint:
+    """The drill SIGKILLed at `point`, then rolled back from its journal and checked."""
+    before = snapshot(target)
+    started = time.monotonic()
+    victim = drill_victim(point, project_root, out)
+    return roll_back_and_check(point, victim, project_root, target, before, out, started)
+
+
+def steps_of_the_drill(project_root: Path, out: Path) -> list[str]:
+    """Every journal write of a drill that runs to the end (point "0"): the matrix's points."""
+    victim = drill_victim("0", project_root, out)
+    _, stderr = victim.communicate(timeout=300)
+    if victim.returncode != 0:
+        sys.exit(f"the reference drill failed:\n{stderr}")
+    lines = (out / "kill-point.json").read_text().splitlines()
+    return [json.loads(line)["step"] for line in lines]
+
+
+def main() -> int:
+    """Run the whole matrix on a sandbox of its own; print and write the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, help="only the first N kill points")
+    limit = parser.parse_args().points
+    from components.stack_config import Project
+    from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
+    from sandbox.target import SandboxTarget
+
+    with tempfile.TemporaryDirectory(prefix="exitplan-kill-matrix-") as tmp:
+        shutil.copy(ROOT / "Pulumi.yaml", tmp)  # a project of its own: its own sandbox
+        shutil.copytree(ROOT / "stacks", Path(tmp) / "stacks")
+        project = Project(Path(tmp))
+        sandbox = sandbox_for(project)
+        try:
+            start_sandbox(project, STACKS, lambda _message: None)
+            target = SandboxTarget(sandbox)
+            steps = steps_of_the_drill(project.root, Path(tmp) / "reference")
+            points = range(1, (limit or len(steps)) + 1)
+            rows = []
+            for n in points:
+                row = kill_drill_at(str(n), project.root, target, Path(tmp) / f"kill-{n:02d}")
+                rows.append(row)
+                mark = "ok" if row.ok else "FAILED"
+                print(f"{n:>3} {mark:<7}{row.seconds:>6.1f} s  {row.step[:90]}", flush=True)
+        finally:
+            sandbox.down()
+    passed = sum(r.ok for r in rows)
+    print(f"drill {' '.join(DRILL)}: {passed} of {len(rows)} kill points restored everything")
+    print(f"chaos experiments: not in the matrix ({chaos_gap()})")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "drill": DRILL,
+                "journal_writes": len(steps),
+                "kill_points": len(rows),
+                "passed": passed,
+                "chaos_experiments": f"not in the matrix: {chaos_gap()}",
+                "points": [{**asdict(r), "ok": r.ok} for r in rows],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0 if passed == len(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
