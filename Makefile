@@ -138,6 +138,7 @@ bench: bootstrap bench-env
 # Long checks that `make test` does not run.
 soak: bootstrap
 	$(BIN)/python bench/repro_soak.py
+	$(BIN)/python bench/kill_matrix.py  # every run SIGKILLed at every step, then rolled back
 	@passed=0; for run in $$(seq $(FLAKE_RUNS)); do \
 		log=.exitplan/soak/flake-$$run.log; mkdir -p .exitplan/soak; \
 		if $(BIN)/pytest -q -n 0 -p no:cacheprovider $(FLAKE_TEST) >$$log 2>&1; then \

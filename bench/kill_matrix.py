@@ -1,19 +1,18 @@
-"""Kill matrix: a run that changes the target, SIGKILLed at every step, then rolled back from
-its journal, must leave weights, credentials and processes as they were.
+"""Kill matrix: a run that changes the target (the exit-plan drill, every chaos experiment),
+SIGKILLed at every step, then rolled back from its journal, must leave weights, credentials and
+processes as they were.
 
-A step is a journal write: the drill writes its journal after every step (and records each
-change before making it), so killing the run right after its n-th write, for every n, kills it
-at every step. The victim is `exitplan` itself, started through `victim_args`: before the CLI
-runs, `arm` wraps the project's one atomic writer so that the victim SIGKILLs itself right after
-the chosen journal write reaches the disk (a number, or the first write where a named kill point
-of POINTS holds). Point "0" kills nothing and records the step each write ends, which lists the
-matrix. After each kill: `exitplan drill rollback JOURNAL` (then once more: nothing left), and
-the target must match its snapshot from before the run: weights, every stack healthy and in
-rotation, credentials active, the sandbox's processes (same pids, all running), no process left
+A step is a journal write: the drill and the chaos runs write their journals after every step
+(each change recorded before it is made), so killing a run right after its n-th write, for
+every n, kills it at every step. The victim is `exitplan` itself, started through
+`victim_args`: before the CLI runs, `arm` wraps the project's one atomic writer so that the
+victim SIGKILLs itself right after the chosen journal write reaches the disk (a number, or the
+first write where a named kill point of POINTS holds: drill points). Point "0" kills nothing
+and records the step each write ends, which lists the matrix. After each kill: `exitplan drill
+rollback JOURNAL` or `exitplan chaos rollback JOURNAL` (then once more: nothing left to do),
+and the target must match its snapshot from before the run: weights, every stack healthy and
+in rotation, each stack's credential status, every sandbox process running, no process left
 that names the run's folder (its load worker), the target's lock free.
-
-Chaos experiments join the matrix (`chaos_runs`) once `exitplan chaos rollback JOURNAL` exists
-and their journals are written after every step; until then the matrix is the drill's.
 
 `make soak` runs the whole matrix on a sandbox of its own, prints a table, writes
 bench/results/kill_matrix.json and exits 1 unless N of N kill points pass; `make test` runs
@@ -50,6 +49,31 @@ DRILL = ["--from", "aws-primary", "--to", "gcp-standby", "--rate", "40", "--cana
 DRILL += ["--hold", "1", "--baseline-factor", "10"]
 SETTLE_S = 20.0  # after a rollback, the front door marks a redeployed stack up again within this
 STRAY_S = 2.0  # a killed run's load worker is gone within this
+
+
+@dataclass(frozen=True)
+class Victim:
+    """A run the matrix kills: its `exitplan` arguments (without --out and --project) and the
+    command that rolls it back from its journal."""
+
+    name: str
+    args: tuple[str, ...]
+    rollback: tuple[str, ...]
+
+
+DRILL_VICTIM = Victim(
+    "drill aws-primary -> gcp-standby", ("drill", "exit-plan", *DRILL), ("drill", "rollback")
+)
+
+
+def chaos_victims() -> list[Victim]:
+    """Every chaos experiment, at a low rate, rolled back by `exitplan chaos rollback`."""
+    experiments = sorted((ROOT / "chaos" / "experiments").glob("*.yaml"))
+    return [
+        Victim(f"chaos {p.stem}", ("chaos", "run", str(p), "--rate", "10"), ("chaos", "rollback"))
+        for p in experiments
+    ]
+
 
 # The victim: arm the kill point, then run the CLI with the remaining arguments.
 CHILD = (
@@ -122,28 +146,33 @@ def arm(point: str, sidecar: Path) -> None:
 
 
 def what_changed(before: Journal | None, after: Journal) -> str:
-    """The step a journal write records, for a person: what differs from the previous write."""
+    """The step a journal write records, for a person: what differs from the previous write
+    (drill and Chaos Toolkit journals alike)."""
     if before is None:
-        return "journal created (pre-flight passed; nothing changed yet)"
+        return "journal created (nothing changed yet)"
     said = []
     for section in ("run", "rollbacks"):
-        old = {i: a["status"] for i, a in enumerate(before[section])}
-        for i, entry in enumerate(after[section]):
-            if old.get(i) != entry["status"]:
+        old = {i: a.get("status") for i, a in enumerate(before.get(section) or [])}
+        for i, entry in enumerate(after.get(section) or []):
+            if old.get(i, "new") != entry.get("status"):
                 prefix = "rollback " if section == "rollbacks" else ""
-                said.append(f"{prefix}{entry['activity']['name']}: {entry['status']}")
-    old_changes = before["exitplan"]["changes"]
-    for i, change in enumerate(after["exitplan"]["changes"]):
+                name = (entry.get("activity") or {}).get("name")
+                said.append(f"{prefix}{name}: {entry.get('status') or 'started'}")
+    ours, theirs = before.get("exitplan") or {}, after.get("exitplan") or {}
+    if "before" in theirs and "before" not in ours:
+        said.append("target state recorded")
+    old_changes = ours.get("changes", [])
+    for i, change in enumerate(theirs.get("changes", [])):
         if i >= len(old_changes):
             said.append(f"journaled before acting: {change['detail']}")
         elif change["restored"] and not old_changes[i]["restored"]:
             said.append(f"marked restored: {change['detail']}")
     for key, label in (("phases", "phase measured"), ("gates", "gate")):
-        for entry in after["exitplan"][key][len(before["exitplan"][key]) :]:
+        for entry in theirs.get(key, [])[len(ours.get(key, [])) :]:
             said.append(f"{label} {entry.get('name', entry.get('step'))}")
-    if after["status"] != before["status"]:
-        said.append(f"finished: {after['status']}")
-    return "; ".join(said) or "saved (timeline)"
+    if after.get("status") != before.get("status"):
+        said.append(f"status: {after.get('status')}")
+    return "; ".join(said) or "saved"
 
 
 def victim_args(point: str, out: Path, args: list[str]) -> list[str]:
@@ -152,10 +181,10 @@ def victim_args(point: str, out: Path, args: list[str]) -> list[str]:
     return [sys.executable, "-c", CHILD, str(ROOT), point, str(out / "kill-point.json"), *args]
 
 
-def drill_victim(point: str, project_root: Path, out: Path) -> subprocess.Popen[str]:
-    """Start the matrix's exit-plan drill, to die at `point`, writing under `out`."""
+def start(victim: Victim, point: str, project_root: Path, out: Path) -> subprocess.Popen[str]:
+    """Start `victim`, to die at `point`, writing under `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    args = ["drill", "exit-plan", *DRILL, "--out", str(out), "--project", str(project_root)]
+    args = [*victim.args, "--out", str(out), "--project", str(project_root)]
     return subprocess.Popen(
         victim_args(point, out, args),
         stdout=subprocess.DEVNULL,
@@ -164,21 +193,26 @@ def drill_victim(point: str, project_root: Path, out: Path) -> subprocess.Popen[
     )
 
 
-def chaos_gap() -> str:
-    """Why the chaos experiments are not in the matrix yet. The hook, once `exitplan chaos
-    rollback JOURNAL` exists and chaos journals are written after every step: a victim like
-    `drill_victim` running `chaos run EXPERIMENT --out DIR` per chaos/experiments/*.yaml, rolled
-    back by `chaos rollback DIR/journal.json` in `roll_back_and_check`."""
-    from runbooks.commands.chaos import chaos_app
+def drill_victim(point: str, project_root: Path, out: Path) -> subprocess.Popen[str]:
+    """Start the matrix's exit-plan drill, to die at `point`, writing under `out`."""
+    return start(DRILL_VICTIM, point, project_root, out)
 
-    if "rollback" not in {c.name for c in chaos_app.registered_commands}:
-        return "no `exitplan chaos rollback` yet"
-    return "`exitplan chaos rollback` exists: add the experiments' victims (see chaos_gap)"
+
+def restored_by(result: subprocess.CompletedProcess[str]) -> list[str] | None:
+    """What a rollback's --json says it did (drill: `restored`; chaos: its `steps`); None when
+    it failed."""
+    if result.returncode != 0:
+        return None
+    data = json.loads(result.stdout)
+    if isinstance(data.get("restored"), list):
+        return list(data["restored"])
+    return [f"{s['what']} {s.get('stack') or ''}".strip() for s in data["steps"]]
 
 
 def snapshot(target: Any) -> dict[str, Any]:
     """What a run must leave as it found it: weights, health and rotation of every stack, each
-    stack's credential status, and the sandbox's running processes (name -> pid)."""
+    stack's credential status, and whether each sandbox process runs (a chaos run's restart
+    gives a killed Triton a new pid)."""
     stacks = target.stacks()
     state = target.sandbox.load_state()
     return {
@@ -186,7 +220,7 @@ def snapshot(target: Any) -> dict[str, Any]:
         "healthy": {s: target.health(s) for s in stacks},
         "in_rotation": {s: target.in_rotation(s) for s in stacks},
         "credentials": {s: target.credential_state(s)["status"] for s in stacks},
-        "processes": {c.name: c.pid for c in state.components if c.running()},
+        "processes": {c.name: c.running() for c in state.components},
     }
 
 
@@ -269,21 +303,20 @@ def roll_back_and_check(
     before: dict[str, Any],
     out: Path,
     started: float,
+    undo: tuple[str, ...] = DRILL_VICTIM.rollback,
 ) -> KillPoint:
-    """After the victim ends: roll its journal back (twice), then compare the target with
-    `before` and look for what the run left behind."""
+    """After the victim ends: roll its journal back with `undo` (twice), then compare the
+    target with `before` and look for what the run left behind."""
     from runbooks.drills.lock import lock_path
 
     killed = settle(victim, out)
     left = [] if wait_for(lambda: not strays(out), STRAY_S) else strays(out)
     record = json.loads((out / "kill-point.json").read_text()) if killed else {}
     left_changed = snapshot(target) != before
-    journal = str(out / "journal.json")
-    project = ["--project", str(project_root)]
-    first = exitplan("drill", "rollback", journal, *project, "--json")
-    restored = json.loads(first.stdout)["restored"] if first.returncode == 0 else []
-    second = exitplan("drill", "rollback", journal, *project, "--json")
-    again = json.loads(second.stdout)["restored"] if second.returncode == 0 else None
+    rollback = [*undo, str(out / "journal.json"), "--project", str(project_root), "--json"]
+    first = exitplan(*rollback)
+    restored = restored_by(first) or []
+    again = restored_by(exitplan(*rollback))
     as_before = wait_for(lambda: snapshot(target) == before, SETTLE_S)
     after = snapshot(target)
     detail = "" if as_before else json.dumps({"before": before, "after": after}, default=str)
@@ -306,33 +339,67 @@ def roll_back_and_check(
     )
 
 
-def kill_drill_at(point: str, project_root: Path, target: Any, out: Path) -> KillPoint:
-    """The drill SIGKILLed at `point`, then rolled back from its journal and checked."""
+def kill_at(victim: Victim, point: str, project_root: Path, target: Any, out: Path) -> KillPoint:
+    """`victim` SIGKILLed at `point`, then rolled back from its journal and checked."""
     before = snapshot(target)
     started = time.monotonic()
-    victim = drill_victim(point, project_root, out)
-    return roll_back_and_check(point, victim, project_root, target, before, out, started)
+    run = start(victim, point, project_root, out)
+    return roll_back_and_check(
+        point, run, project_root, target, before, out, started, victim.rollback
+    )
 
 
-def steps_of_the_drill(project_root: Path, out: Path) -> list[str]:
-    """Every journal write of a drill that runs to the end (point "0"): the matrix's points."""
-    victim = drill_victim("0", project_root, out)
-    _, stderr = victim.communicate(timeout=300)
-    if victim.returncode != 0:
-        sys.exit(f"the reference drill failed:\n{stderr}")
-    lines = (out / "kill-point.json").read_text().splitlines()
-    return [json.loads(line)["step"] for line in lines]
+def kill_drill_at(point: str, project_root: Path, target: Any, out: Path) -> KillPoint:
+    """The drill SIGKILLed at `point`, then rolled back from its journal and checked."""
+    return kill_at(DRILL_VICTIM, point, project_root, target, out)
+
+
+def steps_of(victim: Victim, project_root: Path, out: Path) -> list[str]:
+    """Every journal write of `victim` run to its end (point "0"): its kill points."""
+    run = start(victim, "0", project_root, out)
+    _, stderr = run.communicate(timeout=600)
+    record = out / "kill-point.json"
+    if not record.is_file():
+        sys.exit(f"{victim.name} wrote no journal (exit {run.returncode}):\n{stderr[-3000:]}")
+    return [json.loads(line)["step"] for line in record.read_text().splitlines()]
+
+
+def matrix(
+    victim: Victim, project_root: Path, target: Any, work: Path, limit: int | None
+) -> dict[str, Any]:
+    """Every kill point of `victim` (the first `limit`), each killed, rolled back, checked."""
+    slug = victim.name.replace(" ", "-").replace(">", "")
+    steps = steps_of(victim, project_root, work / f"{slug}-reference")
+    rows = []
+    for n in range(1, min(limit or len(steps), len(steps)) + 1):
+        row = kill_at(victim, str(n), project_root, target, work / f"{slug}-kill-{n:02d}")
+        rows.append(row)
+        mark = "ok" if row.ok else "FAILED"
+        print(
+            f"{victim.name:<28}{n:>3} {mark:<7}{row.seconds:>6.1f} s  {row.step[:80]}", flush=True
+        )
+    passed = sum(r.ok for r in rows)
+    return {
+        "victim": victim.name,
+        "args": list(victim.args),
+        "journal_writes": len(steps),
+        "kill_points": len(rows),
+        "passed": passed,
+        "points": [{**asdict(r), "ok": r.ok} for r in rows],
+    }
 
 
 def main() -> int:
-    """Run the whole matrix on a sandbox of its own; print and write the results."""
+    """Run the matrix of every victim on a sandbox of its own; print and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, help="only the first N kill points")
-    limit = parser.parse_args().points
+    parser.add_argument("--points", type=int, help="only the first N kill points of each run")
+    parser.add_argument("--only", default="", help="only the runs whose name contains this")
+    options = parser.parse_args()
     from components.stack_config import Project
     from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
     from sandbox.target import SandboxTarget
 
+    victims = [v for v in (DRILL_VICTIM, *chaos_victims()) if options.only in v.name]
     with tempfile.TemporaryDirectory(prefix="exitplan-kill-matrix-") as tmp:
         shutil.copy(ROOT / "Pulumi.yaml", tmp)  # a project of its own: its own sandbox
         shutil.copytree(ROOT / "stacks", Path(tmp) / "stacks")
@@ -341,37 +408,28 @@ def main() -> int:
         try:
             start_sandbox(project, STACKS, lambda _message: None)
             target = SandboxTarget(sandbox)
-            steps = steps_of_the_drill(project.root, Path(tmp) / "reference")
-            points = range(1, (limit or len(steps)) + 1)
-            rows = []
-            for n in points:
-                row = kill_drill_at(str(n), project.root, target, Path(tmp) / f"kill-{n:02d}")
-                rows.append(row)
-                mark = "ok" if row.ok else "FAILED"
-                print(f"{n:>3} {mark:<7}{row.seconds:>6.1f} s  {row.step[:90]}", flush=True)
+            runs = [matrix(v, project.root, target, Path(tmp), options.points) for v in victims]
         finally:
             sandbox.down()
-    passed = sum(r.ok for r in rows)
-    print(f"drill {' '.join(DRILL)}: {passed} of {len(rows)} kill points restored everything")
-    print(f"chaos experiments: not in the matrix ({chaos_gap()})")
+    for run in runs:
+        print(f"{run['victim']}: {run['passed']} of {run['kill_points']} kill points restored")
+    total, passed = sum(r["kill_points"] for r in runs), sum(r["passed"] for r in runs)
+    print(f"all runs: {passed} of {total} kill points")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
             {
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                "drill": DRILL,
-                "journal_writes": len(steps),
-                "kill_points": len(rows),
+                "kill_points": total,
                 "passed": passed,
-                "chaos_experiments": f"not in the matrix: {chaos_gap()}",
-                "points": [{**asdict(r), "ok": r.ok} for r in rows],
+                "runs": runs,
             },
             indent=2,
         )
         + "\n"
     )
     print(f"wrote {RESULTS.relative_to(ROOT)}")
-    return 0 if passed == len(rows) else 1
+    return 0 if passed == total else 1
 
 
 if __name__ == "__main__":
