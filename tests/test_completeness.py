@@ -22,6 +22,8 @@ from tests.conftest import service, stack_config
 ROOT = Path(__file__).resolve().parents[1]
 BUILDERS = ("MODEL_REPLICATION", "build_cluster", "build_router", "build_edge", "pulumi_provider")
 PLAN_MODULE = ("identifiers", "COMPUTED", "INVOKES", "KEY_PROPERTIES")
+# What components/cost/resources.py reads from each cloud's cost module.
+COST_MODULE = ("PRICERS", "COMPUTE_SERVICE", "EDGE_NODE_NOTE", "LOAD_BALANCER")
 RTO_FIGURES = ("gpu_node_provisioning", "image_pull", "model_download", "model_load")
 # Store schemes model_packaging/publish.py serves itself; any other needs providers/<c>/publish.py.
 BUILT_IN_STORES = ("s3", "as", "gs")
@@ -65,6 +67,15 @@ def test_cloud_store_has_a_publish_backend(name: str) -> None:
     scheme = facts(name).store_scheme
     own = ROOT / "components" / "providers" / name / "publish.py"
     assert scheme in BUILT_IN_STORES or own.is_file(), f"nothing publishes to {scheme}://"
+
+
+@pytest.mark.parametrize("name", sorted(CLOUDS))
+def test_cloud_has_a_cost_module(name: str) -> None:
+    assert (ROOT / "components" / "cost" / name / "__init__.py").is_file(), "no cost module"
+    module = importlib.import_module(f"components.cost.{name}")
+    assert isinstance(getattr(module, "PRICERS", None), dict), "no PRICERS"
+    assert all(t.startswith(f"{facts(name).pulumi_package}:") for t in module.PRICERS)
+    assert [m for m in COST_MODULE if not hasattr(module, m)] == []
 
 
 @pytest.mark.parametrize("name", sorted(CLOUDS))
