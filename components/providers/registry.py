@@ -1,5 +1,6 @@
 """The registry: the one list of clouds. Adding a cloud is one line here (plus its builders
-folder, catalog rows, a stack file and its tests; tests/test_completeness.py checks them).
+folder, its cost pricers in components/cost/<cloud>/, catalog rows, a stack file and its
+tests; tests/test_completeness.py checks them).
 
 Importing this module imports no cloud SDK: each cloud's builders load on first use, since
 each SDK costs a second or more to import and a plan of one stack needs one cloud.
