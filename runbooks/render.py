@@ -311,13 +311,16 @@ def sandbox_status(state: dict[str, Any], health: dict[str, dict[str, Any]]) -> 
         f"front door: [bold]{state['endpoint']}[/]   model {state['model']}:"
         f"{state['version']} {state['digest'][:19]}"
     )
-    table = Table("component", "pid", "address", "ready", "weight", "credentials", "model digest")
+    table = Table(
+        "component", "level", "pid", "address", "ready", "weight", "credentials", "model digest"
+    )
     for c in state["components"]:
         stack = health.get(c["stack"], {})
         ready = stack.get("ready")
         table.add_row(
             c["name"],
-            str(c["pid"]),
+            str(stack.get("level", "-")),
+            str(c["pid"] or "stopped"),
             f"127.0.0.1:{c['port']}",
             "-" if ready is None else ("yes" if ready else "[red]no[/]"),
             str(stack.get("weight", "-")),

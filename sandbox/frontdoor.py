@@ -20,6 +20,9 @@ from sandbox.errors import SandboxError
 from sandbox.processes import stop_process
 
 BACKEND = "be_stacks"
+# The same servers (tracking be_stacks' health checks) with no retry and no redispatch: a failed
+# request fails, as it does for a client a DNS router sent to a dead stack. `--router dns`.
+DNS_BACKEND = "be_dns"
 FALLBACK_BINARY = Path("/usr/sbin/haproxy")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TRANSITION = re.compile(r" \d+/\d+$")
@@ -87,8 +90,10 @@ def render_config(
     settings: FrontDoorSettings,
     admin_socket: Path,
     stats_port: int | None = None,
+    dns_port: int | None = None,
 ) -> str:
-    """The HAProxy 2.6 configuration: one frontend on `listen` (loopback only), one backend."""
+    """The HAProxy 2.6 configuration: one frontend on `listen` (loopback only), one backend;
+    with `dns_port`, a second frontend there whose backend neither retries nor redispatches."""
     host, _, port = listen.rpartition(":")
     if host != "127.0.0.1" or not port.isdigit():
         raise FrontDoorError(f"the front door listens on 127.0.0.1:<port> only, not {listen!r}")
@@ -129,6 +134,15 @@ backend {BACKEND}
     http-response set-header {s.served_by_header} %s
 """
     lines = [f"    server {b.stack} {b.address} weight {b.weight} check" for b in backends]
+    if dns_port is not None:
+        lines += ["", "frontend fe_dns", f"    bind 127.0.0.1:{dns_port}"]
+        lines += [f"    default_backend {DNS_BACKEND}", "", f"backend {DNS_BACKEND}"]
+        lines += ["    balance roundrobin", "    retries 0", "    no option redispatch"]
+        lines += [f"    http-response set-header {s.served_by_header} %s"]
+        lines += [
+            f"    server {b.stack} {b.address} weight {b.weight} track {BACKEND}/{b.stack}"
+            for b in backends
+        ]
     if stats_port is not None:
         lines += ["", "listen stats", f"    bind 127.0.0.1:{stats_port}", "    stats enable"]
         lines += ["    stats uri /stats", "    stats refresh 5s"]
@@ -144,9 +158,11 @@ class FrontDoor:
         listen_port: int,
         backends: Sequence[Backend],
         settings: FrontDoorSettings = FrontDoorSettings(),
+        dns_port: int | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.listen_port = listen_port
+        self.dns_port = dns_port
         self.backends = tuple(backends)
         self.settings = settings
         self.config_path = self.workdir / "haproxy.cfg"
@@ -165,6 +181,11 @@ class FrontDoor:
         """The front door's URL."""
         return f"http://127.0.0.1:{self.listen_port}"
 
+    @property
+    def dns_endpoint(self) -> str:
+        """The URL of the frontend without retries or redispatch ('' when there is none)."""
+        return f"http://127.0.0.1:{self.dns_port}" if self.dns_port is not None else ""
+
     def start(self, *, timeout_s: float = 10) -> int:
         """Validate the config, start HAProxy, wait until it accepts connections; the pid."""
         if self.pid is not None:
@@ -174,7 +195,11 @@ class FrontDoor:
         if len(str(self.admin_socket)) > _MAX_SOCKET_PATH:  # too long for a unix socket path
             self.admin_socket = private_socket_path()
         text = render_config(
-            f"127.0.0.1:{self.listen_port}", self.backends, self.settings, self.admin_socket
+            f"127.0.0.1:{self.listen_port}",
+            self.backends,
+            self.settings,
+            self.admin_socket,
+            dns_port=self.dns_port,
         )
         self.config_path.write_text(text)
         check = subprocess.run(
@@ -248,6 +273,8 @@ class FrontDoor:
         """Change a stack's weight at runtime (no reload, no dropped connections)."""
         _check_weight(weight)
         self._set(f"set weight {self._server(stack)} {weight}")
+        if self.dns_port is not None:
+            self._set(f"set weight {DNS_BACKEND}/{stack} {weight}")
 
     def weights(self) -> dict[str, int]:
         """The current (user-set) weight of every stack."""

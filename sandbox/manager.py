@@ -18,6 +18,7 @@ from model_packaging.publish import fetch, publish
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings, remove_admin_socket
+from sandbox.levels import Level, at_rest, server_name
 from sandbox.processes import free_port, pid_alive, process_start, stop_processes
 from sandbox.stores import EMULATORS, StoreEmulator, start_registry
 from sandbox.triton import TritonServer, baseline_p99_ms, python_model, triton_install
@@ -33,12 +34,15 @@ TIMEOUT_FLOOR_MS = 200
 class StackPlan:
     """What the sandbox runs for one stack: its name, the URI scheme of its cloud's model
     stores (which emulator serves its store: `sandbox.stores.EMULATORS`), its front-door
-    weight, and the bucket or container of its model store."""
+    weight, the bucket or container of its model store, its standby level (`primary` for a
+    primary) and the primary's minimum Triton replicas (`sandbox.levels`)."""
 
     stack: str
     scheme: str
     weight: int
     store: str
+    level: Level = "primary"
+    replicas: int = 1
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,12 @@ class Component:
     stack: str = ""
     # the process's start time (/proc): with it a reused pid is never taken for this process
     started: int = 0
+    # which of the stack's Triton replicas (1..replicas); pid 0: not started (its level)
+    replica: int = 1
 
     def running(self) -> bool:
         """Whether this very process still runs (not merely a process with its pid)."""
-        return pid_alive(self.pid) and self.started in (0, process_start(self.pid))
+        return self.pid > 0 and pid_alive(self.pid) and self.started in (0, process_start(self.pid))
 
 
 @dataclass
@@ -88,6 +94,10 @@ class SandboxState:
     image: str = ""  # the demo model's image in the sandbox registry (ref@digest)
     reference: str = ""  # the package's reference.json: the answers the model must give
     hosted_zone: str = ""
+    # stack -> {"level", "replicas"}: its standby level and the primary's minimum replicas
+    levels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the front door without L7 retries or redispatch: what a DNS router's clients see
+    dns_endpoint: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """The state as JSON."""
@@ -124,14 +134,19 @@ class Sandbox:
             return state
         return None
 
-    def replace_process(self, stack: str, pid: int) -> Component:
-        """Record that `stack`'s Triton now runs as `pid` (re-reading the state first, so that
-        what other processes recorded meanwhile is kept); the updated component."""
+    def replace_process(self, stack: str, pid: int, replica: int = 1) -> Component:
+        """Record that replica `replica` of `stack`'s Triton now runs as `pid` (0: stopped),
+        re-reading the state first, so that what other processes recorded meanwhile is kept;
+        the updated component."""
         state = self.load_state()
         if state is None:
             raise SandboxError("no sandbox is running", fix="exitplan sandbox up")
-        component = next(c for c in state.components if c.kind == "triton" and c.stack == stack)
-        component.pid, component.started = pid, process_start(pid)
+        component = next(
+            c
+            for c in state.components
+            if c.kind == "triton" and c.stack == stack and c.replica == replica
+        )
+        component.pid, component.started = pid, process_start(pid) if pid else 0
         self.save(state)
         return component
 
@@ -164,7 +179,6 @@ class Sandbox:
         reference = packaged.parents[1] / "reference.json"  # beside the package's repository
         state.reference = str(reference) if reference.is_file() else ""
         try:
-            install = triton_install()
             control = self._start_stores(stacks, packaged, state, progress)
             self._start_registry(packaged, state, progress)
             if settings.dns_zone:
@@ -173,9 +187,18 @@ class Sandbox:
                 state.hosted_zone = control.hosted_zone(settings.dns_zone, records)
             backends = []
             for plan in stacks:
-                progress(f"starting Triton for {plan.stack} (model from its own store)")
-                server = self._start_triton(plan, control, install, state)
-                backends.append(Backend(plan.stack, f"127.0.0.1:{server.http_port}", plan.weight))
+                at_rest_count = at_rest(plan.level, plan.replicas)
+                state.levels[plan.stack] = {"level": plan.level, "replicas": plan.replicas}
+                progress(
+                    f"starting {at_rest_count} of {plan.replicas} Triton for {plan.stack} "
+                    f"({plan.level}; model from its own store)"
+                )
+                for replica in range(1, plan.replicas + 1):
+                    port = self._triton_replica(
+                        plan, replica, replica <= at_rest_count, control, state
+                    )
+                    address = f"127.0.0.1:{port}"
+                    backends.append(Backend(server_name(plan.stack, replica), address, plan.weight))
                 progress.advance()
             # Every stack is warmed up (a cold Triton's first requests are slow) and measured;
             # the slowest stack's p99 is the baseline.
@@ -184,7 +207,7 @@ class Sandbox:
             state.baseline_p99_ms = max(
                 baseline_p99_ms(f"http://127.0.0.1:{c.port}", state.model, onnx_path, requests=100)
                 for c in state.components
-                if c.kind == "triton"
+                if c.kind == "triton" and c.running()
             )
             state.server_timeout_ms = max(
                 settings.server_timeout_floor_ms,
@@ -200,9 +223,10 @@ class Sandbox:
                 free_port(),
                 backends,
                 replace(settings.front_door, server_timeout_ms=state.server_timeout_ms),
+                dns_port=free_port(),
             )
             pid = door.start()
-            state.endpoint = door.endpoint
+            state.endpoint, state.dns_endpoint = door.endpoint, door.dns_endpoint
             state.admin_socket = str(door.admin_socket)
             self._record(
                 state,
@@ -318,22 +342,94 @@ class Sandbox:
         python_model(download / state.model, repository, self.triton_env)
         return repository
 
-    def _start_triton(
-        self, plan: StackPlan, control: AwsControlPlane, install: Any, state: SandboxState
-    ) -> TritonServer:
-        workdir = self.root / "stacks" / plan.stack
-        repository = self.download(plan.stack, state, control)
-        server = TritonServer(workdir, repository, free_port(), self.triton_env)
-        pid = server.start(install)
-        self._record(
-            state,
-            Component(
-                f"triton-{plan.stack}", "triton", pid, server.http_port, str(server.log), plan.stack
-            ),
+    def _triton_replica(
+        self,
+        plan: StackPlan,
+        replica: int,
+        start: bool,
+        control: AwsControlPlane,
+        state: SandboxState,
+    ) -> int:
+        """Record one replica of the stack's Triton, started (the model downloaded first,
+        once per stack) or, above its level's count, stopped (pid 0) on a port of its own;
+        the port."""
+        server = self.triton_server(plan.stack, replica, free_port())
+        name = f"triton-{server_name(plan.stack, replica)}"
+        component = Component(
+            name, "triton", 0, server.http_port, str(server.log), plan.stack, replica=replica
         )
-        server.wait_live()
-        server.load(state.model)
-        return server
+        if start:
+            if replica == 1:
+                self.download(plan.stack, state, control)
+            component.pid = server.start(triton_install())
+            self._record(state, component)
+            server.wait_live()
+            server.load(state.model)
+        else:
+            state.components.append(component)
+            self.save(state)
+        return server.http_port
+
+    def triton_server(self, stack: str, replica: int, port: int) -> TritonServer:
+        """Replica `replica` of the stack's Triton (not started): its own folder and log,
+        the stack's one downloaded repository."""
+        stack_dir = self.root / "stacks" / stack
+        workdir = stack_dir if replica == 1 else stack_dir / f"replica-{replica}"
+        return TritonServer(workdir, stack_dir / "repository", port, self.triton_env)
+
+    def scale(self, stack: str, replicas: int, control: AwsControlPlane) -> dict[str, float]:
+        """Start the stack's stopped replicas up to `replicas`, measuring each phase (seconds,
+        summed over the replicas started): `download` (from the stack's own store with its own
+        credentials, only when nothing is downloaded yet; `download_bytes`), `start` (process
+        to live), `load` (the load call until the model is ready). Each start is recorded in
+        the state before it is waited for, so a drill killed meanwhile leaves it stoppable."""
+        state = self.load_state()
+        if state is None:
+            raise SandboxError("no sandbox is running", fix="exitplan sandbox up")
+        phases = dict.fromkeys(("download", "download_bytes", "start", "load", "started"), 0.0)
+        tritons = [c for c in state.components if c.kind == "triton" and c.stack == stack]
+        for component in sorted(tritons, key=lambda c: c.replica)[:replicas]:
+            if component.running():
+                continue
+            server = self.triton_server(stack, component.replica, component.port)
+            if not (server.repository / state.model).is_dir():
+                began = time.monotonic()
+                self.download(stack, state, control)
+                phases["download"] += time.monotonic() - began
+                download = self.root / "stacks" / stack / "download"
+                phases["download_bytes"] += sum(
+                    f.stat().st_size for f in download.rglob("*") if f.is_file()
+                )
+            began = time.monotonic()
+            self.replace_process(stack, server.start(triton_install()), component.replica)
+            server.wait_live()
+            phases["start"] += time.monotonic() - began
+            began = time.monotonic()
+            server.load(state.model)
+            phases["load"] += time.monotonic() - began
+            phases["started"] += 1
+        return {k: round(v, 3) for k, v in phases.items()}
+
+    def shrink(self, stack: str, replicas: int, *, forget_model: bool = False) -> list[str]:
+        """Stop the stack's replicas above `replicas` (recorded stopped: pid 0); with
+        `forget_model`, remove its downloaded model too (a pilot-light standby holds none).
+        The names of the replicas stopped."""
+        state = self.load_state()
+        if state is None:
+            raise SandboxError("no sandbox is running", fix="exitplan sandbox up")
+        extra = [
+            c
+            for c in state.components
+            if c.kind == "triton" and c.stack == stack and c.replica > replicas
+        ]
+        stopped = self._stop_components(extra)
+        for component in extra:
+            self.replace_process(stack, 0, component.replica)
+        if forget_model:
+            stack_dir = self.root / "stacks" / stack
+            for folder in ("repository", "download"):
+                shutil.rmtree(stack_dir / folder, ignore_errors=True)
+        return stopped
 
     def down(self) -> list[str]:
         """Stop every recorded process by pid; returns the names of those that were running."""
@@ -356,7 +452,8 @@ class Sandbox:
         """Stop the recorded processes that still run (never a process that merely reuses a
         recorded pid), then kill what is left of each group: a stuck leader, orphaned stubs."""
         alive = [c for c in components if c.running()]
-        groups = [c.pid for c in components if c in alive or not pid_alive(c.pid)]
+        recorded = [c for c in components if c.pid > 0]  # pid 0: a replica never started
+        groups = [c.pid for c in recorded if c in alive or not pid_alive(c.pid)]
         stop_processes([c.pid for c in alive], groups=groups)
         return [c.name for c in alive]
 

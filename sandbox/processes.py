@@ -26,7 +26,10 @@ STOPPED = frozenset("tT")  # /proc state letters of a stopped thread (job contro
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (and is not a zombie)."""
+    """Whether a process with this pid exists (and is not a zombie); never for pid <= 0,
+    which `kill` reads as a process group (a stopped replica is recorded with pid 0)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

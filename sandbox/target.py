@@ -24,12 +24,15 @@ from model_packaging.publish import newest
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import FrontDoor
+from sandbox.levels import at_rest, level_of, server_name, stack_of
 from sandbox.manager import Component, Sandbox, SandboxState
 from sandbox.processes import signal_and_wait
 from sandbox.stores import EMULATORS
 from sandbox.triton import TritonServer, triton_install
 
 TARGET_LOG = "target.log"
+# What a stack with no Triton running cannot do (a pilot-light standby before a failover).
+STOPPED_OPERATIONS = ("health", "kill", "hang", "resume", "restart", "redeploy", "model_digest")
 
 
 class SandboxTarget:
@@ -56,6 +59,13 @@ class SandboxTarget:
             if fixed:
                 for operation in ("revoke_credentials", "rotate_credentials"):
                     gaps[f"{operation}:{stack}"] = f"{stack}'s store is {store['uri']}: {fixed}"
+        for stack in self.stacks():
+            if not self._component(stack).running() and self.level(stack)["at_rest"] == 0:
+                why = (
+                    f"{stack} is a pilot-light standby: no Triton runs until a failover starts "
+                    f"it (exitplan drill failover --to {stack}, or scale it first)"
+                )
+                gaps.update({f"{op}:{stack}": why for op in STOPPED_OPERATIONS})
         return gaps
 
     def _require(self, operation: str, stack: str) -> None:
@@ -79,13 +89,14 @@ class SandboxTarget:
 
     def _door(self) -> FrontDoor:
         door_info = next(c for c in self.state.components if c.kind == "frontdoor")
-        door = FrontDoor(Path(door_info.log).parent, door_info.port, [])
+        dns_port = int(self.state.dns_endpoint.rpartition(":")[2] or 0) or None
+        door = FrontDoor(Path(door_info.log).parent, door_info.port, [], dns_port=dns_port)
         door.admin_socket = Path(self.state.admin_socket)
         return door
 
     def stacks(self) -> list[str]:
         """The stacks behind the front door."""
-        return [c.stack for c in self.state.components if c.kind == "triton"]
+        return [c.stack for c in self.state.components if c.kind == "triton" and c.replica == 1]
 
     def endpoint(self) -> str:
         """The front door's URL."""
@@ -116,15 +127,15 @@ class SandboxTarget:
         return "sha256:" + hashlib.sha256(self.model_file(stack).read_bytes()).hexdigest()
 
     def weights(self) -> dict[str, int]:
-        """The front door's weight per stack."""
-        return self._door().weights()
+        """The front door's weight per stack (its first replica's: all of them share it)."""
+        return {s: w for s, w in self._door().weights().items() if stack_of(s) == s}
 
     def set_weights(self, weights: dict[str, int]) -> None:
         """Set every given stack's weight through HAProxy's runtime API (no reload)."""
         door = self._door()
         for stack, weight in weights.items():
-            self._component(stack)
-            door.set_weight(stack, weight)
+            for replica in self._replicas(stack):
+                door.set_weight(server_name(stack, replica.replica), weight)
         self._log("set_weights", weights=weights)
 
     def in_rotation(self, stack: str) -> bool:
@@ -137,6 +148,9 @@ class SandboxTarget:
         crashes; killing the server alone would leave an orphan stub behind); returns once
         every process of the group is gone."""
         self._signal(stack, signal.SIGKILL, group=True)
+        for replica in self._replicas(stack)[1:]:  # a hot stack's other replicas die with it
+            if replica.running():
+                signal_and_wait(replica.pid, signal.SIGKILL, group=True)
         self._log("kill", stack=stack)
 
     def hang(self, stack: str) -> None:
@@ -207,16 +221,17 @@ class SandboxTarget:
         API (`inference_stats.success.count`, what `nv_inference_request_success` counts; the
         sandbox runs Triton without its metrics port); a stack that does not answer within a
         second makes the whole count None."""
-        counts = {}
-        for stack in self.stacks():
-            port = self._component(stack).port
-            url = f"http://127.0.0.1:{port}/v2/models/{self.state.model}/stats"
+        counts = dict.fromkeys(self.stacks(), 0)
+        for replica in (c for c in self.state.components if c.kind == "triton" and c.running()):
+            url = f"http://127.0.0.1:{replica.port}/v2/models/{self.state.model}/stats"
             try:
                 with urllib.request.urlopen(url, timeout=1) as response:
                     stats = json.loads(response.read())["model_stats"]
             except (urllib.error.URLError, OSError, ValueError, KeyError):
                 return None
-            counts[stack] = sum(int(m["inference_stats"]["success"]["count"]) for m in stats)
+            counts[replica.stack] += sum(
+                int(m["inference_stats"]["success"]["count"]) for m in stats
+            )
         return counts
 
     def store_newest(self, stack: str) -> float | None:
@@ -240,3 +255,55 @@ class SandboxTarget:
         server.wait_live()
         server.load(self.state.model)
         self._log("restart", stack=stack, pid=component.pid)
+
+    def _replicas(self, stack: str) -> list[Component]:
+        """The stack's Triton replicas, first to last (stopped ones included)."""
+        self._component(stack)
+        found = [c for c in self.state.components if c.kind == "triton" and c.stack == stack]
+        return sorted(found, key=lambda c: c.replica)
+
+    def level(self, stack: str) -> dict[str, Any]:
+        """The stack's standby level (`primary` for a primary), the replicas it must run to
+        carry the primary's load, how many run at rest and how many run now."""
+        recorded = self.state.levels.get(stack, {"level": "primary", "replicas": 1})
+        running = sum(c.running() for c in self._replicas(stack))
+        level, replicas = recorded["level"], int(recorded["replicas"])
+        return {
+            "level": level,
+            "replicas": replicas,
+            "at_rest": at_rest(level, replicas),
+            "running": running,
+        }
+
+    def scale(self, stack: str, replicas: int | None = None) -> dict[str, float]:
+        """Start the stack's stopped Tritons up to `replicas` (default: the primary's
+        minimum), downloading the model from the stack's own store with its own credentials
+        when none is there yet (pilot-light); the seconds of each phase (`Sandbox.scale`)."""
+        wanted = self.level(stack)["replicas"] if replicas is None else replicas
+        phases = self.sandbox.scale(stack, wanted, self._control())
+        self._reload()
+        self._log("scale", stack=stack, replicas=wanted, phases=phases)
+        return phases
+
+    def set_level(self, stack: str, level: str | None = None) -> list[str]:
+        """Run what `level` (default: the stack's own) runs at rest: stop the Tritons above
+        its count, start those below it, and (pilot-light) remove the downloaded model, so a
+        failover downloads it again; the replicas stopped."""
+        own = self.level(stack)
+        count = at_rest(level_of(level or own["level"]), own["replicas"])
+        stopped = self.sandbox.shrink(stack, count, forget_model=count == 0)
+        if count:
+            self.sandbox.scale(stack, count, self._control())
+        self._reload()
+        self._log("set_level", stack=stack, level=level or own["level"], stopped=stopped)
+        return stopped
+
+    def dns_endpoint(self) -> str:
+        """The front door with no L7 retry and no redispatch: a failed request fails, as for
+        a client a DNS router sent to a dead stack ('' for a sandbox started without it)."""
+        return self.state.dns_endpoint
+
+    def _reload(self) -> None:
+        state = self.sandbox.load_state()
+        if state is not None:
+            self.state = state

@@ -1,4 +1,4 @@
-"""`exitplan drill exit-plan|rollback|report`."""
+"""`exitplan drill exit-plan|failover|rollback|report`."""
 
 from __future__ import annotations
 
@@ -148,6 +148,97 @@ def drill_exit_plan(
         raise typer.Exit(1)
 
 
+@drill_app.command("failover")
+def drill_failover(
+    source: Annotated[str, typer.Option("--from", help="The primary to kill.")],
+    dest: Annotated[str, typer.Option("--to", help="Its standby (another provider).")],
+    level: Annotated[
+        str | None,
+        typer.Option("--level", help="hot, warm or pilot-light (default: the standby's own)."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="The model the stacks serve (checked).")
+    ] = None,
+    rate: Annotated[float, typer.Option("--rate", min=1, help="Load, requests/s.")] = 50,
+    router: Annotated[
+        str,
+        typer.Option(
+            "--router",
+            help="frontdoor (L7 retries and redispatch) or dns (none: failures show as a DNS "
+            "router's clients see them).",
+        ),
+    ] = "frontdoor",
+    hold: Annotated[
+        float, typer.Option("--hold", min=0.5, help="Seconds of baseline and after rotation.")
+    ] = 3,
+    target: Annotated[str, typer.Option("--target", help="sandbox (live is refused).")] = (
+        "sandbox"
+    ),
+    dry: Annotated[bool, typer.Option("--dry", help="Print every step; change nothing.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder for journal and report.")
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Unplanned failover under load: SIGKILL --from's Triton, do what --to's standby level
+    requires (pilot-light: start, download, load; warm: scale), join the rotation; measure
+    every phase from the kill, and the achievable RTO (measured + the catalog's estimates of
+    what the sandbox cannot reproduce). Rolled back at the end (primary restarted, weights and
+    the standby's level restored). Exit 1 when the standby never served all traffic correctly,
+    2 on bad input or while another run holds the target's lock."""
+    import datetime as dt
+
+    from runbooks.drills.canary import steps_text
+    from runbooks.drills.failover import FailoverOptions, planned_steps, run_failover, validate
+    from runbooks.drills.lock import TargetLock
+    from runbooks.reports.failover import write_report
+
+    if target == "live":
+        raise typer.BadParameter(
+            "the failover drill SIGKILLs the primary and scales the standby: on live stacks it "
+            "would be a real outage; rehearse it on the sandbox",
+            param_hint="--target",
+        )
+    options = FailoverOptions(source, dest, level, model, rate, router, hold)
+    proj = project_of(project)
+    validate(proj, options)
+    drill_target = _drill_target(proj, target, source, dest)
+    if dry:
+        from runbooks.targets.target import ScalableTarget
+
+        own = drill_target.level(dest)["level"] if isinstance(drill_target, ScalableTarget) else "?"
+        steps = planned_steps(options, level or own, drill_target.weights())
+        if as_json:
+            print_json("drill.failover", {"dry": True, "steps": steps})
+        else:
+            render.out.print(steps_text(steps))
+        return
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = out or proj.root / ".exitplan" / "drills" / f"{stamp}-failover-{source}-to-{dest}"
+    command = f"drill failover --from {source} --to {dest}"
+    with TargetLock(target, proj.root, command), display(enabled=not as_json) as progress:
+        try:
+            journal = run_failover(proj, drill_target, options, folder / "journal.json", progress)
+        finally:
+            if (folder / "journal.json").exists():
+                from runbooks.reports.journal import Journal
+
+                written = Journal.load(folder / "journal.json")
+                write_report(written.data, folder)
+                _tell_what_is_left(written)
+                if as_json:
+                    print_json("drill.failover", _run_json(written))
+    if not as_json:
+        verdict = journal.exitplan["verdict"]
+        render.out.print(
+            f"{'PASSED' if verdict['passed'] else 'FAILED'}: {verdict['summary']}\n"
+            f"report: {folder / 'report.html'}"
+        )
+    if not journal.exitplan["verdict"]["passed"]:
+        raise typer.Exit(1)
+
+
 def _tell_what_is_left(journal: Journal) -> None:
     """After a drill that did not complete (its own rollback failed too), name the changes
     still on the target and the command that undoes them."""
@@ -193,6 +284,7 @@ def drill_rollback(
     exit 2 while another run (the drill itself, a chaos run) holds it; the lock of a drill that
     was killed is taken over."""
     from runbooks.drills.exit_plan import restore
+    from runbooks.drills.failover import restore_failover
     from runbooks.drills.lock import TargetLock
     from runbooks.reports.journal import Journal
 
@@ -201,7 +293,8 @@ def drill_rollback(
     proj = project_of(project)
     with TargetLock(ep["target"], proj.root, f"drill rollback {journal_path}"):
         drill_target = _drill_target(proj, ep["target"], ep["from"], ep["to"])
-        done = restore(drill_target, journal)
+        undo = restore_failover if ep.get("drill") == "failover" else restore
+        done = undo(drill_target, journal)
     if as_json:
         print_json("drill.rollback", {"journal": str(journal_path), "restored": done})
     else:
@@ -214,8 +307,11 @@ def drill_report(
     as_json: JsonOption = False,
 ) -> None:
     """Render report.md and a self-contained report.html from a journal."""
-    from runbooks.reports.drill import write_report
+    from runbooks.reports import drill, failover
     from runbooks.reports.journal import Journal
 
-    md, html = write_report(Journal.load(journal_path).data, journal_path.parent)
+    journal = Journal.load(journal_path)
+    failed_over = journal.exitplan.get("drill") == "failover"
+    write_report = failover.write_report if failed_over else drill.write_report
+    md, html = write_report(journal.data, journal_path.parent)
     print_written("drill.report", md, html, as_json=as_json)

@@ -87,13 +87,16 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
             render.out.print("no sandbox is running (exitplan sandbox up)")
         return
     target = SandboxTarget(sandbox)
+    levels = {stack: target.level(stack) for stack in target.stacks()}
     health = {
         stack: {
-            "ready": target.health(stack),
-            "digest": target.model_digest(stack),
+            "ready": bool(levels[stack]["running"]) and target.health(stack),
+            # a pilot-light standby has no model until a failover downloads it
+            "digest": target.model_digest(stack) if levels[stack]["running"] else "",
             "weight": weight,
             "credentials": target.credential_state(stack)["status"],
             "store": target.state.stores[stack]["uri"],
+            **levels[stack],
         }
         for stack, weight in target.weights().items()
     }

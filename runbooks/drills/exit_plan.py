@@ -28,7 +28,7 @@ from runbooks.errors import DrillCheckFailed, DrillInterrupted, RunbookError
 from runbooks.load import generator as loadgen
 from runbooks.load.background import BackgroundLoad, window_summary
 from runbooks.reports.journal import Journal
-from runbooks.targets.target import Need, Target, missing, require
+from runbooks.targets.target import Need, ScalableTarget, Target, missing, require
 
 SETTLE_S = 0.5  # after a weight change, before the gate's window opens
 LOAD_MARGIN_S = 4.0
@@ -211,6 +211,7 @@ def run_exit_plan(
     UnsupportedOperation before anything changes when the target lacks an operation,
     DrillCheckFailed after a failed check or gate (rolled back), DrillInterrupted after Ctrl-C
     (rolled back)."""
+    scaled = scale_standby(target, options.dest)
     checks = preflight(project, target, options)
     before = target.weights()
     dest_stack = project.stack(options.dest)
@@ -230,8 +231,13 @@ def run_exit_plan(
             "cost_per_hour": _cost(project, options),
             "checks": [c.__dict__ for c in checks],
             "revoke_skipped": revoke_gap(target, options),
+            "scaled_first": scaled,
         },
     )
+    if scaled is not None:
+        journal.change(
+            "level", f"scaled {options.dest} up from {scaled['level']}", stack=options.dest
+        )
     failed = [c for c in checks if not c.passed]
     if failed:
         journal.finish("failed", False, f"pre-flight failed: {failed[0].name}")
@@ -270,6 +276,20 @@ def run_exit_plan(
     _conclude(journal, options)
     progress.done()
     return journal
+
+
+def scale_standby(target: Target, stack: str) -> dict[str, Any] | None:
+    """A standby that runs fewer Tritons than the primary's minimum (pilot-light: none) is
+    scaled first, the drill's first measured phase: its level and each phase's seconds; None
+    when nothing had to start (or the target has no levels)."""
+    if not isinstance(target, ScalableTarget) or stack not in target.stacks():
+        return None  # an unknown stack is the pre-flight's to refuse
+    level = target.level(stack)
+    if level["running"] >= level["replicas"]:
+        return None
+    began = time.monotonic()
+    phases = target.scale(stack)
+    return {"level": level["level"], "seconds": round(time.monotonic() - began, 3), **phases}
 
 
 def _conclude(journal: Journal, options: ExitPlanOptions) -> None:
@@ -661,6 +681,18 @@ def restore(target: Target, journal: Journal) -> list[str]:
         for change in weights:
             change["restored"] = True
         done.append(f"weights {original}")
+    for change in [c for c in changes if c["what"] == "level" and not c["restored"]]:
+        scalable = target if isinstance(target, ScalableTarget) else None
+        if scalable is None:
+            raise RunbookError(f"the {target.kind} target has no standby levels to restore")
+        journal.activity(
+            f"return {change['stack']} to its level",
+            "action",
+            partial(scalable.set_level, change["stack"]),
+            rollback=True,
+        )
+        change["restored"] = True
+        done.append(f"{change['stack']} back to its level")
     journal.save()
     if failed is not None:
         raise failed

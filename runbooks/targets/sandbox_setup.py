@@ -127,7 +127,15 @@ def start_sandbox(
     if router:
         settings = replace(settings, dns_zone=router.zone, dns_name=spec.dns_name)
     plans = [
-        StackPlan(s.name, store_scheme(s), weights[s.name], s.spec.model_repository) for s in loaded
+        StackPlan(
+            s.name,
+            store_scheme(s),
+            weights[s.name],
+            s.spec.model_repository,
+            s.standby.level if s.standby else "primary",
+            s.spec.triton.min_replicas,  # a standby's spec is its primary's service
+        )
+        for s in loaded
     ]
     return sandbox_for(project).up(
         plans,

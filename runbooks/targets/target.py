@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from runbooks.errors import RunbookError, UnsupportedOperation
 
@@ -121,6 +121,30 @@ class Target(Protocol):
         """When the newest object of the stack's model store was written (Unix time), or None
         where the target cannot read the store: a standby's replicated store lags its primary's
         by the difference (the drill's RPO)."""
+        ...
+
+
+@runtime_checkable
+class ScalableTarget(Target, Protocol):
+    """A target whose stacks run at a standby level it can change (the sandbox): what an
+    unplanned failover and a drill towards a pilot-light standby need."""
+
+    def level(self, stack: str) -> dict[str, Any]:
+        """`{"level", "replicas", "at_rest", "running"}`: the stack's standby level, the
+        replicas it must run to carry the primary's load, how many run at rest and now."""
+        ...
+
+    def scale(self, stack: str, replicas: int | None = None) -> dict[str, float]:
+        """Start the stack's stopped replicas up to `replicas` (default: the primary's
+        minimum); the measured seconds of each phase (download, start, load)."""
+        ...
+
+    def set_level(self, stack: str, level: str | None = None) -> list[str]:
+        """Run what `level` (default: the stack's own) runs at rest; the replicas stopped."""
+        ...
+
+    def dns_endpoint(self) -> str:
+        """The router without L7 retries or redispatch (what a DNS router's clients see)."""
         ...
 
 

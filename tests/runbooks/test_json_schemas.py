@@ -283,10 +283,17 @@ def test_sandbox_up_status_and_down(project: Project, monkeypatch: pytest.Monkey
             super().__init__()
             self.state = state
 
+        def level(self, stack: str) -> dict[str, object]:
+            level = "primary" if stack == "aws-primary" else "pilot-light"
+            running = int(level == "primary")
+            return {"level": level, "replicas": 1, "at_rest": running, "running": running}
+
     monkeypatch.setattr(sandbox_setup, "sandbox_for", lambda _project: Running())
     monkeypatch.setattr(sandbox_setup, "SandboxTarget", Target)
     status = invoke("sandbox", "status", *where)
     assert status["running"] is True and status["stacks"]["gcp-standby"]["weight"] == 0
+    standby = status["stacks"]["gcp-standby"]
+    assert (standby["level"], standby["running"], standby["digest"]) == ("pilot-light", 0, "")
 
 
 def test_load(server: Server, tmp_path: Path) -> None:  # noqa: F811
