@@ -18,6 +18,7 @@ from runbooks.commands import (
     chaos,
     cost,
     drill,
+    inventory,
     package,
     policy,
     sandbox,
@@ -52,6 +53,7 @@ app.add_typer(policy.policy_app, name="policy")
 app.add_typer(scorecard.scorecard_app, name="scorecard")
 app.add_typer(alerts.alerts_app, name="alerts")
 app.add_typer(cost.cost_app, name="cost")
+app.add_typer(inventory.inventory_app, name="inventory")
 
 
 def interrupt_on_termination() -> None:
