@@ -24,6 +24,7 @@ from runbooks.commands import (
     sandbox,
     scorecard,
     stacks,
+    tabletop,
 )
 from runbooks.errors import RunbookError
 from sandbox.errors import SandboxError
@@ -54,6 +55,7 @@ app.add_typer(scorecard.scorecard_app, name="scorecard")
 app.add_typer(alerts.alerts_app, name="alerts")
 app.add_typer(cost.cost_app, name="cost")
 app.add_typer(inventory.inventory_app, name="inventory")
+app.add_typer(tabletop.tabletop_app, name="tabletop")
 
 
 def interrupt_on_termination() -> None:

@@ -1,0 +1,234 @@
+"""`exitplan tabletop run|template|facts`: war-room rehearsals of an exit, with the project's
+live facts, judged into After-Action Report minutes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from runbooks import render
+from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+
+if TYPE_CHECKING:
+    from runbooks.rehearsal.tabletop import Scenario
+    from runbooks.rehearsal.tabletop_facts import ProjectFacts
+
+tabletop_app = typer.Typer(
+    help="Tabletop rehearsals: timed injects, live facts, judged minutes.", no_args_is_help=True
+)
+
+ScenarioArgument = Annotated[
+    Path, typer.Argument(help="Scenario file (YAML; see examples/tabletop/).", dir_okay=False)
+]
+InventoryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--inventory",
+        help="Inventory (CSV or YAML) for the exit clause, export "
+        "path, owner, escalation and RTO target.",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+JournalsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--journals",
+        help="Folder holding drills/*/journal.json (default: the project's .exitplan).",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+
+
+def _facts_of(
+    scenario: Scenario, project: Path | None, inventory: Path | None, journals: Path | None
+) -> ProjectFacts:
+    from runbooks.rehearsal.tabletop_facts import FACTS, ProjectFacts, Where
+
+    scenario.check_facts(set(FACTS))
+    where = Where(
+        project_of(project),
+        scenario.service,
+        scenario.primary,
+        scenario.standby,
+        inventory,
+        journals,
+        str(scenario.path),
+    )
+    return ProjectFacts(where)
+
+
+@tabletop_app.command("run")
+def tabletop_run(
+    scenario_file: ScenarioArgument,
+    answers_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--answers",
+            help="Answers file (exitplan tabletop template); without "
+            "it, the rehearsal runs live in this terminal.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    inventory: InventoryOption = None,
+    journals: JournalsOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder for the minutes (default: .exitplan/tabletop/<time>-<scenario>).",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    min_score: Annotated[
+        float | None,
+        typer.Option(
+            "--min-score",
+            min=0,
+            max=1,
+            help="Exit 1 when the score (covered ÷ expected actions) is below this.",
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a rehearsal: each inject on the exercise clock, its situation with the project's
+    live facts, each role's question; the answers (from --answers, or typed live), a decision
+    and an owner per inject, action items. Steps an inject names (`exitplan drill exit-plan
+    --dry`) run in-process. Writes minutes.md, minutes.html, minutes.json (an After-Action
+    Report: timeline, answers by role, decisions, time to decision, strengths, gaps, the
+    Improvement Plan, the score) and answers.yaml (to replay it) into --out."""
+    from components.errors import InputError
+    from runbooks.rehearsal.minutes import minutes_data, write_minutes
+    from runbooks.rehearsal.tabletop import load_scenario
+    from runbooks.rehearsal.tabletop_answers import dump, load_answers
+    from runbooks.rehearsal.tabletop_judge import judge
+    from runbooks.rehearsal.tabletop_session import Session
+    from runbooks.rehearsal.tabletop_step import run_step
+
+    scenario = load_scenario(scenario_file)
+    if answers_file is None and (as_json or not sys.stdin.isatty()):
+        why = "--json prints one object" if as_json else "stdin is not a terminal"
+        raise InputError(
+            f"no --answers, and the rehearsal cannot run live: {why}",
+            field="--answers",
+            fix="pass --answers FILE (exitplan tabletop "
+            f"template {scenario_file} > answers.yaml), or run it in a terminal",
+        )
+    facts = _facts_of(scenario, project, inventory, journals)
+    used = [facts.get(name) for name in scenario.facts_used()]
+    values = {f.name: f.value for f in used}
+    if answers_file is not None:
+        answers = load_answers(answers_file, scenario)
+    else:
+        answers = Session(scenario, values, render.out).run()
+    steps = {}
+    for inject in scenario.injects:
+        if inject.step:
+            dest = facts.standby.name if facts.standby else ""
+            steps[inject.id] = run_step(
+                facts.project, inject.id, inject.step, facts.primary.name, dest
+            )
+    result = judge(scenario, answers, values)
+    data = minutes_data(scenario, answers, result, used, steps, min_score)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = out or facts.project.root / ".exitplan" / "tabletop" / f"{stamp}-{scenario.name}"
+    files = write_minutes(folder, data, dump(scenario, answers))
+    if as_json:
+        print_json("tabletop.run", {**data, "files": files})
+    else:
+        _summary(data, files)
+    if data["passed"] is False:
+        raise typer.Exit(1)
+
+
+def _summary(data: dict[str, Any], files: dict[str, str]) -> None:
+    from runbooks.rehearsal.minutes import headline
+    from runbooks.rehearsal.tabletop import duration_text
+
+    render.out.print(f"[bold]{escape(headline(data))}[/]")
+    table = Table("time", "inject", "decision", "owner", "to decide", **render.COMPACT)
+    for i in data["timeline"]:
+        decision = i["decision"] or {}
+        seconds = i["time_to_decision_s"]
+        table.add_row(
+            i["time"],
+            escape(i["title"]),
+            escape(decision.get("text", "none")),
+            escape(decision.get("owner", "-")),
+            "-" if seconds is None else duration_text(seconds),
+        )
+    render.out.print(table)
+    for gap in data["gaps"]:
+        render.out.print(f"[yellow]gap[/] {gap['inject']}: {escape(gap['text'])}")
+    render.out.print(f"wrote {files['markdown']}, {files['html']} and {files['json']}")
+
+
+@tabletop_app.command("template")
+def tabletop_template(
+    scenario_file: ScenarioArgument,
+    inventory: InventoryOption = None,
+    journals: JournalsOption = None,
+    project: ProjectOption = None,
+) -> None:
+    """Print an answers file for the scenario (YAML): every inject and role's prompt, with
+    the live facts filled in, and empty answers for the facilitator to fill."""
+    from runbooks.rehearsal.tabletop import load_scenario
+    from runbooks.rehearsal.tabletop_answers import template
+
+    scenario = load_scenario(scenario_file)
+    facts = _facts_of(scenario, project, inventory, journals)
+    typer.echo(template(scenario, facts.values(scenario.facts_used())), nl=False)
+
+
+@tabletop_app.command("facts")
+def tabletop_facts(
+    service: Annotated[
+        str | None,
+        typer.Option(
+            "--service", help="The service (default: the first primary's).", show_default=False
+        ),
+    ] = None,
+    standby: Annotated[
+        str | None,
+        typer.Option(
+            "--standby",
+            help="Its standby stack (default: the router's failover "
+            "secondary, else its first standby).",
+            show_default=False,
+        ),
+    ] = None,
+    inventory: InventoryOption = None,
+    journals: JournalsOption = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every fact a scenario may name as `{{ fact }}`, with its current value and where it
+    comes from."""
+    from runbooks.rehearsal.tabletop_facts import FACTS, ProjectFacts, Where
+
+    proj = project_of(project)
+    name = service or next(
+        s.spec.name for s in map(proj.stack, proj.stack_names()) if s.kind == "service"
+    )
+    facts = ProjectFacts(Where(proj, name, None, standby, inventory, journals, "--service"))
+    rows = [facts.get(n) for n in FACTS]
+    if as_json:
+        print_json("tabletop.facts", {"service": name, "facts": [f.as_dict() for f in rows]})
+        return
+    notes = render.Footnotes()
+    table = Table("fact", "value", "source", **render.COMPACT)
+    for f in rows:
+        table.add_row(f.name, escape(f.value), notes.cell(f.source, 30))
+    render.out.print(table)
+    notes.print()

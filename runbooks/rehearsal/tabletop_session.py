@@ -1,0 +1,127 @@
+"""A rehearsal run live in a terminal: each inject on the exercise clock with its situation,
+each role's question, what they answered (the expected actions it covers, when), a decision
+with an owner, and the action items agreed. What is typed is checked as it is typed (an
+unknown action id or a time before the inject is asked again) and becomes an answers file's
+content, read by the same checks as `--answers` (`answers_from`).
+
+The clock: a time defaults to the inject's time plus the minutes the room has spent on it
+(the wall clock since the inject was shown); the facilitator may type another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.prompt import Prompt
+from rich.rule import Rule
+
+from components.catalog import today
+from components.errors import InputError
+from runbooks.rehearsal.tabletop import Inject, Scenario, clock, fill, parse_clock
+from runbooks.rehearsal.tabletop_answers import Answers, answers_from
+from runbooks.rehearsal.tabletop_judge import DUE_DAYS
+
+SOURCE = "interactive session"
+
+
+class Session:
+    """One facilitator at one terminal."""
+
+    def __init__(self, scenario: Scenario, values: dict[str, str], console: Console) -> None:
+        self.scenario, self.values, self.console = scenario, values, console
+        self.shown_at = time.monotonic()
+
+    def ask(self, prompt: str, default: str = "") -> str:
+        """A line typed at the terminal (`default` on a bare Enter)."""
+        return Prompt.ask(
+            prompt, console=self.console, default=default, show_default=bool(default)
+        ).strip()
+
+    def ask_valid(self, prompt: str, check: Callable[[str], Any], default: str = "") -> str:
+        """A line that `check` accepts; its error is shown and the line asked again."""
+        while True:
+            text = self.ask(prompt, default)
+            try:
+                check(text)
+            except (InputError, ValueError) as exc:
+                self.console.print(f"[red]{escape(str(exc).splitlines()[0])}[/]; again")
+                continue
+            return text
+
+    def now(self, inject: Inject) -> str:
+        """The exercise clock now: the inject's time plus the whole minutes spent on it."""
+        minutes = int((time.monotonic() - self.shown_at) // 60)
+        return clock(inject.time_s + 60 * minutes)
+
+    def run(self) -> Answers:
+        """Every inject in turn; the answers, checked."""
+        s = self.scenario
+        self.console.print(Rule(f"[bold]{escape(s.title)}[/]"))
+        if s.summary:
+            self.console.print(escape(fill(s.summary, self.values)))
+        people = {role: self.ask(f"Who plays {role}?") for role in s.roles}
+        injects = [self.inject(inject) for inject in s.injects]
+        data = {"scenario": s.name, "participants": people, "injects": injects}
+        return answers_from(data, s, SOURCE)
+
+    def inject(self, inject: Inject) -> dict[str, Any]:
+        """One inject shown and answered."""
+        self.shown_at = time.monotonic()
+        self.console.print(Rule(f"[bold]{inject.clock}[/] {escape(inject.title)}"))
+        self.console.print(Panel(escape(fill(inject.situation, self.values)), title="situation"))
+        ids = [a.id for a in inject.expected]
+        answers = []
+        for role, question in inject.questions.items():
+            self.console.print(f"[bold cyan]{role}[/]: {escape(fill(question, self.values))}")
+            text = self.ask(f"{role} answers")
+            if not text:
+                continue
+            covers = self.ask_valid(
+                f"covers which expected actions ({', '.join(ids)})", lambda t: _ids(t, ids)
+            )
+            when = self.ask_valid("decided at", lambda t: _at(t, inject), self.now(inject))
+            answers.append(
+                {"role": role, "answer": text, "covers": _ids(covers, ids), "decided_at": when}
+            )
+        item: dict[str, Any] = {"id": inject.id, "answers": answers, "action_items": []}
+        decision = self.ask("Decision (Enter: none)")
+        if decision:
+            item["decision"] = decision
+            item["owner"] = self.ask_valid("Owner of the decision", _required)
+            item["decided_at"] = self.ask_valid(
+                "decided at", lambda t: _at(t, inject), self.now(inject)
+            )
+        while action := self.ask("Action item (Enter: no more)"):
+            due = (today() + dt.timedelta(days=DUE_DAYS)).isoformat()
+            item["action_items"].append(
+                {
+                    "action": action,
+                    "owner": self.ask_valid("owner", _required),
+                    "due": self.ask_valid("due", dt.date.fromisoformat, due),
+                }
+            )
+        return item
+
+
+def _ids(text: str, ids: list[str]) -> list[str]:
+    chosen = [t.strip() for t in text.replace(",", " ").split() if t.strip()]
+    unknown = [t for t in chosen if t not in ids]
+    if unknown:
+        raise ValueError(f"no expected action {unknown[0]!r} here (use: {', '.join(ids)})")
+    return chosen
+
+
+def _at(text: str, inject: Inject) -> None:
+    if parse_clock(text, "", "decided at") < inject.time_s:
+        raise ValueError(f"{text} is before the inject ({inject.clock})")
+
+
+def _required(text: str) -> None:
+    if not text:
+        raise ValueError("required")
