@@ -220,7 +220,8 @@ def headline(data: dict[str, Any]) -> str:
     line = f"score {data['covered']}/{data['expected']} ({data['score']:.0%})"
     if data["min_score"] is not None:
         line += f", {'at or above' if data['passed'] else 'below'} {data['min_score']:.0%}"
-    return line + f", {len(data['gaps'])} gaps"
+    gaps = len(data["gaps"])
+    return line + f", {gaps} gap{'' if gaps == 1 else 's'}"
 
 
 def markdown(data: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ and the empty one `exitplan tabletop template` prints for a facilitator to fill 
     participants: {incident-commander: "A. Ng", legal: "R. Diaz"}   # who played each role
     injects:
       - id: vendor-warning
-        time: T+0                      # time, title, expected: for the reader (not read back)
+        time: T+0                      # time, title, situation, expected: not read back
         answers:
           - role: legal
             prompt: ...                # the question, for the reader (not read back)
@@ -44,11 +44,13 @@ from runbooks.rehearsal.tabletop import (
     read_yaml,
 )
 
-# time, title and expected are written by the template for the reader, not read back.
+# time, title, situation and expected are written by the template for the reader, not read
+# back.
 INJECT_KEYS = {
     "id",
     "time",
     "title",
+    "situation",
     "expected",
     "answers",
     "decision",
@@ -115,6 +117,7 @@ def template(scenario: Scenario, facts: dict[str, str]) -> str:
                 "id": inject.id,
                 "time": inject.clock,
                 "title": inject.title,
+                "situation": fill(inject.situation, facts),
                 "expected": {a.id: f"{a.role}: {fill(a.action, facts)}" for a in inject.expected},
                 "answers": [
                     {

@@ -65,7 +65,10 @@ class Session:
         self.console.print(Rule(f"[bold]{escape(s.title)}[/]"))
         if s.summary:
             self.console.print(escape(fill(s.summary, self.values)))
-        people = {role: self.ask(f"Who plays {role}?") for role in s.roles}
+        people = {
+            role: self.ask(f"Who plays {role}" + (f" ({escape(what)})?" if what else "?"))
+            for role, what in s.roles.items()
+        }
         injects = [self.inject(inject) for inject in s.injects]
         data = {"scenario": s.name, "participants": people, "injects": injects}
         return answers_from(data, s, SOURCE)
