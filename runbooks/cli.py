@@ -21,6 +21,7 @@ from runbooks.commands import (
     inventory,
     package,
     policy,
+    runbook,
     sandbox,
     scorecard,
     stacks,
@@ -56,6 +57,7 @@ app.add_typer(alerts.alerts_app, name="alerts")
 app.add_typer(cost.cost_app, name="cost")
 app.add_typer(inventory.inventory_app, name="inventory")
 app.add_typer(tabletop.tabletop_app, name="tabletop")
+app.add_typer(runbook.runbook_app, name="runbook")
 
 
 def interrupt_on_termination() -> None:
