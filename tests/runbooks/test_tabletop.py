@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -170,6 +170,38 @@ def test_an_inject_runs_the_exit_plan_drill_dry_and_its_steps_reach_the_minutes(
     assert step["steps"] == planned_steps(ExitPlanOptions("aws-primary", "gcp-standby"), weights)
     assert "not checked" in step["basis"]  # no sandbox here: the minutes say so
     assert step["steps"][-1] in (tmp_path / "m" / "minutes.md").read_text()
+
+
+class RunningSandbox:
+    """A stand-in for the running sandbox at its edge: its weights and what it cannot do."""
+
+    kind = "sandbox"
+    unsupported: ClassVar[dict[str, str]] = {
+        "revoke_credentials:aws-primary": "the stand-in cannot revoke keys"
+    }
+
+    def weights(self) -> dict[str, int]:
+        """The front door's weights now."""
+        return {"aws-primary": 90, "gcp-standby": 10}
+
+
+def test_on_a_running_sandbox_the_step_plans_from_its_weights_and_capabilities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from runbooks.drills.exit_plan import ExitPlanOptions, planned_steps
+    from runbooks.rehearsal.tabletop import Step
+    from runbooks.rehearsal.tabletop_step import run_step
+    from runbooks.targets import target
+
+    monkeypatch.setattr(target, "target_for", lambda *_, **__: RunningSandbox())
+    run = run_step(Project(ROOT), "i", Step("exit-plan"), "aws-primary", "gcp-standby")
+    assert run.basis.startswith("the running sandbox")
+    assert run.figures["weights_before"] == RunningSandbox().weights()
+    assert run.figures["vendor_exit"] == "skipped: the stand-in cannot revoke keys"
+    options = ExitPlanOptions("aws-primary", "gcp-standby")
+    reason = RunningSandbox.unsupported["revoke_credentials:aws-primary"]
+    assert list(run.steps) == planned_steps(options, RunningSandbox().weights(), reason)
+    assert any("NOT revoking aws-primary's credentials" in step for step in run.steps)
 
 
 def test_template_prints_every_prompt_with_live_facts_and_empty_answers(tmp_path: Path) -> None:
