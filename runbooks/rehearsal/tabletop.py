@@ -1,5 +1,9 @@
 """Tabletop scenarios: a master scenario events list (HSEEP's MSEL) of timed injects, read and
-checked from YAML.
+checked from YAML. The shape follows FEMA's Homeland Security Exercise and Evaluation Program
+(https://www.fema.gov/emergency-managers/national-preparedness/exercises/hseep): MSEL templates
+list, per inject, the expected outcome and the most minutes its discussion may take
+(`decide_within` here); the After-Action Report ends in an Improvement Plan of corrective
+actions with an owner and a completion date (`tabletop_judge`, `minutes`).
 
 A scenario file:
 
