@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from components.catalog.clouds import facts
 from components.stack_config import Project
@@ -211,35 +211,43 @@ def run_exit_plan(
     UnsupportedOperation before anything changes when the target lacks an operation,
     DrillCheckFailed after a failed check or gate (rolled back), DrillInterrupted after Ctrl-C
     (rolled back)."""
-    scaled = scale_standby(target, options.dest)
-    checks = preflight(project, target, options)
-    before = target.weights()
+    title = f"{options.source} -> {options.dest}"
+    # A standby short of replicas (pilot-light) is scaled before the pre-flight: its journal
+    # is opened first, so a run killed while scaling is rolled back from it too.
+    short = short_of_replicas(target, options.dest)
+    named = {"from": options.source, "to": options.dest, "target": target.kind}
+    journal = Journal.new(journal_path, title, named) if short else None
+    try:
+        scaled = scale_standby(target, options.dest, journal) if journal else None
+        checks = preflight(project, target, options)
+    except BaseException as exc:
+        if journal is not None:  # the standby back to its level, then the error
+            restore(target, journal)
+            journal.finish("failed", False, f"{type(exc).__name__}: {exc}; rolled back")
+        raise
     dest_stack = project.stack(options.dest)
-    journal = Journal.new(
-        journal_path,
-        f"{options.source} -> {options.dest}",
-        {
-            "from": options.source,
-            "to": options.dest,
-            "target": target.kind,
-            "rate": options.rate,
-            "rto_target_s": options.rto_s,
-            "rto_estimate_s": dest_stack.rto.total_s if dest_stack.rto else None,
-            "rto_measured_s": None,
-            "rpo": _rpo(target, options),
-            "weights_before": before,
-            "cost_per_hour": _cost(project, options),
-            "checks": [c.__dict__ for c in checks],
-            "revoke_skipped": revoke_gap(target, options),
-            "scaled_first": scaled,
-        },
-    )
-    if scaled is not None:
-        journal.change(
-            "level", f"scaled {options.dest} up from {scaled['level']}", stack=options.dest
-        )
+    before = target.weights()
+    fields: dict[str, Any] = {
+        **named,
+        "rate": options.rate,
+        "rto_target_s": options.rto_s,
+        "rto_estimate_s": dest_stack.rto.total_s if dest_stack.rto else None,
+        "rto_measured_s": None,
+        "rpo": _rpo(target, options),
+        "weights_before": before,
+        "cost_per_hour": _cost(project, options),
+        "checks": [c.__dict__ for c in checks],
+        "revoke_skipped": revoke_gap(target, options),
+        "scaled_first": scaled,
+    }
+    if journal is None:
+        journal = Journal.new(journal_path, title, fields)
+    else:
+        journal.exitplan.update(fields)
+        journal.save()
     failed = [c for c in checks if not c.passed]
     if failed:
+        restore(target, journal)  # a standby scaled first goes back to its level
         journal.finish("failed", False, f"pre-flight failed: {failed[0].name}")
         raise DrillCheckFailed(
             f"pre-flight check failed: {failed[0].name} ({failed[0].detail})", fix=failed[0].fix
@@ -278,18 +286,25 @@ def run_exit_plan(
     return journal
 
 
-def scale_standby(target: Target, stack: str) -> dict[str, Any] | None:
-    """A standby that runs fewer Tritons than the primary's minimum (pilot-light: none) is
-    scaled first, the drill's first measured phase: its level and each phase's seconds; None
-    when nothing had to start (or the target has no levels)."""
+def short_of_replicas(target: Target, stack: str) -> bool:
+    """Whether the standby runs fewer Tritons than the primary's minimum (pilot-light: none);
+    False where the target has no levels or no such stack (the pre-flight's to refuse)."""
     if not isinstance(target, ScalableTarget) or stack not in target.stacks():
-        return None  # an unknown stack is the pre-flight's to refuse
+        return False
     level = target.level(stack)
-    if level["running"] >= level["replicas"]:
-        return None
+    return bool(level["running"] < level["replicas"])
+
+
+def scale_standby(target: Target, stack: str, journal: Journal) -> dict[str, Any]:
+    """Scale a standby short of replicas first, the drill's first measured phase (journaled
+    before it starts, so a rollback returns the standby to its level): its level and each
+    phase's seconds."""
+    scalable = cast(ScalableTarget, target)
+    level = scalable.level(stack)["level"]
+    journal.change("level", f"scaled {stack} up from {level}", stack=stack)
     began = time.monotonic()
-    phases = target.scale(stack)
-    return {"level": level["level"], "seconds": round(time.monotonic() - began, 3), **phases}
+    phases = journal.activity(f"scale {stack}", "action", partial(scalable.scale, stack))
+    return {"level": level, "seconds": round(time.monotonic() - began, 3), **phases}
 
 
 def _conclude(journal: Journal, options: ExitPlanOptions) -> None:

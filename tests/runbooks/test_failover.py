@@ -1,15 +1,19 @@
-"""`exitplan drill failover`: bad input exits 2 naming the fix (no sandbox), and one real
-pilot-light failover on the sandbox: phases present and ordered, the standby not running
-before and back to not running after, failed requests counted in the gap, a second rollback
-a no-op, the report with measured and estimated phases side by side."""
+"""`exitplan drill failover`: bad input exits 2 naming the fix (no sandbox), and on one real
+sandbox (aws-primary and its pilot-light azure-standby): a failover with phases present and
+ordered, the standby not running before and back to not running after, failed requests counted
+in the gap, a second rollback a no-op, the report with measured and estimated phases side by
+side; and the drill SIGKILLed with the primary dead and the standby started, rolled back by
+`exitplan drill rollback` (primary back, standby at pilot-light, weights restored)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from bench import kill_matrix as km
 from components.errors import SpecError
 from components.stack_config import Project
 from runbooks.cli import app
@@ -21,12 +25,23 @@ from runbooks.drills.failover import (
     run_failover,
     validate,
 )
+from runbooks.drills.lock import lock_path
 from runbooks.errors import RunbookError
 from runbooks.load.generator import RequestRecord
-from tests.conftest import copied_project, running_sandbox
+from runbooks.targets.sandbox_setup import sandbox_for
+from sandbox.target import SandboxTarget
+from tests.conftest import copied_project, sandbox_fixtures
 from tests.runbooks.test_cli import run
 
+# latency- and timing-sensitive sandbox modules run one after another on one worker
+pytestmark = pytest.mark.xdist_group("sandbox-timing")
+
 ROOT = Path(__file__).resolve().parents[2]
+REST = {"level": "pilot-light", "replicas": 1, "at_rest": 0, "running": 0}
+
+project_fixture, target_fixture = sandbox_fixtures(
+    "failover-project", ["aws-primary", "azure-standby"]
+)
 
 
 @pytest.mark.parametrize(
@@ -69,6 +84,15 @@ def test_the_cli_refuses_live_and_bad_levels_with_exit_2(
     assert code == 2 and "not a standby of aws-primary" in err
 
 
+def test_the_sandbox_serves_the_demo_model_or_minilm_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run(
+        ["sandbox", "up", "--model", "bert", "--project", str(ROOT)], monkeypatch, capsys
+    )
+    assert code == 2 and "'bert': use demo or minilm" in err
+
+
 def record(at: float, ok: bool, by: str) -> RequestRecord:
     return RequestRecord(at, at, 1.0, 200 if ok else 503, "" if ok else "http_503", by)
 
@@ -100,35 +124,101 @@ def test_a_measured_phase_far_off_its_scaled_catalog_figure_is_flagged() -> None
     assert rto["estimated_rto_s"] == 635
 
 
-def test_pilot_light_failover_on_the_sandbox(tmp_path: Path) -> None:
-    project = copied_project(tmp_path)
-    with running_sandbox(project, ["aws-primary", "azure-standby"]) as target:
-        rest = {"level": "pilot-light", "replicas": 1, "at_rest": 0, "running": 0}
-        assert target.level("azure-standby") == rest
-        assert "pilot-light" in target.unsupported["kill:azure-standby"]
-        options = FailoverOptions("aws-primary", "azure-standby", rate=20, hold_s=1.5, router="dns")
-        path = tmp_path / "run" / "journal.json"
-        journal = run_failover(project, target, options, path, lambda _line: None)
-        ex = journal.exitplan
-        m = ex["measured"]
-        assert ex["verdict"]["passed"], ex["verdict"]
-        assert m["standby_before"]["running"] == 0
-        assert 0 < m["detection_s"] <= m["ready_s"] <= m["rotation_s"] <= m["recovered_s"]
-        assert m["first_answer_s"] <= m["recovered_s"]
-        scale = m["scale"]
-        assert scale["started"] == 1 and scale["download_bytes"] > 0
-        assert scale["download"] > 0 and scale["start"] > 0 and scale["load"] > 0
-        load = ex["load"]
-        assert load["failed_in_gap"] > 0 and load["accounted"] == load["scheduled"]
-        assert [r["name"] for r in ex["phases"]] == ["baseline", "gap", "on standby"]
-        assert ex["phases"][0]["failed"] == 0 and ex["phases"][2]["failed"] == 0
-        assert target.level("azure-standby") == rest  # back to pilot-light
-        assert target.health("aws-primary") and target.weights()["azure-standby"] == 0
-        assert restore_failover(target, journal) == []
-        phases = [r["phase"] for r in ex["rto"]["rows"]]
-        assert {"model download", "GPU node provisioning", "recovered"} <= set(phases)
-        result = CliRunner().invoke(
-            app, ["drill", "report", str(path), "--project", str(project.root)]
-        )
-        assert result.exit_code == 0, result.output
-        assert "estimate only" in (path.parent / "report.md").read_text()
+def test_pilot_light_failover_on_the_sandbox(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    assert target.level("azure-standby") == REST
+    assert "pilot-light" in target.unsupported["kill:azure-standby"]
+    options = FailoverOptions("aws-primary", "azure-standby", rate=20, hold_s=1.5, router="dns")
+    path = tmp_path / "run" / "journal.json"
+    journal = run_failover(project, target, options, path, lambda _line: None)
+    ex = journal.exitplan
+    m = ex["measured"]
+    assert ex["verdict"]["passed"], ex["verdict"]
+    assert m["standby_before"]["running"] == 0
+    assert 0 < m["detection_s"] <= m["ready_s"] <= m["rotation_s"] <= m["recovered_s"]
+    assert m["first_answer_s"] <= m["recovered_s"]
+    scale = m["scale"]
+    assert scale["started"] == 1 and scale["download_bytes"] > 0
+    assert scale["download"] > 0 and scale["start"] > 0 and scale["load"] > 0
+    load = ex["load"]
+    assert load["failed_in_gap"] > 0 and load["accounted"] == load["scheduled"]
+    assert [r["name"] for r in ex["phases"]] == ["baseline", "gap", "on standby"]
+    assert ex["phases"][0]["failed"] == 0 and ex["phases"][2]["failed"] == 0
+    assert target.level("azure-standby") == REST  # back to pilot-light
+    assert target.health("aws-primary") and target.weights()["azure-standby"] == 0
+    assert restore_failover(target, journal) == []
+    phases = [r["phase"] for r in ex["rto"]["rows"]]
+    assert {"model download", "GPU node provisioning", "recovered"} <= set(phases)
+    result = CliRunner().invoke(app, ["drill", "report", str(path), "--project", str(project.root)])
+    assert result.exit_code == 0, result.output
+    assert "estimate only" in (path.parent / "report.md").read_text()
+
+
+KILL_POINT = "failover: standby scaled, before rotation"
+FAILOVER_VICTIM = km.Victim(
+    "drill failover aws-primary -> azure-standby",
+    ("drill", "failover", "--from", "aws-primary", "--to", "azure-standby", "--rate", "20"),
+    ("drill", "rollback"),
+)
+
+
+def test_a_failover_killed_before_rotation_is_rolled_back_from_its_journal(
+    target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    """SIGKILL right after the standby started (the primary dead, no weight moved): the
+    journal's rollback restarts the primary, returns the standby to pilot-light (no Triton, no
+    downloaded model) and restores the weights; a second rollback finds nothing to do."""
+    weights = target.weights()
+    victim = km.start(FAILOVER_VICTIM, KILL_POINT, project.root, tmp_path)
+    assert km.settle(victim, tmp_path), (tmp_path / "victim.stderr").read_text()[-2000:]
+    killed = SandboxTarget(sandbox_for(project))  # the state the victim left
+    assert killed.level("azure-standby")["running"] == 1
+    assert not killed.health("aws-primary")
+    journal = str(tmp_path / "journal.json")
+    rollback = [*FAILOVER_VICTIM.rollback, journal, "--project", str(project.root), "--json"]
+    first = km.exitplan(*rollback)
+    assert first.returncode == 0, first.stderr
+    restored = json.loads(first.stdout)["restored"]
+    assert restored == [
+        "aws-primary restarted",
+        f"weights {weights}",
+        "azure-standby back to its level",
+    ]
+    assert km.restored_by(km.exitplan(*rollback)) == []
+    after = SandboxTarget(sandbox_for(project))
+    assert after.level("azure-standby") == REST
+    assert not (after.sandbox.root / "stacks" / "azure-standby" / "repository").exists()
+    assert after.health("aws-primary") and after.weights() == weights
+    assert km.wait_for(lambda: after.in_rotation("aws-primary"), km.SETTLE_S)
+    assert km.wait_for(lambda: not km.strays(tmp_path), km.STRAY_S)
+    assert not lock_path(project.root, "sandbox").exists()
+
+
+def test_an_exit_plan_drill_journals_the_pilot_light_scale_and_undoes_it_on_bad_input(
+    tmp_path: Path,
+) -> None:
+    """The scale-first step is journaled before it starts; a run refused after it (here: the
+    pre-flight's --from == --to) returns the standby to its level from that journal."""
+    from unittest import mock
+
+    from runbooks.drills.exit_plan import ExitPlanOptions, run_exit_plan
+
+    target = mock.create_autospec(SandboxTarget, instance=True)
+    target.kind = "sandbox"
+    target.stacks.return_value = ["azure-standby"]
+    target.level.return_value = REST
+    target.scale.return_value = {"download": 0.5, "start": 1.0, "load": 0.2, "started": 1}
+    path = tmp_path / "journal.json"
+    options = ExitPlanOptions("azure-standby", "azure-standby")
+    with pytest.raises(RunbookError, match="the same stack"):
+        run_exit_plan(Project(ROOT), target, options, path, lambda _m: None)
+    target.scale.assert_called_once_with("azure-standby")
+    target.set_level.assert_called_once_with("azure-standby")
+    journal = json.loads(path.read_text())
+    assert (
+        journal["status"] == "failed" and "rolled back" in journal["exitplan"]["verdict"]["summary"]
+    )
+    [change] = journal["exitplan"]["changes"]
+    assert change["what"] == "level" and change["restored"] is True
+    assert [a["activity"]["name"] for a in journal["run"]] == ["scale azure-standby"]
