@@ -108,8 +108,16 @@ def _mid_rollback(journal: Journal) -> bool:
     return bool(rotated) and rotated[-1]["status"] == "succeeded"
 
 
+def _standby_scaled(journal: Journal) -> bool:
+    """A failover drill: the primary killed and the standby started, no weight moved yet."""
+    scaled = _activities(journal, "scale ")
+    moved = any(c["what"] == "weights" for c in journal["exitplan"]["changes"])
+    return bool(scaled) and scaled[-1]["status"] == "succeeded" and not moved
+
+
 # Named kill points: the victim dies right after the first journal write where one holds.
 POINTS: dict[str, Callable[[Journal], bool]] = {
+    "failover: standby scaled, before rotation": _standby_scaled,
     "canary applied": lambda j: _moved_to(j, 1, 99),
     "cutover applied": lambda j: _moved_to(j, 100, 100),
     "credentials revoked": _revoked,

@@ -105,7 +105,8 @@ def served_model(target: Target, options: FailoverOptions) -> tuple[str, Path]:
     if options.model is not None and options.model != model:
         raise RunbookError(
             f"the stacks serve {model}, not {options.model}",
-            fix=f"drop --model, or start the sandbox serving {options.model}",
+            fix=f"drop --model, or start the sandbox serving it: exitplan sandbox down; "
+            f"exitplan sandbox up --model {options.model}",
         )
     return model, reference
 
@@ -243,13 +244,20 @@ class _Failover:
 
     def prepare(self, level: str) -> None:
         """Run what `level` runs at rest on the standby (recorded first: rollback returns it
-        to its own level); note what ran before the kill."""
+        to its own level) and wait until the router has the primary, and a standby that runs
+        at rest, up (a previous run's restarted primary, a replica just started: the baseline
+        and a hot standby's readiness must not include their health checks); note what ran
+        before the kill."""
         o = self.options
         self.journal.change("level", f"{o.dest} set to {level}", stack=o.dest)
         self.journal.activity(
             f"set {o.dest} to {level}", "action", partial(self.target.set_level, o.dest, level)
         )
-        self.measured["standby_before"] = self.target.level(o.dest)
+        before = self.target.level(o.dest)
+        self.measured["standby_before"] = before
+        for stack in [o.source] + ([o.dest] if before["running"] else []):
+            up = partial(self.target.in_rotation, stack)
+            _poll(up, f"the router marking {stack} up", o.timeout_s)
 
     def since_kill(self) -> float:
         assert self.load is not None
@@ -258,11 +266,7 @@ class _Failover:
     def wait_for(self, check: Callable[[], bool], what: str) -> float:
         """Poll `check` until it holds; seconds since the kill (RunbookError after the
         timeout)."""
-        deadline = time.monotonic() + self.options.timeout_s
-        while not check():
-            if time.monotonic() > deadline:
-                raise RunbookError(f"{what} did not happen within {self.options.timeout_s:g} s")
-            time.sleep(POLL_S)
+        _poll(check, what, self.options.timeout_s)
         return self.since_kill()
 
     def run(self, level: str) -> None:
@@ -347,6 +351,15 @@ class _Failover:
         }
         self.journal.exitplan["timeline"] = whole.timeline
         self.journal.save()
+
+
+def _poll(check: Callable[[], bool], what: str, timeout_s: float) -> None:
+    """Poll `check` every POLL_S until it holds; RunbookError naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise RunbookError(f"{what} did not happen within {timeout_s:g} s")
+        time.sleep(POLL_S)
 
 
 def _good(record: loadgen.RequestRecord, stack: str) -> bool:
