@@ -6,7 +6,13 @@ import time
 from chaoslib.types import Configuration
 
 from chaos.target import activity, resolve, served_model_of
-from runbooks.load.generator import LoadSummary, infer_request, load, metadata_inputs
+from runbooks.load.generator import (
+    LoadSummary,
+    infer_request,
+    load,
+    metadata_inputs,
+    reference_requests,
+)
 from runbooks.targets.target import Target
 
 __all__ = [
@@ -35,15 +41,21 @@ def weight_of(stack: str, configuration: Configuration = None) -> int:
 
 
 def _summary(seconds: float, rate: float, configuration: Configuration) -> LoadSummary | None:
-    """A short open-loop burst through the front door; None when the front door refuses even
-    the model's metadata (every request would fail)."""
-    endpoint, model = resolve(configuration).endpoint(), served_model_of(configuration)
-    try:
-        inputs = metadata_inputs(endpoint, model)
-    except OSError:
-        return None
-    request = infer_request(endpoint, model, inputs)
-    summary, _ = load(request, rate=float(rate), duration_s=float(seconds))
+    """A short open-loop burst through the front door, every answer checked against the
+    model's reference answers where the target knows them (a wrong answer is a failed
+    request); None when the front door refuses even the model's metadata (every request
+    would fail)."""
+    target = resolve(configuration)
+    endpoint, reference = target.endpoint(), target.reference_answers()
+    if reference is not None:
+        requests = reference_requests(endpoint, reference)
+    else:
+        model = served_model_of(configuration)
+        try:
+            requests = [infer_request(endpoint, model, metadata_inputs(endpoint, model))]
+        except OSError:
+            return None
+    summary, _ = load(requests, rate=float(rate), duration_s=float(seconds))
     return summary
 
 
@@ -55,7 +67,7 @@ def _burst(seconds: float, rate: float, configuration: Configuration) -> tuple[f
     return summary.failed / summary.sent, summary.p99_ms
 
 
-@activity("stacks", "endpoint")
+@activity("stacks", "endpoint", "reference_answers")
 def share_served_by(
     stack: str, seconds: float = 1.0, rate: float = 20.0, configuration: Configuration = None
 ) -> float:
@@ -70,7 +82,7 @@ def share_served_by(
     return round(summary.share.get(stack, 0.0), 4)
 
 
-@activity("stacks", "endpoint")
+@activity("stacks", "endpoint", "reference_answers")
 def error_rate_through_front_door(
     seconds: float = 1.0, rate: float = 20.0, configuration: Configuration = None
 ) -> float:
@@ -78,7 +90,7 @@ def error_rate_through_front_door(
     return _burst(seconds, rate, configuration)[0]
 
 
-@activity("stacks", "endpoint")
+@activity("stacks", "endpoint", "reference_answers")
 def slo_breached(
     p99_ms: float,
     max_error_rate: float = 0.0,
@@ -93,7 +105,7 @@ def slo_breached(
     return {"breached": breached, "error_rate": errors, "p99_ms": p99}
 
 
-@activity("stacks", "endpoint")
+@activity("stacks", "endpoint", "reference_answers")
 def slo_met(
     p99_ms: float,
     max_error_rate: float = 0.0,
@@ -106,7 +118,7 @@ def slo_met(
     return not measured["breached"]
 
 
-@activity("stacks", "endpoint")
+@activity("stacks", "endpoint", "reference_answers")
 def seconds_until_error_free(
     timeout: float = 30.0,
     burst: float = 0.5,

@@ -5,6 +5,7 @@ faulted) and revoke -> recovered against the RTO."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from chaoslib import substitute
 
 from runbooks.chaos_run.rotation_watch import RotationChange, first_change
 from runbooks.load.background import BackgroundLoad, window_summary
-from runbooks.load.generator import RequestRecord, summarize
+from runbooks.load.generator import LOST, WRONG_ANSWER, RequestRecord, summarize
 
 # Activities that take a stack out of service, and those that bring it back.
 FAULTS = ("kill", "hang")
@@ -91,6 +92,47 @@ def _activity_rows(
                 window = window_summary(records, row["start_s"], row["end_s"], load_.rate)
                 row["requests"] = {"sent": window.sent, "failed": window.failed}
             rows.append(row)
+    return rows
+
+
+def partition(
+    journal: dict[str, Any], records: list[RequestRecord], rate: float, load_epoch: float
+) -> list[dict[str, Any]]:
+    """Every scheduled request in exactly one window: the time before the first step, each
+    step that is not in the background (hypothesis probes, method, rollbacks, in order), the
+    gap after each, the time after the last; rows with no request are left out. Their `sent`
+    add up to the load's scheduled count."""
+    steps = [
+        *((journal.get("steady_states") or {}).get("before") or {}).get("probes", []),
+        *(journal.get("run") or []),
+        *((journal.get("steady_states") or {}).get("after") or {}).get("probes", []),
+        *(journal.get("rollbacks") or []),
+    ]
+    bounds: list[tuple[str, float, float]] = []
+    cursor = -math.inf
+    for run in sorted(steps, key=lambda r: r["start"]):
+        if run["activity"].get("background") or not run.get("end"):
+            continue
+        start = max(_epoch(run["start"]) - load_epoch, cursor)
+        end = max(_epoch(run["end"]) - load_epoch, start)
+        bounds += [("between steps", cursor, start), (str(run["activity"].get("name")), start, end)]
+        cursor = end
+    bounds.append(("after the last step", cursor, math.inf))
+    rows = []
+    for name, start, end in bounds:
+        chosen = [r for r in records if start <= r.scheduled_s < end]
+        if chosen:
+            rows.append(
+                {
+                    "name": name,
+                    "start_s": None if start == -math.inf else round(start, 3),
+                    "end_s": None if end == math.inf else round(end, 3),
+                    "sent": len(chosen),
+                    "failed": sum(1 for r in chosen if r.error),
+                    "wrong_answers": sum(1 for r in chosen if r.error == WRONG_ANSWER),
+                    "lost": sum(1 for r in chosen if r.error == LOST),
+                }
+            )
     return rows
 
 
@@ -187,7 +229,8 @@ def measurements(
     """exitplan's measurements from the journal's activity timestamps and the load records
     (read once: the load has stopped, so they are final), with the load's timeline."""
     runs = journal.get("run") or []
-    records = load_.records() if load_ is not None else []
+    # every scheduled request: its record, or a `lost` one (the load has stopped)
+    records = load_.accounted() if load_ is not None else []
     result: dict[str, Any] = {
         "activities": _activity_rows(journal, records, load_, load_epoch),
         **_recovery(runs, configuration),
@@ -203,6 +246,8 @@ def measurements(
     fault = _fault(runs, configuration, records, load_epoch, rotation or [])
     if fault is not None:
         result["fault"] = fault
+    windows = partition(journal, records, load_.rate, load_epoch)
+    result["windows"] = windows
     if runs:
         first = _epoch(runs[0]["start"]) - load_epoch
         whole = window_summary(records, first, load_.now(), load_.rate)
@@ -211,6 +256,10 @@ def measurements(
             "sent": whole.sent,
             "failed": whole.failed,
             "errors": whole.errors,
+            "scheduled": load_.stop(),
+            "accounted": sum(w["sent"] for w in windows),
+            "lost": sum(1 for r in records if r.error == LOST),
+            "wrong_answers": sum(1 for r in records if r.error == WRONG_ANSWER),
         }
     result["timeline"] = summarize(
         records, rate=load_.rate, duration_s=max(load_.now(), 1e-3)

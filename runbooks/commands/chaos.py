@@ -60,7 +60,8 @@ def chaos_run(
     and the target's lock held (a killed run: `exitplan chaos rollback JOURNAL`). Rollbacks
     always run and restore the weights recorded before the run. Exits 1 when the experiment
     deviated (the hypothesis after the method, or a claim of the method, was not met),
-    failed, was interrupted (e.g. refused) or an activity raised."""
+    failed, was interrupted (e.g. refused), an activity raised, or the load got a wrong
+    answer or lost a request."""
     from runbooks.chaos_run import measurements
     from runbooks.chaos_run import runner as chaos
 
@@ -89,7 +90,7 @@ def chaos_run(
         "exitplan": {
             k: v
             for k, v in journal["exitplan"].items()
-            if k not in ("activities", "timeline", "load_epoch")
+            if k not in ("activities", "timeline", "load_epoch", "windows")
         },
     }
     if as_json:
@@ -101,7 +102,10 @@ def chaos_run(
             typer.echo(line)
         typer.echo(f"journal: {path}")
         typer.echo(f"report: {path.parent / 'report.html'}")
-    if journal["status"] != "completed" or journal["deviated"] or failed or missed(journal):
+    from runbooks.reports.chaos import uncounted
+
+    bad = failed or missed(journal) or uncounted(journal)
+    if journal["status"] != "completed" or journal["deviated"] or bad:
         raise typer.Exit(1)
 
 

@@ -46,10 +46,24 @@ def _claims(journal: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return list(exitplan_of(journal).get("claims") or [])
 
 
+def uncounted(journal: Mapping[str, Any]) -> list[str]:
+    """Why the load's requests fail the run however the experiment went: wrong answers,
+    requests lost (scheduled, never recorded), or windows that do not add up to the schedule."""
+    load = exitplan_of(journal).get("load") or {}
+    reasons = []
+    if load.get("wrong_answers"):
+        reasons.append(f"{load['wrong_answers']:,} wrong answers")
+    if load.get("lost"):
+        reasons.append(f"{load['lost']:,} requests lost")
+    if "scheduled" in load and load.get("accounted") != load["scheduled"]:
+        reasons.append(f"{load['accounted']:,} requests accounted of {load['scheduled']:,}")
+    return reasons
+
+
 def _passed(journal: Mapping[str, Any]) -> bool:
     completed = journal.get("status") == "completed" and not journal.get("deviated")
     missed = [c for c in _claims(journal) if not c.get("met")]
-    return completed and not _failed(journal) and not missed
+    return completed and not _failed(journal) and not missed and not uncounted(journal)
 
 
 def _verdict(journal: Mapping[str, Any]) -> list[str]:
@@ -64,6 +78,7 @@ def _verdict(journal: Mapping[str, Any]) -> list[str]:
     ]
     if journal.get("deviated") and not missed:
         parts.append("steady state deviated")
+    parts += uncounted(journal)
     parts += [f"{r['phase']} {r['name']} failed: {r.get('error', '')}" for r in _failed(journal)]
     fault = ex.get("fault")
     if fault:

@@ -126,6 +126,8 @@ def test_credential_revocation_recovers_with_a_new_key(
     assert claims == {"redeploy-fails-with-auth-error": True, "recovered-within-rto": True}
     assert ep["rto_met"] and ep["revoke_to_recovered_s"] < ep["rto_target_s"]
     assert ep["load"]["sent"] > 0 and ep["load"]["failed"] == 0
+    load = ep["load"]
+    assert load["scheduled"] == load["accounted"] > 0 and load["lost"] == load["wrong_answers"] == 0
     state = target.credential_state("aws-primary")
     assert state["status"] == "active" and state["key_id"] != key_before
     assert all(target.health(s) for s in target.stacks())
@@ -151,6 +153,8 @@ def test_a_failed_primary_is_detected_then_restored(
          "standby-serves-the-traffic"], True
     )  # fmt: skip
     assert journal["exitplan"]["error_free_burst_s"] is not None
+    load = journal["exitplan"]["load"]
+    assert load["scheduled"] == load["accounted"] > 0 and load["lost"] == load["wrong_answers"] == 0
     fault = journal["exitplan"]["fault"]
     assert fault["stack"] == "aws-primary" and fault["sent"] > 0
     assert fault["first_error_free_second_s"] is not None
@@ -601,3 +605,40 @@ def test_a_killed_chaos_run_is_rolled_back_from_its_journal(
         if not target.health("aws-primary"):
             target.resume("aws-primary")
         target.set_weights(defaults)
+
+
+def test_every_scheduled_request_is_in_exactly_one_window() -> None:
+    """Before the first step, each step not in the background, between steps, after the last:
+    a request scheduled anywhere (a lost one too) is in exactly one row."""
+    from datetime import UTC, datetime
+
+    from runbooks.chaos_run.measurements import partition
+
+    def at(seconds: float) -> str:
+        return datetime.fromtimestamp(1000.0 + seconds, UTC).isoformat()
+
+    def step(name: str, start: float, end: float, background: bool = False) -> dict[str, Any]:
+        activity = {"name": name, "background": background}
+        return {"activity": activity, "start": at(start), "end": at(end)}
+
+    journal = {
+        "steady_states": {"before": {"probes": [step("ok-before", 0.5, 1.0)]}},
+        "run": [step("shift", 1.0, 1.5), step("bg", 1.2, 3.0, True), step("kill", 2.0, 2.5)],
+        "rollbacks": [step("restore", 3.0, 3.25)],
+    }
+    records = [RequestRecord(i / 10, i / 10, 1.0, 200, "", "aws-primary") for i in range(40)]
+    records[25] = RequestRecord(2.5, 2.5, 0.0, 0, "lost", "")
+    rows = partition(journal, records, 10.0, 1000.0)
+    assert sum(r["sent"] for r in rows) == len(records)
+    assert [r["name"] for r in rows] == [
+        "between steps",  # before the first step
+        "ok-before",
+        "shift",
+        "between steps",
+        "kill",
+        "between steps",
+        "restore",
+        "after the last step",
+    ]
+    assert [r["sent"] for r in rows] == [5, 5, 5, 5, 5, 5, 3, 7]
+    assert rows[5]["lost"] == 1 and rows[5]["failed"] == 1
