@@ -85,6 +85,13 @@ def default_stacks(project: Project) -> list[str]:
     ]
 
 
+def primary_min_replicas(project: Project, stack: Stack) -> int:
+    """The Tritons a stack must run to carry the primary's load: the primary's minimum
+    replicas (a pilot-light standby's own spec plans 0 at rest; its level says what runs)."""
+    primary = project.stack(stack.standby.primary) if stack.standby else stack
+    return max(1, primary.spec.triton.min_replicas)
+
+
 def start_sandbox(
     project: Project,
     stacks: list[str],
@@ -144,7 +151,7 @@ def start_sandbox(
             weights[s.name],
             s.spec.model_repository,
             s.standby.level if s.standby else "primary",
-            s.spec.triton.min_replicas,  # a standby's spec is its primary's service
+            primary_min_replicas(project, s),
         )
         for s in loaded
     ]

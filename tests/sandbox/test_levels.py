@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from components.stack_config import Project
+from runbooks.targets.sandbox_setup import primary_min_replicas
 from sandbox.frontdoor import Backend, FrontDoorSettings, haproxy_binary, render_config
 from sandbox.levels import at_rest, level_of, server_name, stack_of
 from sandbox.manager import Component
@@ -20,6 +22,17 @@ from sandbox.processes import pid_alive
 )
 def test_what_runs_at_rest(level: str, replicas: int, running: int) -> None:
     assert at_rest(level_of(level), replicas) == running
+
+
+def test_a_standby_runs_the_primary_s_minimum_whatever_its_own_spec_plans(
+    project: Project,
+) -> None:
+    """azure-standby's own (pilot-light) spec plans 0 replicas at rest: after a failover it
+    must still run aws-primary's minimum, as must every standby."""
+    assert project.stack("azure-standby").spec.triton.min_replicas == 0
+    primary = project.stack("aws-primary").spec.triton.min_replicas
+    for name in ("aws-primary", "azure-standby", "gcp-standby"):
+        assert primary_min_replicas(project, project.stack(name)) == primary
 
 
 def test_an_unknown_level_names_the_levels() -> None:
