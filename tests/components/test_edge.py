@@ -90,7 +90,8 @@ def test_distributed_cloud_cluster_node_pool_and_fleet(plans: dict[str, Plan]) -
     assert (pool["nodeLocation"], pool["nodeCount"]) == ("us-central1-edge-den1", 1)
     binding = one(plan, "gcp:serviceaccount/iAMMember:IAMMember")
     assert (
-        binding.inputs["member"] == "serviceAccount:fraud-scoring-edge-placeholder.svc.id.goog[triton/triton]"
+        binding.inputs["member"]
+        == "serviceAccount:fraud-scoring-edge-placeholder.svc.id.goog[triton/triton]"
     )
     assert gdc.name in binding.dependencies
     assert plan.outputs["parity"]["serving"] == "CPU"

@@ -24,7 +24,8 @@ def test_subnet_has_secondary_ranges(gcp: Plan) -> None:
 
 def test_gke_private_shielded_workload_identity_and_encrypted(gcp: Plan) -> None:
     gke = one(gcp, "gcp:container/cluster:Cluster").inputs
-    assert gke["workloadIdentityConfig"]["workloadPool"] == "fraud-scoring-prod-placeholder.svc.id.goog"
+    pool = gke["workloadIdentityConfig"]["workloadPool"]
+    assert pool == "fraud-scoring-prod-placeholder.svc.id.goog"
     assert gke["privateClusterConfig"]["enablePrivateNodes"] is True
     assert gke["enableShieldedNodes"] is True
     assert gke["databaseEncryption"]["state"] == "ENCRYPTED"
@@ -66,7 +67,8 @@ def test_service_account_reads_bucket_and_binds_tritons_ksa(gcp: Plan) -> None:
     binding = one(gcp, "gcp:serviceaccount/iAMMember:IAMMember")
     assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
     assert (
-        binding.inputs["member"] == "serviceAccount:fraud-scoring-prod-placeholder.svc.id.goog[triton/triton]"
+        binding.inputs["member"]
+        == "serviceAccount:fraud-scoring-prod-placeholder.svc.id.goog[triton/triton]"
     )
     # The pool exists only once the cluster does: the binding waits for it.
     assert one(gcp, "gcp:container/cluster:Cluster").name in binding.dependencies
