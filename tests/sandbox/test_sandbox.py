@@ -18,7 +18,8 @@ import pytest
 from components.stack_config import Project
 from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
 from sandbox.errors import SandboxError
-from sandbox.manager import Component
+from sandbox.frontdoor import private_socket_path
+from sandbox.manager import Component, SandboxState
 from sandbox.processes import STOPPED, group_members, pid_alive, process_start, thread_states
 from sandbox.stores import EMULATORS
 from sandbox.target import SandboxTarget
@@ -158,6 +159,16 @@ def test_status_and_load_json_follow_their_schemas(target: SandboxTarget, projec
 
 def test_down_with_nothing_running_does_nothing(tmp_path: Path) -> None:
     assert sandbox_for(Project(tmp_path)).down() == []
+
+
+def test_down_removes_the_front_doors_private_socket_folder(tmp_path: Path) -> None:
+    sandbox = sandbox_for(Project(tmp_path))
+    sandbox.root.mkdir(parents=True)
+    socket_path = private_socket_path()
+    socket_path.write_text("")
+    sandbox.save(SandboxState(0.0, "m", "1", "sha256:0", admin_socket=str(socket_path)))
+    assert sandbox.down() == []
+    assert not socket_path.parent.exists() and not sandbox.state_file.exists()
 
 
 def test_a_revoked_key_breaks_only_that_stacks_download_until_rotation(
