@@ -59,15 +59,20 @@ def read_journal(path: Path) -> dict[str, Any]:
         ) from None
     except (OSError, ValueError) as exc:
         raise RunbookError(f"{path} is not a readable journal: {exc}") from None
-    before = (journal.get("exitplan") or {}).get("before") if isinstance(journal, dict) else None
-    if not isinstance(before, dict) or "experiment" not in journal:
+    if not isinstance(journal, dict) or "experiment" not in journal:
         raise RunbookError(
-            f"{path} records no target state from before a chaos run (nothing to restore)",
-            fix="pass the journal.json of a run whose experiment declares the chaos.control "
-            "control (exitplan chaos run adds it); a run refused before it started changed "
-            "nothing",
+            f"{path} is not the journal of a chaos run (no experiment in it)",
+            fix="pass the journal.json that exitplan chaos run (or chaos run with the "
+            "chaos.control control) wrote",
         )
     return dict(journal)
+
+
+def recorded_state(journal: dict[str, Any]) -> dict[str, Any] | None:
+    """The target state the control recorded before the run changed anything; None when the
+    run stopped (or was refused) before that, so nothing was changed."""
+    before = (journal.get("exitplan") or {}).get("before")
+    return before if isinstance(before, dict) else None
 
 
 def _frozen(journal: dict[str, Any]) -> set[str]:
@@ -136,7 +141,20 @@ def rollback(path: Path, root: Path | None = None) -> dict[str, Any]:
     """Restore the target the journal at `path` recorded, holding the target's lock; append
     what was done to the journal. Returns the summary (`--json`)."""
     journal = read_journal(path)
-    before = journal["exitplan"]["before"]
+    before = recorded_state(journal)
+    if before is None:  # stopped before the control recorded the state: nothing changed
+        configuration = journal["experiment"].get("configuration") or {}
+        return {
+            "journal": str(path),
+            "target": str(configuration.get("exitplan_target") or "sandbox"),
+            "steps": [],
+            "restored": True,
+            "remaining": [],
+            "before": None,
+            "after": None,
+            "note": "the run stopped before it recorded the target's state, so before it "
+            "changed anything",
+        }
     project_root = Path(root or before["project"])
     kind = str(before["target"])
     with TargetLock(kind, project_root, f"chaos rollback {path}"):

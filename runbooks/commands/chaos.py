@@ -152,7 +152,8 @@ def chaos_rollback(
             status = step["status"] + (f": {step['error']}" if "error" in step else "")
             typer.echo(f"{step['what']}{where} ({step['detail']}): {status}")
         if not result["steps"]:
-            typer.echo("nothing to undo: the target is as the run found it")
+            why = result.get("note", "the target is as the run found it")
+            typer.echo(f"nothing to undo: {why}")
         verdict = (
             "restored"
             if result["restored"]

@@ -338,9 +338,19 @@ def test_chaos_rollback_undoes_a_killed_run_and_is_idempotent(
     assert [len(r["steps"]) for r in recovery] == [4, 0]
 
 
-def test_chaos_rollback_refuses_a_journal_without_a_recorded_state(tmp_path: Path) -> None:
+def test_a_run_killed_before_it_recorded_the_state_has_nothing_to_undo(tmp_path: Path) -> None:
+    """Killed right after its first journal write: the control had not recorded the state,
+    so it had changed nothing (the kill matrix's first point): restored, exit 0."""
     path = tmp_path / "journal.json"
     path.write_text(json.dumps({"experiment": {}, "run": [], "exitplan": {}}))
-    with pytest.raises(RunbookError, match="records no target state") as raised:
+    result = rollback(path)
+    assert (result["restored"], result["steps"], result["before"]) == (True, [], None)
+    assert "before it changed anything" in result["note"]
+
+
+def test_chaos_rollback_refuses_what_is_not_a_chaos_journal(tmp_path: Path) -> None:
+    path = tmp_path / "journal.json"
+    path.write_text(json.dumps({"exitplan": {"drill": "exit-plan"}}))
+    with pytest.raises(RunbookError, match="not the journal of a chaos run") as raised:
         rollback(path)
     assert raised.value.exit_code == 2
