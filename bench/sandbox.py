@@ -62,6 +62,7 @@ def main() -> None:
         cli("package", "sandbox/demo_model.py:build", "--out", ".exitplan/bench-warmup")
         results["up_s"] = {"2": timed_up(["aws-primary", "gcp-standby"])}
         cli("sandbox", "down")
+        # azure-standby is pilot-light: its store, credentials and config, no Triton at rest
         results["up_s"]["3"] = timed_up(["aws-primary", "gcp-standby", "azure-standby"])
         status = json.loads(cli("sandbox", "status", "--json").stdout)
         triton = next(c for c in status["components"] if c["name"] == "triton-aws-primary")
