@@ -7,7 +7,8 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -369,3 +370,151 @@ def test_lag_is_reported_and_lost_requests_are_accounted() -> None:
     whole = summarize(accounted, rate=10, duration_s=0.5)
     assert (whole.sent, whole.failed, whole.lost) == (5, 2, 2)
     assert whole.lag_max_ms == pytest.approx(6.0), "lost requests have no lag"
+
+
+# The plain-HTTP client (runbooks.load.http) against a raw server: framing, keep-alive, and
+# connections that close or stall, each ending as the error kinds the generator always used.
+
+Respond = Callable[[int, bytes, bytes], bytes | None]
+
+
+@contextmanager
+def raw_server(respond: Respond) -> Iterator[tuple[str, list[bytes], list[int]]]:
+    """A raw HTTP/1.1 server: `respond(n, head, body)` answers the nth request (from 1) with
+    raw bytes, or None to close the connection unanswered. Yields its base URL, the request
+    heads it read and a one-item list counting the connections it accepted."""
+    loop = asyncio.new_event_loop()
+    heads: list[bytes] = []
+    connections = [0]
+    count = [0]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections[0] += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                body = await reader.readexactly(length)
+                heads.append(head)
+                count[0] += 1
+                answer = respond(count[0], head, body)
+                if answer is None:
+                    break
+                writer.write(answer)
+                await writer.drain()
+                if b"connection: close" in answer.lower():
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
+    port = server.sockets[0].getsockname()[1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}", heads, connections
+    finally:
+        server.close()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+
+
+def reply(body: bytes = REPLY, status: str = "200 OK", extra: str = "") -> bytes:
+    head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\nx-served-by: raw\r\n{extra}"
+    return f"{head}\r\n".encode() + body
+
+
+def test_requests_are_sent_once_built_over_kept_alive_connections() -> None:
+    with raw_server(lambda n, head, body: reply()) as (url, heads, connections):
+        summary, records = load(
+            infer_request(url, "demo", {"x": np.ones(2)}), rate=100, duration_s=0.5
+        )
+    assert summary.ok == 50 and summary.errors == {}
+    assert all(r.status == 200 and r.served_by == "raw" for r in records)
+    assert connections[0] < 10, "connections are reused"
+    lines = heads[0].split(b"\r\n")
+    assert lines[0] == b"POST /v2/models/demo/infer HTTP/1.1"
+    fields = {k.lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines[1:])}
+    assert fields[b"host"] == url.removeprefix("http://").encode()
+    assert fields[b"accept-encoding"] == b"identity"
+    assert fields[b"content-type"] == b"application/json"
+    assert int(fields[b"content-length"]) == len(infer_request(url, "d", {"x": np.ones(2)}).body)
+
+
+def test_chunked_and_close_delimited_answers_are_read_and_checked(tmp_path: Path) -> None:
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nx-served-by: c\r\n\r\n"
+        + b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (REPLY[:7], REPLY[7:]))
+        + b"0\r\n\r\n"
+    )
+    until_close = b"HTTP/1.0 200 OK\r\nx-served-by: e\r\nConnection: close\r\n\r\n" + REPLY
+
+    def respond(n: int, head: bytes, body: bytes) -> bytes:
+        return (chunked, until_close)[n % 2]
+
+    with raw_server(respond) as (url, _heads, _connections):
+        requests = reference_requests(url, write_reference(tmp_path / "reference.json"))
+        summary, records = load(requests, rate=40, duration_s=0.5)
+    assert (summary.ok, summary.errors) == (20, {})
+    assert {r.served_by for r in records} == {"c", "e"}
+
+
+def test_answers_whose_bytes_differ_are_each_checked(tmp_path: Path) -> None:
+    wrong = json.dumps({"model_name": "demo", "outputs": [{**OUTPUT, "data": [2.0]}]}).encode()
+    spaced = REPLY.replace(b", ", b",  ")  # the same answer, other bytes
+
+    def respond(n: int, head: bytes, body: bytes) -> bytes:
+        return reply((REPLY, spaced, wrong)[n % 3])
+
+    with raw_server(respond) as (url, _heads, _connections):
+        requests = reference_requests(url, write_reference(tmp_path / "reference.json"))
+        summary, _ = load(requests, rate=60, duration_s=0.5)
+    assert summary.sent == 30 and summary.errors == {WRONG_ANSWER: 10} and summary.ok == 20
+
+
+def test_a_connection_closed_unanswered_is_a_connection_error() -> None:
+    with raw_server(lambda n, head, body: None) as (url, _heads, _connections):
+        request = infer_request(url, "demo", {"x": np.ones(2)})
+        summary, records = load(request, rate=40, duration_s=0.5, timeout_s=1.0)
+    assert summary.sent == len(records) == 20
+    assert summary.errors == {"connection": 20}
+    assert all(r.status == 0 and r.served_by == "" for r in records)
+
+
+def test_an_answer_cut_short_is_a_client_error_and_the_next_ones_are_answered() -> None:
+    def respond(n: int, head: bytes, body: bytes) -> bytes:
+        if n % 2:  # promises more body than it sends, then closes
+            return reply(extra="Connection: close\r\n")[:-5]
+        return reply()
+
+    with raw_server(respond) as (url, _heads, _connections):
+        request = infer_request(url, "demo", {"x": np.ones(2)})
+        summary, records = load(request, rate=20, duration_s=1.0, timeout_s=1.0)
+    assert summary.sent == len(records) == 20
+    assert summary.errors == {"client": 10} and summary.ok == 10
+    assert {r.status for r in records} == {0, 200}
+
+
+def test_a_stalled_answer_times_out_and_its_connection_is_not_reused() -> None:
+    def respond(n: int, head: bytes, body: bytes) -> bytes:
+        if n == 1:
+            return reply()[:20]  # a head begun, never finished
+        return reply()
+
+    with raw_server(respond) as (url, _heads, connections):
+        request = infer_request(url, "demo", {"x": np.ones(2)})
+        summary, records = load(request, rate=20, duration_s=0.5, timeout_s=0.2)
+    assert records[0].error == "timeout" and 180 <= records[0].latency_ms < 600
+    assert summary.errors == {"timeout": 1} and summary.ok == 9
+    assert connections[0] >= 2
+
+
+def test_https_urls_go_through_aiohttp() -> None:
+    request = infer_request(f"https://127.0.0.1:{free_port()}", "demo", {"x": np.ones(2)})
+    summary, _ = load(request, rate=20, duration_s=0.5, timeout_s=1.0)
+    assert summary.errors == {"connection": 10}
