@@ -249,6 +249,8 @@ async def run_load(
             await asyncio.wait(pending)
         for pool in pools.values():
             pool.close()
+        if pools:
+            await asyncio.sleep(0)  # let the aborted connections close their sockets
         if session is not None:
             await session.close()
     records.sort(key=lambda r: r.scheduled_s)

@@ -49,9 +49,9 @@ class PreparedRequest:
 def prepare(url: str, body: bytes, headers: Mapping[str, str] | None = None) -> PreparedRequest:
     """The bytes of a POST of `body` to an `http://` `url` with `headers` (Content-Type is
     application/json unless given; Host, Content-Length and Accept-Encoding: identity are
-    set here). ValueError for a URL that is not plain http."""
+    set here). ValueError for a URL that is not plain http (https, or with credentials)."""
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
+    if parts.scheme != "http" or not parts.hostname or parts.username is not None:
         raise ValueError(f"not a plain http:// URL: {url!r}")
     port = parts.port or 80
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

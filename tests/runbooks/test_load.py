@@ -410,18 +410,27 @@ def raw_server(respond: Respond) -> Iterator[tuple[str, list[bytes], list[int]]]
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
-        writer.close()
+        finally:
+            writer.close()
 
-    server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
-    port = server.sockets[0].getsockname()[1]
+    async def stop() -> None:
+        listener.close()
+        handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+
+    listener = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
+    port = listener.sockets[0].getsockname()[1]
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}", heads, connections
     finally:
-        server.close()
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
+        loop.close()
 
 
 def reply(body: bytes = REPLY, status: str = "200 OK", extra: str = "") -> bytes:
