@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from components.catalog import today
+from components.catalog.operations import company
 from components.stack_config import Project, Stack
 from runbooks.rehearsal.inventory import OTHER_PROVIDER, InventoryRow, format_duration
 from runbooks.reports.kit import parse_time
@@ -27,16 +28,6 @@ Severity = Literal["critical", "warning"]
 Status = Literal["pass", "fail", "n/a"]
 MAX_DRILL_AGE_DAYS = 90
 KEYLESS = ("workload-identity", "iam-role")
-# The company that runs each registered cloud, and the words that name it as a model provider
-# (Amazon Web Services: https://aws.amazon.com/what-is-aws/; Microsoft Azure:
-# https://azure.microsoft.com/; Google Cloud: https://cloud.google.com/ (Google's Gemini and
-# DeepMind models); Oracle Cloud Infrastructure: https://www.oracle.com/cloud/).
-COMPANIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "aws": ("Amazon", ("amazon", "aws")),
-    "azure": ("Microsoft", ("microsoft", "azure")),
-    "gcp": ("Google", ("google", "alphabet", "deepmind", "gemini", "gcp")),
-    "oci": ("Oracle", ("oracle", "oci")),
-}
 
 
 @dataclass(frozen=True)
@@ -337,9 +328,11 @@ def no_concentration(row: InventoryRow, _failover: Failover | None, context: Con
     if len(ran) > 1:
         return "pass", f"runs on {', '.join(sorted(ran))}", fix
     (cloud,) = ran
-    company, words = COMPANIES[cloud]
-    named = [w for w in words if re.search(rf"\b{re.escape(w)}\b", row.model_provider.lower())]
-    evidence = f"model by {row.model_provider}, runs only on {cloud} ({company})"
+    runner = company(cloud)  # catalog cloud_operations.csv, with its source
+    named = [
+        w for w in runner.names if re.search(rf"\b{re.escape(w)}\b", row.model_provider.lower())
+    ]
+    evidence = f"model by {row.model_provider}, runs only on {cloud} ({runner.name})"
     return ("fail" if named else "pass"), evidence, fix
 
 

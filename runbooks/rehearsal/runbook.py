@@ -6,7 +6,7 @@ command), the checks that prove it worked, and the rollback.
 The cutover's drill steps are `runbooks.drills.exit_plan.planned_steps` for the very options
 of the command the runbook prints (what `exitplan drill exit-plan ... --dry` prints on the live
 target), so the runbook says what the drill does. The DNS and credential commands per cloud are
-data here (`DNS`, `MANUAL_REVOCATION`), each with its source."""
+catalog data (`components/catalog/data/cloud_operations.csv`), each with its source."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from components.catalog import today
 from components.catalog.clouds import facts, store_uri, triton_wire
+from components.catalog.operations import dns_commands, manual_revocation
 from components.errors import InputError
 from components.stack_config import Project, Stack
 from runbooks.drills.exit_plan import ExitPlanOptions, planned_steps, step_weights
@@ -25,107 +26,6 @@ from runbooks.targets.live import router_clouds
 from runbooks.targets.live.target import REVOCATION_GAP
 
 PACKAGE_PLACEHOLDER = "<package>/reference.json"
-
-
-@dataclass(frozen=True)
-class DnsCommands:
-    """A cloud's DNS router as `pulumi up` changes it, and the command that shows it."""
-
-    service: str
-    change: str  # what `pulumi up -s <router>` changes, {name} and {zone} filled in
-    verify: str
-    source: str
-
-
-# What the router stack's `pulumi up` changes per DNS cloud (components/providers/<cloud>/dns.py)
-# and the CLI command that shows the result.
-DNS: dict[str, DnsCommands] = {
-    "aws": DnsCommands(
-        "Route 53",
-        "the weighted A records of {weighted} (one per stack, set identifier = stack name) take "
-        "the new weights; the failover records of {name} point at them",
-        'aws route53 list-resource-record-sets --hosted-zone-id "$(aws route53 '
-        "list-hosted-zones-by-name --dns-name {zone} --query 'HostedZones[0].Id' --output text)\" "
-        '--query "ResourceRecordSets[?SetIdentifier]"',
-        "https://docs.aws.amazon.com/cli/latest/reference/route53/list-resource-record-sets.html",
-    ),
-    "azure": DnsCommands(
-        "Traffic Manager",
-        "the weighted profile's external endpoints (one per stack) take the new weights; a weight "
-        "of 0 is a Disabled endpoint (Traffic Manager weights run 1-1000); {name} is a CNAME to "
-        "the profile",
-        "az network traffic-manager endpoint list --resource-group {zone_ref} --profile-name "
-        "<weighted profile> --output table",
-        "https://learn.microsoft.com/en-us/cli/azure/network/traffic-manager/endpoint",
-    ),
-    "gcp": DnsCommands(
-        "Cloud DNS",
-        "the WRR routing policy of the {name} record set takes the new weights (zero-weight "
-        "stacks are left out); no health checks on public endpoints in other clouds",
-        "gcloud dns record-sets describe {name}. --type=A --zone={zone_ref}",
-        "https://cloud.google.com/sdk/gcloud/reference/dns/record-sets/update",
-    ),
-    "oci": DnsCommands(
-        "OCI DNS steering policy",
-        "the steering policy's weighted (LOAD_BALANCE) or FAILOVER rules for {name} take the new "
-        "weights",
-        "oci dns steering-policy-attachment list --compartment-id <compartment OCID> "
-        "--domain {name}",
-        "https://docs.oracle.com/en-us/iaas/tools/oci-cli/latest/oci_cli_docs/cmdref/dns.html",
-    ),
-}
-
-
-@dataclass(frozen=True)
-class ManualRevocation:
-    """Revoking and restoring a stack's store access by hand where the live target cannot."""
-
-    revoke: tuple[str, ...]
-    restore: tuple[str, ...]
-    source: str
-
-
-# By hand, what cloud_gaps.csv's live-credential-revocation rows say automation would do.
-MANUAL_REVOCATION: dict[str, ManualRevocation] = {
-    "azure": ManualRevocation(
-        (
-            "az identity federated-credential delete --name <federated credential> "
-            "--identity-name <identity of {stack}> --resource-group <group> --yes",
-            "az role assignment delete --assignee <identity principal id> --role "
-            '"Storage Blob Data Reader" --scope <storage account id of {store}>',
-        ),
-        (
-            "az identity federated-credential create --name <federated credential> "
-            "--identity-name <identity of {stack}> --resource-group <group> --issuer "
-            "<AKS OIDC issuer URL> --subject system:serviceaccount:<namespace>:<service account> "
-            "--audiences api://AzureADTokenExchange",
-            "az role assignment create --assignee <identity principal id> --role "
-            '"Storage Blob Data Reader" --scope <storage account id of {store}>',
-            "pulumi up -s {stack}   # the identity and the assignment as the stack declares them",
-        ),
-        "https://learn.microsoft.com/en-us/cli/azure/identity/federated-credential",
-    ),
-    "gcp": ManualRevocation(
-        (
-            "gcloud storage buckets remove-iam-policy-binding {store} --member=<principal of "
-            "{stack}'s Kubernetes service account> --role=roles/storage.objectViewer",
-        ),
-        (
-            "gcloud storage buckets add-iam-policy-binding {store} --member=<principal of "
-            "{stack}'s Kubernetes service account> --role=roles/storage.objectViewer",
-            "pulumi up -s {stack}   # the binding as the stack declares it",
-        ),
-        "https://cloud.google.com/sdk/gcloud/reference/storage/buckets/remove-iam-policy-binding",
-    ),
-    "oci": ManualRevocation(
-        (
-            "oci iam policy update --policy-id <policy OCID of {stack}> --statements "
-            "file://statements-without-the-workload.json --version-date '' --force",
-        ),
-        ("pulumi up -s {stack}   # the policy statements as the stack declares them",),
-        "https://docs.oracle.com/en-us/iaas/tools/oci-cli/latest/oci_cli_docs/cmdref/iam/policy/update.html",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -374,7 +274,7 @@ def _dns_text(c: Cutover) -> str:
     assert c.router is not None and c.router.traffic is not None
     traffic = c.router.traffic
     name = c.router.spec.dns_name or f"<public name in {traffic.zone}>"
-    dns = DNS[traffic.dns_provider]
+    dns = dns_commands(traffic.dns_provider)
     zone_ref = traffic.zone_ref or traffic.zone.replace(".", "-")
     weighted = f"weighted.{name}" if traffic.failover else name
     change = dns.change.format(name=name, weighted=weighted, zone=traffic.zone)
@@ -404,7 +304,7 @@ def _manual_section(project: Project, service: str, c: Cutover) -> str:
         gap = facts(s.spec.provider).lacks(REVOCATION_GAP)
         if gap is None or (s.kind == "edge" and not s.spec.model_repository):
             continue
-        manual = MANUAL_REVOCATION[s.spec.provider]
+        manual = manual_revocation(s.spec.provider)
         store = store_uri(s.spec)
         fill = {"stack": s.name, "store": store}
         lines += [
