@@ -14,7 +14,6 @@ from components.errors import InputError
 from components.stack_config import Project
 from runbooks.errors import RunbookError
 from runbooks.rehearsal.tabletop import Step
-from sandbox.errors import SandboxError
 
 
 @dataclass(frozen=True)
@@ -42,19 +41,22 @@ def run_step(project: Project, inject: str, step: Step, source: str, dest: str) 
     """Plan the drill dry from `source` to `dest` (the step's own --from/--to when it names
     them) and return its steps."""
     from runbooks.drills.exit_plan import ExitPlanOptions, needs, planned_steps, revoke_gap
-    from runbooks.targets.target import require, target_for
+    from runbooks.targets.sandbox_setup import running_sandbox
+    from runbooks.targets.target import require
 
     options = ExitPlanOptions(step.source or source, step.dest or dest)
     for name, flag in ((options.source, "from"), (options.dest, "to")):
         project.stack(name, field=f"injects ({inject}).step.{flag}")
     command = f"exitplan drill exit-plan --from {options.source} --to {options.dest} --dry"
     try:
-        target = target_for("sandbox", project.root, stacks=[options.source, options.dest])
+        target, absent = running_sandbox(project)
+        if target is None:
+            raise RunbookError(absent)
         require(target, needs(target, options), "the exit-plan drill")
         before, skipped = target.weights(), revoke_gap(target, options)
         basis = "the running sandbox: its weights and what it can do"
         revoke = f"skipped: {skipped}" if skipped else f"revokes {options.source}'s key"
-    except (SandboxError, RunbookError) as exc:
+    except RunbookError as exc:
         before, skipped = _configured_weights(project, options.source, options.dest, inject), None
         why = str(exc).splitlines()[0]
         basis = (

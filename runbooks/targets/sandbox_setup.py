@@ -61,6 +61,15 @@ def build(
     return sandbox_target(project)
 
 
+def running_sandbox(project: Project) -> tuple[SandboxTarget | None, str]:
+    """The running sandbox as a `Target`, or None and why there is none (for callers that
+    plan on it when it runs and fall back to the configuration when it does not)."""
+    try:
+        return sandbox_target(project), ""
+    except SandboxError as exc:
+        return None, str(exc).splitlines()[0]
+
+
 def store_scheme(stack: Stack) -> str:
     """The URI scheme of the stack's model store (`s3`, `as`, `gs`, ...): a catalog fact."""
     return facts(stack.spec.provider).store_scheme

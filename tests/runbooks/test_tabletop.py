@@ -191,9 +191,9 @@ def test_on_a_running_sandbox_the_step_plans_from_its_weights_and_capabilities(
     from runbooks.drills.exit_plan import ExitPlanOptions, planned_steps
     from runbooks.rehearsal.tabletop import Step
     from runbooks.rehearsal.tabletop_step import run_step
-    from runbooks.targets import target
+    from runbooks.targets import sandbox_setup
 
-    monkeypatch.setattr(target, "target_for", lambda *_, **__: RunningSandbox())
+    monkeypatch.setattr(sandbox_setup, "running_sandbox", lambda _project: (RunningSandbox(), ""))
     run = run_step(Project(ROOT), "i", Step("exit-plan"), "aws-primary", "gcp-standby")
     assert run.basis.startswith("the running sandbox")
     assert run.figures["weights_before"] == RunningSandbox().weights()
