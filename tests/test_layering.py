@@ -116,15 +116,23 @@ def test_providers_import_no_component() -> None:
 
 
 def test_chaos_acts_through_the_target_protocol_only() -> None:
-    """From the runbooks chaos takes the Target protocol and the load generator; never the
-    sandbox, a cloud SDK or a component (the target knows the project for it)."""
+    """From the runbooks chaos takes the Target protocol, the load generator, and what every
+    run that changes a target must use (issue 15): the target's lock and the atomic journal
+    writer (both standard library only); never the sandbox, a cloud SDK or a component (the
+    target knows the project for it)."""
+    allowed_modules = (
+        "runbooks.targets.target",
+        "runbooks.load",
+        "runbooks.drills.lock",
+        "runbooks.reports.journal",
+    )
 
     def bad(name: str) -> bool:
         if name.split(".")[0] in (*CLOUD_SDKS, "sandbox", "components"):
             return True
         if name.startswith("pulumi_"):
             return True
-        allowed = under(name, "runbooks.targets.target") or under(name, "runbooks.load")
+        allowed = any(under(name, module) for module in allowed_modules)
         return under(name, "runbooks") and not allowed
 
     assert offenders(sources("chaos"), bad) == {}
