@@ -36,7 +36,8 @@ def spin():
 threads = [threading.Thread(target=spin, daemon=True) for _ in range({THREADS})]
 for t in threads:
     t.start()
-os.fork() or None  # a second process in the group, like Triton's python-backend stub
+if os.fork() == 0:  # a second process in the group, like Triton's python-backend stub
+    threading.Event().wait()  # the child says nothing: one "ready" line, from the parent
 print("ready", flush=True)
 threading.Event().wait()
 """
