@@ -34,8 +34,11 @@ pytestmark = pytest.mark.xdist_group("sandbox-timing")
 FROM, TO = "aws-primary", "gcp-standby"
 # Short holds at a low rate; a loose latency and lag limit for a busy 2-core box (the lag
 # limit's own failure is shown by re-judging a journal with --max-lag-ms 0).
+# Generous latency and lag limits: on a busy 2-core CI machine a scheduler hiccup must not
+# fail a drill whose point is elsewhere; the lag limit itself is tested by re-judging a
+# passing drill with max_lag_ms=0.
 FAST = ExitPlanOptions(
-    FROM, TO, rate=40.0, canary=(50, 100), hold_s=1.0, baseline_factor=50.0, max_lag_ms=200.0
+    FROM, TO, rate=40.0, canary=(50, 100), hold_s=1.0, baseline_factor=50.0, max_lag_ms=1000.0
 )
 
 
@@ -196,7 +199,7 @@ def test_a_passing_drill_gates_every_phase_and_counts_every_request(
 ) -> None:
     journal = drill(project, target, tmp_path)
     ep = journal.exitplan
-    assert ep["verdict"]["passed"], ep["gates"]
+    assert ep["verdict"]["passed"], (ep["verdict"], ep["gates"])
     assert [g["phase"] for g in ep["gates"]] == [
         "baseline", "canary 50%", "cutover", "vendor exit", "verify", "rollback",
     ]  # fmt: skip
@@ -275,7 +278,7 @@ def test_a_share_nobody_can_measure_fails_and_counts_measure_it(
     assert "gate at baseline" in cause and "unmeasurable" in cause
     target.counting = True  # Triton's success counts per stack
     ep = drill(project, target, tmp_path / "counted").exitplan
-    assert ep["verdict"]["passed"], ep["gates"]
+    assert ep["verdict"]["passed"], (ep["verdict"], ep["gates"])
     cutover = next(g for g in ep["gates"] if g["phase"] == "cutover")
     assert cutover["share_from"] == "served_counts" and cutover["share"][TO] >= 0.99
 
