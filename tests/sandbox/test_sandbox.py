@@ -15,6 +15,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from chaos.traffic.probes import wait_for_rotation
 from components.stack_config import Project
 from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
 from sandbox.errors import SandboxError
@@ -122,6 +123,9 @@ def test_hang_is_a_brownout_that_resume_ends(target: SandboxTarget) -> None:
         target.resume("aws-primary")
     assert not set(thread_states(server)) & STOPPED, "resume returns once no thread is stopped"
     assert target.health("aws-primary")
+    # The front door marked it down while it hung: the next tests need it back in rotation
+    # (its health checks must pass `rise` times) before it takes all the weight again.
+    wait_for_rotation(target, "aws-primary", True, 30)
     target.set_weights({"aws-primary": 100, "gcp-standby": 0})
 
 
@@ -140,6 +144,7 @@ def test_every_target_call_is_logged_with_its_time(target: SandboxTarget) -> Non
     recent = [e for e in lines if e["time"] >= before]
     assert [e["action"] for e in recent][-3:] == ["set_weights", "hang", "resume"]
     assert recent[-1]["stack"] == "gcp-standby"
+    wait_for_rotation(target, "gcp-standby", True, 30)  # leave it as the next test expects
 
 
 def test_status_and_load_json_follow_their_schemas(target: SandboxTarget, project: Project) -> None:
@@ -149,6 +154,7 @@ def test_status_and_load_json_follow_their_schemas(target: SandboxTarget, projec
     from runbooks.cli import app
     from tests.runbooks.json_contract import validated
 
+    wait_for_rotation(target, "aws-primary", True, 30)  # earlier tests froze and thawed it
     where = ["--project", str(project.root), "--json"]
     status = validated(CliRunner().invoke(app, ["sandbox", "status", *where]).stdout)
     assert status["running"] is True and set(status["stacks"]) == set(STACKS)
