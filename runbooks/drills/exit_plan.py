@@ -412,7 +412,9 @@ class _Drill:
 
     def row(self, name: str, kind: str, end: float) -> loadgen.LoadSummary:
         """Record the load from the previous row's end to `end` as one row (`phase`: gated;
-        `transition`: a weight change, a revocation, a settle) and return its summary."""
+        `transition`: a weight change, a revocation, a settle) and return its summary. Its
+        end is rounded as the journal stores it, so the rows tile the schedule exactly."""
+        end = round(end, 3)
         summary = self.load.window(self.mark, end)
         self.journal.exitplan["phases"].append(_row(name, kind, self.mark, end, summary))
         self.mark = end

@@ -149,16 +149,32 @@ def run_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.Co
 
 
 def _drill(project: Project, out: Path) -> subprocess.Popen[bytes]:
+    """A drill in its own process, to be interrupted or killed once it has cut over: its
+    gates only need to let it get there (latency 100x the baseline p99: a CPU stall on a busy
+    CI box must not end it before the cutover these tests wait for)."""
     args = drill_args(
-        project, "--rate", "40", "--canary", "10,100", "--hold", "2", "--baseline-factor", "10",
+        project, "--rate", "40", "--canary", "10,100", "--hold", "2", "--baseline-factor", "100",
         "--out", str(out),
     )  # fmt: skip
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _wait_for(journal: Path, predicate: object, timeout_s: float = 60) -> dict[str, object]:
+def _wait_for(
+    journal: Path,
+    predicate: object,
+    drill: subprocess.Popen[bytes] | None = None,
+    timeout_s: float = 60,
+) -> dict[str, object]:
+    """The journal once `predicate` holds; fails at once, with the drill's own words, when
+    the drill ends first (a failed gate, say), else after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if drill is not None and drill.poll() is not None:
+            _out, err = drill.communicate()
+            raise AssertionError(
+                f"the drill ended (exit {drill.returncode}) before the journal reached the "
+                f"expected state: {err.decode(errors='replace')[-2000:]}"
+            )
         try:
             data = json.loads(journal.read_text())
             if predicate(data):  # type: ignore[operator]
@@ -179,7 +195,7 @@ def test_sigint_rolls_back_and_exits_130(
 ) -> None:
     before = snapshot(target)
     drill = _drill(project, tmp_path)
-    _wait_for(tmp_path / "journal.json", _cutover_started)
+    _wait_for(tmp_path / "journal.json", _cutover_started, drill)
     drill.send_signal(signal.SIGINT)
     assert drill.wait(timeout=60) == 130
     assert json.loads((tmp_path / "journal.json").read_text())["status"] == "interrupted"
@@ -191,7 +207,7 @@ def test_a_killed_drill_is_rolled_back_from_its_journal(
 ) -> None:
     before = snapshot(target)
     drill = _drill(project, tmp_path)
-    _wait_for(tmp_path / "journal.json", _cutover_started)
+    _wait_for(tmp_path / "journal.json", _cutover_started, drill)
     os.kill(drill.pid, signal.SIGKILL)
     drill.wait(timeout=10)
     assert target.weights() != before["weights"]

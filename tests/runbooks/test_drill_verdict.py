@@ -21,10 +21,12 @@ import pytest
 from aiohttp import web
 
 from components.stack_config import Project
+from model_packaging.progress import reporter
 from runbooks.commands.drill import _run_json
-from runbooks.drills.exit_plan import ExitPlanOptions, _conclude, run_exit_plan
+from runbooks.drills.exit_plan import ExitPlanOptions, _conclude, _Drill, run_exit_plan
 from runbooks.errors import DrillCheckFailed
-from runbooks.load.background import BackgroundLoad
+from runbooks.load import generator as loadgen
+from runbooks.load.background import BackgroundLoad, window_summary
 from runbooks.reports.journal import Journal
 from tests.runbooks.json_contract import validated
 from tests.runbooks.test_load import write_reference
@@ -304,3 +306,38 @@ def test_a_killed_load_worker_leaves_lost_requests_counted(
     records = load.accounted()
     lost = [r for r in records if r.error == "lost"]
     assert len(records) == scheduled and 40 <= scheduled <= 60 and len(lost) >= 20
+
+
+class StoppedLoad:
+    """A load already over: request i at i / rate, every one answered (what `_Drill` reads)."""
+
+    def __init__(self, rate: float, count: int) -> None:
+        self.rate, self.count, self.reference = rate, count, None
+        self.records = [
+            loadgen.RequestRecord(i / rate, i / rate, 1.0, 200, "", FROM) for i in range(count)
+        ]
+
+    def window(self, start: float, end: float) -> loadgen.LoadSummary:
+        return window_summary(self.records, start, end, self.rate)
+
+    def stop(self) -> int:
+        return self.count
+
+    def accounted(self) -> list[loadgen.RequestRecord]:
+        return list(self.records)
+
+
+def test_rows_tile_the_schedule_when_a_row_ends_between_rounded_boundaries(
+    target: FakeTarget, tmp_path: Path
+) -> None:
+    """A row that ends a few microseconds after a request's due time (request 101 at 40/s is
+    due at 2.525 s; the clock read 2.52503) stores its end rounded: the tail row must start
+    there too, or that request falls between the two rows (seen in CI: 101 of 102 counted)."""
+    load = StoppedLoad(40.0, 103)
+    journal = Journal.new(tmp_path / "journal.json", "t", {"phases": []})
+    run = _Drill(target, FAST, journal, load, {FROM: 100, TO: 0}, reporter(lambda _m: None))  # type: ignore[arg-type]
+    run.row("load start", "transition", 2.52503)
+    run.account()
+    ep = journal.exitplan
+    assert [r["sent"] for r in ep["phases"]] == [101, 2]
+    assert ep["load"]["accounted"] == ep["load"]["scheduled"] == 103
