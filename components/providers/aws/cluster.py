@@ -1,5 +1,6 @@
-"""AWS: VPC over two AZs, EKS (private endpoint, KMS secrets, logs), managed node groups, an
-encrypted versioned S3 model bucket and an IRSA role that can only read it."""
+"""AWS: VPC over two AZs (asked of AWS at deploy time, `zones.py`), EKS (private endpoint, KMS
+secrets, logs), managed node groups, an encrypted versioned S3 model bucket and an IRSA role
+that can only read it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pulumi_aws as aws
 from components.catalog.clouds import facts, triton_wire
 from components.catalog.resolve import ResolvedPlan
 from components.providers.aws.addons import IrsaRoles, build_addons
+from components.providers.aws.zones import cluster_zones
 from components.providers.base import (
     GPU_NODE_LABEL,
     GPU_TAINT_KEY,
@@ -83,7 +85,12 @@ def build_cluster(
     """EKS with a system and a GPU managed node group, an S3 model bucket and IRSA for Triton."""
     opts = pulumi.ResourceOptions(parent=parent)
     tags = {**spec.tags, "exitplan:service": spec.name, "exitplan:role": spec.role}
-    vpc, private_subnets, public_subnets = _network(name, spec, plan, tags, opts)
+    zones = cluster_zones(
+        spec.region,
+        [plan.gpu_instance.instance_type, plan.system_instance.instance_type],
+        parent,
+    )
+    vpc, private_subnets, public_subnets = _network(name, spec, zones, tags, opts)
     key = aws.kms.Key(
         f"{name}-secrets-key",
         description=f"EKS secrets envelope and model bucket encryption for {spec.name}",
@@ -150,7 +157,7 @@ def build_cluster(
 def _network(
     name: str,
     spec: ServiceSpec,
-    plan: ResolvedPlan,
+    zones: list[str],
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
 ) -> tuple[aws.ec2.Vpc, list[aws.ec2.Subnet], list[aws.ec2.Subnet]]:
@@ -171,7 +178,6 @@ def _network(
         opts=opts,
     )
     blocks = list(ipaddress.IPv4Network(spec.network.cidr).subnets(new_prefix=_subnet_prefix(spec)))
-    zones = plan.region.zones[:2]
     private: list[aws.ec2.Subnet] = []
     public: list[aws.ec2.Subnet] = []
     for i, zone in enumerate(zones):

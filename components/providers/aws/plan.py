@@ -4,6 +4,7 @@ declare (ARNs, the EKS endpoint and OIDC issuer), the invokes they make, and the
 
 from __future__ import annotations
 
+from components import catalog
 from components.providers.plan_values import (
     ACCOUNT,
     PLACEHOLDER_CA,
@@ -73,7 +74,64 @@ def _instances(args: State) -> State:
     }
 
 
+# (zone name, instance type) pairs the mocked EC2 does not offer; empty: every type of the
+# catalog in every zone. Tests add pairs to see the zone choice follow the offerings.
+MISSING_OFFERINGS: set[tuple[str, str]] = set()
+
+
+def zone_id(region: str, name: str) -> str:
+    """A zone's ID as AWS writes them (`use1-az1` for us-east-1a in this placeholder account:
+    the name-to-ID mapping is per account)."""
+    area, direction, number = region.split("-")
+    return f"{area}{direction[0]}{number}-az{ord(name[-1]) - ord('a') + 1}"
+
+
+def _filter(args: State, name: str) -> list[str] | None:
+    values = [f.get("values") or [] for f in args.get("filters") or [] if f.get("name") == name]
+    return [str(v) for vs in values for v in vs] if values else None
+
+
+def _availability_zones(args: State) -> State:
+    """The region's zones from the catalog, as `DescribeAvailabilityZones` filters them (all
+    are available and need no opt-in here), with the excluded names and IDs left out."""
+    region = str(args.get("region", ""))
+    excluded = set(args.get("excludeZoneIds") or []) | set(args.get("excludeNames") or [])
+    opt_in = _filter(args, "opt-in-status")
+    zones = [
+        z
+        for z in catalog.region("aws", region).zones
+        if z not in excluded
+        and zone_id(region, z) not in excluded
+        and (opt_in is None or "opt-in-not-required" in opt_in)
+    ]
+    return {
+        "names": zones,
+        "zoneIds": [zone_id(region, z) for z in zones],
+        "groupNames": [region] * len(zones),
+        "id": region,
+    }
+
+
+def _instance_type_offerings(args: State) -> State:
+    """One row per (zone, type) asked for, except `MISSING_OFFERINGS`."""
+    types = _filter(args, "instance-type") or []
+    zones = _filter(args, "location") or []
+    rows = [(z, t) for z in zones for t in types if (z, t) not in MISSING_OFFERINGS]
+    return {
+        "locations": [z for z, _ in rows],
+        "instanceTypes": [t for _, t in rows],
+        "locationTypes": [args.get("locationType", "availability-zone")] * len(rows),
+        "id": str(args.get("region", "")),
+    }
+
+
 INVOKES: dict[str, Invoke] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": lambda args, _c: _availability_zones(
+        args
+    ),
+    "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": lambda args, _c: (
+        _instance_type_offerings(args)
+    ),
     "aws:route53/getZone:getZone": lambda args, _c: _zone(args),
     "aws:lb/getHostedZoneId:getHostedZoneId": lambda args, _c: _lb_zone(args),
     "aws:ec2/getInstances:getInstances": lambda args, _c: _instances(args),
