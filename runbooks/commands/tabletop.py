@@ -16,8 +16,10 @@ from runbooks import render
 from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
 
 if TYPE_CHECKING:
-    from runbooks.rehearsal.tabletop import Scenario
+    from runbooks.rehearsal.tabletop import Inject, Scenario
+    from runbooks.rehearsal.tabletop_drill import LiveDrills
     from runbooks.rehearsal.tabletop_facts import ProjectFacts
+    from runbooks.rehearsal.tabletop_step import StepRun
 
 tabletop_app = typer.Typer(
     help="Tabletop rehearsals: timed injects, live facts, judged minutes.", no_args_is_help=True
@@ -104,17 +106,20 @@ def tabletop_run(
 ) -> None:
     """Run a rehearsal: each inject on the exercise clock, its situation with the project's
     live facts, each role's question; the answers (from --answers, or typed live), a decision
-    and an owner per inject, action items. Steps an inject names (`exitplan drill exit-plan
-    --dry`) run in-process. Writes minutes.md, minutes.html, minutes.json (an After-Action
-    Report: timeline, answers by role, decisions, time to decision, strengths, gaps, the
-    Improvement Plan, the score) and answers.yaml (to replay it) into --out."""
+    and an owner per inject, action items. Steps an inject names run in-process: `exitplan
+    drill exit-plan --dry` (dry: true), or the drill itself on the running sandbox (dry:
+    false; checked, and the sandbox's lock taken, before the first inject: exit 2 when it
+    cannot run), its journal and report in --out/steps/<inject>/ and its measured figures in
+    the minutes (a failed drill, rolled back, is a gap). Writes minutes.md, minutes.html,
+    minutes.json (an After-Action Report: timeline, answers by role, decisions, time to
+    decision, strengths, gaps, the Improvement Plan, the score) and answers.yaml (to replay
+    it) into --out."""
     from components.errors import InputError
     from runbooks.rehearsal.minutes import minutes_data, write_minutes
     from runbooks.rehearsal.tabletop import load_scenario
     from runbooks.rehearsal.tabletop_answers import dump, load_answers
     from runbooks.rehearsal.tabletop_judge import judge
     from runbooks.rehearsal.tabletop_session import Session
-    from runbooks.rehearsal.tabletop_step import run_step
 
     scenario = load_scenario(scenario_file)
     if answers_file is None and (as_json or not sys.stdin.isatty()):
@@ -128,21 +133,20 @@ def tabletop_run(
     facts = _facts_of(scenario, project, inventory, journals)
     used = [facts.get(name) for name in scenario.facts_used()]
     values = {f.name: f.value for f in used}
-    if answers_file is not None:
-        answers = load_answers(answers_file, scenario)
-    else:
-        answers = Session(scenario, values, render.out).run()
-    steps = {}
-    for inject in scenario.injects:
-        if inject.step:
-            dest = facts.standby.name if facts.standby else ""
-            steps[inject.id] = run_step(
-                facts.project, inject.id, inject.step, facts.primary.name, dest
-            )
-    result = judge(scenario, answers, values)
-    data = minutes_data(scenario, answers, result, used, steps, min_score)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = out or facts.project.root / ".exitplan" / "tabletop" / f"{stamp}-{scenario.name}"
+    given = None if answers_file is None else load_answers(answers_file, scenario)
+    with _Steps(scenario, facts, folder, show=not as_json) as steps:
+        if given is not None:
+            answers = given
+            for inject in scenario.injects:
+                if inject.step:
+                    steps(inject)
+        else:
+            answers = Session(scenario, values, render.out, steps).run()
+    outcomes = {i: o for i, run in steps.done.items() if (o := run.outcome()) is not None}
+    result = judge(scenario, answers, values, outcomes)
+    data = minutes_data(scenario, answers, result, used, steps.done, min_score)
     files = write_minutes(folder, data, dump(scenario, answers))
     if as_json:
         print_json("tabletop.run", {**data, "files": files})
@@ -152,9 +156,54 @@ def tabletop_run(
         raise typer.Exit(1)
 
 
+class _Steps:
+    """The steps of one rehearsal, run as their injects come (`steps(inject)`), what each gave
+    in `done`: dry ones planned, real ones (`tabletop_drill`) checked and the sandbox's lock
+    taken on entering, before the first inject, and the lock given back on leaving."""
+
+    def __init__(
+        self, scenario: Scenario, facts: ProjectFacts, folder: Path, *, show: bool
+    ) -> None:
+        self.scenario, self.facts, self.folder, self.show = scenario, facts, folder, show
+        self.source = facts.primary.name
+        self.dest = facts.standby.name if facts.standby else ""
+        self.done: dict[str, StepRun] = {}
+        self.live: LiveDrills | None = None
+
+    def __enter__(self) -> _Steps:
+        from runbooks.rehearsal.tabletop_drill import prepare
+
+        real = any(i.step and not i.step.dry for i in self.scenario.injects)
+        row = self.facts.inventory_row[0] if real else None  # its rto: the drill's target
+        rto_s = float(row.rto_s) if row is not None else None
+        self.live = prepare(self.facts.project, self.scenario, self.source, self.dest, rto_s)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.close()
+
+    def __call__(self, inject: Inject) -> StepRun:
+        """Run the inject's step (it has one), drawing a real drill's progress unless --json."""
+        from runbooks.progress import display
+        from runbooks.rehearsal.tabletop_step import run_step
+
+        step = inject.step
+        assert step is not None
+        if step.dry:
+            run = run_step(self.facts.project, inject.id, step, self.source, self.dest)
+        else:
+            assert self.live is not None
+            with display(enabled=self.show) as progress:
+                run = self.live.run(inject.id, self.folder / "steps" / inject.id, progress)
+        self.done[inject.id] = run
+        return run
+
+
 def _summary(data: dict[str, Any], files: dict[str, str]) -> None:
     from runbooks.rehearsal.minutes import headline
     from runbooks.rehearsal.tabletop import duration_text
+    from runbooks.rehearsal.tabletop_step import lines
 
     render.out.print(f"[bold]{escape(headline(data))}[/]")
     table = Table("time", "inject", "decision", "owner", "to decide", **render.COMPACT)
@@ -169,8 +218,14 @@ def _summary(data: dict[str, Any], files: dict[str, str]) -> None:
             "-" if seconds is None else duration_text(seconds),
         )
     render.out.print(table)
+    for inject in data["timeline"]:
+        if inject["step"] and inject["step"]["drill"]:
+            render.out.print(f"[bold]drill[/] at {inject['id']}:")
+            for label, text in lines(inject["step"]):
+                if not label.isdigit():  # the measured figures, not the planned steps
+                    render.out.print(f"  {label} {escape(text)}", soft_wrap=True)
     for gap in data["gaps"]:
-        render.out.print(f"[yellow]gap[/] {gap['inject']}: {escape(gap['text'])}")
+        render.out.print(f"[yellow]gap[/] {gap['inject']}: {escape(gap['text'])}", soft_wrap=True)
     render.out.print(f"wrote {files['markdown']}, {files['html']} and {files['json']}")
 
 

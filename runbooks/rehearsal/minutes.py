@@ -13,7 +13,7 @@ from runbooks.rehearsal.tabletop import Scenario, clock, duration_text, fill
 from runbooks.rehearsal.tabletop_answers import Answers
 from runbooks.rehearsal.tabletop_facts import Fact
 from runbooks.rehearsal.tabletop_judge import Finding, Judgement
-from runbooks.rehearsal.tabletop_step import StepRun
+from runbooks.rehearsal.tabletop_step import StepRun, lines
 from runbooks.reports.files import write_atomic
 from runbooks.reports.kit import Table, html_page, md_cell
 from runbooks.schemas import schema_name
@@ -150,13 +150,7 @@ def tables(data: dict[str, Any]) -> list[Table]:
         for e in i["expected_actions"]
     ]
     steps = [
-        row
-        for i in timeline
-        if i["step"]
-        for row in (
-            [[i["id"], "run", i["step"]["command"]], [i["id"], "on", i["step"]["basis"]]]
-            + [[i["id"], str(n), s] for n, s in enumerate(i["step"]["steps"], 1)]
-        )
+        [i["id"], label, text] for i in timeline if i["step"] for label, text in lines(i["step"])
     ]
     return [
         (
@@ -175,7 +169,7 @@ def tables(data: dict[str, Any]) -> list[Table]:
             answers,
         ),
         ("Expected actions", ["inject", "id", "role", "action", "covered by"], expected),
-        ("Drill steps run", ["inject", "#", "step"], steps),
+        ("Drill steps run", ["inject", "#", "step or figure"], steps),
         (
             "Strengths",
             ["inject", "strength"],

@@ -25,6 +25,13 @@ A scenario file:
         decide_within: 15m           # optional: a decision later than this is a gap
         step: {drill: exit-plan, dry: true}            # optional: a real step, run in-process
 
+A step runs `exitplan drill exit-plan` in-process from the scenario's primary to its standby
+(or `from:`/`to:`). `dry: true` plans it (`--dry`); `dry: false` runs the drill itself on the
+running sandbox, under load, its journal and report under the rehearsal's --out
+(`tabletop_drill`); `rate:` (requests/s) and `hold:` (a duration per step, `2s`) size it, and a
+real step may set `rto:` (a duration; default: the inventory's rto), `baseline_factor:` and
+`max_lag_ms:` (the drill's gates, as `exitplan drill exit-plan` takes them).
+
 Roles are the five of a migration war room (`ROLES`); an unknown role, an inject without a time
 and a fact no one provides are `InputError`s naming the scenario file and the field (exit 2).
 """
@@ -70,12 +77,19 @@ class ExpectedAction:
 
 @dataclass(frozen=True)
 class Step:
-    """A real step an inject runs: `exitplan drill exit-plan --dry` from --from to --to
-    (None: the scenario's primary and standby)."""
+    """A real step an inject runs: `exitplan drill exit-plan` from --from to --to (None: the
+    scenario's primary and standby), planned (`dry`) or run on the sandbox; None for an
+    option: its default (the drill's for a dry step, `tabletop_drill`'s for a real one)."""
 
     drill: str
     source: str | None = None
     dest: str | None = None
+    dry: bool = True
+    rate: float | None = None
+    hold_s: float | None = None
+    rto_s: float | None = None
+    baseline_factor: float | None = None
+    max_lag_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -400,23 +414,88 @@ def _inject(item: Any, n: int, file: str, roles: dict[str, str]) -> Inject:
     )
 
 
+# A step's keys; the drill's gates and RTO target matter only to a real step (dry: false).
+STEP_KEYS = {"drill", "dry", "from", "to", "rate", "hold"}
+REAL_STEP_KEYS = {"rto", "baseline_factor", "max_lag_ms"}
+# The least each number may be, as `exitplan drill exit-plan` takes it (--rate, --hold...).
+STEP_MINIMUM = {"rate": 1.0, "baseline_factor": 1.0, "max_lag_ms": 0.0}
+HOLD_MINIMUM_S = 0.5  # --hold's least
+
+
 def _step(value: Any, file: str, field: str) -> Step | None:
     if value is None:
         return None
-    fix = "step: {drill: exit-plan, dry: true} (optionally from: STACK, to: STACK)"
+    fix = (
+        "step: {drill: exit-plan, dry: true} (or dry: false to run the drill on the sandbox; "
+        "optionally from: STACK, to: STACK, rate: 50, hold: 2s)"
+    )
     if not isinstance(value, dict):
         raise InputError("a step is a mapping", file=file, field=field, fix=fix)
-    check_keys(value, {"drill", "dry", "from", "to"}, file, f"{field}.")
+    check_keys(value, STEP_KEYS | REAL_STEP_KEYS, file, f"{field}.")
     if value.get("drill") not in STEP_DRILLS:
         raise InputError(
             f"unknown drill {value.get('drill')!r}", file=file, field=f"{field}.drill", fix=fix
         )
-    if value.get("dry") is not True:
+    dry = value.get("dry")
+    if not isinstance(dry, bool):
         raise InputError(
-            "a tabletop runs drills dry only",
+            f"dry is {dry!r}, not true or false",
             file=file,
             field=f"{field}.dry",
-            fix="set dry: true; run the real drill (exitplan drill exit-plan) before the "
-            "rehearsal: its journal fills {{ last_drill_verdict }} and {{ last_drill_cutover }}",
+            fix="dry: true plans the drill (exitplan drill exit-plan --dry); dry: false runs it "
+            "on the running sandbox (exitplan sandbox up first)",
         )
-    return Step(str(value["drill"]), value.get("from"), value.get("to"))
+    only_real = sorted(REAL_STEP_KEYS & set(value))
+    if dry and only_real:
+        raise InputError(
+            f"{only_real[0]} applies to a real step only",
+            file=file,
+            field=f"{field}.{only_real[0]}",
+            fix=f"set dry: false to run the drill, or drop {only_real[0]}",
+        )
+    numbers = {key: _number(value, key, file, field) for key in STEP_MINIMUM}
+    return Step(
+        str(value["drill"]),
+        value.get("from"),
+        value.get("to"),
+        dry,
+        numbers["rate"],
+        _seconds_of(value, "hold", file, field),
+        _seconds_of(value, "rto", file, field),
+        numbers["baseline_factor"],
+        numbers["max_lag_ms"],
+    )
+
+
+def _seconds_of(value: dict[str, Any], key: str, file: str, field: str) -> float | None:
+    """`value[key]` as seconds: a number (at least HOLD_MINIMUM_S) or a duration (`2s`, `15m`);
+    None when absent."""
+    given = value.get(key)
+    if given is None:
+        return None
+    if isinstance(given, int | float) and not isinstance(given, bool):
+        if given < HOLD_MINIMUM_S:
+            raise InputError(
+                f"{key} is {given!r}",
+                file=file,
+                field=f"{field}.{key}",
+                fix=f"give {key} seconds (at least {HOLD_MINIMUM_S:g}) or a duration: 2s, 15m",
+            )
+        return float(given)
+    return float(parse_duration(given, file, f"{field}.{key}"))
+
+
+def _number(value: dict[str, Any], key: str, file: str, field: str) -> float | None:
+    """`value[key]` as a number at or above its `STEP_MINIMUM` (None when absent)."""
+    given = value.get(key)
+    if given is None:
+        return None
+    least = STEP_MINIMUM[key]
+    if isinstance(given, bool) or not isinstance(given, int | float) or given < least:
+        raise InputError(
+            f"{key} is {given!r}",
+            file=file,
+            field=f"{field}.{key}",
+            fix=f"give {key} a number of at least {least:g}",
+        )
+    return float(given)

@@ -3,7 +3,8 @@ covered, by whom and when; the time to decision per inject from the inject's tim
 strengths, the gaps and the Improvement Plan; the score, covered ÷ expected.
 
 A gap is an expected action nobody covered, an inject left without a decision and an owner,
-or a decision later than the inject's `decide_within`. Each gap becomes a corrective action in
+a decision later than the inject's `decide_within`, or a real drill the inject ran that failed
+(its `Outcome`; a passing one is a strength). Each gap becomes a corrective action in
 the Improvement Plan, owned by the role it concerns (its player, when named) and due
 `DUE_DAYS` after today (`components.catalog.today()`), beside the action items agreed in the
 room.
@@ -12,6 +13,7 @@ room.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from components.catalog import today
@@ -42,6 +44,19 @@ class Finding:
     text: str
     role: str = ""
     corrective: str = ""  # a gap: the corrective action it calls for
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a real step an inject ran showed (a drill's verdict): a strength when it passed,
+    else a gap for engineering with its corrective action."""
+
+    passed: bool
+    text: str
+    corrective: str = ""
+
+
+STEP_ROLE = "engineering"  # who owns a failed drill's corrective action
 
 
 @dataclass(frozen=True)
@@ -91,9 +106,15 @@ class Judgement:
         return self.covered / self.expected if self.expected else 0.0
 
 
-def judge(scenario: Scenario, answers: Answers, values: dict[str, str]) -> Judgement:
+def judge(
+    scenario: Scenario,
+    answers: Answers,
+    values: dict[str, str],
+    outcomes: Mapping[str, Outcome] | None = None,
+) -> Judgement:
     """Judge the answers against the scenario's expected actions and decision times (`values`:
-    the facts its texts name, filled into the findings)."""
+    the facts its texts name, filled into the findings), with what each inject's real step
+    showed (`outcomes`, by inject id)."""
     due = today() + dt.timedelta(days=DUE_DAYS)
     result = Judgement([])
     for inject in scenario.injects:
@@ -154,6 +175,10 @@ def judge(scenario: Scenario, answers: Answers, values: dict[str, str]) -> Judge
                     "incident-commander",
                 )
             )
+        outcome = (outcomes or {}).get(inject.id)
+        if outcome is not None:
+            found = result.strengths if outcome.passed else result.gaps
+            found.append(Finding(inject.id, outcome.text, STEP_ROLE, outcome.corrective))
         result.plan += [_agreed(inject.id, item) for item in given.action_items]
     result.plan += [_corrective(g, answers, due) for g in result.gaps]
     return result

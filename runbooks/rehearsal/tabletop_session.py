@@ -6,6 +6,9 @@ content, read by the same checks as `--answers` (`answers_from`).
 
 The clock: a time defaults to the inject's time plus the minutes the room has spent on it
 (the wall clock since the inject was shown); the facilitator may type another.
+
+An inject with a step runs it when the inject is shown, before the room answers (a real drill
+draws its progress, one line per phase, while it runs), and shows what it planned or measured.
 """
 
 from __future__ import annotations
@@ -26,15 +29,26 @@ from components.errors import InputError
 from runbooks.rehearsal.tabletop import Inject, Scenario, clock, fill, parse_clock
 from runbooks.rehearsal.tabletop_answers import Answers, answers_from
 from runbooks.rehearsal.tabletop_judge import DUE_DAYS
+from runbooks.rehearsal.tabletop_step import StepRun, lines
 
 SOURCE = "interactive session"
+StepRunner = Callable[[Inject], StepRun]
 
 
 class Session:
-    """One facilitator at one terminal."""
+    """One facilitator at one terminal; `run_step` runs an inject's step (`steps`: what each
+    inject's step gave)."""
 
-    def __init__(self, scenario: Scenario, values: dict[str, str], console: Console) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        values: dict[str, str],
+        console: Console,
+        run_step: StepRunner | None = None,
+    ) -> None:
         self.scenario, self.values, self.console = scenario, values, console
+        self.run_step = run_step
+        self.steps: dict[str, StepRun] = {}
         self.shown_at = time.monotonic()
 
     def ask(self, prompt: str, default: str = "") -> str:
@@ -78,6 +92,8 @@ class Session:
         self.shown_at = time.monotonic()
         self.console.print(Rule(f"[bold]{inject.clock}[/] {escape(inject.title)}"))
         self.console.print(Panel(escape(fill(inject.situation, self.values)), title="situation"))
+        if inject.step and self.run_step:
+            self.show_step(inject)
         ids = [a.id for a in inject.expected]
         answers = []
         for role, question in inject.questions.items():
@@ -110,6 +126,16 @@ class Session:
                 }
             )
         return item
+
+    def show_step(self, inject: Inject) -> None:
+        """Run the inject's step and show what it planned or measured (paths whole)."""
+        assert inject.step is not None and self.run_step is not None
+        what = "planning" if inject.step.dry else "running, under load on the sandbox,"
+        self.console.print(f"[bold]step[/]: {what} the exit-plan drill")
+        run = self.steps[inject.id] = self.run_step(inject)
+        for label, text in lines(run.as_dict()):
+            self.console.print(f"  [bold]{escape(label)}[/] {escape(text)}", soft_wrap=True)
+        self.shown_at = time.monotonic()  # the room's clock starts once it has the figures
 
 
 def _ids(text: str, ids: list[str]) -> list[str]:

@@ -460,8 +460,14 @@ def _bad_scenario(change: str) -> dict[str, Any]:
         inject["time"] = "10 minutes"
     elif change == "unknown fact":
         inject["situation"] = "Cost: {{ standby_price }}."
-    elif change == "live step":
-        inject["step"] = {"drill": "exit-plan", "dry": False}
+    elif change == "step without dry":
+        inject["step"] = {"drill": "exit-plan"}
+    elif change == "gate on a dry step":
+        inject["step"] = {"drill": "exit-plan", "dry": True, "max_lag_ms": 50}
+    elif change == "step rate":
+        inject["step"] = {"drill": "exit-plan", "dry": False, "rate": 0}
+    elif change == "step hold":
+        inject["step"] = {"drill": "exit-plan", "dry": False, "hold": "soon"}
     elif change == "duplicate action":
         inject["expected_actions"][1]["id"] = "declare"
     elif change == "typo":
@@ -476,7 +482,10 @@ BAD_SCENARIOS = {
     "no time": ("injects[0] (first).time", "the inject has no time"),
     "bad time": ("injects[0] (first).time", "'10 minutes' is not on the exercise clock"),
     "unknown fact": ("injects[0] (first).situation", "unknown fact {{ standby_price }}"),
-    "live step": ("step.dry", "dry only"),
+    "step without dry": ("step.dry", "dry is None, not true or false"),
+    "gate on a dry step": ("step.max_lag_ms", "max_lag_ms applies to a real step only"),
+    "step rate": ("step.rate", "rate is 0"),
+    "step hold": ("step.hold", "'soon' is not a duration"),
     "duplicate action": ("expected_actions", "action id 'declare' is used twice"),
     "typo": ("situaton", "unknown key 'situaton'"),
 }
