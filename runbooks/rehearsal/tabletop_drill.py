@@ -166,7 +166,7 @@ def prepare(
     if target is None:
         stacks = sorted({s for o in options.values() for s in (o.source, o.dest)})
         raise refuse(
-            f"no sandbox is running ({absent})",
+            f"there is no sandbox to run it on ({absent})",
             "start it: exitplan sandbox up " + " ".join(f"--stacks {s}" for s in stacks),
         )
     for at, inject in live:
