@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from components.policy import deploy_rules, dns_rules, security_rules, workload_rules
+from components.policy import (
+    deploy_rules,
+    dns_rules,
+    driver_rules,
+    security_rules,
+    workload_rules,
+)
 
 POLICIES: list[Policy] = [
     *deploy_rules.POLICIES,
     *dns_rules.POLICIES,
+    *driver_rules.POLICIES,
     *security_rules.POLICIES,
     *workload_rules.POLICIES,
 ]

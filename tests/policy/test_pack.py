@@ -23,6 +23,7 @@ RULE_MODULES = (
     "rule",
     "deploy_rules",
     "dns_rules",
+    "driver_rules",
     "security_rules",
     "workload_rules",
 )

@@ -192,6 +192,8 @@ def _record_set(typ: str, rrdatas: list[str]) -> PlannedResource:
 # --- Triton ----------------------------------------------------------------------------------
 
 TRITON = "spec.template.spec.containers.0"
+GKE_POOL = "gcp:container/nodePool:NodePool"
+GKE_DRIVER = "nodeConfig.guestAccelerators.0.gpuDriverInstallationConfig"
 RESTRICTED = [
     "--model-repository=s3://models",
     "--http-restricted-api=model-repository:x-admin=secret",
@@ -574,6 +576,19 @@ CASES: list[tuple[str, str, Change, Change]] = [
         "triton-hpa-present",
         "aws-primary",
         lambda p: drop(p, lambda r: r.type == "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"),
+        same,
+    ),
+    (
+        # GKE LATEST installs R570; 25.06's CUDA 12.9 needs R575 (24.10's 12.6 needs R560).
+        "gpu-driver-meets-triton",
+        "gcp-standby",
+        lambda p: edit(p, DEPLOYMENT, f"{TRITON}.image", "nvcr.io/nvidia/tritonserver:25.06-py3"),
+        same,
+    ),
+    (
+        "gpu-driver-sourced",
+        "gcp-standby",
+        lambda p: edit(p, GKE_POOL, f"{GKE_DRIVER}.gpuDriverVersion", "DEFAULT"),
         same,
     ),
 ]

@@ -32,6 +32,8 @@ from components.spec import ServiceSpec
 FACTS = facts("aws")
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+# Its NVIDIA driver branch is catalog data (gpu_drivers.csv), checked against Triton's CUDA by
+# policy gpu-driver-meets-triton; no AMI release_version is pinned (none is sourced here).
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 NODE_POLICIES = {

@@ -40,6 +40,10 @@ MASTER_CIDR_PREFIX = 28
 # A regional cluster's pools span three of the region's zones unless node_locations says
 # otherwise (https://cloud.google.com/kubernetes-engine/docs/concepts/regional-clusters).
 DEFAULT_ZONES = 3
+# GKE installs the COS driver this label points to: LATEST is sourced as R570 in
+# catalog/data/gpu_drivers.csv (policy gpu-driver-meets-triton checks it against the Triton
+# image's CUDA); DEFAULT has no sourced branch, so it is not used.
+GPU_DRIVER_VERSION = "LATEST"
 
 
 def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
@@ -281,7 +285,7 @@ def _node_pool(
                 count=instance.gpu_count,
                 gpu_driver_installation_config=(
                     gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
-                        gpu_driver_version="LATEST"
+                        gpu_driver_version=GPU_DRIVER_VERSION
                     )
                 ),
             )
