@@ -348,7 +348,7 @@ def write(path: Path, data: Any) -> Path:
 
 def test_judging_coverage_time_to_decision_and_the_improvement_plan(tmp_path: Path) -> None:
     scenario = load_scenario(write(tmp_path / "s.yaml", SMALL))
-    answers = {
+    answers: dict[str, Any] = {
         "scenario": "small",
         "participants": {"engineering": "Bo"},
         "injects": [

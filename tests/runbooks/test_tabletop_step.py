@@ -422,7 +422,7 @@ def test_the_interactive_session_runs_the_step_at_its_inject_before_the_room_ans
 
     def run_step(inject: Any) -> StepRun:
         seen.append(f"{inject.id} with the screen at {len(screen.getvalue())}")
-        drill = {
+        drill: dict[str, Any] = {
             "verdict": "FAILED",
             "summary": "gate at cutover failed",
             "cause": None,
