@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pulumi_policy import PolicyResource, ReportViolation, Severity, StackValidationArgs
 
 from components import catalog
+from components.catalog.clouds import cloud_of_token
 from components.catalog.drivers import DriverRequirement, GpuDriver, driver_requirements
 from components.catalog.drivers import gpu_drivers as driver_rows
 from components.policy.rule import (
@@ -26,27 +27,31 @@ SOURCE = "https://docs.nvidia.com/deeplearning/triton-inference-server/release-n
 GpuPool = tuple[PolicyResource, str, str]  # the pool, its cloud, its driver setting
 
 
-def _settings(resource: PolicyResource) -> Iterator[tuple[str, str]]:
-    """(cloud, driver setting) of a GPU node pool; nothing for a pool without GPUs."""
+def _settings(resource: PolicyResource) -> Iterator[str]:
+    """The driver setting of each GPU a node pool carries; nothing for a pool without GPUs."""
     props = resource.props
     kind = resource.resource_type
     if kind == "aws:eks/nodeGroup:NodeGroup" and "NVIDIA" in str(props.get("amiType", "")):
-        yield "aws", str(props["amiType"])
+        yield str(props["amiType"])
     elif kind == "azure-native:containerservice:AgentPool" and get(props, "gpuProfile"):
-        yield "azure", str(get(props, "gpuProfile.driver", "Install"))
+        yield str(get(props, "gpuProfile.driver", "Install"))
     elif kind == "gcp:container/nodePool:NodePool":
         for accelerator in get(props, "nodeConfig.guestAccelerators", []):
             setting = get(accelerator, "gpuDriverInstallationConfig.gpuDriverVersion")
-            yield "gcp", str(setting or "GPU_DRIVER_VERSION_UNSPECIFIED")
+            yield str(setting or "GPU_DRIVER_VERSION_UNSPECIFIED")
     elif kind == "oci:ContainerEngine/nodePool:NodePool" and "GPU" in str(
         props.get("nodeShape", "")
     ):
-        yield "oci", "OKE GPU node image"
+        yield "OKE GPU node image"
 
 
 def gpu_pools(resources: list[PolicyResource]) -> list[GpuPool]:
     """Every GPU node pool of the stack with its cloud and driver setting."""
-    return [(r, cloud, setting) for r in resources for cloud, setting in _settings(r)]
+    return [
+        (r, cloud_of_token(r.resource_type) or "", setting)
+        for r in resources
+        for setting in _settings(r)
+    ]
 
 
 def gpu_tritons(resources: list[PolicyResource]) -> list[tuple[PolicyResource, str, str]]:
