@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 EXITPLAN = str(Path(sys.executable).parent / "exitplan")
 RESULTS = ROOT / "bench" / "results" / "kill_matrix.json"
-STACKS = ["aws-primary", "gcp-standby"]
+STACKS = ["aws-primary", "gcp-standby", "azure-standby"]  # azure-standby: the failover's
 # A short drill at a low rate: every step, short holds (the drill's minimum is 0.5 s).
 DRILL = ["--from", "aws-primary", "--to", "gcp-standby", "--rate", "40", "--canary", "10,100"]
 DRILL += ["--hold", "1", "--baseline-factor", "10"]
@@ -108,16 +108,44 @@ def _mid_rollback(journal: Journal) -> bool:
     return bool(rotated) and rotated[-1]["status"] == "succeeded"
 
 
+def _done(journal: Journal, prefix: str, section: str = "run") -> bool:
+    """Whether the last activity named `prefix...` in `section` succeeded."""
+    found = _activities(journal, prefix, section)
+    return bool(found) and found[-1]["status"] == "succeeded"
+
+
+def _changed(journal: Journal, what: str) -> bool:
+    return any(c["what"] == what for c in journal["exitplan"]["changes"])
+
+
 def _standby_scaled(journal: Journal) -> bool:
     """A failover drill: the primary killed and the standby started, no weight moved yet."""
-    scaled = _activities(journal, "scale ")
-    moved = any(c["what"] == "weights" for c in journal["exitplan"]["changes"])
-    return bool(scaled) and scaled[-1]["status"] == "succeeded" and not moved
+    return _done(journal, "scale ") and not _changed(journal, "weights")
 
+
+# The failover drill's phases (kill points named "failover: ..."): the standby set to the
+# drill's level; the primary SIGKILLed; the standby scaled; all weight on the standby; the
+# drill's own rollback with the primary restarted but the weights and level not yet back.
+FAILOVER_POINTS: dict[str, Callable[[Journal], bool]] = {
+    "failover: standby at the drill's level": lambda j: (
+        _done(j, "set ") and not _changed(j, "killed")
+    ),
+    "failover: primary killed, nothing scaled": lambda j: (
+        _done(j, "kill ") and not _activities(j, "scale ")
+    ),
+    "failover: standby scaled, before rotation": _standby_scaled,
+    "failover: all weight on the standby": lambda j: _done(j, "set weights") and not j["rollbacks"],
+    "failover: rollback begun, primary restarted": lambda j: _done(j, "restart ", "rollbacks"),
+}
+FAILOVER_VICTIM = Victim(
+    "drill failover aws-primary -> azure-standby",
+    ("drill", "failover", "--from", "aws-primary", "--to", "azure-standby", "--rate", "20"),
+    ("drill", "rollback"),
+)
 
 # Named kill points: the victim dies right after the first journal write where one holds.
 POINTS: dict[str, Callable[[Journal], bool]] = {
-    "failover: standby scaled, before rotation": _standby_scaled,
+    **FAILOVER_POINTS,
     "canary applied": lambda j: _moved_to(j, 1, 99),
     "cutover applied": lambda j: _moved_to(j, 100, 100),
     "credentials revoked": _revoked,
@@ -407,7 +435,8 @@ def main() -> int:
     from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
     from sandbox.target import SandboxTarget
 
-    victims = [v for v in (DRILL_VICTIM, *chaos_victims()) if options.only in v.name]
+    every = (DRILL_VICTIM, FAILOVER_VICTIM, *chaos_victims())
+    victims = [v for v in every if options.only in v.name]
     with tempfile.TemporaryDirectory(prefix="exitplan-kill-matrix-") as tmp:
         shutil.copy(ROOT / "Pulumi.yaml", tmp)  # a project of its own: its own sandbox
         shutil.copytree(ROOT / "stacks", Path(tmp) / "stacks")

@@ -1,6 +1,12 @@
 """HAProxy as the sandbox's front door: the stand-in for the DNS/global load balancer of the real
 stacks, balancing across one Triton HTTP endpoint per stack, with health checks, retries that
-redispatch to another stack, and weights/drain changed at runtime over the admin socket."""
+redispatch to another stack, and weights/drain changed at runtime over the admin socket.
+
+A standby is also a failover target, as the secondary of a DNS failover record is: besides its
+weighted server it has a `backup` server (same address, tracking the weighted one's health)
+that takes the traffic as soon as every weighted server is down, with no one moving a weight.
+A server is marked down by its health checks or by the first connection error live traffic
+meets (`observe layer4`), and the request that met it is retried on the standby."""
 
 from __future__ import annotations
 
@@ -25,6 +31,10 @@ BACKEND = "be_stacks"
 DNS_BACKEND = "be_dns"
 FALLBACK_BINARY = Path("/usr/sbin/haproxy")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+FAILOVER_SUFFIX = ".failover"  # the backup server of a standby: "<server>.failover"
+# Answers name the stack that served them: the server's name up to its first dot (a replica's
+# server is "<stack>.r<n>", a standby's backup "<server>.failover"; stack names have no dot).
+_SERVED_BY = "%[srv_name,field(1,.)]"
 _TRANSITION = re.compile(r" \d+/\d+$")
 _MAX_SOCKET_PATH = 90  # HAProxy 2.6 refuses socket paths over 97 bytes (sun_path is 108)
 _SOCKET_FOLDER_PREFIX = "exitplan-frontdoor-"
@@ -36,11 +46,13 @@ class FrontDoorError(SandboxError):
 
 @dataclass(frozen=True)
 class Backend:
-    """One stack behind the front door: its HAProxy server name, address and weight."""
+    """One stack behind the front door: its HAProxy server name, address and weight; a
+    `failover` one (a standby) also takes the traffic when every weighted server is down."""
 
     stack: str
     address: str
     weight: int = 100
+    failover: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.stack):
@@ -59,6 +71,9 @@ class FrontDoorSettings:
     fall: int = 2
     rise: int = 2
     check_timeout_ms: int = 300
+    # live traffic's connection errors mark a server down at once (a killed stack refuses
+    # connections well before two failed health checks), so the retry goes to the standby
+    observe_errors: int = 1
     server_timeout_ms: int = 2000
     connect_timeout_ms: int = 500
     # a request is tried up to 1 + retries times: on another stack when one is weighted, else
@@ -102,7 +117,8 @@ def render_config(
     s = settings
     checks = (
         f"inter {s.check_interval_ms}ms fastinter {s.check_fastinter_ms}ms "
-        f"fall {s.fall} rise {s.rise}"
+        f"fall {s.fall} rise {s.rise} "
+        f"observe layer4 error-limit {s.observe_errors} on-error mark-down"
     )
     client_timeout_ms = max(30_000, (s.retries + 1) * (s.server_timeout_ms + s.connect_timeout_ms))
     text = f"""global
@@ -127,26 +143,47 @@ frontend fe_inference
 
 backend {BACKEND}
     balance roundrobin
+    option allbackups
     option httpchk GET /v2/health/ready
     http-check expect status 200
     default-server {checks}
     timeout check {s.check_timeout_ms}ms
-    http-response set-header {s.served_by_header} %s
+    http-response set-header {s.served_by_header} {_SERVED_BY}
 """
     lines = [f"    server {b.stack} {b.address} weight {b.weight} check" for b in backends]
+    lines += _failover_servers(backends)
     if dns_port is not None:
         lines += ["", "frontend fe_dns", f"    bind 127.0.0.1:{dns_port}"]
         lines += [f"    default_backend {DNS_BACKEND}", "", f"backend {DNS_BACKEND}"]
-        lines += ["    balance roundrobin", "    retries 0", "    no option redispatch"]
-        lines += [f"    http-response set-header {s.served_by_header} %s"]
+        lines += ["    balance roundrobin", "    option allbackups", "    retries 0"]
+        lines += [
+            "    no option redispatch",
+            f"    http-response set-header {s.served_by_header} {_SERVED_BY}",
+        ]
         lines += [
             f"    server {b.stack} {b.address} weight {b.weight} track {BACKEND}/{b.stack}"
             for b in backends
         ]
+        lines += _failover_servers(backends)
     if stats_port is not None:
         lines += ["", "listen stats", f"    bind 127.0.0.1:{stats_port}", "    stats enable"]
         lines += ["    stats uri /stats", "    stats refresh 5s"]
     return text + "\n".join(lines) + "\n"
+
+
+def _failover_servers(backends: Sequence[Backend]) -> list[str]:
+    """A `backup` server per standby server, tracking the weighted one's health: HAProxy sends
+    it the traffic once every weighted server is down (`option allbackups`: all of them)."""
+    return [
+        f"    server {b.stack}{FAILOVER_SUFFIX} {b.address} backup track {BACKEND}/{b.stack}"
+        for b in backends
+        if b.failover
+    ]
+
+
+def _weighted(server: str) -> bool:
+    """Whether a server is a stack's weighted one (not a standby's backup)."""
+    return not server.endswith(FAILOVER_SUFFIX)
 
 
 class FrontDoor:
@@ -283,7 +320,7 @@ class FrontDoor:
         if header is None:
             raise FrontDoorError(f"unexpected 'show servers state' answer: {lines!r}")
         rows = [dict(zip(header, ln.split(), strict=False)) for ln in lines[1:] if ln[:1].isdigit()]
-        return {row["srv_name"]: int(row["srv_uweight"]) for row in rows}
+        return {r["srv_name"]: int(r["srv_uweight"]) for r in rows if _weighted(r["srv_name"])}
 
     def drain(self, stack: str) -> None:
         """Take a stack out of new traffic (health checks go on)."""
@@ -300,7 +337,11 @@ class FrontDoor:
             raise FrontDoorError(f"unexpected 'show stat' answer: {lines[:3]!r}")
         rows = [dict(zip(lines[0][2:].split(","), ln.split(","), strict=False)) for ln in lines]
         proxies = ("FRONTEND", "BACKEND")
-        servers = [r for r in rows[1:] if r.get("pxname") == BACKEND and r["svname"] not in proxies]
+        servers = [
+            r
+            for r in rows[1:]
+            if r.get("pxname") == BACKEND and r["svname"] not in proxies and _weighted(r["svname"])
+        ]
         # "UP 1/2" (going down) is still UP, "DOWN 1/2" (coming up) still DOWN
         return {r["svname"]: _TRANSITION.sub("", r["status"]) for r in servers}
 

@@ -198,7 +198,9 @@ class Sandbox:
                         plan, replica, replica <= at_rest_count, control, state
                     )
                     address = f"127.0.0.1:{port}"
-                    backends.append(Backend(server_name(plan.stack, replica), address, plan.weight))
+                    server = server_name(plan.stack, replica)
+                    standby = plan.level != "primary"
+                    backends.append(Backend(server, address, plan.weight, failover=standby))
                 progress.advance()
             # Every stack is warmed up (a cold Triton's first requests are slow) and measured;
             # the slowest stack's p99 is the baseline.

@@ -122,14 +122,19 @@ def running_sandbox(project: Project, stacks: list[str]) -> Iterator[SandboxTarg
             assert not [c.name for c in state.components if pid_alive(c.pid)]
 
 
-def sandbox_fixtures(label: str, stacks: list[str]) -> tuple[Any, Any]:
+def sandbox_fixtures(
+    label: str, stacks: list[str], edit: Callable[[Path], None] | None = None
+) -> tuple[Any, Any]:
     """Module-scoped fixtures `project` (a copy of the project in a temp folder named after
-    `label`) and `target` (its sandbox of `stacks`, stopped after the module), for a test
-    module to bind at its top level."""
+    `label`, its stack files changed by `edit` when given) and `target` (its sandbox of
+    `stacks`, stopped after the module), for a test module to bind at its top level."""
 
     @pytest.fixture(scope="module", name="project")
     def project_fixture(tmp_path_factory: pytest.TempPathFactory) -> Project:
-        return copied_project(tmp_path_factory.mktemp(label))
+        project = copied_project(tmp_path_factory.mktemp(label))
+        if edit is not None:
+            edit(project.root / "stacks")
+        return project
 
     @pytest.fixture(scope="module", name="target")
     def target_fixture(project: Project) -> Iterator[SandboxTarget]:

@@ -5,11 +5,14 @@ minimum; hot: nothing) and joins the router's rotation; every phase is measured 
 
 Phases (seconds from the kill): `detection` (the router marks the primary down), `scale`
 (download, start, load: measured inside the target), `ready` (the router marks the standby
-up), `rotation` (the standby holds all the weight), `first answer` (the first correct answer
-from the standby), `recovered` (every request from then on answered correctly by the
-standby): the measured RTO. The phases the sandbox cannot reproduce (GPU node provisioning,
-image pull, DNS health checks and TTL) come from the catalog as labelled estimates, and the
-achievable RTO is the measured one with the router's detection replaced by them.
+up), `rotation` (the drill gives the standby all the weight, as an operator promotes it),
+`first answer` (the first correct answer from the standby), `recovered` (every request from
+then on answered correctly by the standby): the measured RTO. A router that fails over by
+itself (the sandbox's front door has the standby as a failover target, as a DNS failover
+record has its secondary) recovers before the rotation; one that does not, after it. The
+phases the sandbox cannot reproduce (GPU node provisioning, image pull, DNS health checks and
+TTL) come from the catalog as labelled estimates, and the achievable RTO is the measured one
+with the router's detection replaced by them.
 
 Every change is journaled before it is made (the kill, the standby's level, the weights), so
 `exitplan drill rollback JOURNAL` restarts the primary, restores the weights and returns the
@@ -363,7 +366,7 @@ def _poll(check: Callable[[], bool], what: str, timeout_s: float) -> None:
 
 
 def _good(record: loadgen.RequestRecord, stack: str) -> bool:
-    return not record.error and record.served_by.split(".r")[0] == stack
+    return not record.error and record.served_by == stack
 
 
 def recovery_time(records: list[loadgen.RequestRecord], kill: float, stack: str) -> float | None:

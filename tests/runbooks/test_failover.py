@@ -1,9 +1,10 @@
 """`exitplan drill failover`: bad input exits 2 naming the fix (no sandbox), and on one real
-sandbox (aws-primary and its pilot-light azure-standby): a failover with phases present and
-ordered, the standby not running before and back to not running after, failed requests counted
-in the gap, a second rollback a no-op, the report with measured and estimated phases side by
-side; and the drill SIGKILLed with the primary dead and the standby started, rolled back by
-`exitplan drill rollback` (primary back, standby at pilot-light, weights restored)."""
+sandbox (aws-primary with two Tritons and its pilot-light azure-standby): a failover per level
+(pilot-light, and hot and warm through `--level`) with phases present and ordered, the standby
+at its level before and back to pilot-light after, failed requests counted in the gap, a
+second rollback a no-op, the report with measured and estimated phases side by side; and the
+drill SIGKILLed at each phase, rolled back by `exitplan drill rollback` (primary back, standby
+at pilot-light, weights restored)."""
 
 from __future__ import annotations
 
@@ -37,10 +38,21 @@ from tests.runbooks.test_cli import run
 pytestmark = pytest.mark.xdist_group("sandbox-timing")
 
 ROOT = Path(__file__).resolve().parents[2]
-REST = {"level": "pilot-light", "replicas": 1, "at_rest": 0, "running": 0}
+# The primary runs two Tritons at minimum, so a warm standby (one at rest) has one to start.
+REPLICAS = 2
+REST = {"level": "pilot-light", "replicas": REPLICAS, "at_rest": 0, "running": 0}
+
+
+def two_primary_replicas(stacks: Path) -> None:
+    """aws-primary's minimum replicas: 2 (the shipped stack has 1)."""
+    path = stacks / "Pulumi.aws-primary.yaml"
+    text = path.read_text()
+    assert text.count("min_replicas: 1") == 1, "the stack file changed: update this edit"
+    path.write_text(text.replace("min_replicas: 1", f"min_replicas: {REPLICAS}"))
+
 
 project_fixture, target_fixture = sandbox_fixtures(
-    "failover-project", ["aws-primary", "azure-standby"]
+    "failover-project", ["aws-primary", "azure-standby"], two_primary_replicas
 )
 
 
@@ -99,7 +111,7 @@ def record(at: float, ok: bool, by: str) -> RequestRecord:
 
 def test_recovery_is_the_first_request_from_which_every_later_one_is_right() -> None:
     records = [record(0.9, True, "a"), record(1.0, False, ""), record(1.1, True, "b")]
-    records += [record(1.2, False, ""), record(1.3, True, "b"), record(1.4, True, "b.r2")]
+    records += [record(1.2, False, ""), record(1.3, True, "b"), record(1.4, True, "b")]
     assert recovery_time(records, 1.0, "b") == 1.3
     assert recovery_time([*records, record(1.5, True, "a")], 1.0, "b") is None
 
@@ -136,10 +148,12 @@ def test_pilot_light_failover_on_the_sandbox(
     m = ex["measured"]
     assert ex["verdict"]["passed"], ex["verdict"]
     assert m["standby_before"]["running"] == 0
-    assert 0 < m["detection_s"] <= m["ready_s"] <= m["rotation_s"] <= m["recovered_s"]
-    assert m["first_answer_s"] <= m["recovered_s"]
+    # the front door fails over by itself once the standby is up: recovery need not wait for
+    # the drill's rotation (the weights), only for the standby's readiness (within a poll)
+    assert 0 < m["detection_s"] <= m["ready_s"] <= m["rotation_s"]
+    assert m["detection_s"] < m["first_answer_s"] <= m["recovered_s"] <= m["rotation_s"] + 1
     scale = m["scale"]
-    assert scale["started"] == 1 and scale["download_bytes"] > 0
+    assert scale["started"] == REPLICAS and scale["download_bytes"] > 0
     assert scale["download"] > 0 and scale["start"] > 0 and scale["load"] > 0
     load = ex["load"]
     assert load["failed_in_gap"] > 0 and load["accounted"] == load["scheduled"]
@@ -155,12 +169,55 @@ def test_pilot_light_failover_on_the_sandbox(
     assert "estimate only" in (path.parent / "report.md").read_text()
 
 
-KILL_POINT = "failover: standby scaled, before rotation"
-FAILOVER_VICTIM = km.Victim(
-    "drill failover aws-primary -> azure-standby",
-    ("drill", "failover", "--from", "aws-primary", "--to", "azure-standby", "--rate", "20"),
-    ("drill", "rollback"),
+@pytest.mark.parametrize(("level", "router"), [("hot", "frontdoor"), ("warm", "dns")])
+def test_hot_and_warm_failovers_on_the_sandbox(
+    level: str, router: str, target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    """`--level` overrides the pilot-light standby's own: hot runs both replicas before the
+    kill and starts none; warm runs one and starts the other. Phases present and ordered,
+    every request counted (the gap's failures included), the standby back at pilot-light.
+    Through the DNS-like router (no retries, no redispatch) the requests sent to the dead
+    primary until its health checks fail are counted as failed."""
+    options = FailoverOptions(
+        "aws-primary", "azure-standby", level=level, rate=40, hold_s=1.0, router=router
+    )
+    journal = run_failover(project, target, options, tmp_path / "journal.json", lambda _l: None)
+    ex = journal.exitplan
+    m, load = ex["measured"], ex["load"]
+    assert ex["verdict"]["passed"], ex["verdict"]
+    running = {"hot": REPLICAS, "warm": 1}[level]
+    assert m["standby_before"] == {**REST, "level": "pilot-light", "running": running}
+    assert m["scale"]["started"] == REPLICAS - running and m["scale"]["download_bytes"] == 0
+    assert m["standby_after_failover"]["running"] == REPLICAS
+    assert 0 < m["detection_s"] <= m["ready_s"] <= m["rotation_s"]
+    assert m["first_answer_s"] <= m["recovered_s"]
+    assert [r["name"] for r in ex["phases"]] == ["baseline", "gap", "on standby"]
+    assert load["accounted"] == load["scheduled"] > 0 and load["lost"] == 0
+    assert load["failed_in_gap"] == ex["phases"][1]["failed"] == load["failed"]
+    if router == "dns":
+        assert load["failed_in_gap"] > 0  # no retry hides the dead primary
+    assert target.level("azure-standby") == REST
+    assert target.health("aws-primary") and target.weights()["azure-standby"] == 0
+
+
+@pytest.mark.parametrize(
+    "point", [p for p in km.FAILOVER_POINTS if p != "failover: standby scaled, before rotation"]
 )
+def test_a_failover_killed_at_each_phase_is_rolled_back_from_its_journal(
+    point: str, target: SandboxTarget, project: Project, tmp_path: Path
+) -> None:
+    """SIGKILL right after the journal write of each phase (the one before the rotation has
+    its own test below): `exitplan drill rollback` leaves weights, health, rotation,
+    credentials and processes as they were, a second rollback does nothing, no load worker
+    is left and the lock is free."""
+    row = km.kill_at(FAILOVER_VICTIM, point, project.root, target, tmp_path)
+    assert row.killed, (tmp_path / "victim.stderr").read_text()[-2000:]
+    assert row.ok, row
+    assert target.level("azure-standby") == REST
+
+
+KILL_POINT = "failover: standby scaled, before rotation"
+FAILOVER_VICTIM = km.FAILOVER_VICTIM
 
 
 def test_a_failover_killed_before_rotation_is_rolled_back_from_its_journal(
@@ -173,7 +230,7 @@ def test_a_failover_killed_before_rotation_is_rolled_back_from_its_journal(
     victim = km.start(FAILOVER_VICTIM, KILL_POINT, project.root, tmp_path)
     assert km.settle(victim, tmp_path), (tmp_path / "victim.stderr").read_text()[-2000:]
     killed = SandboxTarget(sandbox_for(project))  # the state the victim left
-    assert killed.level("azure-standby")["running"] == 1
+    assert killed.level("azure-standby")["running"] == REPLICAS
     assert not killed.health("aws-primary")
     journal = str(tmp_path / "journal.json")
     rollback = [*FAILOVER_VICTIM.rollback, journal, "--project", str(project.root), "--json"]

@@ -157,9 +157,15 @@ def tritons() -> Iterator[dict[str, FakeTriton]]:
 def make_door(tmp_path: Path, tritons: dict[str, FakeTriton]) -> Iterator[Callable[..., FrontDoor]]:
     doors: list[FrontDoor] = []
 
-    def make(weights: dict[str, int] | None = None, start: bool = True) -> FrontDoor:
+    def make(
+        weights: dict[str, int] | None = None, start: bool = True, failover: bool = False
+    ) -> FrontDoor:
+        """A door over the fake stacks; with `failover`, gcp-standby is a failover target."""
         weights = weights or {}
-        backends = [Backend(n, t.address, weights.get(n, 100)) for n, t in tritons.items()]
+        backends = [
+            Backend(n, t.address, weights.get(n, 100), failover and n == "gcp-standby")
+            for n, t in tritons.items()
+        ]
         door = FrontDoor(tmp_path / f"door{len(doors)}", free_port(), backends, SETTINGS)
         doors.append(door)
         if start:
@@ -190,9 +196,11 @@ def test_render_config_has_the_front_door_directives(tmp_path: Path) -> None:
         "bind 127.0.0.1:9000",
         "option httpchk GET /v2/health/ready",
         "http-check expect status 200",
-        "default-server inter 100ms fastinter 100ms fall 2 rise 2",
+        "default-server inter 100ms fastinter 100ms fall 2 rise 2 "
+        "observe layer4 error-limit 1 on-error mark-down",
+        "option allbackups",
         "timeout check 100ms",
-        "http-response set-header x-served-by %s",
+        "http-response set-header x-served-by %[srv_name,field(1,.)]",
         "server aws-primary 127.0.0.1:8000 weight 100 check",
         "server gcp-edge 127.0.0.1:8001 weight 0 check",
         "bind 127.0.0.1:9001",
@@ -357,3 +365,64 @@ def test_removing_an_admin_socket_keeps_a_folder_it_did_not_make(tmp_path: Path)
     private.write_text("")
     remove_admin_socket(private)
     assert not private.parent.exists()
+
+
+def test_a_standby_s_backup_server_is_rendered_in_both_frontends(tmp_path: Path) -> None:
+    backends = [
+        Backend("aws-primary", "127.0.0.1:8000", 100),
+        Backend("gcp-standby", "127.0.0.1:8001", 0, failover=True),
+    ]
+    text = render_config("127.0.0.1:9000", backends, SETTINGS, tmp_path / "s.sock", dns_port=9002)
+    backup = "    server gcp-standby.failover 127.0.0.1:8001 backup track be_stacks/gcp-standby\n"
+    assert text.count(backup) == 2  # the retrying front door's backend and the DNS one
+    assert "aws-primary.failover" not in text  # a primary is no failover target
+
+
+@needs_haproxy
+def test_a_dead_primary_fails_over_to_the_standby_without_a_failed_request(
+    make_door: Callable[..., FrontDoor], tritons: dict[str, FakeTriton]
+) -> None:
+    """The standby holds no weight, as before a failover: once the primary's process is gone
+    (connections refused), the first request that meets the refusal marks it down and is
+    retried on the standby's backup server, and every later one goes there: no request fails
+    and no weight moves. The backup servers are not stacks: weights and status omit them."""
+    door = make_door({"aws-primary": 100, "gcp-standby": 0}, failover=True)
+    assert door.weights() == {"aws-primary": 100, "gcp-standby": 0}
+    assert set(door.server_status()) == {"aws-primary", "gcp-standby"}
+    assert served(door, 10) == {"aws-primary": 10}
+    tritons["aws-primary"].close()  # its port now refuses connections
+    assert served(door, 20) == {"gcp-standby": 20}  # served() asserts each answer is a 200
+    assert door.server_status()["aws-primary"] == "DOWN"
+    assert door.weights() == {"aws-primary": 100, "gcp-standby": 0}
+
+
+@needs_haproxy
+def test_without_a_failover_target_a_dead_primary_fails_requests(
+    make_door: Callable[..., FrontDoor], tritons: dict[str, FakeTriton]
+) -> None:
+    """The same dead primary with a standby that is no failover target: the requests fail
+    (503) until someone moves the weight, as the failover test above would if its backup
+    servers did not work."""
+    door = make_door({"aws-primary": 100, "gcp-standby": 0})
+    tritons["aws-primary"].close()
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        for _ in range(5):
+            infer(door)
+    assert caught.value.code == 503
+
+
+@needs_haproxy
+def test_answers_name_the_stack_not_the_replica_server(
+    tmp_path: Path, tritons: dict[str, FakeTriton]
+) -> None:
+    """A stack's second replica is server "<stack>.r2": its answers still name the stack."""
+    address = tritons["gcp-standby"].address
+    door = FrontDoor(
+        tmp_path / "door", free_port(), [Backend("gcp-standby.r2", address, 100)], SETTINGS
+    )
+    door.start()
+    try:
+        header, body, _ = infer(door)
+        assert (header, body) == ("gcp-standby", "gcp-standby")
+    finally:
+        door.stop()

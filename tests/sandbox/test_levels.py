@@ -58,7 +58,7 @@ def test_a_stopped_replica_is_never_a_running_process() -> None:
 def test_the_dns_frontend_neither_retries_nor_redispatches(tmp_path: Path) -> None:
     backends = [
         Backend("aws-primary", "127.0.0.1:9000"),
-        Backend("azure-standby", "127.0.0.1:9001", 0),
+        Backend("azure-standby", "127.0.0.1:9001", 0, failover=True),
     ]
     text = render_config(
         "127.0.0.1:8000", backends, FrontDoorSettings(), tmp_path / "s.sock", dns_port=8001
@@ -66,6 +66,9 @@ def test_the_dns_frontend_neither_retries_nor_redispatches(tmp_path: Path) -> No
     dns = text.split("backend be_dns", 1)[1]
     assert "retries 0" in dns and "no option redispatch" in dns
     assert "server azure-standby 127.0.0.1:9001 weight 0 track be_stacks/azure-standby" in dns
+    assert (
+        "server azure-standby.failover 127.0.0.1:9001 backup track be_stacks/azure-standby" in dns
+    )
     assert "bind 127.0.0.1:8001" in text
     assert "be_dns" not in render_config(
         "127.0.0.1:8000", backends, FrontDoorSettings(), tmp_path / "s.sock"
