@@ -91,7 +91,8 @@ class Session:
         """One inject shown and answered."""
         self.shown_at = time.monotonic()
         self.console.print(Rule(f"[bold]{inject.clock}[/] {escape(inject.title)}"))
-        self.console.print(Panel(escape(fill(inject.situation, self.values)), title="situation"))
+        situation = Panel(escape(fill(inject.situation, self.values)), title="situation")
+        self.console.print(situation, soft_wrap=False)  # wrapped in its box, never cropped
         if inject.step and self.run_step:
             self.show_step(inject)
         ids = [a.id for a in inject.expected]

@@ -67,7 +67,8 @@ def scenario(step: dict[str, Any]) -> dict[str, Any]:
                 "id": "exit-now",
                 "time": "T+10m",
                 "title": "Exit now",
-                "situation": "The drill runs now.",
+                "situation": "The drill runs now, on the sandbox, under load, while the room "
+                "watches its progress.",
                 "questions": {"engineering": "Did it pass?"},
                 "expected_actions": [
                     {"id": "read-verdict", "role": "engineering", "action": "Read the verdict."}
@@ -417,7 +418,7 @@ def test_the_interactive_session_runs_the_step_at_its_inject_before_the_room_ans
 ) -> None:
     loaded = load_scenario(write(tmp_path / "s.yaml", scenario(REAL)))
     screen = io.StringIO()
-    console = Console(file=screen, width=100)
+    console = Console(file=screen, width=60, soft_wrap=True)  # as runbooks.render's
     seen: list[str] = []
 
     def run_step(inject: Any) -> StepRun:
@@ -447,6 +448,7 @@ def test_the_interactive_session_runs_the_step_at_its_inject_before_the_room_ans
     assert [s.split(" with")[0] for s in seen] == ["exit-now"]  # only the inject with a step
     shown_at = int(seen[0].rsplit(" ", 1)[1])
     assert "Exit now" in text[:shown_at]  # the inject was shown first
+    assert "watches its progress." in text[:shown_at]  # its situation whole, wrapped in its box
     assert "verdict FAILED: gate at cutover failed" in text[shown_at:]
     assert "journal /a/long/path/to/steps/exit-now/journal.json" in text  # on one line
     assert session.steps["exit-now"].drill == run_step(loaded.injects[1]).drill
