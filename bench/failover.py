@@ -10,10 +10,13 @@ recovered (every later request answered correctly by the standby: the measured R
 requests failed in the gap, and the achievable RTO (measured + the catalog's estimates of what
 the sandbox cannot reproduce: GPU node provisioning, image pull, DNS). The table shows each
 level's median. Goals on 2 cores: pilot-light with MiniLM ready <= 15 s measured; hot and warm
-0 failed requests (front-door router). Writes bench/results/failover.json.
+0 failed requests (front-door router).
 
     .venv/bin/python bench/failover.py [--model demo --model minilm] [--repeats 3]
-        [--rate 50] [--router frontdoor|dns]
+        [--rate 50] [--router frontdoor|dns] [--replicas 2]
+
+The primary runs `--replicas` Tritons (2: a hot standby runs both at rest, a warm one starts
+the second at failover). Writes bench/results/failover.json (front door) or failover-dns.json.
 """
 
 from __future__ import annotations
@@ -90,12 +93,23 @@ def one_run(project: Project, options: FailoverOptions, out: Path) -> dict[str, 
     }
 
 
+def set_primary_replicas(stacks: Path, replicas: int) -> None:
+    """The primary's minimum Triton replicas in a copied project (the shipped stack has 1;
+    with 2 a warm standby runs one at rest and starts the other at failover)."""
+    path = stacks / f"Pulumi.{SOURCE}.yaml"
+    text = path.read_text()
+    if text.count("min_replicas: 1") != 1:
+        sys.exit(f"{path}: expected one 'min_replicas: 1' to change")
+    path.write_text(text.replace("min_replicas: 1", f"min_replicas: {replicas}"))
+
+
 def run_model(model: str, args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     """Every level, `args.repeats` times, on a sandbox of its own serving `model`."""
     folder = work / model
     folder.mkdir()
     shutil.copy(ROOT / "Pulumi.yaml", folder)  # a project of its own: its own sandbox
     shutil.copytree(ROOT / "stacks", folder / "stacks")
+    set_primary_replicas(folder / "stacks", args.replicas)
     project = Project(folder)
     sandbox = sandbox_for(project)
     runs = []
@@ -189,6 +203,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--rate", type=float, default=RATE)
     parser.add_argument("--router", choices=("frontdoor", "dns"), default="frontdoor")
+    parser.add_argument(
+        "--replicas", type=int, default=2, help="the primary's minimum Triton replicas"
+    )
     args = parser.parse_args()
     # a terminated bench still stops its sandbox (the `finally` above runs on SystemExit)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -208,10 +225,16 @@ def main() -> None:
         print(f"{name}: {'-' if ok is None else 'met' if ok else 'MISSED'}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "python": platform.python_version()}
-    settings = {"rate": args.rate, "router": args.router, "hold_s": HOLD_S}
+    settings = {
+        "rate": args.rate,
+        "router": args.router,
+        "hold_s": HOLD_S,
+        "primary_replicas": args.replicas,
+    }
     data = {"machine": machine, **settings, "levels": rows, "goals": met, "runs": runs}
-    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    results = RESULTS if args.router == "frontdoor" else RESULTS.with_name("failover-dns.json")
+    results.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"wrote {results.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

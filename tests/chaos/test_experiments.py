@@ -4,6 +4,7 @@ outage and brownout, --dry, discovery, and refusal of a stack that is not drilla
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -422,18 +423,33 @@ def test_a_tripped_stop_condition_interrupts_and_rolls_back(
 ) -> None:
     experiment = yaml.safe_load((EXPERIMENTS / "primary-outage.yaml").read_text())
     experiment["configuration"]["exitplan_stop_error_rate"] = 0.2
-    spread = experiment["method"][0]  # no traffic on the standby: the kill fails every request
+    spread = experiment["method"][0]
     spread["provider"]["arguments"]["weights"] = [
         {"stack": "aws-primary", "weight": 100},
         {"stack": "gcp-standby", "weight": 0},
     ]
+    # no standby to fail over to (the front door's failover target is dead too): the kill of
+    # the primary fails every request
+    kill_standby = copy.deepcopy(experiment["method"][1])
+    kill_standby["name"] = "kill-standby"
+    kill_standby["provider"]["arguments"] = {"stack": "gcp-standby"}
+    experiment["method"].insert(1, kill_standby)
+    restart_standby = copy.deepcopy(experiment["rollbacks"][0])
+    restart_standby["name"] = "ensure-standby-running"
+    restart_standby["provider"]["arguments"] = {"stack": "gcp-standby"}
+    experiment["rollbacks"].insert(0, restart_standby)
     path = tmp_path / "outage-without-standby.yaml"
     path.write_text(yaml.safe_dump(experiment))
     before = snapshot(target)
     journal, _ = run(ChaosOptions(path, project.root, out=tmp_path / "run"))
     assert journal["status"] == "interrupted"
-    assert [r["activity"]["name"] for r in journal["run"]] == ["spread-traffic", "kill-primary"]
+    assert [r["activity"]["name"] for r in journal["run"]] == [
+        "spread-traffic",
+        "kill-standby",
+        "kill-primary",
+    ]
     assert [r["activity"]["name"] for r in journal["rollbacks"]] == [
+        "ensure-standby-running",
         "ensure-primary-running",
         "restore-weights",
     ]

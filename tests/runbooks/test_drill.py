@@ -156,7 +156,14 @@ def _drill(project: Project, out: Path) -> subprocess.Popen[bytes]:
         project, "--rate", "40", "--canary", "10,100", "--hold", "2", "--baseline-factor", "100",
         "--out", str(out),
     )  # fmt: skip
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # SIGINT as a terminal sends it, even when pytest itself runs in a background job (the
+    # shell starts those with SIGINT ignored, and a child would inherit that)
+    return subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _wait_for(
