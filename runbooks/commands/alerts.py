@@ -10,7 +10,13 @@ import typer
 
 from components.catalog import DATA
 from runbooks import render
-from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.commands.options import (
+    JsonOption,
+    ProjectOption,
+    folder_option,
+    print_json,
+    project_of,
+)
 
 alerts_app = typer.Typer(help="Alert on price changes and ending support.", no_args_is_help=True)
 
@@ -57,12 +63,7 @@ def check(
     catalog: CatalogOption = DATA,
     journals: Annotated[
         Path | None,
-        typer.Option(
-            "--journals",
-            help="Folder of drills/ and chaos/ journals (default: .exitplan).",
-            file_okay=False,
-            show_default=False,
-        ),
+        folder_option("--journals", "Folder of drills/ and chaos/ journals (default: .exitplan)."),
     ] = None,
     max_error_rate: Annotated[
         float, typer.Option("--max-error-rate", help="Alert above this journal error rate.")

@@ -12,6 +12,7 @@ import typer
 from runbooks.commands.options import (
     JsonOption,
     ProjectOption,
+    folder_option,
     print_json,
     print_written,
     project_of,
@@ -39,13 +40,7 @@ def chaos_run(
         bool, typer.Option("--dry", help="List the activities; change nothing.")
     ] = False,
     out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help="Journal folder (default .exitplan/chaos/TIME-NAME/).",
-            file_okay=False,
-            show_default=False,
-        ),
+        Path | None, folder_option("--out", "Journal folder (default .exitplan/chaos/TIME-NAME/).")
     ] = None,
     rate: Annotated[
         float, typer.Option("--rate", min=1, help="Open-loop load during the run, requests/s.")

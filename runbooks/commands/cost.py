@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 from runbooks import render
 from runbooks.commands.cost_compare import compare
 from runbooks.commands.cost_inference import inference
-from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.commands.options import JsonOption, ProjectOption, file_option, print_json, project_of
 
 if TYPE_CHECKING:
     from components.cost.profile import Profile
@@ -56,22 +56,15 @@ def cost(
     ] = None,
     utilisation: Annotated[
         Path | None,
-        typer.Option(
+        file_option(
             "--utilisation",
-            help="Hourly profile of the inference nodes (YAML: `unit: fraction|nodes`, "
-            "`hours:` 24 values; see README). Default: around the clock at the minimum.",
-            dir_okay=False,
-            show_default=False,
+            "Hourly profile of the inference nodes (YAML: `unit: fraction|nodes`, `hours:` 24 "
+            "values; see README). Default: around the clock at the minimum.",
         ),
     ] = None,
     html: Annotated[
         Path | None,
-        typer.Option(
-            "--html",
-            help="Also write the report (tables, plot) to this HTML file.",
-            dir_okay=False,
-            show_default=False,
-        ),
+        file_option("--html", "Also write the report (tables, plot) to this HTML file."),
     ] = None,
     output_format: Annotated[
         str | None,
@@ -82,13 +75,7 @@ def cost(
         ),
     ] = None,
     out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help="With --format focus: write the CSV here, not to stdout.",
-            dir_okay=False,
-            show_default=False,
-        ),
+        Path | None, file_option("--out", "With --format focus: write the CSV here, not to stdout.")
     ] = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,
@@ -172,13 +159,7 @@ def tco(
         float, typer.Option("--data-gb", help="GB of other data to move, besides the models.")
     ] = 0.0,
     utilisation: Annotated[
-        Path | None,
-        typer.Option(
-            "--utilisation",
-            help="Hourly profile (as for `exitplan cost`).",
-            dir_okay=False,
-            show_default=False,
-        ),
+        Path | None, file_option("--utilisation", "Hourly profile (as for `exitplan cost`).")
     ] = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,

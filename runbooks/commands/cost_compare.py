@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from runbooks import render
-from runbooks.commands.options import JsonOption, print_json
+from runbooks.commands.options import JsonOption, file_option, print_json
 
 
 def compare(
@@ -46,13 +46,7 @@ def compare(
         typer.Option("--interruptible", help="The job checkpoints and resumes: spot is eligible."),
     ] = False,
     memo: Annotated[
-        Path | None,
-        typer.Option(
-            "--memo",
-            help="Write the one-page Markdown memo here.",
-            dir_okay=False,
-            show_default=False,
-        ),
+        Path | None, file_option("--memo", "Write the one-page Markdown memo here.")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from runbooks import render
-from runbooks.commands.options import JsonOption, print_json
+from runbooks.commands.options import JsonOption, file_option, folder_option, print_json
 
 TOP = 12  # rows per ML model in the terminal table (the --json and --html hold them all)
 
@@ -19,20 +19,14 @@ TOP = 12  # rows per ML model in the terminal table (the --json and --html hold 
 def inference(
     measurements: Annotated[
         Path | None,
-        typer.Option(
-            "--measurements",
-            help="CSV of throughput/p99 figures (see examples/measurements.csv).",
-            dir_okay=False,
-            show_default=False,
+        file_option(
+            "--measurements", "CSV of throughput/p99 figures (see examples/measurements.csv)."
         ),
     ] = None,
     journals: Annotated[
         Path | None,
-        typer.Option(
-            "--journals",
-            help="Folder of drill journals (*/journal.json): sandbox figures, shown apart.",
-            file_okay=False,
-            show_default=False,
+        folder_option(
+            "--journals", "Folder of drill journals (*/journal.json): sandbox figures, shown apart."
         ),
     ] = None,
     pricing: Annotated[
@@ -42,13 +36,7 @@ def inference(
         ),
     ] = "on-demand",
     html_out: Annotated[
-        Path | None,
-        typer.Option(
-            "--html",
-            help="Write the report (tables and the Pareto plot) here.",
-            dir_okay=False,
-            show_default=False,
-        ),
+        Path | None, file_option("--html", "Write the report (tables and the Pareto plot) here.")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +20,7 @@ from runbooks.progress import display
 
 if TYPE_CHECKING:
     from components.stack_config import Project
+    from model_packaging.progress import Progress
     from runbooks.reports.journal import Journal
     from runbooks.targets.target import Target
 
@@ -88,9 +90,8 @@ def drill_exit_plan(
     step) and report.md/.html, holding the target's lock (.exitplan/locks/TARGET.lock). Exit 1
     when a check or gate fails (rolled back), 130 on Ctrl-C, SIGTERM or SIGHUP (rolled back), 2
     when another run holds the target's lock."""
-    import datetime as dt
 
-    from runbooks.drills.canary import parse_canary, steps_text
+    from runbooks.drills.canary import parse_canary
     from runbooks.drills.exit_plan import (
         ExitPlanOptions,
         needs,
@@ -98,7 +99,6 @@ def drill_exit_plan(
         revoke_gap,
         run_exit_plan,
     )
-    from runbooks.drills.lock import TargetLock
     from runbooks.reports.drill import write_report
     from runbooks.targets.target import require
 
@@ -122,26 +122,17 @@ def drill_exit_plan(
         require(drill_target, needs(drill_target, options), "the exit-plan drill")
         skipped = revoke_gap(drill_target, options)
         steps = planned_steps(options, drill_target.weights(), skipped)
-        if as_json:
-            print_json("drill.exit-plan", {"dry": True, "steps": steps})
-        else:
-            render.out.print(steps_text(steps))
+        _print_steps("drill.exit-plan", steps, as_json)
         return
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = out or proj.root / ".exitplan" / "drills" / f"{stamp}-{source}-to-{dest}"
-    command = f"drill exit-plan --from {source} --to {dest}"
-    with TargetLock(target, proj.root, command), display(enabled=not as_json) as progress:
-        try:
-            journal = run_exit_plan(proj, drill_target, options, folder / "journal.json", progress)
-        finally:
-            if (folder / "journal.json").exists():
-                from runbooks.reports.journal import Journal
-
-                written = Journal.load(folder / "journal.json")
-                write_report(written.data, folder)
-                _tell_what_is_left(written)
-                if as_json:  # a failed or interrupted drill reports too, then exits 1 or 130
-                    print_json("drill.exit-plan", _run_json(written))
+    folder = out or _drill_folder(proj, f"{source}-to-{dest}")
+    journal = _run_in_folder(
+        "drill.exit-plan",
+        (target, proj, f"drill exit-plan --from {source} --to {dest}"),
+        folder,
+        lambda path, progress: run_exit_plan(proj, drill_target, options, path, progress),
+        write_report,
+        as_json,
+    )
     if not as_json:
         render.drill_verdict(journal.data, folder)
     if not journal.exitplan["verdict"]["passed"]:
@@ -187,11 +178,8 @@ def drill_failover(
     what the sandbox cannot reproduce). Rolled back at the end (primary restarted, weights and
     the standby's level restored). Exit 1 when the standby never served all traffic correctly,
     2 on bad input or while another run holds the target's lock."""
-    import datetime as dt
 
-    from runbooks.drills.canary import steps_text
     from runbooks.drills.failover import FailoverOptions, planned_steps, run_failover, validate
-    from runbooks.drills.lock import TargetLock
     from runbooks.reports.failover import write_report
 
     if target == "live":
@@ -209,26 +197,17 @@ def drill_failover(
 
         own = drill_target.level(dest)["level"] if isinstance(drill_target, ScalableTarget) else "?"
         steps = planned_steps(options, level or own, drill_target.weights())
-        if as_json:
-            print_json("drill.failover", {"dry": True, "steps": steps})
-        else:
-            render.out.print(steps_text(steps))
+        _print_steps("drill.failover", steps, as_json)
         return
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = out or proj.root / ".exitplan" / "drills" / f"{stamp}-failover-{source}-to-{dest}"
-    command = f"drill failover --from {source} --to {dest}"
-    with TargetLock(target, proj.root, command), display(enabled=not as_json) as progress:
-        try:
-            journal = run_failover(proj, drill_target, options, folder / "journal.json", progress)
-        finally:
-            if (folder / "journal.json").exists():
-                from runbooks.reports.journal import Journal
-
-                written = Journal.load(folder / "journal.json")
-                write_report(written.data, folder)
-                _tell_what_is_left(written)
-                if as_json:
-                    print_json("drill.failover", _run_json(written))
+    folder = out or _drill_folder(proj, f"failover-{source}-to-{dest}")
+    journal = _run_in_folder(
+        "drill.failover",
+        (target, proj, f"drill failover --from {source} --to {dest}"),
+        folder,
+        lambda path, progress: run_failover(proj, drill_target, options, path, progress),
+        write_report,
+        as_json,
+    )
     if not as_json:
         verdict = journal.exitplan["verdict"]
         render.out.print(
@@ -237,6 +216,53 @@ def drill_failover(
         )
     if not journal.exitplan["verdict"]["passed"]:
         raise typer.Exit(1)
+
+
+def _print_steps(command: str, steps: list[str], as_json: bool) -> None:
+    """A dry run's steps: numbered lines, or with --json one object `{"dry": true, "steps"}`."""
+    from runbooks.drills.canary import steps_text
+
+    if as_json:
+        print_json(command, {"dry": True, "steps": steps})
+    else:
+        render.out.print(steps_text(steps))
+
+
+def _drill_folder(proj: Project, name: str) -> Path:
+    """`.exitplan/drills/<UTC time>-<name>` under the project: where a drill writes by default."""
+    import datetime as dt
+
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return proj.root / ".exitplan" / "drills" / f"{stamp}-{name}"
+
+
+def _run_in_folder(
+    schema: str,
+    lock: tuple[str, Project, str],
+    folder: Path,
+    run: Callable[[Path, Progress], Journal],
+    report: Callable[[dict[str, Any], Path], object],
+    as_json: bool,
+) -> Journal:
+    """Run a drill under the target's lock (`lock`: target kind, project, the command that
+    holds it) with its progress display; whatever happens, the journal it wrote gets its
+    report, what is left on the target is named, and with --json the run is printed (a failed
+    or interrupted drill reports too, then exits 1 or 130)."""
+    from runbooks.drills.lock import TargetLock
+    from runbooks.reports.journal import Journal
+
+    kind, proj, command = lock
+    journal = folder / "journal.json"
+    with TargetLock(kind, proj.root, command), display(enabled=not as_json) as progress:
+        try:
+            return run(journal, progress)
+        finally:
+            if journal.exists():
+                written = Journal.load(journal)
+                report(written.data, folder)
+                _tell_what_is_left(written)
+                if as_json:
+                    print_json(schema, _run_json(written))
 
 
 def _tell_what_is_left(journal: Journal) -> None:

@@ -10,7 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from runbooks import render
-from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.commands.options import (
+    JsonOption,
+    ProjectOption,
+    file_option,
+    folder_option,
+    print_json,
+    project_of,
+)
 
 if TYPE_CHECKING:
     from runbooks.rehearsal.readiness import Readiness
@@ -28,22 +35,14 @@ def inventory_check(
     ],
     journals: Annotated[
         Path | None,
-        typer.Option(
+        folder_option(
             "--journals",
-            help="Folder holding drills/*/journal.json (or the drills folder itself; default: "
-            "the project's .exitplan).",
-            file_okay=False,
-            show_default=False,
+            "Folder holding drills/*/journal.json (or the drills folder itself; default: the "
+            "project's .exitplan).",
         ),
     ] = None,
     html_out: Annotated[
-        Path | None,
-        typer.Option(
-            "--html",
-            help="Write the readiness and the RTO plot as an HTML page.",
-            dir_okay=False,
-            show_default=False,
-        ),
+        Path | None, file_option("--html", "Write the readiness and the RTO plot as an HTML page.")
     ] = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,

@@ -25,6 +25,16 @@ ProjectOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
+def file_option(flag: str, help: str) -> Any:
+    """A `--flag FILE` option: a file (a folder is refused), no default shown."""
+    return typer.Option(flag, help=help, dir_okay=False, show_default=False)
+
+
+def folder_option(flag: str, help: str) -> Any:
+    """A `--flag FOLDER` option: a folder (a file is refused), no default shown."""
+    return typer.Option(flag, help=help, file_okay=False, show_default=False)
+
+
 def project_of(path: Path | None) -> Project:
     """The project at `path`, or the nearest one upward from the current directory."""
     return Project(find_project(path or Path.cwd()))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from runbooks import render
-from runbooks.commands.options import ProjectOption, project_of
+from runbooks.commands.options import ProjectOption, file_option, project_of
 
 runbook_app = typer.Typer(help="The provider-incident runbook.", no_args_is_help=True)
 
@@ -18,12 +18,10 @@ def runbook_render(
     service: Annotated[str, typer.Argument(help="The service (its stacks' spec name).")],
     inventory: Annotated[
         Path | None,
-        typer.Option(
+        file_option(
             "--inventory",
-            help="The inventory (CSV or YAML) with the service's owner, escalation, exit clause "
-            "and export path.",
-            dir_okay=False,
-            show_default=False,
+            "The inventory (CSV or YAML) with the service's owner, escalation, exit clause and "
+            "export path.",
         ),
     ] = None,
     out: Annotated[

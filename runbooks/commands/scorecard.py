@@ -10,7 +10,14 @@ import typer
 from rich.table import Table
 
 from runbooks import render
-from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.commands.options import (
+    JsonOption,
+    ProjectOption,
+    file_option,
+    folder_option,
+    print_json,
+    project_of,
+)
 
 if TYPE_CHECKING:
     from components.stack_config import Project
@@ -68,45 +75,25 @@ def _violations(project: Project, cards: list[StackCard]) -> None:
 @scorecard_app.callback()
 def scorecard(
     weights: Annotated[
-        Path | None,
-        typer.Option(
-            "--weights",
-            help="YAML of metric: weight (defaults in the README).",
-            dir_okay=False,
-            show_default=False,
-        ),
+        Path | None, file_option("--weights", "YAML of metric: weight (defaults in the README).")
     ] = None,
     journals: Annotated[
         Path | None,
-        typer.Option(
+        folder_option(
             "--journals",
-            help="Folder holding drills/*/journal.json and chaos/*/journal.json "
-            "(default: the project's .exitplan).",
-            file_okay=False,
-            show_default=False,
+            "Folder holding drills/*/journal.json and chaos/*/journal.json (default: the project's"
+            " .exitplan).",
         ),
     ] = None,
     measurements: Annotated[
-        Path | None,
-        typer.Option(
-            "--measurements",
-            help="Throughput CSV for cost per 1M inferences.",
-            dir_okay=False,
-            show_default=False,
-        ),
+        Path | None, file_option("--measurements", "Throughput CSV for cost per 1M inferences.")
     ] = None,
     policy: Annotated[
         bool,
         typer.Option("--policy/--no-policy", help="Count policy violations (plans every stack)."),
     ] = True,
     html_out: Annotated[
-        Path | None,
-        typer.Option(
-            "--html",
-            help="Write the scorecard as an HTML page.",
-            dir_okay=False,
-            show_default=False,
-        ),
+        Path | None, file_option("--html", "Write the scorecard as an HTML page.")
     ] = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,

@@ -13,7 +13,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from runbooks import render
-from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.commands.options import (
+    JsonOption,
+    ProjectOption,
+    file_option,
+    folder_option,
+    print_json,
+    project_of,
+)
 
 if TYPE_CHECKING:
     from runbooks.rehearsal.tabletop import Inject, Scenario
@@ -72,23 +79,18 @@ def tabletop_run(
     scenario_file: ScenarioArgument,
     answers_file: Annotated[
         Path | None,
-        typer.Option(
+        file_option(
             "--answers",
-            help="Answers file (exitplan tabletop template); without "
-            "it, the rehearsal runs live in this terminal.",
-            dir_okay=False,
-            show_default=False,
+            "Answers file (exitplan tabletop template); without it, the rehearsal runs live in "
+            "this terminal.",
         ),
     ] = None,
     inventory: InventoryOption = None,
     journals: JournalsOption = None,
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out",
-            help="Folder for the minutes (default: .exitplan/tabletop/<time>-<scenario>).",
-            file_okay=False,
-            show_default=False,
+        folder_option(
+            "--out", "Folder for the minutes (default: .exitplan/tabletop/<time>-<scenario>)."
         ),
     ] = None,
     min_score: Annotated[
