@@ -166,40 +166,26 @@ def build_network(
         opts=opts,
         **on_vcn,
     )
-    api = oci.core.Subnet(
-        f"{name}-api",
-        cidr_block=str(cidr.api),
-        display_name=f"{name}-api",
-        dns_label="api",
-        route_table_id=public_routes.id,
-        security_list_ids=[api_rules.id],
-        prohibit_public_ip_on_vnic=False,
-        opts=opts,
-        **on_vcn,
-    )
-    lb = oci.core.Subnet(
-        f"{name}-lb",
-        cidr_block=str(cidr.lb),
-        display_name=f"{name}-load-balancers",
-        dns_label="lb",
-        route_table_id=public_routes.id,
-        security_list_ids=[lb_rules.id],
-        prohibit_public_ip_on_vnic=False,
-        opts=opts,
-        **on_vcn,
-    )
-    nodes = oci.core.Subnet(
-        f"{name}-nodes",
-        cidr_block=str(cidr.nodes),
-        display_name=f"{name}-nodes",
-        dns_label="nodes",
-        route_table_id=private_routes.id,
-        security_list_ids=[node_rules.id],
-        prohibit_public_ip_on_vnic=True,
-        prohibit_internet_ingress=True,
-        opts=opts,
-        **on_vcn,
-    )
+
+    def subnet(part: str, label: str, routes: Any, rules: Any, public: bool) -> oci.core.Subnet:
+        """One of the VCN's three subnets (`part`: api, lb or nodes); a private one also
+        refuses internet ingress."""
+        return oci.core.Subnet(
+            f"{name}-{part}",
+            cidr_block=str(getattr(cidr, part)),
+            display_name=f"{name}-{label}",
+            dns_label=part,
+            route_table_id=routes.id,
+            security_list_ids=[rules.id],
+            prohibit_public_ip_on_vnic=not public,
+            prohibit_internet_ingress=None if public else True,  # None: not set
+            opts=opts,
+            **on_vcn,
+        )
+
+    api = subnet("api", "api", public_routes, api_rules, public=True)
+    lb = subnet("lb", "load-balancers", public_routes, lb_rules, public=True)
+    nodes = subnet("nodes", "nodes", private_routes, node_rules, public=False)
     return Network(
         vcn=vcn,
         api_subnet=api,
