@@ -452,8 +452,12 @@ def main() -> int:
         print(f"{run['victim']}: {run['passed']} of {run['kill_points']} kill points restored")
     total, passed = sum(r["kill_points"] for r in runs), sum(r["passed"] for r in runs)
     print(f"all runs: {passed} of {total} kill points")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    # a partial matrix (--only, --points) is written beside the whole one, never over it
+    partial = options.only or options.points
+    slug = "".join(c if c.isalnum() else "-" for c in f"{options.only}-{options.points or 'all'}")
+    results = RESULTS.with_name(f"kill_matrix-{slug.strip('-')}.json") if partial else RESULTS
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(
         json.dumps(
             {
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -465,7 +469,7 @@ def main() -> int:
         )
         + "\n"
     )
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    print(f"wrote {results.relative_to(ROOT)}")
     return 0 if passed == total else 1
 
 
