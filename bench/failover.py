@@ -150,10 +150,11 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def goals(rows: list[dict[str, Any]]) -> dict[str, bool | None]:
-    """The issue's goals (None where the runs needed were not made)."""
+def goals(rows: list[dict[str, Any]], router: str) -> dict[str, bool | None]:
+    """The issue's goals (None where the runs needed were not made; 0 failed requests is a
+    goal for the front door: a DNS router's clients see the failures until detection)."""
     pilot = [r for r in rows if r["model"] == "minilm" and r["level"] == "pilot-light"]
-    hot_warm = [r for r in rows if r["level"] in ("hot", "warm")]
+    hot_warm = [r for r in rows if r["level"] in ("hot", "warm") and router == "frontdoor"]
     return {
         f"pilot-light with MiniLM ready <= {READY_GOAL_S:g} s": (
             all(r["ready_max_s"] <= READY_GOAL_S for r in pilot) if pilot else None
@@ -220,7 +221,7 @@ def main() -> None:
     shutil.rmtree(work)
     rows = summarize(runs)
     print_table(rows)
-    met = goals(rows)
+    met = goals(rows, args.router)
     for name, ok in met.items():
         print(f"{name}: {'-' if ok is None else 'met' if ok else 'MISSED'}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
