@@ -471,31 +471,21 @@ def _seconds_of(value: dict[str, Any], key: str, file: str, field: str) -> float
     """`value[key]` as seconds: a number (at least HOLD_MINIMUM_S) or a duration (`2s`, `15m`);
     None when absent."""
     given = value.get(key)
-    if given is None:
-        return None
-    if isinstance(given, int | float) and not isinstance(given, bool):
-        if given < HOLD_MINIMUM_S:
-            raise InputError(
-                f"{key} is {given!r}",
-                file=file,
-                field=f"{field}.{key}",
-                fix=f"give {key} seconds (at least {HOLD_MINIMUM_S:g}) or a duration: 2s, 15m",
-            )
-        return float(given)
-    return float(parse_duration(given, file, f"{field}.{key}"))
+    if given is None or isinstance(given, str):
+        return None if given is None else float(parse_duration(given, file, f"{field}.{key}"))
+    fix = f"give {key} seconds (at least {HOLD_MINIMUM_S:g}) or a duration: 2s, 15m"
+    return _at_least(given, HOLD_MINIMUM_S, key, file, field, fix)
 
 
 def _number(value: dict[str, Any], key: str, file: str, field: str) -> float | None:
     """`value[key]` as a number at or above its `STEP_MINIMUM` (None when absent)."""
-    given = value.get(key)
-    if given is None:
-        return None
-    least = STEP_MINIMUM[key]
+    given, least = value.get(key), STEP_MINIMUM[key]
+    fix = f"give {key} a number of at least {least:g}"
+    return None if given is None else _at_least(given, least, key, file, field, fix)
+
+
+def _at_least(given: Any, least: float, key: str, file: str, field: str, fix: str) -> float:
+    """`given` as a number of at least `least`; an InputError naming `field.key` otherwise."""
     if isinstance(given, bool) or not isinstance(given, int | float) or given < least:
-        raise InputError(
-            f"{key} is {given!r}",
-            file=file,
-            field=f"{field}.{key}",
-            fix=f"give {key} a number of at least {least:g}",
-        )
+        raise InputError(f"{key} is {given!r}", file=file, field=f"{field}.{key}", fix=fix)
     return float(given)
