@@ -354,3 +354,30 @@ def test_chaos_rollback_refuses_what_is_not_a_chaos_journal(tmp_path: Path) -> N
     with pytest.raises(RunbookError, match="not the journal of a chaos run") as raised:
         rollback(path)
     assert raised.value.exit_code == 2
+
+
+def test_every_stack_healthy_leaves_out_a_pilot_light_standby_at_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pilot-light standby (none at rest, none running) does not fail the steady state; the
+    same standby once started, and a primary, do when they do not answer ready."""
+    from unittest import mock
+
+    from chaos.serving import probes
+    from sandbox.target import SandboxTarget
+
+    def with_levels(levels: dict[str, tuple[int, int, bool]]) -> bool:
+        """`all_healthy` over stacks given as (at rest, running, healthy)."""
+        target = mock.create_autospec(SandboxTarget, instance=True)
+        target.stacks.return_value = list(levels)
+        target.health.side_effect = lambda stack: levels[stack][2]
+        target.level.side_effect = lambda stack: {
+            "at_rest": levels[stack][0],
+            "running": levels[stack][1],
+        }
+        monkeypatch.setattr(probes, "resolve", lambda _configuration=None: target)
+        return probes.all_healthy()
+
+    assert with_levels({"aws-primary": (2, 2, True), "azure-standby": (0, 0, False)})
+    assert not with_levels({"aws-primary": (2, 2, True), "azure-standby": (0, 1, False)})
+    assert not with_levels({"aws-primary": (2, 1, False), "azure-standby": (0, 0, False)})
