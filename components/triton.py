@@ -16,10 +16,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import catalog
+from components.catalog.clouds import GPU_NODE_LABEL
 from components.providers.base import (
     EDGE_TAINT_KEY,
     FETCH_CREDENTIALS,
-    GPU_NODE_LABEL,
     GPU_TAINT_KEY,
     TRITON_NAMESPACE,
     TRITON_NODE_PORTS,

@@ -179,6 +179,11 @@ def cloud_of_token(token: str) -> str | None:
     return next((n for n in CLOUDS if facts(n).pulumi_package == package), None)
 
 
+# The node label every cloud's GPU pool carries (its GPU model) and Triton's pods select: set
+# by the builders (providers/base re-exports it), read by the policy pack's driver rules.
+GPU_NODE_LABEL = "exitplan.io/gpu-model"
+
+
 @dataclass(frozen=True)
 class TritonWire:
     """Triton's ports and readiness path (KServe v2), the same on every cloud."""

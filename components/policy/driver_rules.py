@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pulumi_policy import PolicyResource, ReportViolation, Severity, StackValidationArgs
 
 from components import catalog
-from components.catalog.clouds import cloud_of_token
+from components.catalog.clouds import GPU_NODE_LABEL, cloud_of_token
 from components.catalog.drivers import DriverRequirement, GpuDriver, driver_requirements
 from components.catalog.drivers import gpu_drivers as driver_rows
 from components.policy.rule import (
@@ -22,7 +22,6 @@ from components.policy.rule import (
     stack_rule,
 )
 
-GPU_NODE_LABEL = "exitplan.io/gpu-model"  # the node label Triton's pods select (providers/base)
 SOURCE = "https://docs.nvidia.com/deeplearning/triton-inference-server/release-notes/rel-24-10.html"
 GpuPool = tuple[PolicyResource, str, str]  # the pool, its cloud, its driver setting
 
@@ -77,9 +76,10 @@ def _driver(cloud: str, setting: str) -> GpuDriver | None:
 
 
 def _driver_meets_triton(args: StackValidationArgs, report: ReportViolation) -> None:
+    tritons = gpu_tritons(args.resources)
     for pool, cloud, setting in gpu_pools(args.resources):
         driver = _driver(cloud, setting)
-        for workload, image, model in gpu_tritons(args.resources):
+        for workload, image, model in tritons:
             need = requirement(image)
             problem = need.problem(driver.branch, model) if driver and need else None
             if problem:

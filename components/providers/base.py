@@ -24,7 +24,6 @@ TRITON_NAMESPACE = "triton"
 TRITON_SERVICE_ACCOUNT = "triton"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_TAINT_VALUE = "present"
-GPU_NODE_LABEL = "exitplan.io/gpu-model"
 # Where Triton is a NodePort Service (no load balancer in the zone), its ports on every node,
 # pinned so that a firewall rule and a client can name them.
 TRITON_NODE_PORTS = {"http": 30800, "grpc": 30801}

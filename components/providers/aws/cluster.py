@@ -10,12 +10,11 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.catalog.clouds import facts, triton_wire
+from components.catalog.clouds import GPU_NODE_LABEL, facts, triton_wire
 from components.catalog.resolve import ResolvedPlan
 from components.providers.aws.addons import IrsaRoles, build_addons
 from components.providers.aws.zones import cluster_zones
 from components.providers.base import (
-    GPU_NODE_LABEL,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     TRITON_NAMESPACE,

@@ -16,11 +16,11 @@ from urllib.parse import urlparse
 import pulumi
 import pulumi_aws as aws
 
+from components.catalog.clouds import GPU_NODE_LABEL
 from components.catalog.resolve import EdgePlan
 from components.providers.aws.cluster import FACTS, node_role
 from components.providers.base import (
     EDGE_TAINT_KEY,
-    GPU_NODE_LABEL,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     TRITON_NODE_PORTS,

@@ -15,11 +15,10 @@ import pulumi_azure_native as azure
 import yaml
 
 from components import catalog
-from components.catalog.clouds import facts, triton_wire
+from components.catalog.clouds import GPU_NODE_LABEL, facts, triton_wire
 from components.catalog.clouds import storage_account_name as account_of
 from components.catalog.resolve import ResolvedPlan
 from components.providers.base import (
-    GPU_NODE_LABEL,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     TRITON_NAMESPACE,

@@ -10,10 +10,9 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from components.catalog.clouds import facts
+from components.catalog.clouds import GPU_NODE_LABEL, facts
 from components.catalog.resolve import ResolvedPlan
 from components.providers.base import (
-    GPU_NODE_LABEL,
     TRITON_NAMESPACE,
     TRITON_SERVICE_ACCOUNT,
     CloudCluster,

@@ -19,11 +19,10 @@ import pulumi_oci as oci
 
 from components import catalog
 from components.catalog import InstanceType
-from components.catalog.clouds import facts
+from components.catalog.clouds import GPU_NODE_LABEL, facts
 from components.catalog.resolve import ResolvedPlan
 from components.errors import SpecError
 from components.providers.base import (
-    GPU_NODE_LABEL,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     TRITON_NAMESPACE,
