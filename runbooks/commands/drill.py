@@ -15,6 +15,7 @@ from runbooks.commands.options import (
     print_json,
     print_written,
     project_of,
+    run_folder,
 )
 from runbooks.progress import display
 
@@ -124,7 +125,7 @@ def drill_exit_plan(
         steps = planned_steps(options, drill_target.weights(), skipped)
         _print_steps("drill.exit-plan", steps, as_json)
         return
-    folder = out or _drill_folder(proj, f"{source}-to-{dest}")
+    folder = out or run_folder(proj, "drills", f"{source}-to-{dest}")
     journal = _run_in_folder(
         "drill.exit-plan",
         (target, proj, f"drill exit-plan --from {source} --to {dest}"),
@@ -199,7 +200,7 @@ def drill_failover(
         steps = planned_steps(options, level or own, drill_target.weights())
         _print_steps("drill.failover", steps, as_json)
         return
-    folder = out or _drill_folder(proj, f"failover-{source}-to-{dest}")
+    folder = out or run_folder(proj, "drills", f"failover-{source}-to-{dest}")
     journal = _run_in_folder(
         "drill.failover",
         (target, proj, f"drill failover --from {source} --to {dest}"),
@@ -226,14 +227,6 @@ def _print_steps(command: str, steps: list[str], as_json: bool) -> None:
         print_json(command, {"dry": True, "steps": steps})
     else:
         render.out.print(steps_text(steps))
-
-
-def _drill_folder(proj: Project, name: str) -> Path:
-    """`.exitplan/drills/<UTC time>-<name>` under the project: where a drill writes by default."""
-    import datetime as dt
-
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return proj.root / ".exitplan" / "drills" / f"{stamp}-{name}"
 
 
 def _run_in_folder(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +39,13 @@ def folder_option(flag: str, help: str) -> Any:
 def project_of(path: Path | None) -> Project:
     """The project at `path`, or the nearest one upward from the current directory."""
     return Project(find_project(path or Path.cwd()))
+
+
+def run_folder(project: Project, kind: str, name: str) -> Path:
+    """`.exitplan/<kind>/<UTC time>-<name>` under the project: where a run (a drill, a
+    rehearsal) writes when no --out is given."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return project.root / ".exitplan" / kind / f"{stamp}-{name}"
 
 
 def print_json(command: str, data: Mapping[str, Any]) -> None:

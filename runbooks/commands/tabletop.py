@@ -3,7 +3,6 @@ live facts, judged into After-Action Report minutes."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,6 +19,7 @@ from runbooks.commands.options import (
     folder_option,
     print_json,
     project_of,
+    run_folder,
 )
 
 if TYPE_CHECKING:
@@ -135,8 +135,7 @@ def tabletop_run(
     facts = _facts_of(scenario, project, inventory, journals)
     used = [facts.get(name) for name in scenario.facts_used()]
     values = {f.name: f.value for f in used}
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = out or facts.project.root / ".exitplan" / "tabletop" / f"{stamp}-{scenario.name}"
+    folder = out or run_folder(facts.project, "tabletop", scenario.name)
     given = None if answers_file is None else load_answers(answers_file, scenario)
     with _Steps(scenario, facts, folder, show=not as_json) as steps:
         if given is not None:
