@@ -104,11 +104,6 @@ def _revoked(journal: Journal) -> bool:
     return any(a["status"] == "succeeded" for a in _activities(journal, "revoke"))
 
 
-def _mid_rollback(journal: Journal) -> bool:
-    rotated = _activities(journal, "rotate", "rollbacks")
-    return bool(rotated) and rotated[-1]["status"] == "succeeded"
-
-
 def _done(journal: Journal, prefix: str, section: str = "run") -> bool:
     """Whether the last activity named `prefix...` in `section` succeeded."""
     found = _activities(journal, prefix, section)
@@ -153,7 +148,7 @@ POINTS: dict[str, Callable[[Journal], bool]] = {
     "canary applied": lambda j: _moved_to(j, 1, 99),
     "cutover applied": lambda j: _moved_to(j, 100, 100),
     "credentials revoked": _revoked,
-    "mid-rollback (key rotated, weights not back)": _mid_rollback,
+    "mid-rollback (key rotated, weights not back)": lambda j: _done(j, "rotate", "rollbacks"),
 }
 
 

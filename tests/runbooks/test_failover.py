@@ -9,12 +9,14 @@ at pilot-light, weights restored)."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bench import kill_matrix as km
+from bench.failover import set_primary_replicas
 from components.errors import SpecError
 from components.stack_config import Project
 from runbooks.cli import app
@@ -43,16 +45,10 @@ REPLICAS = 2
 REST = {"level": "pilot-light", "replicas": REPLICAS, "at_rest": 0, "running": 0}
 
 
-def two_primary_replicas(stacks: Path) -> None:
-    """aws-primary's minimum replicas: 2 (the shipped stack has 1)."""
-    path = stacks / "Pulumi.aws-primary.yaml"
-    text = path.read_text()
-    assert text.count("min_replicas: 1") == 1, "the stack file changed: update this edit"
-    path.write_text(text.replace("min_replicas: 1", f"min_replicas: {REPLICAS}"))
-
-
 project_fixture, target_fixture = sandbox_fixtures(
-    "failover-project", ["aws-primary", "azure-standby"], two_primary_replicas
+    "failover-project",
+    ["aws-primary", "azure-standby"],
+    partial(set_primary_replicas, replicas=REPLICAS),
 )
 
 
