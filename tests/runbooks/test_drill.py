@@ -254,11 +254,21 @@ def test_bad_drill_input(project: Project, target: SandboxTarget) -> None:
 def test_a_rate_the_target_cannot_sustain_is_caught_in_the_baseline(
     target: SandboxTarget, project: Project, tmp_path: Path
 ) -> None:
+    """A primary that answers at most 10 requests a second (each held 0.1 s) cannot sustain
+    50 req/s on any machine: the baseline says so, before anything changes. (A rate meant to be
+    too high for the machine was sustained for the baseline's second by a fast one.)"""
     before = snapshot(target)
-    options = ExitPlanOptions("aws-primary", "gcp-standby", rate=8000.0, canary=(100,), hold_s=1.0)
-    with pytest.raises(DrillCheckFailed) as caught:
-        run_exit_plan(project, target, options, tmp_path / "journal.json", lambda _m: None)
-    assert "cannot sustain 8000 req/s" in caught.value.cause and "--rate" in caught.value.fix
+    serve_altered(target, "aws-primary", SLOW_ANSWERS)
+    try:
+        options = ExitPlanOptions(
+            "aws-primary", "gcp-standby", rate=50.0, canary=(100,), hold_s=1.0
+        )
+        with pytest.raises(DrillCheckFailed) as caught:
+            run_exit_plan(project, target, options, tmp_path / "journal.json", lambda _m: None)
+        assert "cannot sustain 50 req/s" in caught.value.cause and "--rate" in caught.value.fix
+        assert target.weights() == before["weights"]  # refused before any change
+    finally:
+        target.redeploy("aws-primary")
     assert snapshot(target) == before
 
 
@@ -269,17 +279,20 @@ def test_the_live_target_needs_the_pulumi_cli(project: Project, tmp_path: Path) 
     assert "install the Pulumi CLI" in result.stderr
 
 
-def serve_wrong_answers(target: SandboxTarget, stack: str) -> str:
-    """Make the stack's Triton answer 1.5x its model's outputs from the same model file (its
-    digest, which the pre-flight compares, unchanged): what a wrong backend or config serves.
-    Returns the Triton's own URL; `target.redeploy(stack)` puts the right model back."""
+RUN_LINE = "results = self.session.run(self.outputs, feed)"
+# each answer 1.5x its model's outputs, from the same model file (the digest the pre-flight
+# compares is unchanged): what a wrong backend or config serves
+WRONG_ANSWERS = "results = [1.5 * r for r in self.session.run(self.outputs, feed)]"
+# each request held 0.1 s: one python-backend instance answers at most 10 a second
+SLOW_ANSWERS = f"__import__('time').sleep(0.1); {RUN_LINE}"
+
+
+def serve_altered(target: SandboxTarget, stack: str, line: str) -> str:
+    """Make the stack's Triton run `line` in place of its model's inference line (the model
+    file, and so its digest, unchanged). Returns the Triton's own URL; `target.redeploy(stack)`
+    puts the right model back."""
     model_py = target.model_file(stack).with_name("model.py")
-    model_py.write_text(
-        model_py.read_text().replace(
-            "results = self.session.run(self.outputs, feed)",
-            "results = [1.5 * r for r in self.session.run(self.outputs, feed)]",
-        )
-    )
+    model_py.write_text(model_py.read_text().replace(RUN_LINE, line))
     triton = next(c for c in target.state.components if c.kind == "triton" and c.stack == stack)
     workdir = Path(triton.log).parent
     server = TritonServer(workdir, workdir / "repository", triton.port, target.sandbox.triton_env)
@@ -291,7 +304,7 @@ def test_a_standby_that_answers_wrongly_fails_the_drill_and_exitplan_load(
     target: SandboxTarget, project: Project, tmp_path: Path
 ) -> None:
     before = snapshot(target)
-    standby = serve_wrong_answers(target, "gcp-standby")
+    standby = serve_altered(target, "gcp-standby", WRONG_ANSWERS)
     try:
         args = [EXITPLAN, "load", "--url", standby, "--reference", target.state.reference]
         result = run_cli(
