@@ -9,6 +9,7 @@ and optionally `exitplan:traffic`: the DNS router that owns the service's public
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -44,6 +45,9 @@ from components.spec import (
 from components.topology import edge_service_spec, standby_spec
 
 PROJECT_FILE = "Pulumi.yaml"
+# What a stack name may hold here. Pulumi also allows dots, but the front door names its
+# servers `<stack>.r<n>` and reports the serving stack (x-served-by) up to the first dot.
+STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 Kind = Literal["service", "standby", "edge"]
 KIND_KEYS: dict[Kind, str] = {"service": CONFIG_KEY, "standby": STANDBY_KEY, "edge": EDGE_KEY}
 T = TypeVar("T")
@@ -141,6 +145,13 @@ class Project:
                 fix=f"use one of: {', '.join(self.stack_names()) or '(no stacks yet)'}",
             )
         relative = self.stack_file(name)
+        if not STACK_NAME.fullmatch(name):
+            raise SpecError(
+                f"stack name {name!r} may hold only letters, digits, '-' and '_'",
+                file=relative,
+                field="stack name",
+                fix="rename the file (the front door ends a stack's name at its first dot)",
+            )
         stack = Stack(self, name, relative, _read_yaml(path, shown=relative).get("config") or {})
         self._stacks[name] = stack
         return stack

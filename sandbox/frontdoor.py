@@ -33,7 +33,8 @@ FALLBACK_BINARY = Path("/usr/sbin/haproxy")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 FAILOVER_SUFFIX = ".failover"  # the backup server of a standby: "<server>.failover"
 # Answers name the stack that served them: the server's name up to its first dot (a replica's
-# server is "<stack>.r<n>", a standby's backup "<server>.failover"; stack names have no dot).
+# server is "<stack>.r<n>", a standby's backup "<server>.failover"; stack names have no dot:
+# components.stack_config refuses one).
 _SERVED_BY = "%[srv_name,field(1,.)]"
 _TRANSITION = re.compile(r" \d+/\d+$")
 _MAX_SOCKET_PATH = 90  # HAProxy 2.6 refuses socket paths over 97 bytes (sun_path is 108)

@@ -174,6 +174,17 @@ def test_unknown_stack_exits_2_listing_the_stacks(
     assert "aws-primary, aws-wavelength, azure-edge, azure-standby, gcp-edge, gcp-standby" in err
 
 
+def test_a_dotted_stack_name_is_refused_naming_the_file(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pulumi allows `a.b`; the front door would report it as `a` (see STACK_NAME)."""
+    project = make_project({"aws.primary": stack_config("aws-primary")})
+    code, _, err = run(["plan", "aws.primary", "--project", str(project.root)], monkeypatch, capsys)
+    assert code == 2, err
+    assert "Pulumi.aws.primary.yaml" in err and "stack name" in err
+    assert "only letters, digits" in err and "rename the file" in err
+
+
 def test_no_project_found_is_bad_input(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
