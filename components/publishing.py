@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from components.providers.registry import CLOUDS
 
-# (URI host, path parts) -> (store, key prefix parts): model_packaging.publish's opener shape.
-StoreOpener = Callable[[str, list[str]], tuple[Any, list[str]]]
+# (URI host, path parts, the call's settings) -> (store, key prefix parts): model_packaging.
+# publish's opener shape.
+StoreOpener = Callable[[str, list[str], Mapping[str, str]], tuple[Any, list[str]]]
 PROVIDERS = Path(__file__).parent / "providers"
 
 

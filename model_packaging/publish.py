@@ -3,6 +3,10 @@
 Changed files go to a staging prefix first, are verified there, then copied server-side to their
 final keys (the version's files first, `<name>/config.pbtxt` last) so Triton never sees a
 half-written version. Objects carry their content's sha256 as metadata; unchanged ones are skipped.
+
+Credentials and endpoints given as `env` (the names the SDKs read from the environment: a
+sandbox stack's own keys) go to that call's client alone: the process environment is only
+read, never written, so no key leaks into a process started meanwhile.
 """
 
 from __future__ import annotations
@@ -12,8 +16,7 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -69,12 +72,26 @@ class _Store(Protocol):
     def classify(self, exc: BaseException) -> str | None: ...  # unreachable, missing, auth
 
 
-class _S3:
-    chain = "boto3's default credential chain (AWS_* env vars, AWS_PROFILE, SSO, instance role)"
+def _setting(env: Mapping[str, str], key: str) -> str:
+    """`key` from the given settings, else from the process environment ("" when neither)."""
+    return env.get(key) or os.environ.get(key, "")
 
-    def __init__(self, bucket: str) -> None:
+
+class _S3:
+    def __init__(self, bucket: str, env: Mapping[str, str]) -> None:
         self.bucket = bucket
-        self.endpoint = os.environ.get("AWS_ENDPOINT_URL", "the regional AWS S3 endpoint")
+        # given keys are used as a set (with their own session token or none), never mixed
+        # with keys from the process environment
+        keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+        self._keys = [env.get(key) for key in keys] if "AWS_ACCESS_KEY_ID" in env else [None] * 3
+        self._region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION")
+        self._endpoint = env.get("AWS_ENDPOINT_URL")
+        self.chain = (
+            "boto3's default credential chain (AWS_* env vars, AWS_PROFILE, SSO, instance role)"
+        )
+        if self._keys[0]:
+            self.chain = f"the given access key {self._keys[0]}"
+        self.endpoint = _setting(env, "AWS_ENDPOINT_URL") or "the regional AWS S3 endpoint"
 
     @cached_property
     def _client(self) -> Any:
@@ -82,8 +99,15 @@ class _S3:
         from botocore.config import Config
 
         # A session of its own: boto3's default session keeps the first credentials it found.
-        session = boto3.session.Session()
-        return session.client("s3", config=Config(connect_timeout=10, retries={"mode": "standard"}))
+        key, secret, token = self._keys
+        session = boto3.session.Session(
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+            region_name=self._region,
+        )
+        config = Config(connect_timeout=10, retries={"mode": "standard"})
+        return session.client("s3", endpoint_url=self._endpoint, config=config)
 
     def list(self, prefix: str) -> dict[str, str]:
         pages = self._client.get_paginator("list_objects_v2").paginate(
@@ -130,9 +154,9 @@ class _S3:
 
 
 class _Blob:
-    def __init__(self, account: str, container: str) -> None:
+    def __init__(self, account: str, container: str, env: Mapping[str, str]) -> None:
         self.account, self.container = account, container
-        self.connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING", "")
+        self.connection = _setting(env, "AZURE_STORAGE_CONNECTION_STRING")
         self.chain = "AZURE_STORAGE_CONNECTION_STRING"
         if not self.connection:
             self.chain = (
@@ -201,9 +225,9 @@ class _Blob:
 class _Gcs:
     _LIST_RETRY_S = 5.0  # bounds the retries of a listing when the endpoint is down
 
-    def __init__(self, bucket: str) -> None:
+    def __init__(self, bucket: str, env: Mapping[str, str]) -> None:
         self.bucket = bucket
-        self.emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
+        self.emulator = _setting(env, "STORAGE_EMULATOR_HOST")
         self.endpoint = self.emulator or "https://storage.googleapis.com"
         self.chain = "anonymous credentials (STORAGE_EMULATOR_HOST is set)"
         if not self.emulator:
@@ -215,7 +239,9 @@ class _Gcs:
         from google.cloud import storage
 
         if self.emulator:
-            return storage.Client("exitplan", AnonymousCredentials()).bucket(self.bucket)
+            endpoint = {"api_endpoint": self.emulator}
+            client = storage.Client("exitplan", AnonymousCredentials(), client_options=endpoint)
+            return client.bucket(self.bucket)
         return storage.Client().bucket(self.bucket)
 
     def list(self, prefix: str) -> dict[str, str]:
@@ -271,12 +297,13 @@ def _explain(store: _Store, exc: BaseException, uri: str) -> PublishError | None
     return PublishError(cause.format(**fields), fix=fix.format(**fields))
 
 
-# (URI host, path parts) -> (the store, the key prefix's parts).
-StoreOpener = Callable[[str, list[str]], tuple[_Store, list[str]]]
+# (URI host, path parts, given settings) -> (the store, the key prefix's parts). The settings
+# are the call's `env` (credentials, endpoint), read before the process environment.
+StoreOpener = Callable[[str, list[str], Mapping[str, str]], tuple[_Store, list[str]]]
 _BACKENDS: dict[str, StoreOpener] = {
-    "s3": lambda host, parts: (_S3(host), parts),
-    "as": lambda host, parts: (_Blob(host, parts[0]), parts[1:]),
-    "gs": lambda host, parts: (_Gcs(host), parts),
+    "s3": lambda host, parts, env: (_S3(host, env), parts),
+    "as": lambda host, parts, env: (_Blob(host, parts[0], env), parts[1:]),
+    "gs": lambda host, parts, env: (_Gcs(host, env), parts),
 }
 _BUILT_IN = frozenset(_BACKENDS)
 
@@ -295,14 +322,15 @@ def register_store(scheme: str, opener: StoreOpener) -> None:
     _BACKENDS[scheme] = opener
 
 
-def _open(uri: str) -> tuple[_Store, str]:
-    """The store for `uri` and the key prefix under it ("" or "some/prefix/")."""
+def _open(uri: str, env: Mapping[str, str] | None) -> tuple[_Store, str]:
+    """The store for `uri`, reached with the settings in `env` (else the SDK's default chain),
+    and the key prefix under it ("" or "some/prefix/")."""
     parsed = urlparse(uri)
     parts = [part for part in parsed.path.split("/") if part]
     if parsed.scheme not in _BACKENDS or not parsed.netloc or (parsed.scheme == "as" and not parts):
         supported = ", ".join(["s3://bucket[/prefix]", "as://account/container", "gs://bucket"])
         raise PublishError(f"unsupported model store URI {uri!r}", fix=f"use one of {supported}")
-    store, rest = _BACKENDS[parsed.scheme](parsed.netloc, parts)
+    store, rest = _BACKENDS[parsed.scheme](parsed.netloc, parts, env or {})
     return store, "".join(f"{part}/" for part in rest)
 
 
@@ -345,20 +373,8 @@ def publish(
     """Upload `repository/<name>/` to the store at `uri` via a verified staging prefix; `env`
     holds credentials and endpoint to use instead of the SDKs' default chain. The `progress`
     stage "publish" counts the bytes of the changed files, file by file as each upload ends."""
-    with _environment(env or {}):
-        return _publish(repository, uri, name=name, version=version, progress=progress)
-
-
-def _publish(
-    repository: Path,
-    uri: str,
-    *,
-    name: str,
-    version: str,
-    progress: Progress | Callable[[str], None] | None,
-) -> PublishResult:
     say = reporter(progress)
-    store, root = _open(uri)
+    store, root = _open(uri, env)
     files = _local_files(Path(repository), name, version)
     sums = {key: _sha256(path) for key, path in files.items()}
     staging = f"{name}/.staging-{secrets.token_hex(6)}/"
@@ -415,64 +431,46 @@ def _publish(
     )
 
 
-@contextmanager
-def _environment(env: Mapping[str, str]) -> Iterator[None]:
-    """The SDKs read their endpoint and credentials from the environment: set `env` for the
-    duration of one call (not thread-safe: one fetch at a time)."""
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def newest(uri: str, name: str, *, env: Mapping[str, str] | None = None) -> float | None:
     """When the newest object of `<name>/` in the store at `uri` was written (Unix time), read
     with the credentials and endpoint in `env`; None when the store's backend cannot say (one
     registered from outside without `modified`) or holds no such object."""
-    with _environment(env or {}):
-        store, root = _open(uri)
-        modified = getattr(store, "modified", None)
-        if modified is None:
-            return None
-        try:
-            times: dict[str, float] = modified(f"{root}{name}/")
-        except Exception as exc:
-            explained = _explain(store, exc, uri)
-            if explained is None:
-                raise
-            raise explained from exc
-        return max(times.values(), default=None)
+    store, root = _open(uri, env)
+    modified = getattr(store, "modified", None)
+    if modified is None:
+        return None
+    try:
+        times: dict[str, float] = modified(f"{root}{name}/")
+    except Exception as exc:
+        explained = _explain(store, exc, uri)
+        if explained is None:
+            raise
+        raise explained from exc
+    return max(times.values(), default=None)
 
 
 def fetch(uri: str, name: str, destination: Path, *, env: Mapping[str, str] | None = None) -> int:
     """Download `<name>/` from the store at `uri` into `destination/<name>/`, checking every
     object's sha256; `env` holds the credentials and endpoint to use. Returns the file count."""
-    with _environment(env or {}):
-        store, root = _open(uri)
-        try:
-            listed = store.list(f"{root}{name}/")
-            if not listed:
-                raise PublishError(
-                    f"{uri} has no model {name!r}",
-                    fix="publish it first (exitplan package --publish)",
-                )
-            for key, sha in sorted(listed.items()):
-                path = destination / key.removeprefix(root)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                store.download(key, path)
-                if sha and _sha256(path) != sha:
-                    raise PublishError(f"{key} does not match its sha256 after download")
-            return len(listed)
-        except PublishError:
+    store, root = _open(uri, env)
+    try:
+        listed = store.list(f"{root}{name}/")
+        if not listed:
+            raise PublishError(
+                f"{uri} has no model {name!r}",
+                fix="publish it first (exitplan package --publish)",
+            )
+        for key, sha in sorted(listed.items()):
+            path = destination / key.removeprefix(root)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            store.download(key, path)
+            if sha and _sha256(path) != sha:
+                raise PublishError(f"{key} does not match its sha256 after download")
+        return len(listed)
+    except PublishError:
+        raise
+    except Exception as exc:
+        explained = _explain(store, exc, uri)
+        if explained is None:
             raise
-        except Exception as exc:
-            explained = _explain(store, exc, uri)
-            if explained is None:
-                raise
-            raise explained from exc
+        raise explained from exc

@@ -302,8 +302,10 @@ def test_built_in_stores_cannot_be_replaced() -> None:
 def test_store_backend_comes_from_the_providers_folder_without_pulumi() -> None:
     backend = store_backend("oci")
     assert backend is not None
-    store, parts = backend(f"{BUCKET}@{NAMESPACE}", ["a"])
+    given = {"OCI_OBJECT_STORAGE_ENDPOINT": "http://127.0.0.1:9"}  # a call's own settings
+    store, parts = backend(f"{BUCKET}@{NAMESPACE}", ["a"], given)
     assert isinstance(store, ObjectStorageStore) and parts == ["a"]
+    assert store.endpoint == "http://127.0.0.1:9"
     assert store_backend("aws") is None  # s3:// is served by model_packaging itself
     code = (
         "import sys; from components.publishing import store_backend; store_backend('oci'); "

@@ -303,8 +303,17 @@ def test_fetch_downloads_what_publish_wrote(
     publish(repository, store.uri, name="fetched", version="1")
     for key in store.env:
         monkeypatch.delenv(key)
+    in_environ: list[set[str]] = []  # the given keys found in os.environ as each file lands
+    checksum = publish_module._sha256
+
+    def checked(path: Path) -> str:
+        in_environ.append({key for key in store.env if key in os.environ})
+        return checksum(path)
+
+    monkeypatch.setattr(publish_module, "_sha256", checked)
     count = fetch(store.uri, "fetched", tmp_path / "down", env=store.env)
     assert count == 2
+    assert in_environ == [set(), set()]  # the keys went to the client, not the environment
     got = tmp_path / "down" / "fetched" / "1" / "model.onnx"
     assert got.read_bytes() == b"\x00onnx" * 100
     with pytest.raises(PublishError):

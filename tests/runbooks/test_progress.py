@@ -207,7 +207,7 @@ def test_publish_counts_the_bytes_of_the_files_it_uploads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = MemoryStore()
-    monkeypatch.setitem(publishing._BACKENDS, "mem", lambda _host, parts: (store, parts))
+    monkeypatch.setitem(publishing._BACKENDS, "mem", lambda _host, parts, _env: (store, parts))
     repository = _repository(tmp_path, 100_000)
     sizes = sum(p.stat().st_size for p in repository.rglob("*") if p.is_file())
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -26,15 +26,22 @@ SHA256_META = "sha256"
 _CHUNK = 1024 * 1024
 
 
-def default_client() -> tuple[Any, str]:
-    """An ObjectStorageClient from the standard auth chain, and the chain's name for errors."""
+def _setting(env: Mapping[str, str], key: str, default: str = "") -> str:
+    """`key` from the given settings, else from the process environment, else `default`."""
+    return env.get(key) or os.environ.get(key) or default
+
+
+def default_client(env: Mapping[str, str] | None = None) -> tuple[Any, str]:
+    """An ObjectStorageClient from the standard auth chain, and the chain's name for errors;
+    the settings in `env` are read before the process environment's."""
     import oci
 
-    endpoint = os.environ.get(ENDPOINT_ENV) or None
+    env = env or {}
+    endpoint = _setting(env, ENDPOINT_ENV) or None
     extra: dict[str, Any] = {"service_endpoint": endpoint} if endpoint else {}
-    path = os.path.expanduser(os.environ.get("OCI_CLI_CONFIG_FILE", oci.config.DEFAULT_LOCATION))
+    path = os.path.expanduser(_setting(env, "OCI_CLI_CONFIG_FILE", oci.config.DEFAULT_LOCATION))
     if os.path.isfile(path):
-        profile = os.environ.get("OCI_CLI_PROFILE", oci.config.DEFAULT_PROFILE)
+        profile = _setting(env, "OCI_CLI_PROFILE", oci.config.DEFAULT_PROFILE)
         config = oci.config.from_file(path, profile)
         chain = f"the OCI config file {path} (profile {profile})"
         token = config.get("security_token_file")
@@ -44,8 +51,8 @@ def default_client() -> tuple[Any, str]:
                 signer = oci.auth.signers.SecurityTokenSigner(handle.read().strip(), key)
             return oci.object_storage.ObjectStorageClient(config, signer=signer, **extra), chain
         return oci.object_storage.ObjectStorageClient(config, **extra), chain
-    region = os.environ.get("OCI_RESOURCE_PRINCIPAL_REGION") or os.environ.get("OCI_REGION")
-    if os.environ.get("OCI_RESOURCE_PRINCIPAL_VERSION"):
+    region = _setting(env, "OCI_RESOURCE_PRINCIPAL_REGION") or _setting(env, "OCI_REGION")
+    if _setting(env, "OCI_RESOURCE_PRINCIPAL_VERSION"):
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             signer = oci.auth.signers.get_oke_workload_identity_resource_principal_signer()
             chain = "OKE workload identity (the pod's service account)"
@@ -62,12 +69,21 @@ def default_client() -> tuple[Any, str]:
 class ObjectStorageStore:
     """One bucket of OCI Object Storage as a `model_packaging.publish` store."""
 
-    def __init__(self, bucket: str, namespace: str | None = None, client: Any = None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        namespace: str | None = None,
+        client: Any = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """A store of `bucket`, reached with `client`, else the auth chain read from `env`
+        (before the process environment)."""
         self.bucket = bucket
         self._namespace = namespace
         self._given = client
+        self._env = dict(env or {})
         self.chain = "the given client" if client is not None else "the OCI SDK's auth chain"
-        self.endpoint = os.environ.get(ENDPOINT_ENV) or "the regional Object Storage endpoint"
+        self.endpoint = _setting(self._env, ENDPOINT_ENV) or "the regional Object Storage endpoint"
 
     @cached_property
     def client(self) -> Any:
@@ -75,7 +91,7 @@ class ObjectStorageStore:
         if self._given is not None:
             self.endpoint = self._given.base_client.endpoint
             return self._given
-        client, self.chain = default_client()
+        client, self.chain = default_client(self._env)
         self.endpoint = client.base_client.endpoint
         return client
 
@@ -166,12 +182,18 @@ def parse(host: str) -> tuple[str, str | None]:
     return bucket, namespace or None
 
 
-def opener(client: Any = None) -> Callable[[str, list[str]], tuple[ObjectStorageStore, list[str]]]:
-    """The `oci://` backend for `model_packaging.publish.register_store`: (URI host, path parts)
-    -> (store, prefix parts). `client` replaces the auth chain (tests, emulators)."""
+StoreOpener = Callable[[str, list[str], Mapping[str, str]], tuple[ObjectStorageStore, list[str]]]
 
-    def open_store(host: str, parts: list[str]) -> tuple[ObjectStorageStore, list[str]]:
+
+def opener(client: Any = None) -> StoreOpener:
+    """The `oci://` backend for `model_packaging.publish.register_store`: (URI host, path parts,
+    the call's settings) -> (store, prefix parts). `client` replaces the auth chain (tests,
+    emulators)."""
+
+    def open_store(
+        host: str, parts: list[str], env: Mapping[str, str]
+    ) -> tuple[ObjectStorageStore, list[str]]:
         bucket, namespace = parse(host)
-        return ObjectStorageStore(bucket, namespace, client), parts
+        return ObjectStorageStore(bucket, namespace, client, env), parts
 
     return open_store
