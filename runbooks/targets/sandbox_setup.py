@@ -19,6 +19,7 @@ from components.stack_config import Project, Stack
 from model_packaging.package import PackageOptions, package
 from sandbox import demo_model, minilm_model
 from sandbox.errors import SandboxError
+from sandbox.loopback import check_loopback_not_proxied
 from sandbox.manager import Sandbox, SandboxSettings, SandboxState, StackPlan, stack_weights
 from sandbox.stores import EMULATORS
 from sandbox.target import SandboxTarget
@@ -112,6 +113,7 @@ def start_sandbox(
     `model` (one of MODELS) if needed, and start the sandbox."""
     if model not in MODELS:
         raise SandboxError(f"unknown sandbox model {model!r}", fix=f"use {' or '.join(MODELS)}")
+    check_loopback_not_proxied()
     running = sandbox_for(project).running()
     if running:
         raise SandboxError(
