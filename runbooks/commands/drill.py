@@ -93,13 +93,9 @@ def drill_exit_plan(
     when another run holds the target's lock."""
 
     from runbooks.drills.canary import parse_canary
-    from runbooks.drills.exit_plan import (
-        ExitPlanOptions,
-        needs,
-        planned_steps,
-        revoke_gap,
-        run_exit_plan,
-    )
+    from runbooks.drills.exit_options import ExitPlanOptions, planned_steps
+    from runbooks.drills.exit_plan import run_exit_plan
+    from runbooks.drills.exit_preflight import needs, revoke_gap
     from runbooks.reports.drill import write_report
     from runbooks.targets.target import require
 
@@ -302,9 +298,9 @@ def drill_rollback(
     the target the journal names (the sandbox, or the live stacks), holding that target's lock:
     exit 2 while another run (the drill itself, a chaos run) holds it; the lock of a drill that
     was killed is taken over."""
-    from runbooks.drills.exit_plan import restore
     from runbooks.drills.failover import restore_failover
     from runbooks.drills.lock import TargetLock
+    from runbooks.drills.restore import restore
     from runbooks.reports.journal import Journal
 
     journal = Journal.load(journal_path)

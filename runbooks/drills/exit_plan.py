@@ -9,7 +9,9 @@ names: the journal is on disk after every step, each change recorded before it i
 
 What the target cannot do is checked once, in the pre-flight, before anything changes: the
 drill's own operations must all be there; the vendor exit's revocation is skipped, saying why,
-on a target that cannot revoke the --from stack's key (the verdict says it was not revoked)."""
+on a target that cannot revoke the --from stack's key (the verdict says it was not revoked).
+Its options and steps are in `exit_options`, its pre-flight in `exit_preflight`, its rollback
+in `restore`."""
 
 from __future__ import annotations
 
@@ -20,182 +22,21 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
-from components.catalog.clouds import facts
 from components.stack_config import Project
 from model_packaging.errors import PublishError
 from model_packaging.progress import Progress, reporter
-from runbooks.errors import DrillCheckFailed, DrillInterrupted, RunbookError
+from runbooks.drills.exit_options import ExitPlanOptions, step_weights
+from runbooks.drills.exit_preflight import preflight, reference_of, revoke_gap
+from runbooks.drills.restore import restore
+from runbooks.errors import DrillCheckFailed, DrillInterrupted
 from runbooks.load import generator as loadgen
 from runbooks.load.background import BackgroundLoad, window_summary
 from runbooks.reports.journal import Journal
-from runbooks.targets.target import Need, ScalableTarget, Target, missing, require
+from runbooks.targets.target import ScalableTarget, Target
 
 SETTLE_S = 0.5  # after a weight change, before the gate's window opens
 LOAD_MARGIN_S = 4.0
 TICK_S = 0.25  # a hold advances the progress this often
-# What the drill asks of its target on both stacks, whatever the options.
-DRILL_OPERATIONS = ("health", "model_digest", "store_uri")
-ROUTER_OPERATIONS = ("stacks", "endpoint", "weights", "set_weights")
-# The vendor exit: revoke --from's key; undone by a new key and a redeploy with it.
-REVOKE = "revoke_credentials"
-UNDO_REVOKE = ("rotate_credentials", "redeploy")
-
-
-@dataclass(frozen=True)
-class ExitPlanOptions:
-    """What `exitplan drill exit-plan` was asked to do."""
-
-    source: str
-    dest: str
-    rate: float = 200.0
-    canary: tuple[int, ...] = (1, 10, 50, 100)
-    hold_s: float = 5.0
-    slo_p99_ms: float | None = None
-    max_error_rate: float = 0.0
-    baseline_factor: float = 3.0
-    rto_s: float | None = None
-    keep: bool = False
-    max_lag_ms: float = 5.0  # the load generator's lag p99 above which the verdict fails
-    reference: Path | None = None  # reference.json (default: the target's)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One pre-flight check."""
-
-    name: str
-    passed: bool
-    detail: str
-    fix: str = ""
-
-
-def preflight(project: Project, target: Target, options: ExitPlanOptions) -> list[Check]:
-    """Every check that must hold before anything changes."""
-    if options.source == options.dest:
-        raise RunbookError("--from and --to are the same stack", fix="pick two stacks")
-    source, dest = (
-        project.stack(s, field=f) for s, f in ((options.source, "--from"), (options.dest, "--to"))
-    )
-    for stack in (source, dest):
-        if stack.name not in target.stacks():
-            raise RunbookError(
-                f"{stack.name} is not one of the {target.kind} target's stacks "
-                f"({', '.join(target.stacks())})",
-                fix=f"start it in the sandbox (exitplan sandbox up --stacks {stack.name} ...), "
-                "or route it from the router stack's exitplan:traffic.weights",
-            )
-    if list(options.canary) != sorted(options.canary) or options.canary[-1] != 100:
-        raise RunbookError(
-            f"canary steps {options.canary} must rise to 100", fix="e.g. 1,10,50,100"
-        )
-    require(target, needs(target, options), f"the exit-plan drill {source.name} -> {dest.name}")
-    store = target.store_uri(dest.name)
-    own_scheme = facts(dest.spec.provider).store_scheme
-    digests = {s: target.model_digest(s) for s in (source.name, dest.name)}
-    reference = reference_of(target, options)
-    return [
-        Check(
-            "both stacks healthy",
-            target.health(source.name) and target.health(dest.name),
-            f"{source.name}: {target.health(source.name)}, {dest.name}: {target.health(dest.name)}",
-            "exitplan sandbox status; restart the unhealthy stack",
-        ),
-        Check(
-            "--to is in another provider",
-            source.spec.provider != dest.spec.provider,
-            f"{source.spec.provider} -> {dest.spec.provider}",
-            "an exit plan moves to another cloud: pick a stack on another provider",
-        ),
-        Check(
-            "same model digest on both",
-            len(set(digests.values())) == 1,
-            ", ".join(f"{k}: {v[:19]}" for k, v in digests.items()),
-            "publish the same package to both stores (exitplan package --publish)",
-        ),
-        Check(
-            "--to does not depend on --from's provider",
-            store.startswith(f"{own_scheme}://"),
-            f"{dest.name} reads its model from {store}",
-            "give the standby a model store in its own cloud",
-        ),
-        Check(
-            "both stacks drillable",
-            source.spec.drillable and dest.spec.drillable,
-            f"{source.name}: {source.spec.drillable}, {dest.name}: {dest.spec.drillable}",
-            "set drillable: true in both stack files",
-        ),
-        Check(
-            "reference answers to check every answer against",
-            reference is not None and reference.is_file(),
-            str(reference) if reference else f"the {target.kind} target knows no reference.json",
-            "pass --reference: the reference.json that exitplan package wrote beside parity.json",
-        ),
-    ]
-
-
-def reference_of(target: Target, options: ExitPlanOptions) -> Path | None:
-    """The reference answers every answer is checked against: --reference, else the
-    target's (the sandbox's demo package)."""
-    return options.reference or target.reference_answers()
-
-
-def revoke_gap(target: Target, options: ExitPlanOptions) -> str | None:
-    """Why the target cannot revoke --from's key (the vendor exit skips it), or None."""
-    gaps = missing(target, [Need(REVOKE, options.source)])
-    return next(iter(gaps.values()), None)
-
-
-def undo_revoke(target: Target, stack: str) -> tuple[str, ...]:
-    """What undoing the revocation of `stack`'s credentials asks of the target: a rotation (a
-    new key; on a live IRSA role, its deny policy removed), then a redeploy with it where the
-    target can redeploy the stack (where it cannot, `restore` records the target's reason)."""
-    can_redeploy = not missing(target, [Need("redeploy", stack)])
-    return UNDO_REVOKE if can_redeploy else UNDO_REVOKE[:1]
-
-
-def needs(target: Target, options: ExitPlanOptions) -> list[Need]:
-    """Every operation the drill will ask of the target: the router's, its probes on both
-    stacks, and, when the vendor exit can revoke --from's key, what undoing that takes."""
-    wanted = [Need(op) for op in ROUTER_OPERATIONS]
-    wanted += [Need(op, s) for op in DRILL_OPERATIONS for s in (options.source, options.dest)]
-    if revoke_gap(target, options) is None:
-        undo = undo_revoke(target, options.source)
-        wanted += [Need(op, options.source) for op in (REVOKE, *undo)]
-    return wanted
-
-
-def step_weights(before: dict[str, int], options: ExitPlanOptions, step: int) -> dict[str, int]:
-    """The weights of a canary step: `step` % on --to, the rest on --from, none on any other
-    stack (a third weighted stack would keep its share of a "100 %" cutover)."""
-    return {**dict.fromkeys(before, 0), options.source: 100 - step, options.dest: step}
-
-
-def planned_steps(
-    options: ExitPlanOptions, before: dict[str, int], skipped_revoke: str | None = None
-) -> list[str]:
-    """Every step the drill would take, with its exact changes (for --dry); `skipped_revoke`:
-    why the vendor exit cannot revoke --from's key on this target."""
-    steps = [
-        f"pre-flight checks on {options.source} and {options.dest}",
-        f"baseline: {options.hold_s:g} s at {options.rate:g} req/s with weights {before}",
-    ]
-    for step in options.canary:
-        weights = step_weights(before, options, step)
-        steps.append(f"canary {step}%: set weights {weights}; hold {options.hold_s:g} s; gate")
-    if skipped_revoke:
-        steps.append(f"vendor exit: NOT revoking {options.source}'s credentials ({skipped_revoke})")
-    else:
-        steps.append(f"vendor exit: revoke {options.source}'s store credentials")
-    steps.append(f"verify: {options.hold_s:g} s on {options.dest} alone")
-    if not options.keep:
-        undo = (
-            ""
-            if skipped_revoke
-            else f"rotate {options.source}'s credentials (a new key; the revoked one stays "
-            "revoked) and redeploy it; then "
-        )
-        steps.append(f"rollback: {undo}weights back to {before}; steady state")
-    return steps
 
 
 def run_exit_plan(
@@ -650,70 +491,6 @@ def _row(
         "lag_p99_ms": summary.lag_p99_ms,
         "share": summary.share,
     }
-
-
-def restore(target: Target, journal: Journal) -> list[str]:
-    """Undo every change the journal records that is not restored yet (safe to run twice).
-    Revoked credentials first, while traffic still avoids that stack: a rotation (never the
-    revoked key back) and a redeploy with it where the target can (else its reason is kept on
-    the change); then the weights, back to the first recorded 'before', even when restoring
-    credentials failed (that error is raised after)."""
-    done = []
-    changes = journal.exitplan["changes"]
-    moved = any(c["what"] == "weights" and not c["restored"] for c in changes)
-    revoked = [c for c in changes if c["what"] == "credentials" and c["restored"] is False]
-    undo = [Need("set_weights")] if moved else []
-    undo += [Need(op, c["stack"]) for c in revoked for op in undo_revoke(target, c["stack"])]
-    require(target, undo, f"rolling back {journal.path}")
-    failed: Exception | None = None
-    for change in revoked:
-        stack: str = change["stack"]
-        try:
-            journal.activity(
-                f"rotate {stack} credentials",
-                "action",
-                partial(target.rotate_credentials, stack),
-                rollback=True,
-            )
-            if "redeploy" in undo_revoke(target, stack):
-                journal.activity(
-                    f"redeploy {stack}", "action", partial(target.redeploy, stack), rollback=True
-                )
-            else:
-                change["not_redeployed"] = missing(target, [Need("redeploy", stack)]).popitem()[1]
-        except Exception as exc:  # the weights are restored all the same, then this is raised
-            failed = failed or exc
-            continue
-        change["restored"] = True
-        done.append(f"credentials of {stack}")
-    weights = [c for c in changes if c["what"] == "weights" and not c["restored"]]
-    if weights:
-        original = weights[0]["before"]
-        journal.activity(
-            f"restore weights {original}",
-            "action",
-            lambda: target.set_weights(original),
-            rollback=True,
-        )
-        for change in weights:
-            change["restored"] = True
-        done.append(f"weights {original}")
-    for change in [c for c in changes if c["what"] == "level" and not c["restored"]]:
-        scalable = target if isinstance(target, ScalableTarget) else None
-        if scalable is None:
-            raise RunbookError(f"the {target.kind} target has no standby levels to restore")
-        journal.activity(
-            f"return {change['stack']} to its level",
-            "action",
-            partial(scalable.set_level, change["stack"]),
-            rollback=True,
-        )
-        change["restored"] = True
-        done.append(f"{change['stack']} back to its level")
-    journal.save()
-    if failed is not None:
-        raise failed
-    return done
 
 
 def _rpo(target: Target, options: ExitPlanOptions) -> dict[str, Any]:

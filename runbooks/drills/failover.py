@@ -31,7 +31,7 @@ from components.catalog import rto_figure
 from components.rto import GIB, estimate
 from components.stack_config import Project, Stack
 from model_packaging.progress import Progress, reporter
-from runbooks.drills.exit_plan import restore
+from runbooks.drills.restore import restore
 from runbooks.errors import DrillInterrupted, RunbookError
 from runbooks.load import generator as loadgen
 from runbooks.load.background import BackgroundLoad, window_summary
@@ -399,7 +399,7 @@ def _row(name: str, start: float, end: float, summary: loadgen.LoadSummary) -> d
 def restore_failover(target: Target, journal: Journal) -> list[str]:
     """Undo a failover drill from its journal (safe to run twice): the killed primary
     restarted first (to its level's replicas), then the weights and the standby's level
-    (`exit_plan.restore`)."""
+    (`runbooks.drills.restore`)."""
     done = []
     for change in journal.exitplan["changes"]:
         if change["what"] != "killed" or change["restored"]:

@@ -3,7 +3,7 @@ inventory row: contacts and escalation, the exit clause and export path, the cut
 its exact commands in order, the manual steps where automation is a gap (each with its
 command), the checks that prove it worked, and the rollback.
 
-The cutover's drill steps are `runbooks.drills.exit_plan.planned_steps` for the very options
+The cutover's drill steps are `runbooks.drills.exit_options.planned_steps` for the very options
 of the command the runbook prints (what `exitplan drill exit-plan ... --dry` prints on the live
 target), so the runbook says what the drill does. The DNS and credential commands per cloud are
 catalog data (`components/catalog/data/cloud_operations.csv`), each with its source."""
@@ -19,7 +19,7 @@ from components.catalog.clouds import facts, store_uri, triton_wire
 from components.catalog.operations import dns_commands, manual_revocation
 from components.errors import InputError
 from components.stack_config import Project, Stack
-from runbooks.drills.exit_plan import ExitPlanOptions, planned_steps, step_weights
+from runbooks.drills.exit_options import ExitPlanOptions, planned_steps, step_weights
 from runbooks.rehearsal.inventory import InventoryRow, format_duration
 from runbooks.rehearsal.readiness import Context, judged_failover, service_stacks
 from runbooks.targets.live import router_clouds

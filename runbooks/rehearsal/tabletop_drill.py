@@ -32,7 +32,7 @@ from runbooks.rehearsal.tabletop import Scenario
 from runbooks.rehearsal.tabletop_step import StepRun, command_of, drill_options, plan_of
 
 if TYPE_CHECKING:
-    from runbooks.drills.exit_plan import ExitPlanOptions
+    from runbooks.drills.exit_options import ExitPlanOptions
     from runbooks.targets.target import Target
 
 TARGET = "sandbox"
@@ -185,7 +185,8 @@ def _check(
     """Refuse what the drill would refuse before changing anything: a stack the sandbox does
     not run, an operation it cannot do (a pilot-light standby is scaled by the drill first, so
     only its stacks are checked)."""
-    from runbooks.drills.exit_plan import needs, short_of_replicas
+    from runbooks.drills.exit_plan import short_of_replicas
+    from runbooks.drills.exit_preflight import needs
     from runbooks.errors import UnsupportedOperation
     from runbooks.targets.target import require
 

@@ -1,6 +1,6 @@
 """The real step an inject may run, and what it shows the room. A dry step (`dry: true`) is
 `exitplan drill exit-plan --dry`, in-process, through the drill's own dry planning
-(`runbooks.drills.exit_plan.planned_steps`), so the room sees the exact steps the drill would
+(`runbooks.drills.exit_options.planned_steps`), so the room sees the exact steps the drill would
 take. On the running sandbox the steps start from its weights and its capabilities (whether it
 can revoke the leaving stack's key); with no sandbox running they start from the router's
 configured weights, and the minutes say the target was not checked. A real step (`dry: false`)
@@ -21,7 +21,7 @@ from runbooks.rehearsal.tabletop_judge import Outcome
 from runbooks.reports.kit import format_ms, format_secs
 
 if TYPE_CHECKING:
-    from runbooks.drills.exit_plan import ExitPlanOptions
+    from runbooks.drills.exit_options import ExitPlanOptions
     from runbooks.targets.target import Target
 
 T = TypeVar("T")
@@ -131,7 +131,7 @@ def drill_options(
     """The drill's options for a step: its from/to (else `source`/`dest`) and the numbers it
     sets; else the drill's defaults for a dry step, REAL_RATE and REAL_HOLD_S for a real one
     (and `rto_s`, the inventory's RTO, as its target)."""
-    from runbooks.drills.exit_plan import ExitPlanOptions
+    from runbooks.drills.exit_options import ExitPlanOptions
 
     options = ExitPlanOptions(step.source or source, step.dest or dest)
     if not step.dry:
@@ -152,7 +152,7 @@ def _given(value: T | None, default: T) -> T:
 
 def command_of(options: ExitPlanOptions, out: Path | None = None) -> str:
     """The command a person would type for the same drill: `--dry` without `out`."""
-    from runbooks.drills.exit_plan import ExitPlanOptions
+    from runbooks.drills.exit_options import ExitPlanOptions
 
     defaults = ExitPlanOptions(options.source, options.dest)
     parts = [f"exitplan drill exit-plan --from {options.source} --to {options.dest}"]
@@ -169,7 +169,7 @@ def plan_of(
 ) -> tuple[list[str], dict[str, Any], str | None]:
     """The drill's planned steps on `target` (from its weights and what it can revoke), the
     planned figures, and why it cannot revoke --from's key (None when it can)."""
-    from runbooks.drills.exit_plan import revoke_gap
+    from runbooks.drills.exit_preflight import revoke_gap
 
     skipped = revoke_gap(target, options)
     revoke = f"skipped: {skipped}" if skipped else f"revokes {options.source}'s key"
@@ -179,7 +179,7 @@ def plan_of(
 def _planned(
     options: ExitPlanOptions, before: dict[str, int], skipped: str | None, revoke: str
 ) -> tuple[list[str], dict[str, Any]]:
-    from runbooks.drills.exit_plan import planned_steps
+    from runbooks.drills.exit_options import planned_steps
 
     steps = planned_steps(options, before, skipped)
     figures = {
@@ -196,7 +196,7 @@ def _planned(
 def run_step(project: Project, inject: str, step: Step, source: str, dest: str) -> StepRun:
     """Plan the drill dry from `source` to `dest` (the step's own --from/--to when it names
     them) and return its steps."""
-    from runbooks.drills.exit_plan import needs
+    from runbooks.drills.exit_preflight import needs
     from runbooks.targets.sandbox_setup import running_sandbox
     from runbooks.targets.target import require
 

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from components.stack_config import Project
-from runbooks.drills.exit_plan import ExitPlanOptions, run_exit_plan
+from runbooks.drills.exit_options import ExitPlanOptions
+from runbooks.drills.exit_plan import run_exit_plan
 from runbooks.errors import DrillCheckFailed
 from runbooks.reports.drill import write_report
 from sandbox.target import SandboxTarget

@@ -23,7 +23,8 @@ from aiohttp import web
 from components.stack_config import Project
 from model_packaging.progress import reporter
 from runbooks.commands.drill import _run_json
-from runbooks.drills.exit_plan import ExitPlanOptions, _conclude, _Drill, run_exit_plan
+from runbooks.drills.exit_options import ExitPlanOptions
+from runbooks.drills.exit_plan import _conclude, _Drill, run_exit_plan
 from runbooks.errors import DrillCheckFailed
 from runbooks.load import generator as loadgen
 from runbooks.load.background import BackgroundLoad, window_summary

@@ -252,7 +252,8 @@ def test_an_exit_plan_drill_journals_the_pilot_light_scale_and_undoes_it_on_bad_
     pre-flight's --from == --to) returns the standby to its level from that journal."""
     from unittest import mock
 
-    from runbooks.drills.exit_plan import ExitPlanOptions, run_exit_plan
+    from runbooks.drills.exit_options import ExitPlanOptions
+    from runbooks.drills.exit_plan import run_exit_plan
 
     target = mock.create_autospec(SandboxTarget, instance=True)
     target.kind = "sandbox"

@@ -34,7 +34,9 @@ from components.errors import InputError
 from components.outputs import IdentityOutput, StackOutputs, parse_outputs
 from components.stack_config import Project
 from runbooks.cli import app
-from runbooks.drills.exit_plan import ExitPlanOptions, needs, restore, revoke_gap
+from runbooks.drills.exit_options import ExitPlanOptions
+from runbooks.drills.exit_preflight import needs, revoke_gap
+from runbooks.drills.restore import restore
 from runbooks.errors import LiveTargetError, RunbookError, UnsupportedOperation
 from runbooks.reports.journal import Journal
 from runbooks.targets.live import credentials, from_outputs, router_clouds

@@ -18,7 +18,7 @@ from components.catalog.operations import dns_commands, manual_revocation, manua
 from components.errors import InputError
 from components.stack_config import Project
 from runbooks.cli import app
-from runbooks.drills.exit_plan import ExitPlanOptions, planned_steps
+from runbooks.drills.exit_options import ExitPlanOptions, planned_steps
 from runbooks.rehearsal.inventory import load_inventory
 from runbooks.rehearsal.readiness import service_stacks
 from runbooks.rehearsal.runbook import (

@@ -147,7 +147,7 @@ def test_each_shipped_scenario_runs_from_its_answers_file(name: str, tmp_path: P
 def test_an_inject_runs_the_exit_plan_drill_dry_and_its_steps_reach_the_minutes(
     tmp_path: Path,
 ) -> None:
-    from runbooks.drills.exit_plan import ExitPlanOptions, planned_steps
+    from runbooks.drills.exit_options import ExitPlanOptions, planned_steps
 
     result = cli(
         "tabletop",
@@ -188,7 +188,7 @@ class RunningSandbox:
 def test_on_a_running_sandbox_the_step_plans_from_its_weights_and_capabilities(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from runbooks.drills.exit_plan import ExitPlanOptions, planned_steps
+    from runbooks.drills.exit_options import ExitPlanOptions, planned_steps
     from runbooks.rehearsal.tabletop import Step
     from runbooks.rehearsal.tabletop_step import run_step
     from runbooks.targets import sandbox_setup

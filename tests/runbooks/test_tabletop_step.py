@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from components.stack_config import Project
 from runbooks.cli import app, main
 from runbooks.drills import exit_plan
-from runbooks.drills.exit_plan import ExitPlanOptions
+from runbooks.drills.exit_options import ExitPlanOptions
 from runbooks.drills.lock import TargetLock, lock_path
 from runbooks.errors import DrillInterrupted
 from runbooks.rehearsal.tabletop import Step, load_scenario

@@ -1,0 +1,86 @@
+"""Undoing what a drill changed, from its journal: revoked credentials (a new key and a
+redeploy with it), the router's weights, a standby's level. The exit-plan and failover drills
+roll back with it, and so does `exitplan drill rollback JOURNAL` after a killed run."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from runbooks.errors import RunbookError
+from runbooks.reports.journal import Journal
+from runbooks.targets.target import Need, ScalableTarget, Target, missing, require
+
+# The vendor exit revokes --from's key; it is undone by a new key and a redeploy with it.
+UNDO_REVOKE = ("rotate_credentials", "redeploy")
+
+
+def undo_revoke(target: Target, stack: str) -> tuple[str, ...]:
+    """What undoing the revocation of `stack`'s credentials asks of the target: a rotation (a
+    new key; on a live IRSA role, its deny policy removed), then a redeploy with it where the
+    target can redeploy the stack (where it cannot, `restore` records the target's reason)."""
+    can_redeploy = not missing(target, [Need("redeploy", stack)])
+    return UNDO_REVOKE if can_redeploy else UNDO_REVOKE[:1]
+
+
+def restore(target: Target, journal: Journal) -> list[str]:
+    """Undo every change the journal records that is not restored yet (safe to run twice).
+    Revoked credentials first, while traffic still avoids that stack: a rotation (never the
+    revoked key back) and a redeploy with it where the target can (else its reason is kept on
+    the change); then the weights, back to the first recorded 'before', even when restoring
+    credentials failed (that error is raised after)."""
+    done = []
+    changes = journal.exitplan["changes"]
+    moved = any(c["what"] == "weights" and not c["restored"] for c in changes)
+    revoked = [c for c in changes if c["what"] == "credentials" and c["restored"] is False]
+    undo = [Need("set_weights")] if moved else []
+    undo += [Need(op, c["stack"]) for c in revoked for op in undo_revoke(target, c["stack"])]
+    require(target, undo, f"rolling back {journal.path}")
+    failed: Exception | None = None
+    for change in revoked:
+        stack: str = change["stack"]
+        try:
+            journal.activity(
+                f"rotate {stack} credentials",
+                "action",
+                partial(target.rotate_credentials, stack),
+                rollback=True,
+            )
+            if "redeploy" in undo_revoke(target, stack):
+                journal.activity(
+                    f"redeploy {stack}", "action", partial(target.redeploy, stack), rollback=True
+                )
+            else:
+                change["not_redeployed"] = missing(target, [Need("redeploy", stack)]).popitem()[1]
+        except Exception as exc:  # the weights are restored all the same, then this is raised
+            failed = failed or exc
+            continue
+        change["restored"] = True
+        done.append(f"credentials of {stack}")
+    weights = [c for c in changes if c["what"] == "weights" and not c["restored"]]
+    if weights:
+        original = weights[0]["before"]
+        journal.activity(
+            f"restore weights {original}",
+            "action",
+            lambda: target.set_weights(original),
+            rollback=True,
+        )
+        for change in weights:
+            change["restored"] = True
+        done.append(f"weights {original}")
+    for change in [c for c in changes if c["what"] == "level" and not c["restored"]]:
+        scalable = target if isinstance(target, ScalableTarget) else None
+        if scalable is None:
+            raise RunbookError(f"the {target.kind} target has no standby levels to restore")
+        journal.activity(
+            f"return {change['stack']} to its level",
+            "action",
+            partial(scalable.set_level, change["stack"]),
+            rollback=True,
+        )
+        change["restored"] = True
+        done.append(f"{change['stack']} back to its level")
+    journal.save()
+    if failed is not None:
+        raise failed
+    return done
