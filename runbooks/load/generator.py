@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -370,17 +371,40 @@ def metadata_inputs(base_url: str, model: str, timeout_s: float = 5.0) -> dict[s
     return inputs
 
 
+# The worker writes each record as its request ends, so the file is in completion order; a
+# backwards read stops this far before the window (slack for records written out of order).
+ORDER_SLACK_S = 1.0
+
+
 def recent_error_rate(records_file: Path, window_s: float) -> float | None:
     """The failed share of the requests a background load (`runbooks.load.worker`) finished
-    in the last `window_s` seconds, or None when it finished none."""
+    in the last `window_s` seconds, or None when it finished none. Reads the file from its end,
+    only as far back as the window (plus ORDER_SLACK_S): a stop-condition check after each
+    step of a long run costs the same at its end as at its start."""
     epoch = float(records_file.with_suffix(".start").read_text())
     now = time.time() - epoch
     statuses = []
-    for line in records_file.read_text().splitlines():
-        if not line.endswith("}"):
+    for line in _lines_backwards(records_file):
+        if not line.endswith(b"}"):
             continue  # a record still being written
         record = json.loads(line)
         done = record["scheduled_s"] + record["latency_ms"] / 1000.0
+        if done < now - window_s - ORDER_SLACK_S:
+            break
         if now - window_s <= done <= now:
             statuses.append(bool(record["error"]))
     return sum(statuses) / len(statuses) if statuses else None
+
+
+def _lines_backwards(path: Path, block: int = 1 << 16) -> Iterator[bytes]:
+    """The lines of `path`, last first, read in blocks from the end."""
+    with path.open("rb") as data:
+        position = data.seek(0, os.SEEK_END)
+        pending = b""  # the start of a line cut by the block boundary
+        while position > 0:
+            step = min(block, position)
+            position -= step
+            data.seek(position)
+            lines = (data.read(step) + pending).split(b"\n")
+            pending = lines.pop(0) if position > 0 else b""
+            yield from reversed(lines)

@@ -21,6 +21,7 @@ from runbooks.load.generator import (
     WRONG_ANSWER,
     InferRequest,
     RequestRecord,
+    _lines_backwards,
     account,
     infer_request,
     load,
@@ -246,6 +247,30 @@ def test_recent_error_rate_reads_what_the_background_load_finished_lately(tmp_pa
     records.write_text("\n".join(lines) + '\n{"scheduled_s": 9.9')  # a record half written
     assert recent_error_rate(records, 1.0) == pytest.approx(2 / 3)
     assert recent_error_rate(records, 0.1) is None
+
+
+def test_recent_error_rate_reads_only_the_end_of_a_long_run(tmp_path: Path) -> None:
+    """A stop-condition check reads back from the file's end only as far as its window: a
+    record from long before it (here one that is not even JSON) is never read."""
+    records = tmp_path / "load-records.jsonl"
+
+    def line(scheduled: float, error: str = "") -> str:
+        record = RequestRecord(scheduled, scheduled, 2.0, 503 if error else 200, error, "")
+        return json.dumps(asdict(record))
+
+    old = [line(i / 100) for i in range(59_000)]  # the first 590 s, in completion order
+    recent = [line(598.0), line(599.0, "503"), line(599.5)]  # in the last 5 s
+    records.write_text("{never read}\n" + "\n".join([*old, *recent]) + "\n")
+    records.with_suffix(".start").write_text(str(time.time() - 600.0))  # 10 minutes ago
+    assert recent_error_rate(records, 5.0) == pytest.approx(1 / 3)
+
+
+def test_lines_backwards_across_block_boundaries(tmp_path: Path) -> None:
+    path = tmp_path / "lines"
+    content = b"first\n\nthird line\n" + b"x" * 20 + b"\nlast, no newline"
+    path.write_bytes(content)
+    for block in (1, 3, 7, 64, 1 << 16):
+        assert list(_lines_backwards(path, block)) == content.split(b"\n")[::-1]
 
 
 def write_reference(
