@@ -11,7 +11,7 @@ from typing import Any
 
 from chaoslib import substitute
 
-from runbooks.chaos_run.rotation_watch import RotationChange, first_change
+from runbooks.chaos_run.rotation_watch import RotationLog, first_change
 from runbooks.load.background import BackgroundLoad, window_summary
 from runbooks.load.generator import LOST, WRONG_ANSWER, RequestRecord, summarize
 
@@ -182,7 +182,7 @@ def _fault(
     configuration: dict[str, Any],
     records: list[RequestRecord],
     load_epoch: float,
-    rotation: list[RotationChange],
+    rotation: RotationLog,
 ) -> dict[str, Any] | None:
     """The first outage fault's impact (see `fault_impact`), with when the front door marked
     the stack down and took it back (from the rotation watch; without one, from the end of a
@@ -199,8 +199,11 @@ def _fault(
     stack = str(_arguments(fault, configuration).get("stack"))
     impact = fault_impact(records, stack, start, end)
     impact.update(func=funcs[index], start_s=round(start, 3), end_s=round(end, 3))
-    down = first_change(rotation, stack, False, began)
-    if down is None:
+    down = first_change(rotation.changes, stack, False, began)
+    if down is not None:  # how finely the watch saw it: reads that failed widen the gap
+        impact["marked_down_within_s"] = round(rotation.widest_gap(stack, began, down), 3)
+        impact["rotation_reads_failed"] = rotation.failed.get(stack, 0)
+    else:
         probe = next(
             (r for r in after
              if r["activity"]["provider"].get("func") == "seconds_until_marked_down"
@@ -208,7 +211,7 @@ def _fault(
             None,
         )  # fmt: skip
         down = _epoch(probe["end"]) if probe else None
-    back = first_change(rotation, stack, True, down) if down is not None else None
+    back = first_change(rotation.changes, stack, True, down) if down is not None else None
     impact["marked_down_s"] = None if down is None else round(down - began, 3)
     impact["back_in_rotation_s"] = None if back is None else round(back - began, 3)
     return impact
@@ -224,7 +227,7 @@ def measurements(
     configuration: dict[str, Any],
     load_: BackgroundLoad | None,
     load_epoch: float,
-    rotation: list[RotationChange] | None = None,
+    rotation: RotationLog | None = None,
 ) -> dict[str, Any]:
     """exitplan's measurements from the journal's activity timestamps and the load records
     (read once: the load has stopped, so they are final), with the load's timeline."""
@@ -243,7 +246,7 @@ def measurements(
         result["error_free_burst_s"] = detection.get("output")
     if load_ is None:
         return result
-    fault = _fault(runs, configuration, records, load_epoch, rotation or [])
+    fault = _fault(runs, configuration, records, load_epoch, rotation or RotationLog())
     if fault is not None:
         result["fault"] = fault
     windows = partition(journal, records, load_.rate, load_epoch)

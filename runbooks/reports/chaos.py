@@ -113,6 +113,17 @@ def _verdict(journal: Mapping[str, Any]) -> list[str]:
     return parts
 
 
+def _marked_down(fault: Mapping[str, Any]) -> str:
+    """The detection time, with how finely the rotation watch read it (the longest time
+    without a successful read before the change) and its failed reads, when it had any."""
+    text = _secs(fault.get("marked_down_s"))
+    within = fault.get("marked_down_within_s")
+    if within is not None:
+        failed = fault.get("rotation_reads_failed") or 0
+        text += f" (to within {_secs(within)}" + (f"; {failed} reads failed)" if failed else ")")
+    return text
+
+
 def _fault_table(ex: Mapping[str, Any]) -> Table | None:
     """The sandbox's measured figures beside the real router's estimate."""
     fault, estimate = ex.get("fault"), ex.get("production_estimate") or {}
@@ -135,7 +146,7 @@ def _fault_table(ex: Mapping[str, Any]) -> Table | None:
     error_free = fault.get("first_error_free_second_s")
     rows = [
         ["fault", f"{fault['func']} {fault['stack']} for {_secs(fault['window_s'])}", "-"],
-        ["marked down after", _secs(fault.get("marked_down_s")), marked],
+        ["marked down after", _marked_down(fault), marked],
         ["back in rotation after", _secs(fault.get("back_in_rotation_s")), "-"],
         [
             "clients served error-free after",

@@ -162,6 +162,9 @@ def test_a_failed_primary_is_detected_then_restored(
     # the front door took it out of rotation after the fault, and before the fault was undone
     assert 0 < fault["marked_down_s"] < fault["end_s"] - fault["start_s"]
     assert fault["back_in_rotation_s"] > fault["end_s"] - fault["start_s"]
+    # read at least every half second before it (the watch polls the admin socket often)
+    assert 0 < fault["marked_down_within_s"] <= min(fault["marked_down_s"], 0.5)
+    assert isinstance(fault["rotation_reads_failed"], int)
     estimate = journal["exitplan"]["production_estimate"]  # Route 53: 10 s x 3, TTL 60 s
     assert (estimate["router"], estimate["detection_s"], estimate["clients_moved_s"]) == (
         "aws",
