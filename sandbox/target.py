@@ -27,7 +27,7 @@ from sandbox.frontdoor import FrontDoor
 from sandbox.levels import at_rest, level_of, server_name, stack_of
 from sandbox.loopback import check_loopback_not_proxied
 from sandbox.manager import Component, Sandbox, SandboxState
-from sandbox.processes import signal_and_wait
+from sandbox.processes import STOPPED, signal_and_wait, thread_states
 from sandbox.stores import EMULATORS
 from sandbox.triton import TritonServer, triton_install
 
@@ -244,8 +244,13 @@ class SandboxTarget:
         return newest(store["uri"], self.state.model, env=env)
 
     def restart(self, stack: str) -> None:
-        """Start the stack's Triton again on the same port and repository, and load the model."""
+        """Start the stack's Triton again on the same port and repository, and load the model.
+        A hung one (stopped by `hang`) is killed first, as a supervisor restarts a frozen
+        server; one that still runs is refused."""
         component = self._component(stack)
+        if component.running() and STOPPED & set(thread_states(component.pid)):
+            signal_and_wait(component.pid, signal.SIGKILL, group=True)
+            self._log("kill", stack=stack, why="restart of a hung server")
         if component.running():
             raise SandboxError(f"{stack}'s Triton is still running", fix="kill it first")
         workdir = Path(component.log).parent

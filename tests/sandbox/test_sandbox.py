@@ -123,6 +123,17 @@ def test_hang_is_a_brownout_that_resume_ends(target: SandboxTarget) -> None:
         target.resume("aws-primary")
     assert not set(thread_states(server)) & STOPPED, "resume returns once no thread is stopped"
     assert target.health("aws-primary")
+
+
+def test_a_hung_stack_is_restarted_not_refused(target: SandboxTarget) -> None:
+    """The chaos `restart` action restarts any stack that does not answer; a hung one too."""
+    before = target._component("aws-primary").pid
+    target.hang("aws-primary")
+    target.restart("aws-primary")
+    assert target._component("aws-primary").pid != before
+    assert not pid_alive(before) and target.health("aws-primary")
+    with pytest.raises(SandboxError, match="still running"):  # a serving one is refused
+        target.restart("aws-primary")
     # The front door marked it down while it hung: the next tests need it back in rotation
     # (its health checks must pass `rise` times) before it takes all the weight again.
     wait_for_rotation(target, "aws-primary", True, 30)
