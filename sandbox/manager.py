@@ -19,6 +19,7 @@ from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings, remove_admin_socket
 from sandbox.levels import Level, at_rest, server_name
+from sandbox.loopback import exempt_loopback_from_proxy
 from sandbox.processes import free_port, pid_alive, process_start, stop_processes
 from sandbox.stores import EMULATORS, StoreEmulator, start_registry
 from sandbox.triton import TritonServer, baseline_p99_ms, python_model, triton_install
@@ -108,9 +109,12 @@ class Sandbox:
     """The sandbox of one project: its state folder and the processes it records."""
 
     def __init__(self, root: Path, triton_env: Path) -> None:
+        """The sandbox kept in `root`; loopback is exempted from any proxy in the environment
+        first (`proxy_note` says so when it had to be: `sandbox.loopback`)."""
         self.root = root
         self.triton_env = triton_env
         self.state_file = root / STATE
+        self.proxy_note = exempt_loopback_from_proxy()
 
     def load_state(self) -> SandboxState | None:
         """The recorded state, or None when nothing was started."""

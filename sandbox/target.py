@@ -25,7 +25,6 @@ from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import FrontDoor
 from sandbox.levels import at_rest, level_of, server_name, stack_of
-from sandbox.loopback import check_loopback_not_proxied
 from sandbox.manager import Component, Sandbox, SandboxState
 from sandbox.processes import STOPPED, signal_and_wait, thread_states
 from sandbox.stores import EMULATORS
@@ -42,7 +41,6 @@ class SandboxTarget:
     kind = "sandbox"
 
     def __init__(self, sandbox: Sandbox) -> None:
-        check_loopback_not_proxied()
         state = sandbox.running()
         if state is None:
             raise SandboxError("no sandbox is running", fix="exitplan sandbox up")

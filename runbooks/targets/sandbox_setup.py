@@ -19,7 +19,6 @@ from components.stack_config import Project, Stack
 from model_packaging.package import PackageOptions, package
 from sandbox import demo_model, minilm_model
 from sandbox.errors import SandboxError
-from sandbox.loopback import check_loopback_not_proxied
 from sandbox.manager import Sandbox, SandboxSettings, SandboxState, StackPlan, stack_weights
 from sandbox.stores import EMULATORS
 from sandbox.target import SandboxTarget
@@ -113,8 +112,10 @@ def start_sandbox(
     `model` (one of MODELS) if needed, and start the sandbox."""
     if model not in MODELS:
         raise SandboxError(f"unknown sandbox model {model!r}", fix=f"use {' or '.join(MODELS)}")
-    check_loopback_not_proxied()
-    running = sandbox_for(project).running()
+    sandbox = sandbox_for(project)
+    if sandbox.proxy_note:
+        progress(sandbox.proxy_note)
+    running = sandbox.running()
     if running:
         raise SandboxError(
             f"a sandbox is already running (front door {running.endpoint})",
@@ -166,7 +167,7 @@ def start_sandbox(
         )
         for s in loaded
     ]
-    return sandbox_for(project).up(
+    return sandbox.up(
         plans,
         Path(packaged.repository) / name,
         f"sha256:{packaged.onnx_sha256}",
