@@ -31,7 +31,7 @@ from components.catalog import rto_figure
 from components.rto import GIB, estimate
 from components.stack_config import Project, Stack
 from model_packaging.progress import Progress, reporter
-from runbooks.drills.restore import restore
+from runbooks.drills.restore import restore, return_to_level
 from runbooks.errors import DrillInterrupted, RunbookError
 from runbooks.load import generator as loadgen
 from runbooks.load.background import BackgroundLoad, window_summary
@@ -404,16 +404,10 @@ def restore_failover(target: Target, journal: Journal) -> list[str]:
     for change in journal.exitplan["changes"]:
         if change["what"] != "killed" or change["restored"]:
             continue
-        if not isinstance(target, ScalableTarget):
-            raise RunbookError(f"the {target.kind} target cannot restart {change['stack']}")
-        journal.activity(
-            f"restart {change['stack']}",
-            "action",
-            partial(target.set_level, change["stack"]),
-            rollback=True,
-        )
-        change["restored"] = True
-        done.append(f"{change['stack']} restarted")
+        stack = change["stack"]
+        refusal = f"the {target.kind} target cannot restart {stack}"
+        return_to_level(target, journal, change, f"restart {stack}", refusal)
+        done.append(f"{stack} restarted")
     journal.save()
     return done + restore(target, journal)
 

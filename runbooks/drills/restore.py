@@ -5,6 +5,7 @@ roll back with it, and so does `exitplan drill rollback JOURNAL` after a killed 
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from runbooks.errors import RunbookError
 from runbooks.reports.journal import Journal
@@ -69,18 +70,27 @@ def restore(target: Target, journal: Journal) -> list[str]:
             change["restored"] = True
         done.append(f"weights {original}")
     for change in [c for c in changes if c["what"] == "level" and not c["restored"]]:
-        scalable = target if isinstance(target, ScalableTarget) else None
-        if scalable is None:
-            raise RunbookError(f"the {target.kind} target has no standby levels to restore")
-        journal.activity(
+        return_to_level(
+            target,
+            journal,
+            change,
             f"return {change['stack']} to its level",
-            "action",
-            partial(scalable.set_level, change["stack"]),
-            rollback=True,
+            f"the {target.kind} target has no standby levels to restore",
         )
-        change["restored"] = True
         done.append(f"{change['stack']} back to its level")
     journal.save()
     if failed is not None:
         raise failed
     return done
+
+
+def return_to_level(
+    target: Target, journal: Journal, change: dict[str, Any], action: str, refusal: str
+) -> None:
+    """Set `change`'s stack back to the replicas its level keeps running, journaled as the
+    rollback activity `action`, and mark the change restored; RunbookError(`refusal`) on a
+    target without standby levels."""
+    if not isinstance(target, ScalableTarget):
+        raise RunbookError(refusal)
+    journal.activity(action, "action", partial(target.set_level, change["stack"]), rollback=True)
+    change["restored"] = True
