@@ -392,3 +392,36 @@ def drill_verdict(journal: dict[str, Any], folder: Any) -> None:
     out.print(table)
     out.print(f"report: {folder}/report.html")
     out.print(f"        {folder}/report.md, {folder}/journal.json")
+
+
+def sandbox_explain(report: dict[str, Any]) -> None:
+    """`exitplan sandbox explain`: planned vs sandbox command line, then the substitutions."""
+    planned = report["planned"]
+    where = "running now" if report["running"] else "not running: ports and paths are placeholders"
+    out.print(f"[bold]{report['stack']}[/]: Triton as planned at {planned['source']} ({where})")
+    table = Table(expand=True)
+    table.add_column("planned (the Deployment's args)", overflow="fold")
+    table.add_column("sandbox", overflow="fold")
+    sandbox_argv = report["sandbox_argv"]
+    for index in range(max(len(planned["args"]), len(sandbox_argv))):
+        left = planned["args"][index] if index < len(planned["args"]) else ""
+        right = sandbox_argv[index] if index < len(sandbox_argv) else ""
+        table.add_row(left, right if right != left else "[dim]same[/]")
+    out.print(table)
+    identity = planned["identity"]
+    out.print(
+        f"identity: {identity.get('kind', '-')} {identity.get('principal', '-')}; "
+        f"in the sandbox: {report['identity_stand_in']}"
+    )
+    for bucket, grants in planned["grants"].items():
+        out.print(f"  grants on {bucket}: {len(grants)} " + ("; ".join(g[:60] for g in grants)))
+    copy = planned["copy"]
+    out.print(
+        "store: "
+        + (f"copied first by {copy['image']}" if copy else "read by Triton's own client")
+        + f"; service-account token {'mounted' if planned['token_mounted'] else 'not mounted'}"
+    )
+    subs = Table("substituted", "why")
+    for sub in report["substitutions"]:
+        subs.add_row(sub["what"], sub["reason"])
+    out.print(subs)

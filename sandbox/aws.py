@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,16 +190,17 @@ class AwsControlPlane:
         if answer.get("status") != "ok":
             raise SandboxError(f"moto refused to switch on IAM authentication: {answer}")
 
-    def setup_stack(self, stack: str, bucket: str) -> Credentials:
-        """Create the stack's bucket and a user that may only read it; put its key in the
-        vault and return it."""
+    def setup_stack(self, stack: str, bucket: str, policies: Sequence[str]) -> Credentials:
+        """Create the stack's bucket and the stand-in principal of its planned identity: a
+        user holding exactly the planned policy documents (none: it may do nothing); put its
+        key in the vault and return it."""
         user = _user(stack)
         self._aws(f"creating bucket {bucket}", "s3", "create_bucket", Bucket=bucket)
         self._aws(f"creating user {user}", "iam", "create_user", UserName=user)
-        arns = [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
-        policy = _policy(["s3:GetObject", "s3:ListBucket"], arns)
-        self._aws(f"granting {user} read access to {bucket}", "iam", "put_user_policy",
-                  UserName=user, PolicyName="read-store", PolicyDocument=policy)  # fmt: skip
+        for number, policy in enumerate(map(moto_equivalent, policies), 1):
+            what = f"granting {user} the planned policy {number}"
+            self._aws(what, "iam", "put_user_policy", UserName=user,
+                      PolicyName=f"planned-{number}", PolicyDocument=policy)  # fmt: skip
         creds = self._new_key(user)
         self.vault_put(stack, _vault(creds))
         return creds
@@ -290,6 +291,26 @@ class AwsControlPlane:
             self._aws(f"creating CNAME records in {zone}", "route53", "change_resource_record_sets",
                       HostedZoneId=zone_id, ChangeBatch={"Changes": changes})  # fmt: skip
         return zone_id
+
+
+# moto checks a HEAD on a bucket as the action "s3:HeadBucket" (moto/s3/responses.py
+# ACTION_MAP), which IAM does not have: AWS checks s3:ListBucket for HeadBucket ("HeadBucket":
+# "you must have permissions to perform the s3:ListBucket action"). Pinned by a test.
+MOTO_ACTIONS = {"s3:ListBucket": "s3:HeadBucket"}
+
+
+def moto_equivalent(policy: str) -> str:
+    """A policy document that moto's IAM enforcement reads as AWS reads `policy`: each action
+    of MOTO_ACTIONS also granted under the name moto checks, on the same resources."""
+    document = json.loads(policy)
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions = statement.get("Action", [])
+        listed = [actions] if isinstance(actions, str) else list(actions)
+        extra = [MOTO_ACTIONS[a] for a in listed if a in MOTO_ACTIONS]
+        if extra:
+            statement["Action"] = listed + [a for a in extra if a not in listed]
+    return json.dumps(document)
 
 
 def _user(stack: str) -> str:

@@ -13,3 +13,10 @@ class SandboxError(Exception):
         self.cause = cause
         self.fix = fix
         super().__init__(f"sandbox: {cause}" + (f"\n  fix: {fix}" if fix else ""))
+
+
+class PlannedTritonFailed(SandboxError):
+    """A stack's Triton, run as planned, did not start or cannot read its store: the plan
+    would not serve. Exit code 1 (a check failed)."""
+
+    exit_code = 1

@@ -87,6 +87,9 @@ class FrontDoorSettings:
     # costs milliseconds.
     retries: int = 8
     served_by_header: str = "x-served-by"
+    # what a health check asks each server: the planned readiness probe's path (the model's
+    # own readiness: /v2/health/ready answers 200 on an empty repository)
+    check_path: str = "/v2/health/ready"
 
 
 def _check_weight(weight: int) -> None:
@@ -150,7 +153,7 @@ frontend fe_inference
 backend {BACKEND}
     balance roundrobin
     option allbackups
-    option httpchk GET /v2/health/ready
+    option httpchk GET {s.check_path}
     http-check expect status 200
     default-server {checks}
     timeout check {s.check_timeout_ms}ms

@@ -5,6 +5,8 @@ the process that started them."""
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,9 +22,24 @@ from sandbox.errors import SandboxError
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings, remove_admin_socket
 from sandbox.levels import Level, at_rest, server_name
 from sandbox.loopback import exempt_loopback_from_proxy
+from sandbox.planned import (
+    EMULATOR_ENDPOINT,
+    PlannedTriton,
+    Ports,
+    planned_failure,
+    preview_repository,
+    sandbox_command,
+)
 from sandbox.processes import free_port, pid_alive, process_start, stop_processes
 from sandbox.stores import EMULATORS, StoreEmulator, start_registry
-from sandbox.triton import TritonServer, baseline_p99_ms, python_model, triton_install
+from sandbox.triton import (
+    TritonServer,
+    baseline_p99_ms,
+    child_env,
+    prepare_backends,
+    python_model,
+    triton_install,
+)
 
 STATE = "state.json"
 # The front door gives up on a stack after this multiple of the model's baseline p99 (but never
@@ -36,12 +53,14 @@ class StackPlan:
     """What the sandbox runs for one stack: its name, the URI scheme of its cloud's model
     stores (which emulator serves its store: `sandbox.stores.EMULATORS`), its front-door
     weight, the bucket or container of its model store, its standby level (`primary` for a
-    primary) and the primary's minimum Triton replicas (`sandbox.levels`)."""
+    primary) and the primary's minimum Triton replicas (`sandbox.levels`), and its Triton as
+    planned (`sandbox.planned`: what the sandbox runs)."""
 
     stack: str
     scheme: str
     weight: int
     store: str
+    planned: PlannedTriton
     level: Level = "primary"
     replicas: int = 1
 
@@ -99,6 +118,10 @@ class SandboxState:
     levels: dict[str, dict[str, Any]] = field(default_factory=dict)
     # the front door without L7 retries or redispatch: what a DNS router's clients see
     dns_endpoint: str = ""
+    # stack -> its planned Triton (`PlannedTriton.as_dict`): what each start runs
+    planned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # stack -> the substitutions of its last start (`Substitution.as_dict`)
+    substitutions: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The state as JSON."""
@@ -182,6 +205,7 @@ class Sandbox:
         state = SandboxState(time.time(), packaged.name, version, digest)
         reference = packaged.parents[1] / "reference.json"  # beside the package's repository
         state.reference = str(reference) if reference.is_file() else ""
+        state.planned = {plan.stack: plan.planned.as_dict() for plan in stacks}
         try:
             control = self._start_stores(stacks, packaged, state, progress)
             self._start_registry(packaged, state, progress)
@@ -193,9 +217,10 @@ class Sandbox:
             for plan in stacks:
                 at_rest_count = at_rest(plan.level, plan.replicas)
                 state.levels[plan.stack] = {"level": plan.level, "replicas": plan.replicas}
+                reads = "reads its store" if plan.planned.reads_store else "copies its store first"
                 progress(
                     f"starting {at_rest_count} of {plan.replicas} Triton for {plan.stack} "
-                    f"({plan.level}; model from its own store)"
+                    f"({plan.level}; as planned: {reads})"
                 )
                 for replica in range(1, plan.replicas + 1):
                     port = self._triton_replica(
@@ -228,7 +253,11 @@ class Sandbox:
                 self.root / "frontdoor",
                 free_port(),
                 backends,
-                replace(settings.front_door, server_timeout_ms=state.server_timeout_ms),
+                replace(
+                    settings.front_door,
+                    server_timeout_ms=state.server_timeout_ms,
+                    check_path=stacks[0].planned.readiness_paths(state.model)[0],
+                ),
                 dns_port=free_port(),
             )
             pid = door.start()
@@ -266,8 +295,9 @@ class Sandbox:
         progress: Progress,
     ) -> AwsControlPlane:
         """The AWS control plane (S3, IAM, the vault) and the emulators the stacks' store
-        schemes need; each stack's store gets the packaged model, published with the admin's
-        credentials."""
+        schemes need; each stack's store gets the model in its stand-in form (python backend,
+        `substitutions.csv`), published with the admin's credentials; each S3 stack's
+        stand-in principal holds its planned identity's policy documents."""
         progress("starting the AWS control plane (moto: S3, IAM, Secrets Manager, Route 53)")
         control = AwsControlPlane(self.root / "moto", free_port())
         self._record(
@@ -290,18 +320,21 @@ class Sandbox:
                 )
                 ports[scheme] = port
                 progress.advance()
+        standin = self.root / "standin"
+        shutil.rmtree(standin, ignore_errors=True)
+        python_model(packaged, standin, self.triton_env)
         for plan in stacks:
             emulator = emulator_for(plan)
             uri = emulator.uri(plan.store)
             state.stores[plan.stack] = {"uri": uri, "scheme": plan.scheme}
             progress(f"publishing {packaged.name} to {plan.stack}'s store {uri}")
             if emulator.start is None:  # S3 on the control plane: an IAM user and key
-                control.setup_stack(plan.stack, plan.store)
+                control.setup_stack(plan.stack, plan.store, plan.planned.grants.get(plan.store, ()))
                 admin_env = control.admin_env()
             else:  # the emulator's own credentials, kept in the vault all the same
                 admin_env = emulator.env(ports[plan.scheme])
                 control.vault_put(plan.stack, admin_env)
-            publish(packaged.parent, uri, name=packaged.name, version=state.version, env=admin_env)
+            publish(standin, uri, name=packaged.name, version=state.version, env=admin_env)
             progress.advance()
         progress("switching on IAM authentication")
         control.enable_auth()
@@ -334,19 +367,123 @@ class Sandbox:
             return control.vault_get(stack).env(control.endpoint)
         return control.vault_read(stack)
 
-    def download(self, stack: str, state: SandboxState, control: AwsControlPlane) -> Path:
-        """Fetch the stack's model from its store with its own credentials into a fresh
-        repository (python-backend form); raises when the store refuses."""
-        workdir = self.root / "stacks" / stack
+    def planned(self, stack: str, state: SandboxState) -> PlannedTriton:
+        """The stack's Triton as planned (recorded at `up`)."""
+        return PlannedTriton.from_dict(state.planned[stack])
+
+    def copy_models(self, stack: str, state: SandboxState, control: AwsControlPlane) -> Path:
+        """The planned copy step: the stack's model copied from its store, with its own
+        credentials, into the folder its Triton reads (the pod's volume), once; raises when
+        the store refuses. The folder."""
+        models = self.root / "stacks" / stack / "models"
+        shutil.rmtree(models, ignore_errors=True)
         store = state.stores[stack]
-        download = workdir / "download"
-        shutil.rmtree(download, ignore_errors=True)
-        env = self.stack_env(stack, store["scheme"], control)
-        fetch(store["uri"], state.model, download, env=env)
-        repository = workdir / "repository"
-        repository.mkdir(parents=True, exist_ok=True)
-        python_model(download / state.model, repository, self.triton_env)
-        return repository
+        fetch(
+            store["uri"], state.model, models, env=self.stack_env(stack, store["scheme"], control)
+        )
+        return models
+
+    def read_store(self, stack: str, state: SandboxState, control: AwsControlPlane) -> Path:
+        """The model as the stack's identity reads it from its store (into a folder of its
+        own: what a new pod's Triton would load); raises when the store refuses."""
+        folder = self.root / "stacks" / stack / "store-read"
+        shutil.rmtree(folder, ignore_errors=True)
+        store = state.stores[stack]
+        fetch(
+            store["uri"], state.model, folder, env=self.stack_env(stack, store["scheme"], control)
+        )
+        return folder
+
+    def served_folder(self, stack: str, state: SandboxState) -> Path:
+        """Where the model the stack's Triton serves lies on disk: the copy step's folder, or
+        (Triton reading the store itself) what `read_store` last read."""
+        planned = self.planned(stack, state)
+        return self.root / "stacks" / stack / ("store-read" if planned.reads_store else "models")
+
+    def command(
+        self, stack: str, state: SandboxState, control: AwsControlPlane, http_port: int
+    ) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment of one replica of the stack's Triton: its planned
+        container with the substitutions of `substitutions.csv` (recorded in the state), the
+        planned env, the admin key Secret, and the store's endpoint and the stack's
+        credentials (never the sandbox admin's)."""
+        planned = self.planned(stack, state)
+        install = triton_install()
+        stack_dir = self.root / "stacks" / stack
+        secret_env = {name: self._secret(stack, name) for name in planned.secret_env}
+        store_env, repository = self._store_access(stack, planned, state, control)
+        env = {**child_env(install, os.environ), **planned.env, **secret_env, **store_env}
+        command = sandbox_command(
+            planned,
+            binary=install.binary,
+            backends=prepare_backends(install, stack_dir / "backends"),
+            ports=Ports(http_port, free_port(), free_port()),
+            repository=repository,
+            env=env,
+        )
+        state.substitutions[stack] = [sub.as_dict() for sub in command.substitutions]
+        return list(command.argv), env
+
+    def _store_access(
+        self, stack: str, planned: PlannedTriton, state: SandboxState, control: AwsControlPlane
+    ) -> tuple[dict[str, str], str]:
+        """The env Triton reads its store with, and the `--model-repository` value: the
+        emulator's endpoint in Triton's own URL form and the stack's credentials (Triton reads
+        the store), or the copy step's folder."""
+        if not planned.reads_store:
+            return {}, str(self.root / "stacks" / stack / "models")
+        scheme = state.stores[stack]["scheme"]
+        credentials = self.stack_env(stack, scheme, control)
+        path = planned.repository.split("://", 1)[1]
+        if scheme == "s3":
+            keys = {k: v for k, v in credentials.items() if k.startswith("AWS_") and "KEY" in k}
+            return keys, f"s3://{control.endpoint}/{path}"
+        if scheme == "gs":
+            port = self.store_port(state, scheme)
+            return {EMULATOR_ENDPOINT: f"http://127.0.0.1:{port}"}, planned.repository
+        return {}, preview_repository(planned)  # raises: no emulator for this client
+
+    @staticmethod
+    def store_port(state: SandboxState, scheme: str) -> int:
+        """The port of the emulator that serves `scheme`."""
+        name = f"{EMULATORS[scheme].folder}-store"
+        return next(c.port for c in state.components if c.name == name)
+
+    def _secret(self, stack: str, name: str) -> str:
+        """A planned Secret's value for the stack (generated once, as the stack generates its
+        admin key at deploy time; kept mode 0600 beside the stack's Triton)."""
+        path = self.root / "stacks" / stack / "secrets" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+        return path.read_text()
+
+    def start_replica(
+        self, stack: str, replica: int, port: int, state: SandboxState, control: AwsControlPlane
+    ) -> tuple[TritonServer, int]:
+        """Start one replica of the stack's Triton from its planned command (the copy step
+        first where planned and nothing is copied yet); the server and its pid."""
+        planned = self.planned(stack, state)
+        if (
+            not planned.reads_store
+            and not (self.served_folder(stack, state) / state.model).is_dir()
+        ):
+            self.copy_models(stack, state, control)
+        argv, env = self.command(stack, state, control, port)
+        server = self.triton_server(stack, replica, port)
+        return server, server.start(argv, env)
+
+    def wait_ready(self, stack: str, server: TritonServer, state: SandboxState) -> None:
+        """Until the replica answers the planned readiness probe; a server that exits or never
+        gets ready fails naming the stack, what the plan asked for and the log."""
+        planned = self.planned(stack, state)
+        try:
+            server.wait_live()
+            server.wait_ready(planned.readiness_paths(state.model))
+        except SandboxError as exc:
+            raise planned_failure(planned, exc.cause) from exc
 
     def _triton_replica(
         self,
@@ -356,62 +493,60 @@ class Sandbox:
         control: AwsControlPlane,
         state: SandboxState,
     ) -> int:
-        """Record one replica of the stack's Triton, started (the model downloaded first,
-        once per stack) or, above its level's count, stopped (pid 0) on a port of its own;
-        the port."""
-        server = self.triton_server(plan.stack, replica, free_port())
+        """Record one replica of the stack's Triton, started (as planned) or, above its
+        level's count, stopped (pid 0) on a port of its own; the port."""
+        port = free_port()
+        server = self.triton_server(plan.stack, replica, port)
         name = f"triton-{server_name(plan.stack, replica)}"
-        component = Component(
-            name, "triton", 0, server.http_port, str(server.log), plan.stack, replica=replica
-        )
+        component = Component(name, "triton", 0, port, str(server.log), plan.stack, replica=replica)
         if start:
-            if replica == 1:
-                self.download(plan.stack, state, control)
-            component.pid = server.start(triton_install())
+            server, component.pid = self.start_replica(plan.stack, replica, port, state, control)
             self._record(state, component)
-            server.wait_live()
-            server.load(state.model)
+            self.wait_ready(plan.stack, server, state)
         else:
             state.components.append(component)
             self.save(state)
-        return server.http_port
+        return port
 
     def triton_server(self, stack: str, replica: int, port: int) -> TritonServer:
-        """Replica `replica` of the stack's Triton (not started): its own folder and log,
-        the stack's one downloaded repository."""
+        """Replica `replica` of the stack's Triton (not started): its own folder and log."""
         stack_dir = self.root / "stacks" / stack
         workdir = stack_dir if replica == 1 else stack_dir / f"replica-{replica}"
-        return TritonServer(workdir, stack_dir / "repository", port, self.triton_env)
+        return TritonServer(workdir, port)
 
     def scale(self, stack: str, replicas: int, control: AwsControlPlane) -> dict[str, float]:
         """Start the stack's stopped replicas up to `replicas`, measuring each phase (seconds,
-        summed over the replicas started): `download` (from the stack's own store with its own
-        credentials, only when nothing is downloaded yet; `download_bytes`), `start` (process
-        to live), `load` (the load call until the model is ready). Each start is recorded in
-        the state before it is waited for, so a drill killed meanwhile leaves it stoppable."""
+        summed over the replicas started): `download` (the planned copy step, from the
+        stack's own store with its own credentials, only when nothing is copied yet;
+        `download_bytes`; 0 where Triton reads the store itself, inside `load`), `start`
+        (process to live), `load` (until the planned readiness probe passes). Each start is
+        recorded in the state before it is waited for, so a drill killed meanwhile leaves it
+        stoppable."""
         state = self.load_state()
         if state is None:
             raise SandboxError("no sandbox is running", fix="exitplan sandbox up")
         phases = dict.fromkeys(("download", "download_bytes", "start", "load", "started"), 0.0)
         tritons = [c for c in state.components if c.kind == "triton" and c.stack == stack]
+        planned = self.planned(stack, state)
         for component in sorted(tritons, key=lambda c: c.replica)[:replicas]:
             if component.running():
                 continue
-            server = self.triton_server(stack, component.replica, component.port)
-            if not (server.repository / state.model).is_dir():
+            models = self.served_folder(stack, state)
+            if not planned.reads_store and not (models / state.model).is_dir():
                 began = time.monotonic()
-                self.download(stack, state, control)
+                self.copy_models(stack, state, control)
                 phases["download"] += time.monotonic() - began
-                download = self.root / "stacks" / stack / "download"
                 phases["download_bytes"] += sum(
-                    f.stat().st_size for f in download.rglob("*") if f.is_file()
+                    f.stat().st_size for f in models.rglob("*") if f.is_file()
                 )
             began = time.monotonic()
-            self.replace_process(stack, server.start(triton_install()), component.replica)
+            server, pid = self.start_replica(stack, component.replica, component.port, state,
+                                             control)  # fmt: skip
+            self.replace_process(stack, pid, component.replica)
             server.wait_live()
             phases["start"] += time.monotonic() - began
             began = time.monotonic()
-            server.load(state.model)
+            self.wait_ready(stack, server, state)
             phases["load"] += time.monotonic() - began
             phases["started"] += 1
         return {k: round(v, 3) for k, v in phases.items()}
@@ -428,13 +563,11 @@ class Sandbox:
             for c in state.components
             if c.kind == "triton" and c.stack == stack and c.replica > replicas
         ]
-        stopped = self._stop_components(extra)
+        stopped = self.stop_components(extra)
         for component in extra:
             self.replace_process(stack, 0, component.replica)
         if forget_model:
-            stack_dir = self.root / "stacks" / stack
-            for folder in ("repository", "download"):
-                shutil.rmtree(stack_dir / folder, ignore_errors=True)
+            shutil.rmtree(self.root / "stacks" / stack / "models", ignore_errors=True)
         return stopped
 
     def down(self) -> list[str]:
@@ -447,14 +580,14 @@ class Sandbox:
     def _tear_down(self, state: SandboxState) -> list[str]:
         """Stop the state's processes, remove the front door's admin socket (and its private
         folder) and the state file; the names of the processes that were running."""
-        stopped = self._stop_components(state.components)
+        stopped = self.stop_components(state.components)
         if state.admin_socket:
             remove_admin_socket(Path(state.admin_socket))
         self.state_file.unlink(missing_ok=True)
         return stopped
 
     @staticmethod
-    def _stop_components(components: Sequence[Component]) -> list[str]:
+    def stop_components(components: Sequence[Component]) -> list[str]:
         """Stop the recorded processes that still run (never a process that merely reuses a
         recorded pid), then kill what is left of each group: a stuck leader, orphaned stubs."""
         alive = [c for c in components if c.running()]

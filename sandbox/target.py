@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.catalog.clouds import triton_wire
 from model_packaging.publish import newest
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
@@ -28,7 +27,6 @@ from sandbox.levels import at_rest, level_of, server_name, stack_of
 from sandbox.manager import Component, Sandbox, SandboxState
 from sandbox.processes import STOPPED, signal_and_wait, thread_states
 from sandbox.stores import EMULATORS
-from sandbox.triton import TritonServer, triton_install
 
 TARGET_LOG = "target.log"
 # What a stack with no Triton running cannot do (a pilot-light standby before a failover).
@@ -103,14 +101,18 @@ class SandboxTarget:
         return self.state.endpoint
 
     def health(self, stack: str) -> bool:
-        """Whether the stack's Triton answers ready within a second."""
+        """Whether the stack's Triton passes its planned readiness probe (each model it
+        must serve answers ready) within a second."""
         port = self._component(stack).port
+        planned = self.sandbox.planned(stack, self.state)
         try:
-            url = f"http://127.0.0.1:{port}{triton_wire().ready_path}"
-            with urllib.request.urlopen(url, timeout=1) as r:
-                return int(r.status) == 200
+            for path in planned.readiness_paths(self.state.model):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as r:
+                    if int(r.status) != 200:
+                        return False
         except (urllib.error.URLError, OSError):
             return False
+        return True
 
     def store_uri(self, stack: str) -> str:
         """The store the stack's Triton downloaded its model from."""
@@ -118,9 +120,14 @@ class SandboxTarget:
         return self.state.stores[stack]["uri"]
 
     def model_file(self, stack: str) -> Path:
-        """The ONNX file the stack serves (as downloaded from its store)."""
-        repository = Path(self._component(stack).log).parent / "repository"
-        return repository / self.state.model / self.state.version / "model.onnx"
+        """The ONNX file the stack serves: as its copy step copied it, or (Triton reading the
+        store itself) as the stack's identity reads it from the store now."""
+        self._component(stack)
+        if self.sandbox.planned(stack, self.state).reads_store:
+            folder = self.sandbox.read_store(stack, self.state, self._control())
+        else:
+            folder = self.sandbox.served_folder(stack, self.state)
+        return folder / self.state.model / self.state.version / "model.onnx"
 
     def model_digest(self, stack: str) -> str:
         """sha256 of the ONNX file the stack serves."""
@@ -202,14 +209,17 @@ class SandboxTarget:
         return self._control().credential_state(stack)
 
     def redeploy(self, stack: str) -> None:
-        """Download the model with the stack's current credentials, and reload it in Triton."""
-        component = self._component(stack)
-        self.sandbox.download(stack, self.state, self._control())
-        workdir = Path(component.log).parent
-        server = TritonServer(
-            workdir, workdir / "repository", component.port, self.sandbox.triton_env
-        )
-        server.load(self.state.model)
+        """A rolling restart with the stack's current credentials: the new server's store
+        read comes first (the copy step, or the read Triton's client would make), so a
+        refused key fails it while the running server keeps serving, as a rolling update
+        keeps the old pod; then the stack's Triton restarts as planned."""
+        self._component(stack)
+        control = self._control()
+        if self.sandbox.planned(stack, self.state).reads_store:
+            self.sandbox.read_store(stack, self.state, control)
+        else:
+            self.sandbox.copy_models(stack, self.state, control)
+        self._start_again(stack)
         self._log("redeploy", stack=stack)
 
     def reference_answers(self) -> Path | None:
@@ -251,15 +261,21 @@ class SandboxTarget:
             self._log("kill", stack=stack, why="restart of a hung server")
         if component.running():
             raise SandboxError(f"{stack}'s Triton is still running", fix="kill it first")
-        workdir = Path(component.log).parent
-        server = TritonServer(
-            workdir, workdir / "repository", component.port, self.sandbox.triton_env
-        )
-        recorded = self.sandbox.replace_process(stack, server.start(triton_install()))
-        component.pid, component.started = recorded.pid, recorded.started
-        server.wait_live()
-        server.load(self.state.model)
+        self._start_again(stack)
         self._log("restart", stack=stack, pid=component.pid)
+
+    def _start_again(self, stack: str) -> None:
+        """Stop the stack's first replica if it runs, start it as planned on the same port,
+        record it and wait until its planned readiness probe passes."""
+        component = self._component(stack)
+        if component.running():
+            self.sandbox.stop_components([component])
+        server, pid = self.sandbox.start_replica(
+            stack, component.replica, component.port, self.state, self._control()
+        )
+        recorded = self.sandbox.replace_process(stack, pid, component.replica)
+        component.pid, component.started = recorded.pid, recorded.started
+        self.sandbox.wait_ready(stack, server, self.state)
 
     def _replicas(self, stack: str) -> list[Component]:
         """The stack's Triton replicas, first to last (stopped ones included)."""

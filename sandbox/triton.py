@@ -29,7 +29,7 @@ import sysconfig
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,67 +151,45 @@ def child_env(install: TritonInstall, parent: Mapping[str, str]) -> dict[str, st
 
 
 class TritonServer:
-    """One tritonserver process: start, load, health and stop (faults are the target's:
-    `SandboxTarget.hang/resume/kill`)."""
+    """One tritonserver process run from its stack's planned command line
+    (`sandbox.planned.sandbox_command`): start, readiness as the planned probe asks for it,
+    and stop (faults are the target's: `SandboxTarget.hang/resume/kill`)."""
 
-    def __init__(self, workdir: Path, repository: Path, http_port: int, env: Path) -> None:
+    def __init__(self, workdir: Path, http_port: int) -> None:
         self.workdir = workdir
-        self.repository = repository
         self.http_port = http_port
-        self.env = env
         self.log = workdir / "tritonserver.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.log_offset = 0  # where this start's lines begin in the (appended) log
 
     @property
     def endpoint(self) -> str:
         """`http://127.0.0.1:<port>`."""
         return f"http://127.0.0.1:{self.http_port}"
 
-    def start(self, install: TritonInstall) -> int:
-        """Start the server with explicit model control; returns its pid."""
-        if not (self.env / "bin" / "python").exists():
-            raise SandboxError(f"{self.env} is missing", fix="run make bootstrap (Triton's env)")
+    def start(self, argv: Sequence[str], env: Mapping[str, str]) -> int:
+        """Start `argv` with exactly `env` (built, never inherited: `child_env`); its pid."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        backends = prepare_backends(install, self.workdir / "backends")
-        env = child_env(install, os.environ)
-        command = [
-            str(install.binary),
-            f"--model-repository={self.repository}",
-            f"--backend-directory={backends}",
-            "--model-control-mode=explicit",
-            "--http-address=127.0.0.1",
-            f"--http-port={self.http_port}",
-            "--allow-grpc=false",
-            "--allow-metrics=false",
-            "--strict-readiness=true",
-            "--exit-on-error=false",
-        ]
         with self.log.open("ab") as log:
+            self.log_offset = log.tell()
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
+                list(argv), stdout=log, stderr=subprocess.STDOUT, env=dict(env),
+                start_new_session=True,
+            )  # fmt: skip
         return self.process.pid
 
     def wait_live(self, timeout_s: float = 60) -> None:
         """Until the HTTP endpoint answers (the server is up, models may not be loaded)."""
         self._wait(lambda: _status(f"{self.endpoint}/v2/health/live") == 200, timeout_s, "start")
 
-    def load(self, model: str, timeout_s: float = 120) -> None:
-        """Load (or reload) a model from the repository through the repository API."""
-        request = urllib.request.Request(
-            f"{self.endpoint}/v2/repository/models/{model}/load", data=b"{}", method="POST"
+    def wait_ready(self, paths: Sequence[str], timeout_s: float = 120) -> None:
+        """Until every path of the planned readiness probe answers 200 on this server (its
+        models loaded from the repository at start, as poll mode does)."""
+        self._wait(
+            lambda: all(_status(f"{self.endpoint}{p}") == 200 for p in paths),
+            timeout_s,
+            "become ready (" + ", ".join(paths) + ")",
         )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                response.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")
-            raise SandboxError(
-                f"Triton on port {self.http_port} failed to load {model}: {detail}\n"
-                f"{self.log_tail()}",
-                fix="check the packaged model and the log above",
-            ) from exc
-        self._wait(lambda: self.ready(), timeout_s, f"load {model}")
 
     def ready(self) -> bool:
         """Whether `/v2/health/ready` answers 200 (every loaded model ready)."""
@@ -222,21 +200,19 @@ class TritonServer:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise SandboxError(
-                    f"tritonserver exited ({self.process.returncode}) during {what}\n"
-                    f"{self.log_tail()}"
+                    f"tritonserver exited ({self.process.returncode}) before it could {what}"
+                    f"\n{self.log_tail()}"
                 )
             if check():  # type: ignore[operator]
                 return
+            if failed := start_failure(self.log, self.log_offset):
+                raise SandboxError(f"tritonserver could not {what}: {failed}\n{self.log_tail()}")
             time.sleep(0.1)
         raise SandboxError(f"tritonserver did not {what} within {timeout_s:g} s\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 15) -> str:
         """The last lines of the server's log (ANSI and table noise removed)."""
-        if not self.log.exists():
-            return ""
-        text = self.log.read_text(errors="replace").splitlines()
-        kept = [line for line in text if not re.match(r"^[+|]", line)]
-        return "\n".join(kept[-lines:])
+        return log_tail(self.log, lines)
 
     def stop(self) -> None:
         """SIGTERM (resuming a paused server first), then SIGKILL after a grace period."""
@@ -244,6 +220,36 @@ class TritonServer:
             return
         stop_process(self.process.pid)
         self.process.poll()
+
+
+# Error lines after which a starting server never gets ready by itself: its repository
+# manager failed (tritonserver.cc: the server runs on, serving nothing) or a model failed to
+# load (model_lifecycle.cc: retried only at the next poll, with the same files).
+START_FAILURE = re.compile(
+    r"^E\d{4} [\d:.]+ +\d+ (?:tritonserver\.cc|model_lifecycle\.cc|model_repository_manager"
+    r'\.cc):\d+\] "?(.*?)"?$',
+    re.MULTILINE,
+)
+
+
+def start_failure(log: Path, offset: int = 0) -> str:
+    """The first error in a Triton log (from `offset`) after which it cannot get ready, or
+    ""."""
+    if not log.exists():
+        return ""
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        found = START_FAILURE.search(handle.read().decode(errors="replace"))
+    return found.group(1) if found else ""
+
+
+def log_tail(log: Path, lines: int = 15) -> str:
+    """The last lines of a Triton log (its option and model tables left out)."""
+    if not log.exists():
+        return ""
+    text = log.read_text(errors="replace").splitlines()
+    kept = [line for line in text if not re.match(r"^[+|]", line)]
+    return "\n".join(kept[-lines:])
 
 
 def _status(url: str) -> int:

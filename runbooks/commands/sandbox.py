@@ -121,6 +121,25 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
         render.sandbox_status(target.state.as_dict(), health=health)
 
 
+@sandbox_app.command("explain")
+def sandbox_explain(
+    stack: Annotated[str, typer.Argument(help="The stack whose Triton to explain.")],
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The stack's planned Triton (the Deployment `exitplan plan` prints: its arguments,
+    env, identity and grants, copy step, token mount and probes) beside the command line the
+    sandbox runs for it, with every substitution and its reason. Ports and paths are the
+    running sandbox's when it runs the stack, else placeholders in <>."""
+    from runbooks.targets.sandbox_explain import explain
+
+    report = explain(project_of(project), stack)
+    if as_json:
+        print_json("sandbox.explain", report)
+    else:
+        render.sandbox_explain(report)
+
+
 @app.command("load")
 def load(
     rate: Annotated[float, typer.Option("--rate", min=0.1, help="Requests per second.")] = 100,

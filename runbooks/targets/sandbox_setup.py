@@ -15,8 +15,10 @@ from pathlib import Path
 
 import sandbox
 from components.catalog.clouds import facts
+from components.planning.runner import Plan
 from components.stack_config import Project, Stack
 from model_packaging.package import PackageOptions, package
+from runbooks.targets.sandbox_plan import planned_triton
 from sandbox import demo_model, minilm_model
 from sandbox.errors import SandboxError
 from sandbox.manager import Sandbox, SandboxSettings, SandboxState, StackPlan, stack_weights
@@ -156,12 +158,15 @@ def start_sandbox(
     settings = settings or SandboxSettings()
     if router:
         settings = replace(settings, dns_zone=router.zone, dns_name=spec.dns_name)
+    progress("reading each stack's planned Triton (exitplan plan; cached)")
+    planned: dict[str, Plan] = {}
     plans = [
         StackPlan(
             s.name,
             store_scheme(s),
             weights[s.name],
             s.spec.model_repository,
+            planned_triton(project, s, planned),
             s.standby.level if s.standby else "primary",
             primary_min_replicas(project, s),
         )

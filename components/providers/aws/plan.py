@@ -15,9 +15,18 @@ from components.providers.plan_values import (
     region_of,
 )
 
+# ARN formats with no region or account ("Identify AWS resources with Amazon Resource Names":
+# S3 bucket arn:aws:s3:::bucket-name; IAM arn:aws:iam::account:role/name, policy/name).
+S3_BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+IAM_KINDS = {"aws:iam/role:Role": "role", "aws:iam/policy:Policy": "policy"}
+
 
 def identifiers(typ: str, name: str, inputs: State) -> State:
-    """Every AWS resource has an ARN."""
+    """Every AWS resource has an ARN, in its service's format."""
+    if typ in S3_BUCKET_TYPES:
+        return {"arn": f"arn:aws:s3:::{inputs.get('bucket', name)}"}
+    if typ in IAM_KINDS:
+        return {"arn": f"arn:aws:iam::{ACCOUNT}:{IAM_KINDS[typ]}/{inputs.get('name', name)}"}
     service = typ.split(":")[1].split("/")[0]
     return {"arn": f"arn:aws:{service}:us-east-1:{ACCOUNT}:{name}"}
 

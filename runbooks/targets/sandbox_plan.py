@@ -1,0 +1,122 @@
+"""A stack's planned Triton, read from its offline plan (the one `exitplan plan` prints): the
+Deployment's `tritonserver` container, its copy step, token mount and probes, and the store
+grants of the identity it runs as (`components.policy.store_access`). The sandbox runs what
+this returns (`sandbox.planned`)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import components
+from components import triton
+from components.planning.cache import cached_plan
+from components.planning.runner import Plan
+from components.policy.store_access import Resource, gcs_roles, s3_policies
+from components.stack_config import Project, Stack
+from sandbox.errors import SandboxError
+from sandbox.planned import PlannedCopy, PlannedTriton
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+CONTAINER = "tritonserver"
+# The default path of a pod's service-account token (Kubernetes "Configure Service Accounts
+# for Pods": automounted at /var/run/secrets/kubernetes.io/serviceaccount).
+TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def deployment_source() -> str:
+    """file:line of the function that renders the Triton Deployment."""
+    lines = inspect.getsourcelines(triton._deployment)
+    root = Path(components.__file__).resolve().parents[1]
+    path = Path(inspect.getsourcefile(triton._deployment) or "").resolve()
+    return f"{path.relative_to(root)}:{lines[1]}"
+
+
+def planned_triton(project: Project, stack: Stack, planned: dict[str, Plan]) -> PlannedTriton:
+    """The stack's Triton as planned (its plan from the cache, or planned now)."""
+    return triton_of(cached_plan(project, stack, planned))
+
+
+def triton_of(plan: Plan) -> PlannedTriton:
+    """The planned Triton of a stack's plan: its first Deployment running tritonserver."""
+    for resource in plan.of_type(DEPLOYMENT):
+        pod = resource.inputs.get("spec", {}).get("template", {}).get("spec", {})
+        for container in pod.get("containers", []):
+            if container.get("name") == CONTAINER:
+                return _planned(plan, pod, container)
+    raise SandboxError(
+        f"the plan of {plan.stack} has no Deployment with a {CONTAINER} container",
+        fix=f"exitplan plan {plan.stack} shows what the stack deploys",
+    )
+
+
+def _planned(plan: Plan, pod: Mapping[str, Any], container: Mapping[str, Any]) -> PlannedTriton:
+    identity = {k: str(v) for k, v in dict(plan.outputs.get("identity") or {}).items()}
+    store = str(plan.outputs.get("model_repository_uri", ""))
+    env = {e["name"]: str(e["value"]) for e in container.get("env", []) if "value" in e}
+    secret_env = tuple(e["name"] for e in container.get("env", []) if "valueFrom" in e)
+    args = tuple(str(a) for a in container.get("args", []))
+    return PlannedTriton(
+        stack=plan.stack,
+        args=args,
+        env=env,
+        secret_env=secret_env,
+        store_uri=store,
+        identity=identity,
+        grants=_grants(plan, identity, store),
+        copy=_copy(pod),
+        token_mounted=_token_mounted(plan, pod),
+        readiness_urls=_readiness_urls(container),
+        probes={
+            name: dict(container[name])
+            for name in ("startupProbe", "readinessProbe", "livenessProbe")
+            if name in container
+        },
+        source=deployment_source(),
+    )
+
+
+def _grants(plan: Plan, identity: Mapping[str, str], store: str) -> dict[str, tuple[str, ...]]:
+    resources: list[Resource] = [(r.type, r.name, r.inputs) for r in plan.resources]
+    principal = identity.get("principal", "")
+    if store.startswith("s3://"):
+        return {store.removeprefix("s3://").split("/")[0]: tuple(s3_policies(resources, principal))}
+    if store.startswith("gs://"):
+        return gcs_roles(resources, principal)
+    return {}
+
+
+def _copy(pod: Mapping[str, Any]) -> PlannedCopy | None:
+    for init in pod.get("initContainers", []):
+        mounts = tuple(
+            str(m["mountPath"])
+            for m in init.get("volumeMounts", [])
+            if m.get("name") == "cloud-credentials"
+        )
+        env = {e["name"]: str(e["value"]) for e in init.get("env", []) if "value" in e}
+        return PlannedCopy(str(init.get("image", "")), tuple(init.get("command", [])), env, mounts)
+    return None
+
+
+def _token_mounted(plan: Plan, pod: Mapping[str, Any]) -> bool:
+    """Whether the pod gets its service-account token file: the pod's
+    `automountServiceAccountToken` when set, else its ServiceAccount's (default true)."""
+    if "automountServiceAccountToken" in pod:
+        return bool(pod["automountServiceAccountToken"])
+    name = pod.get("serviceAccountName", "default")
+    for account in plan.of_type("kubernetes:core/v1:ServiceAccount"):
+        if account.inputs.get("metadata", {}).get("name") == name:
+            return bool(account.inputs.get("automountServiceAccountToken", True))
+    return True
+
+
+def _readiness_urls(container: Mapping[str, Any]) -> tuple[str, ...]:
+    """The URLs the planned readiness probe asks for (an exec curl, or an httpGet path)."""
+    probe = container.get("readinessProbe") or {}
+    if "exec" in probe:
+        return tuple(a for a in probe["exec"].get("command", []) if a.startswith("http"))
+    if "httpGet" in probe:
+        return (str(probe["httpGet"].get("path", "")),)
+    return ()
