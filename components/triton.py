@@ -309,6 +309,10 @@ def _deployment(config: TritonConfig) -> Manifest:
     }
     if init_containers:
         pod_spec["initContainers"] = init_containers
+    if config.fetch and config.fetch.service_account_token:
+        # The copy signs in with the pod's own token (review J2): the pod mounts it, while
+        # the ServiceAccount keeps automount off for every other pod.
+        pod_spec["automountServiceAccountToken"] = True
     tolerations = []
     if config.on_gpu:
         tolerations.append({"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"})

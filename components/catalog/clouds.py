@@ -182,6 +182,12 @@ def cloud_of_token(token: str) -> str | None:
 # The node label every cloud's GPU pool carries (its GPU model) and Triton's pods select: set
 # by the builders (providers/base re-exports it), read by the policy pack's driver rules.
 GPU_NODE_LABEL = "exitplan.io/gpu-model"
+# A copy step (init container) that authenticates with the pod's own service-account token
+# declares it on the pod template, so the policy pack can check that the token is mounted
+# (the OCI CLI's oke_workload_identity reads /var/run/secrets/kubernetes.io/serviceaccount:
+# OCI Python SDK "Signing", review J2).
+FETCH_AUTH_ANNOTATION = "exitplan.io/fetch-auth"
+SERVICE_ACCOUNT_TOKEN_AUTH = "service-account-token"
 
 
 @dataclass(frozen=True)

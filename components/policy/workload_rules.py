@@ -14,6 +14,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from components.catalog.clouds import FETCH_AUTH_ANNOTATION, SERVICE_ACCOUNT_TOKEN_AUTH
 from components.policy.rule import (
     MANDATORY,
     containers,
@@ -29,6 +30,7 @@ from components.policy.rule import (
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 SYSTEM_NAMESPACE = "kube-system"  # node agents there (the device plugin) need root by design
@@ -128,6 +130,31 @@ def _memory_limits(args: ResourceValidationArgs, report: ReportViolation) -> Non
             report(f"{args.name}: container {container.get('name')} has no memory limit", None)
 
 
+def _copy_token_mounted(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Review J2: a copy step that authenticates with the pod's service-account token gets
+    it: the pod mounts it, or leaves it to a ServiceAccount that does."""
+    accounts = {
+        (namespace(a.props), get(a.props, "metadata.name")): a.props
+        for a in of_type(args.resources, SERVICE_ACCOUNT)
+    }
+    for deployment in of_type(args.resources, DEPLOYMENT):
+        spec = pod_spec(deployment.resource_type, deployment.props) or {}
+        annotations = get(deployment.props, "spec.template.metadata.annotations", {}) or {}
+        if annotations.get(FETCH_AUTH_ANNOTATION) != SERVICE_ACCOUNT_TOKEN_AUTH:
+            continue
+        account = accounts.get((namespace(deployment.props), spec.get("serviceAccountName")))
+        mounted = spec.get("automountServiceAccountToken")
+        if mounted is None:
+            mounted = (account or {}).get("automountServiceAccountToken", True)
+        if mounted is not True:
+            report(
+                f"{deployment.name}'s copy step authenticates with the pod's service-account "
+                "token, and the pod does not mount it (automountServiceAccountToken false): "
+                "the copy cannot sign in and Triton never gets its models",
+                deployment.urn,
+            )
+
+
 def _pdb(args: StackValidationArgs, report: ReportViolation) -> None:
     budgets = of_type(args.resources, PDB)
     for deployment, _ in triton_deployments(args.resources):
@@ -193,6 +220,17 @@ POLICIES = [
         source="https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/",
         checkov="CKV_K8S_13",
         fix="set resources.limits.memory on the container",
+    ),
+    stack_rule(
+        "copy-step-token-mounted",
+        "A model copy step that authenticates with the pod's service-account token has the "
+        "token mounted.",
+        _copy_token_mounted,
+        severity=Severity.HIGH,
+        enforcement=MANDATORY,
+        source="https://docs.oracle.com/en-us/iaas/tools/python/latest/api/signing.html",
+        fix="set automountServiceAccountToken: true on the pod template of a Deployment whose "
+        "copy step signs in with the pod's token (ModelFetch.service_account_token)",
     ),
     stack_rule(
         "triton-pdb-present",

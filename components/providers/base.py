@@ -60,6 +60,9 @@ class ModelFetch:
     env: Mapping[str, str] = field(default_factory=dict)
     credentials: Sequence[Mapping[str, Any]] = ()
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # The copy authenticates with the pod's own service-account token at the default path:
+    # the pod mounts it (automountServiceAccountToken), whatever its ServiceAccount says.
+    service_account_token: bool = False
 
 
 @dataclass(frozen=True)

@@ -567,6 +567,14 @@ CASES: list[tuple[str, str, Change, Change]] = [
         same,
     ),
     (
+        # Review J2: oci-standby's copy step signs in with the pod's token (OKE workload
+        # identity); a pod that does not mount it never gets its models.
+        "copy-step-token-mounted",
+        "oci-standby",
+        lambda p: edit(p, DEPLOYMENT, "spec.template.spec.automountServiceAccountToken", False),
+        same,
+    ),
+    (
         "triton-pdb-present",
         "aws-primary",
         lambda p: drop(p, lambda r: r.type == "kubernetes:policy/v1:PodDisruptionBudget"),

@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.stack_config import Project
+from model_packaging.publish import publish
 from runbooks.drills.exit_options import ExitPlanOptions
 from runbooks.drills.exit_plan import run_exit_plan
 from runbooks.errors import DrillCheckFailed
 from runbooks.reports.drill import write_report
 from sandbox.target import SandboxTarget
-from sandbox.triton import TritonServer
 from tests.conftest import sandbox_fixtures
 from tests.runbooks.json_contract import validated
 
@@ -269,7 +271,7 @@ def test_a_rate_the_target_cannot_sustain_is_caught_in_the_baseline(
         assert "cannot sustain 50 req/s" in caught.value.cause and "--rate" in caught.value.fix
         assert target.weights() == before["weights"]  # refused before any change
     finally:
-        target.redeploy("aws-primary")
+        serve_right(target, "aws-primary")
     assert snapshot(target) == before
 
 
@@ -290,15 +292,33 @@ SLOW_ANSWERS = f"__import__('time').sleep(0.1); {RUN_LINE}"
 
 def serve_altered(target: SandboxTarget, stack: str, line: str) -> str:
     """Make the stack's Triton run `line` in place of its model's inference line (the model
-    file, and so its digest, unchanged). Returns the Triton's own URL; `target.redeploy(stack)`
-    puts the right model back."""
-    model_py = target.model_file(stack).with_name("model.py")
-    model_py.write_text(model_py.read_text().replace(RUN_LINE, line))
+    file, and so its digest, unchanged): the altered model.py is published to the stack's
+    store (with the sandbox admin's key) and the stack redeployed, so its Triton reads it as
+    planned. Returns the Triton's own URL; `serve_right(target, stack)` puts it back."""
+    _publish_standin(target, stack, lambda text: text.replace(RUN_LINE, line))
+    target.redeploy(stack)
     triton = next(c for c in target.state.components if c.kind == "triton" and c.stack == stack)
-    workdir = Path(triton.log).parent
-    server = TritonServer(workdir, workdir / "repository", triton.port, target.sandbox.triton_env)
-    server.load(target.state.model)
-    return server.endpoint
+    return f"http://127.0.0.1:{triton.port}"
+
+
+def serve_right(target: SandboxTarget, stack: str) -> None:
+    """Publish the stack's model as `sandbox up` did and redeploy it."""
+    _publish_standin(target, stack, lambda text: text)
+    target.redeploy(stack)
+
+
+def _publish_standin(target: SandboxTarget, stack: str, edit: Callable[[str], str]) -> None:
+    standin = target.sandbox.root / "standin"
+    altered = target.sandbox.root / "altered"
+    shutil.rmtree(altered, ignore_errors=True)
+    shutil.copytree(standin, altered)
+    for model_py in altered.rglob("model.py"):
+        model_py.write_text(edit(model_py.read_text()))
+    store = target.state.stores[stack]
+    control = target._control()
+    scheme = store["scheme"]
+    admin = control.admin_env() if scheme == "s3" else control.vault_read(stack)
+    publish(altered, store["uri"], name=target.state.model, version=target.state.version, env=admin)
 
 
 def test_a_standby_that_answers_wrongly_fails_the_drill_and_exitplan_load(
@@ -324,5 +344,5 @@ def test_a_standby_that_answers_wrongly_fails_the_drill_and_exitplan_load(
         assert "gate at canary 10%" in caught.value.cause
         assert "wrong_answer" in caught.value.cause
     finally:
-        target.redeploy("gcp-standby")
+        serve_right(target, "gcp-standby")
     assert snapshot(target) == before

@@ -24,7 +24,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from sandbox.aws import ADMIN_USER, AwsControlPlane, Credentials
+from components.providers.aws.cluster import read_only_bucket_policy
+from sandbox.aws import ADMIN_USER, AwsControlPlane, Credentials, moto_equivalent
 from sandbox.errors import SandboxError
 from sandbox.processes import free_port, pid_alive
 from tests.conftest import ROOT
@@ -57,6 +58,12 @@ def _code(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
     return str(excinfo.value.response["Error"]["Code"])
 
 
+def planned_read(bucket: str) -> str:
+    """The policy document the AWS builder plans for Triton's identity on `bucket`."""
+    key = "arn:aws:kms:us-east-1:123456789012:key/k"
+    return json.dumps(read_only_bucket_policy(f"arn:aws:s3:::{bucket}", key))
+
+
 def _bucket(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -81,7 +88,10 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plane]:
         admin = control.bootstrap_admin()
         control.enable_auth()  # everything below runs under IAM authentication
         buckets = {stack: _bucket(stack) for stack in ("alpha", "beta")}
-        keys = {stack: control.setup_stack(stack, bucket) for stack, bucket in buckets.items()}
+        keys = {
+            stack: control.setup_stack(stack, bucket, [planned_read(bucket)])
+            for stack, bucket in buckets.items()
+        }
         s3 = _client(control, "s3", admin)
         for bucket in buckets.values():
             s3.put_object(Bucket=bucket, Key="model.onnx", Body=OBJECT)
@@ -187,8 +197,8 @@ def test_vault_put_and_read_any_string_map(plane: Plane) -> None:
 def test_revoke_cuts_one_stack_off_and_rotate_restores_it(plane: Plane) -> None:
     control = plane.control
     gamma_bucket, delta_bucket = _bucket("gamma"), _bucket("delta")
-    gamma = control.setup_stack("gamma", gamma_bucket)
-    delta = control.setup_stack("delta", delta_bucket)
+    gamma = control.setup_stack("gamma", gamma_bucket, [planned_read(gamma_bucket)])
+    delta = control.setup_stack("delta", delta_bucket, [planned_read(delta_bucket)])
     admin_s3 = _client(control, "s3", plane.admin)
     admin_s3.put_object(Bucket=gamma_bucket, Key="m", Body=OBJECT)
     admin_s3.put_object(Bucket=delta_bucket, Key="m", Body=OBJECT)
@@ -226,7 +236,7 @@ def test_moto_fact_inactive_key_is_still_accepted_only_a_deleted_key_is_rejected
     the Inactive key still signs requests that succeed. Only `delete_access_key` makes moto
     refuse the key (InvalidAccessKeyId). That is why `revoke` deletes the key."""
     control, bucket = plane.control, _bucket("epsilon")
-    key = control.setup_stack("epsilon", bucket)
+    key = control.setup_stack("epsilon", bucket, [planned_read(bucket)])
     _client(control, "s3", plane.admin).put_object(Bucket=bucket, Key="m", Body=OBJECT)
     iam = _client(control, "iam", plane.admin)
     iam.update_access_key(
@@ -312,7 +322,7 @@ CHILD = textwrap.dedent(
     print(json.dumps({"pid": pid}), flush=True)
     control.bootstrap_admin()
     control.enable_auth()
-    control.setup_stack("omega", "omega-models")
+    control.setup_stack("omega", "omega-models", [])
     """
 )
 
@@ -346,3 +356,49 @@ def test_control_plane_outlives_its_starter_and_attach_reuses_and_stops_it(
     finally:
         if pid and pid_alive(pid):
             os.kill(pid, 9)
+
+
+def test_moto_fact_head_bucket_is_checked_as_s3_headbucket_which_iam_has_not(
+    plane: Plane,
+) -> None:
+    """moto checks HEAD on a bucket as "s3:HeadBucket" (moto/s3/responses.py ACTION_MAP); AWS
+    checks s3:ListBucket for HeadBucket, which Triton's S3 client sends first. The planned
+    policy alone is refused HEAD by moto; its moto equivalent is not. When this fails, moto
+    has fixed its mapping and `moto_equivalent` can go."""
+    control, admin = plane.control, plane.admin
+    bucket = _bucket("head")
+    _client(control, "s3", admin).create_bucket(Bucket=bucket)
+    iam = _client(control, "iam", admin)
+    iam.create_user(UserName="exitplan-head")
+    iam.put_user_policy(
+        UserName="exitplan-head", PolicyName="planned", PolicyDocument=planned_read(bucket)
+    )
+    made = iam.create_access_key(UserName="exitplan-head")["AccessKey"]
+    key = Credentials(made["AccessKeyId"], made["SecretAccessKey"])
+    with pytest.raises(ClientError) as excinfo:
+        _client(control, "s3", key).head_bucket(Bucket=bucket)
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert _client(control, "s3", key).list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    equivalent = json.loads(moto_equivalent(planned_read(bucket)))
+    listing = next(s for s in equivalent["Statement"] if "s3:ListBucket" in s["Action"])
+    assert listing["Action"] == ["s3:ListBucket", "s3:HeadBucket"]
+
+
+def test_a_stand_in_holds_only_the_planned_grants(plane: Plane) -> None:
+    """The stand-in principal of a planned identity gets the planned documents and nothing
+    else: with none planned it reads nothing; with the read policy of one bucket it lists
+    and reads that bucket (HEAD included) and no other."""
+    control, admin = plane.control, plane.admin
+    bare, other = _bucket("bare"), plane.buckets["alpha"]
+    nothing = control.setup_stack("bare", bare, [])
+    _client(control, "s3", admin).put_object(Bucket=bare, Key="m", Body=OBJECT)
+    with pytest.raises(ClientError) as excinfo:
+        _client(control, "s3", nothing).get_object(Bucket=bare, Key="m")
+    assert _code(excinfo) == "AccessDenied"
+    reader = control.setup_stack("reader", _bucket("reader"), [planned_read(bare)])
+    s3 = _client(control, "s3", reader)
+    s3.head_bucket(Bucket=bare)
+    assert s3.get_object(Bucket=bare, Key="m")["Body"].read() == OBJECT
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket=other, Key="model.onnx")
+    assert _code(excinfo) == "AccessDenied"

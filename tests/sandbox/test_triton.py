@@ -1,20 +1,23 @@
-"""The sandbox's Triton: a model that fails to load is reported with the server's log tail;
+"""The sandbox's Triton: a model that fails to load (poll mode, as planned) is reported with the
+server's log tail at once;
 the server's environment is built, not inherited, so no stack key reaches it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from runbooks.targets.sandbox_setup import TRITON_ENV
 from sandbox.errors import SandboxError
+from sandbox.planned import PlannedTriton, Ports, sandbox_command
 from sandbox.processes import free_port, pid_alive
 from sandbox.triton import (
     TritonServer,
     child_env,
+    prepare_backends,
     python_model,
-    server_metadata,
     triton_install,
 )
 
@@ -53,19 +56,40 @@ def test_triton_holds_no_stack_key_and_a_failed_load_shows_the_log_tail(
     repository = tmp_path / "repository"
     python_model(packaged, repository, TRITON_ENV)
     assert 'backend: "python"' in (repository / "broken" / "config.pbtxt").read_text()
-    server = TritonServer(tmp_path / "server", repository, free_port(), TRITON_ENV)
-    pid = server.start(triton_install())
+    install = triton_install()
+    planned = PlannedTriton(
+        stack="test",
+        args=(
+            "tritonserver",
+            "--model-repository=/models",
+            "--model-control-mode=poll",
+            "--exit-on-error=false",
+        ),
+        env={},
+        secret_env=(),
+        store_uri="gs://test",
+        identity={},
+    )
+    server = TritonServer(tmp_path / "server", free_port())
+    command = sandbox_command(
+        planned,
+        binary=install.binary,
+        backends=prepare_backends(install, tmp_path / "backends"),
+        ports=Ports(server.http_port, free_port(), free_port()),
+        repository=str(repository),
+        env={},
+    )
+    pid = server.start(command.argv, child_env(install, os.environ))
     try:
-        server.wait_live()
-        assert server_metadata(server.endpoint)["name"] == "triton"
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         names = {entry.split(b"=", 1)[0].decode() for entry in environ if entry}
         assert not names & set(SECRETS), "a stack key reached Triton"
         assert "PATH" in names
-        with pytest.raises(SandboxError) as caught:
-            server.load("broken", timeout_s=60)
-        assert "failed to load broken" in caught.value.cause
-        assert "tritonserver" in caught.value.cause or "model" in caught.value.cause
+        with pytest.raises(SandboxError) as caught:  # poll mode loads before it listens
+            server.wait_live()
+            server.wait_ready(["/v2/models/broken/ready"], timeout_s=60)
+        assert "failed to load 'broken'" in caught.value.cause
+        assert server.process is not None and server.process.poll() is None  # still up
     finally:
         server.stop()
     assert not pid_alive(pid)

@@ -19,7 +19,12 @@ import pulumi_oci as oci
 
 from components import catalog
 from components.catalog import InstanceType
-from components.catalog.clouds import GPU_NODE_LABEL, facts
+from components.catalog.clouds import (
+    FETCH_AUTH_ANNOTATION,
+    GPU_NODE_LABEL,
+    SERVICE_ACCOUNT_TOKEN_AUTH,
+    facts,
+)
 from components.catalog.resolve import ResolvedPlan
 from components.errors import SpecError
 from components.providers.base import (
@@ -482,7 +487,12 @@ def model_source(spec: ServiceSpec, bucket: oci.objectstorage.Bucket) -> ModelSo
     return ModelSource(
         uri=bucket.name.apply(FACTS.store_uri),
         env={},
-        fetch=ModelFetch(image=cli.image, command=["sh", "-c", script]),
+        fetch=ModelFetch(
+            image=cli.image,
+            command=["sh", "-c", script],
+            annotations={FETCH_AUTH_ANNOTATION: SERVICE_ACCOUNT_TOKEN_AUTH},
+            service_account_token=True,
+        ),
     )
 
 
