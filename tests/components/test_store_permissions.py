@@ -5,6 +5,8 @@ objectViewer alone lacks (review finding J1)."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from components.catalog import read_rows
@@ -20,15 +22,19 @@ from components.catalog.store_permissions import (
 )
 from components.errors import CatalogError
 
-FILL = {"{account}": "devstoreaccount1", "{bucket}": "models", "{object}": "m%2F1%2Fmodel.onnx"}
-BLOB = "{path}"
 
-
-def example(path: str) -> str:
-    """A concrete request path for a row's pattern."""
-    for placeholder, value in FILL.items():
+def example(path: str, name: str = "m/1/model.onnx") -> str:
+    """A concrete request path for a row's pattern: bucket `models`, object or blob `name`
+    (percent-encoded where the JSON API takes one path segment)."""
+    fill = {
+        "{account}": "devstoreaccount1",
+        "{bucket}": "models",
+        "{object}": quote(name, safe=""),
+        "{path}": name,
+    }
+    for placeholder, value in fill.items():
         path = path.replace(placeholder, value)
-    return path.replace(BLOB, "m/1/model.onnx")
+    return path
 
 
 def example_query(query: str) -> dict[str, str]:
