@@ -10,6 +10,7 @@ from components.policy import (
     dns_rules,
     driver_rules,
     security_rules,
+    store_rules,
     workload_rules,
 )
 
@@ -18,6 +19,7 @@ POLICIES: list[Policy] = [
     *dns_rules.POLICIES,
     *driver_rules.POLICIES,
     *security_rules.POLICIES,
+    *store_rules.POLICIES,
     *workload_rules.POLICIES,
 ]
 

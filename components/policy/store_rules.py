@@ -34,9 +34,7 @@ def _repository(container: Mapping[str, Any]) -> str:
     return ""
 
 
-def _identity(
-    resources: list[PolicyResource], deployment: PolicyResource, scheme: str
-) -> str:
+def _identity(resources: list[PolicyResource], deployment: PolicyResource, scheme: str) -> str:
     spec = pod_spec(deployment.resource_type, deployment.props) or {}
     name = spec.get("serviceAccountName", "default")
     for account in of_type(resources, SERVICE_ACCOUNT):
@@ -47,7 +45,7 @@ def _identity(
         if same:
             annotations = get(account.props, "metadata.annotations", {}) or {}
             return str(annotations.get(IDENTITY_ANNOTATIONS[scheme], ""))
-    return ""
+    return None
 
 
 def s3_allows(policies: list[str], permission: str, resource: str) -> bool:
@@ -69,16 +67,16 @@ def s3_allows(policies: list[str], permission: str, resource: str) -> bool:
     return False
 
 
-def missing_permissions(resources: list[Resource], scheme: str, bucket: str, principal: str) -> list[str]:
+def missing_permissions(
+    resources: list[Resource], scheme: str, bucket: str, principal: str
+) -> list[str]:
     """The permissions Triton's `scheme` client uses that `principal` lacks on `bucket`."""
     needed = sorted(permissions_triton_needs(scheme))
     if scheme == "gs":
         held = permissions_of("gcp", gcs_roles(resources, principal).get(bucket, ()))
         return [p for p in needed if p not in held]
     policies = s3_policies(resources, principal)
-    return [
-        p for p in needed if not s3_allows(policies, p, S3_RESOURCES[p].format(bucket=bucket))
-    ]
+    return [p for p in needed if not s3_allows(policies, p, S3_RESOURCES[p].format(bucket=bucket))]
 
 
 def _unreadable(resources: list[PolicyResource]) -> Iterator[tuple[PolicyResource, str]]:
@@ -90,12 +88,18 @@ def _unreadable(resources: list[PolicyResource]) -> Iterator[tuple[PolicyResourc
             continue  # a local copy, or a store this rule has no identity table for
         bucket = rest.split("/", 1)[0]
         principal = _identity(resources, deployment, scheme)
+        if principal is None:
+            continue
         missing = missing_permissions(triples, scheme, bucket, principal)
         if missing:
-            yield deployment, (
-                f"{deployment.name}'s Triton reads {repository} as {principal or 'no identity'}, "
-                f"which lacks {', '.join(missing)} on {bucket}: Triton's {scheme}:// client "
-                "uses it at start (triton_store_operations.csv) and the server exits"
+            yield (
+                deployment,
+                (
+                    f"{deployment.name}'s Triton reads {repository} as "
+                    f"{principal or 'no identity'}, which lacks {', '.join(missing)} on "
+                    f"{bucket}: Triton's {scheme}:// client uses it at start "
+                    "(triton_store_operations.csv) and the server exits"
+                ),
             )
 
 
