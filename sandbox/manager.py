@@ -20,6 +20,7 @@ from model_packaging.publish import fetch, publish
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings, remove_admin_socket
+from sandbox.gate import start_gate
 from sandbox.levels import Level, at_rest, server_name
 from sandbox.loopback import exempt_loopback_from_proxy
 from sandbox.planned import (
@@ -42,6 +43,9 @@ from sandbox.triton import (
 )
 
 STATE = "state.json"
+# Store schemes whose emulator checks no identity: a permission gate per identity stands in
+# front of it (`sandbox.gate`), by the cloud whose permission tables it applies.
+GATED = {"gs": "gcp"}
 # The front door gives up on a stack after this multiple of the model's baseline p99 (but never
 # sooner than the floor), then replays the request on another stack.
 TIMEOUT_MULTIPLE = 20.0
@@ -336,11 +340,33 @@ class Sandbox:
                 control.vault_put(plan.stack, admin_env)
             publish(standin, uri, name=packaged.name, version=state.version, env=admin_env)
             progress.advance()
+        for plan in stacks:
+            if plan.planned.reads_store and plan.scheme in GATED:
+                self._start_gate(plan, ports[plan.scheme], state)
         progress("switching on IAM authentication")
         control.enable_auth()
         self.save(state)
         progress.advance()
         return control
+
+    def _start_gate(self, plan: StackPlan, upstream: int, state: SandboxState) -> None:
+        """The permission gate of the stack's planned identity in front of its store's
+        emulator (`sandbox.gate`): it allows what the planned roles allow and answers the
+        rest with the cloud's own 403; only this stack's Triton is pointed at it."""
+        principal = plan.planned.identity.get("principal", plan.stack)
+        port = free_port()
+        proc = start_gate(
+            self.root / "gates",
+            port,
+            f"http://127.0.0.1:{upstream}",
+            GATED[plan.scheme],
+            principal,
+            plan.planned.grants,
+        )
+        log = self.root / "gates" / f"gate-{port}.log"
+        self._record(
+            state, Component(f"gate-{plan.stack}", "gate", proc.pid, port, str(log), plan.stack)
+        )
 
     def _start_registry(self, packaged: Path, state: SandboxState, progress: Progress) -> None:
         """The OCI registry, with the demo model's image pushed and read back."""
@@ -362,10 +388,20 @@ class Sandbox:
         progress.advance()
 
     def stack_env(self, stack: str, scheme: str, control: AwsControlPlane) -> dict[str, str]:
-        """The stack's store credentials and endpoint, read from the vault."""
+        """The stack's store credentials and endpoint, read from the vault; a gated store is
+        reached through the stack's permission gate (its planned identity's grants)."""
         if EMULATORS[scheme].start is None:
             return control.vault_get(stack).env(control.endpoint)
-        return control.vault_read(stack)
+        env = control.vault_read(stack)
+        state = self.load_state()
+        gate = (
+            next((c for c in state.components if c.kind == "gate" and c.stack == stack), None)
+            if state
+            else None
+        )
+        if gate is not None and "STORAGE_EMULATOR_HOST" in env:
+            env["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{gate.port}"
+        return env
 
     def planned(self, stack: str, state: SandboxState) -> PlannedTriton:
         """The stack's Triton as planned (recorded at `up`)."""
@@ -439,8 +475,8 @@ class Sandbox:
             keys = {k: v for k, v in credentials.items() if k.startswith("AWS_") and "KEY" in k}
             return keys, f"s3://{control.endpoint}/{path}"
         if scheme == "gs":
-            port = self.store_port(state, scheme)
-            return {EMULATOR_ENDPOINT: f"http://127.0.0.1:{port}"}, planned.repository
+            gate = next(c for c in state.components if c.kind == "gate" and c.stack == stack)
+            return {EMULATOR_ENDPOINT: f"http://127.0.0.1:{gate.port}"}, planned.repository
         return {}, preview_repository(planned)  # raises: no emulator for this client
 
     @staticmethod

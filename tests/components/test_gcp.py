@@ -64,6 +64,10 @@ def test_service_account_reads_bucket_and_binds_tritons_ksa(gcp: Plan) -> None:
     viewer = one(gcp, "gcp:storage/bucketIAMMember:BucketIAMMember", "-object-viewer").inputs
     assert viewer["role"] == "roles/storage.objectViewer"
     assert viewer["member"].startswith("serviceAccount:fraud-scoring-standby-triton@")
+    # Review J1: Triton's GCS client reads the bucket's metadata first (storage.buckets.get).
+    reader = one(gcp, "gcp:storage/bucketIAMMember:BucketIAMMember", "-triton-bucket-reader")
+    assert reader.inputs["role"] == "roles/storage.legacyBucketReader"
+    assert reader.inputs["member"] == viewer["member"]
     binding = one(gcp, "gcp:serviceaccount/iAMMember:IAMMember")
     assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
     assert (

@@ -567,6 +567,27 @@ CASES: list[tuple[str, str, Change, Change]] = [
         same,
     ),
     (
+        # Review J1: without legacyBucketReader the identity lacks storage.buckets.get, which
+        # Triton's GCS client reads first (GetBucketMetadata in IsDirectory).
+        "triton-identity-reads-store",
+        "gcp-standby",
+        lambda p: drop(p, lambda r: r.name.endswith("-triton-bucket-reader")),
+        same,
+    ),
+    (
+        "triton-identity-reads-store",
+        "aws-primary",
+        lambda p: edit(
+            p,
+            "aws:iam/rolePolicy:RolePolicy",
+            "policy",
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": '
+            '["s3:GetObject"], "Resource": ["arn:aws:s3:::fraud-scoring-models-use1/*"]}]}',
+            lambda r: r.name.endswith("-triton-read-models"),
+        ),
+        same,
+    ),
+    (
         # Review J2: oci-standby's copy step signs in with the pod's token (OKE workload
         # identity); a pod that does not mount it never gets its models.
         "copy-step-token-mounted",

@@ -45,6 +45,15 @@ DEFAULT_ZONES = 3
 GPU_DRIVER_VERSION = "LATEST"
 
 
+# What Triton's GCS client needs on the bucket (catalog triton_store_operations.csv): objects
+# get/list (objectViewer) and the bucket's metadata, which IsDirectory reads first
+# (storage.buckets.get: legacyBucketReader; review J1, triton-inference-server/server#2253).
+TRITON_BUCKET_ROLES = {
+    "object-viewer": "roles/storage.objectViewer",
+    "bucket-reader": "roles/storage.legacyBucketReader",
+}
+
+
 def pulumi_provider(spec: ServiceSpec) -> pulumi.ProviderResource:
     """The Google provider for the stack's `gcp:project` and the spec's region."""
     return gcp.Provider("gcp", project=pulumi.Config("gcp").require("project"), region=spec.region)
@@ -357,13 +366,14 @@ def triton_account(
         display_name=f"Triton of {spec.name}: reads {spec.model_repository}",
         opts=opts,
     )
-    gcp.storage.BucketIAMMember(
-        f"{name}-triton-object-viewer",
-        bucket=bucket.name,
-        role="roles/storage.objectViewer",
-        member=account.email.apply(lambda e: f"serviceAccount:{e}"),
-        opts=opts,
-    )
+    for suffix, role in TRITON_BUCKET_ROLES.items():
+        gcp.storage.BucketIAMMember(
+            f"{name}-triton-{suffix}",
+            bucket=bucket.name,
+            role=role,
+            member=account.email.apply(lambda e: f"serviceAccount:{e}"),
+            opts=opts,
+        )
     gcp.serviceaccount.IAMMember(
         f"{name}-triton-workload-identity",
         service_account_id=account.name,
