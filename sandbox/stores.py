@@ -22,7 +22,7 @@ from sandbox.errors import SandboxError
 ROOT = Path(sandbox.__file__).resolve().parents[1]
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite-blob"
 GCS_EMULATOR = ROOT / ".venv" / "bin" / "gcp-storage-emulator"
-READY_TIMEOUT_S = 20.0
+READY_TIMEOUT_S = 60.0  # a bound on a busy 2-core machine, not an expectation
 # Azurite's well-known development account (public and documented: not a secret).
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = (

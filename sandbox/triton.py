@@ -199,9 +199,11 @@ class TritonServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
+                failed = start_failure(self.log, self.log_offset)
                 raise SandboxError(
                     f"tritonserver exited ({self.process.returncode}) before it could {what}"
-                    f"\n{self.log_tail()}"
+                    + (f": {failed}" if failed else "")
+                    + f"\n{self.log_tail()}"
                 )
             if check():  # type: ignore[operator]
                 return
@@ -232,14 +234,21 @@ START_FAILURE = re.compile(
 )
 
 
+# What tritonserver prints (then its usage, and exits 1) for an option it does not know.
+REJECTED_OPTION = re.compile(r"unrecognized option '[^']*'|option '[^']*' requires an argument")
+
+
 def start_failure(log: Path, offset: int = 0) -> str:
-    """The first error in a Triton log (from `offset`) after which it cannot get ready, or
-    ""."""
+    """The first error in a Triton log (from `offset`) after which it cannot get ready: an
+    option it rejected, a repository it cannot open, a model it cannot load; or ""."""
     if not log.exists():
         return ""
     with log.open("rb") as handle:
         handle.seek(offset)
-        found = START_FAILURE.search(handle.read().decode(errors="replace"))
+        text = handle.read().decode(errors="replace")
+    if rejected := REJECTED_OPTION.search(text):
+        return rejected.group(0)
+    found = START_FAILURE.search(text)
     return found.group(1) if found else ""
 
 

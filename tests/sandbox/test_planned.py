@@ -1,0 +1,227 @@
+"""The sandbox runs each stack's planned Triton: the command line is the planned container's
+with only the listed substitutions, and a plan that would not serve fails `sandbox up`, naming
+the stack and the cause (review J1, a rejected argument, a dropped S3 permission), with
+nothing left running."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from components.planning.runner import Plan
+from components.stack_config import Project
+from runbooks.targets import sandbox_setup
+from runbooks.targets.sandbox_plan import triton_of
+from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
+from sandbox.errors import PlannedTritonFailed, SandboxError
+from sandbox.planned import (
+    SUBSTITUTIONS,
+    PlannedTriton,
+    Ports,
+    planned_failure,
+    sandbox_command,
+)
+from tests.conftest import copied_project
+
+pytestmark = pytest.mark.xdist_group("sandbox-timing")
+
+PLANNED = PlannedTriton(
+    stack="s",
+    args=(
+        "tritonserver",
+        "--model-repository=gs://models/repo",
+        "--model-control-mode=poll",
+        "--http-port=8000",
+        "--grpc-port=8001",
+        "--metrics-port=8002",
+        "--http-restricted-api=model-repository:key=$(ADMIN)",
+    ),
+    env={"A": "1"},
+    secret_env=("ADMIN",),
+    store_uri="gs://models",
+    identity={"kind": "gke-workload-identity", "principal": "sa@p.iam.gserviceaccount.com"},
+    grants={"models": ("roles/storage.objectViewer",)},
+    source="components/triton.py:1",
+)
+
+
+def _command(planned: PlannedTriton = PLANNED, env: dict[str, str] | None = None) -> list[str]:
+    return list(
+        sandbox_command(
+            planned,
+            binary=Path("/bin/tritonserver"),
+            backends=Path("/b"),
+            ports=Ports(1, 2, 3),
+            repository="gs://models/repo",
+            env={"ADMIN": "k"} if env is None else env,
+        ).argv
+    )
+
+
+def test_every_planned_argument_is_kept_in_order_and_only_listed_ones_change() -> None:
+    argv = _command()
+    assert argv == [
+        "/bin/tritonserver",
+        "--model-repository=gs://models/repo",
+        "--model-control-mode=poll",
+        "--http-port=1",
+        "--grpc-port=2",
+        "--metrics-port=3",
+        "--http-restricted-api=model-repository:key=k",  # $(VAR) expanded as the kubelet does
+        "--http-address=127.0.0.1",
+        "--grpc-address=127.0.0.1",
+        "--metrics-address=127.0.0.1",
+        "--backend-directory=/b",
+    ]
+
+
+def test_every_substitution_has_its_reason_in_the_table() -> None:
+    command = sandbox_command(
+        PLANNED,
+        binary=Path("/bin/tritonserver"),
+        backends=Path("/b"),
+        ports=Ports(1, 2, 3),
+        repository="gs://models/repo",
+        env={"ADMIN": "k"},
+    )
+    with SUBSTITUTIONS.open(newline="") as handle:
+        rows = {row["what"]: row["reason"] for row in csv.DictReader(handle)}
+    assert all(rows[s.what] == s.reason and s.reason for s in command.substitutions)
+    assert {"binary", "--http-port", "--model-repository gs://", "$(VAR)"} <= {
+        s.what for s in command.substitutions
+    }
+    assert all("=k" not in s.sandbox for s in command.substitutions)  # the secret is masked
+
+
+def test_a_planned_variable_that_the_env_does_not_set_is_refused() -> None:
+    with pytest.raises(SandboxError, match=r"names \$\(ADMIN\)"):
+        _command(env={})
+
+
+def test_a_planned_container_that_is_not_tritonserver_is_refused() -> None:
+    with pytest.raises(SandboxError, match="does not run tritonserver"):
+        _command(replace(PLANNED, args=("sh", "-c", "true")))
+
+
+@pytest.mark.parametrize(
+    ("log", "names"),
+    [
+        ("tritonserver: unrecognized option '--bogus=1'", ["rejects the planned argument"]),
+        (
+            'E1207 tritonserver.cc:2607] "Internal: Could not get MetaData for bucket with name '
+            "models : Permanent error in GetBucketMetadata: {...sa@p does not have "
+            "storage.buckets.get access to the Google Cloud Storage bucket. Permission "
+            "'storage.buckets.get' denied on resource (or it may not exist).",
+            ["refused storage.buckets.get", "sa@p.iam.gserviceaccount.com", "roles/storage"],
+        ),
+        (
+            "Internal: Unable to create S3 filesystem client. Check account credentials.",
+            ["cannot read gs://models", "Unable to create S3 filesystem client"],
+        ),
+    ],
+)
+def test_a_failed_start_names_the_stack_the_cause_and_where_it_is_planned(
+    log: str, names: list[str]
+) -> None:
+    error = planned_failure(PLANNED, log)
+    assert isinstance(error, PlannedTritonFailed) and error.exit_code == 1
+    assert error.cause.startswith("s: ") and "components/triton.py:1" in error.cause
+    assert all(name in error.cause for name in names), error.cause
+    assert error.fix
+
+
+def test_the_shipped_plans_read_as_planned_tritons(plans: dict[str, Plan]) -> None:
+    read = {stack: triton_of(plan) for stack, plan in plans.items()}
+    assert all(t.args[0] == "tritonserver" for t in read.values())
+    assert read["gcp-standby"].reads_store and read["gcp-standby"].copy is None
+    assert read["gcp-standby"].grants["fraud-scoring-models-usc1"] == (
+        "roles/storage.legacyBucketReader",
+        "roles/storage.objectViewer",
+    )
+    aws = read["aws-primary"]
+    assert aws.repository == "s3://fraud-scoring-models-use1" and aws.env["AWS_DEFAULT_REGION"]
+    documents = [json.loads(d) for d in aws.grants["fraud-scoring-models-use1"]]
+    actions = {a for d in documents for s in d["Statement"] for a in s["Action"]}
+    assert {"s3:ListBucket", "s3:GetObject"} <= actions
+    azure = read["azure-standby"]
+    assert not azure.reads_store and azure.copy is not None and not azure.token_mounted
+    assert read["oci-standby"].token_mounted  # review J2: its copy signs in with the token
+    assert all(t.readiness_urls and t.secret_env == ("TRITON_ADMIN_KEY",) for t in read.values())
+
+
+Change = Callable[[PlannedTriton], PlannedTriton]
+
+
+def _up_with(
+    project: Project, monkeypatch: pytest.MonkeyPatch, stacks: list[str], change: Change
+) -> PlannedTritonFailed:
+    """`sandbox up` of `stacks` with each planned Triton changed; the failure it raised."""
+    read = sandbox_setup.planned_triton
+    monkeypatch.setattr(sandbox_setup, "planned_triton", lambda *a: change(read(*a)))
+    sandbox = sandbox_for(project)
+    try:
+        with pytest.raises(PlannedTritonFailed) as caught:
+            start_sandbox(project, stacks, lambda _line: None)
+    finally:
+        leftover = sandbox.down()
+    assert leftover == [], f"a failed up left {leftover} running"
+    assert sandbox.running() is None
+    return caught.value
+
+
+@pytest.fixture(scope="module")
+def copied(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return copied_project(tmp_path_factory.mktemp("planned-project"))
+
+
+def test_review_j1_reverted_fails_sandbox_up_naming_the_missing_permission(
+    copied: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gcp-standby's identity with objectViewer only (the plan before the J1 fix): Triton's
+    GCS client is refused storage.buckets.get by the gate and the server cannot start."""
+
+    def viewer_only(planned: PlannedTriton) -> PlannedTriton:
+        grants = {b: tuple(r for r in g if "legacy" not in r) for b, g in planned.grants.items()}
+        return replace(planned, grants=grants)
+
+    failed = _up_with(copied, monkeypatch, ["gcp-standby"], viewer_only)
+    assert failed.cause.startswith("gcp-standby: ")
+    assert "refused storage.buckets.get" in failed.cause
+    assert "components/triton.py:" in failed.cause and "storage.buckets.get" in failed.fix
+
+
+def test_a_planned_argument_triton_rejects_fails_sandbox_up_naming_it(
+    copied: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def bogus(planned: PlannedTriton) -> PlannedTriton:
+        return replace(planned, args=(*planned.args, "--model-contrl-mode=poll"))
+
+    failed = _up_with(copied, monkeypatch, ["aws-primary"], bogus)
+    assert "aws-primary: Triton rejects the planned argument '--model-contrl-mode=poll'" in (
+        failed.cause
+    )
+
+
+def test_a_dropped_s3_permission_fails_sandbox_up_naming_the_stack(
+    copied: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planned IRSA policy without s3:ListBucket: moto refuses Triton's HeadBucket."""
+
+    def no_list(planned: PlannedTriton) -> PlannedTriton:
+        def drop(document: str) -> str:
+            parsed = json.loads(document)
+            parsed["Statement"] = [
+                s for s in parsed["Statement"] if "s3:ListBucket" not in s["Action"]
+            ]
+            return json.dumps(parsed)
+
+        grants = {b: tuple(map(drop, g)) for b, g in planned.grants.items()}
+        return replace(planned, grants=grants)
+
+    failed = _up_with(copied, monkeypatch, ["aws-primary"], no_list)
+    assert failed.cause.startswith("aws-primary: Triton cannot read s3://fraud-scoring-models")
