@@ -34,7 +34,11 @@ def _repository(container: Mapping[str, Any]) -> str:
     return ""
 
 
-def _identity(resources: list[PolicyResource], deployment: PolicyResource, scheme: str) -> str:
+def _identity(
+    resources: list[PolicyResource], deployment: PolicyResource, scheme: str
+) -> str | None:
+    """The identity the Deployment's ServiceAccount names, or None when the ServiceAccount
+    is another stack's (an edge joining its service's cluster: checked with that stack)."""
     spec = pod_spec(deployment.resource_type, deployment.props) or {}
     name = spec.get("serviceAccountName", "default")
     for account in of_type(resources, SERVICE_ACCOUNT):
