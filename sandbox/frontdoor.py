@@ -335,6 +335,11 @@ class FrontDoor:
         """Take a stack out of new traffic (health checks go on)."""
         self._set(f"set server {self._server(stack)} state drain")
 
+    def maintain(self, stack: str) -> None:
+        """Take a stack out of traffic at once (MAINT: its backups take over if it was the
+        last one weighted)."""
+        self._set(f"set server {self._server(stack)} state maint")
+
     def ready(self, stack: str) -> None:
         """Put a drained (or maintained) stack back into traffic."""
         self._set(f"set server {self._server(stack)} state ready")

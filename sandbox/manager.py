@@ -411,23 +411,21 @@ class Sandbox:
         """The planned copy step: the stack's model copied from its store, with its own
         credentials, into the folder its Triton reads (the pod's volume), once; raises when
         the store refuses. The folder."""
-        models = self.root / "stacks" / stack / "models"
-        shutil.rmtree(models, ignore_errors=True)
-        store = state.stores[stack]
-        fetch(
-            store["uri"], state.model, models, env=self.stack_env(stack, store["scheme"], control)
-        )
-        return models
+        return self._fetch_as_stack(stack, state, control, "models")
 
     def read_store(self, stack: str, state: SandboxState, control: AwsControlPlane) -> Path:
         """The model as the stack's identity reads it from its store (into a folder of its
         own: what a new pod's Triton would load); raises when the store refuses."""
-        folder = self.root / "stacks" / stack / "store-read"
+        return self._fetch_as_stack(stack, state, control, "store-read")
+
+    def _fetch_as_stack(
+        self, stack: str, state: SandboxState, control: AwsControlPlane, name: str
+    ) -> Path:
+        folder = self.root / "stacks" / stack / name
         shutil.rmtree(folder, ignore_errors=True)
         store = state.stores[stack]
-        fetch(
-            store["uri"], state.model, folder, env=self.stack_env(stack, store["scheme"], control)
-        )
+        env = self.stack_env(stack, store["scheme"], control)
+        fetch(store["uri"], state.model, folder, env=env)
         return folder
 
     def served_folder(self, stack: str, state: SandboxState) -> Path:

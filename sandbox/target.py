@@ -15,7 +15,7 @@ import signal
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +219,15 @@ class SandboxTarget:
             self.sandbox.read_store(stack, self.state, control)
         else:
             self.sandbox.copy_models(stack, self.state, control)
-        self._start_again(stack)
+        # A rolling update (maxUnavailable 0) never leaves the Service without a ready pod:
+        # the front door keeps requests off the replica while it is replaced.
+        door, server = self._door(), server_name(stack, 1)
+        door.maintain(server)
+        try:
+            self._start_again(stack)
+        finally:
+            door.ready(server)
+        _wait_until(lambda: door.server_status().get(server) == "UP", REDEPLOY_UP_S)
         self._log("redeploy", stack=stack)
 
     def reference_answers(self) -> Path | None:
@@ -328,3 +336,14 @@ class SandboxTarget:
         state = self.sandbox.load_state()
         if state is not None:
             self.state = state
+
+
+REDEPLOY_UP_S = 15.0  # a bound for the front door's checks to mark a redeployed replica UP
+
+
+def _wait_until(check: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise SandboxError(f"the front door did not mark the replica UP in {timeout_s:g} s")
+        time.sleep(0.05)

@@ -11,6 +11,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, Severity, StackValidationArgs
 
+from components.catalog.clouds import clouds, facts
 from components.catalog.store_permissions import permissions_of, permissions_triton_needs
 from components.policy.rule import MANDATORY, get, namespace, of_type, pod_spec, stack_rule
 from components.policy.store_access import Resource, gcs_roles, s3_policies
@@ -77,7 +78,8 @@ def missing_permissions(
     """The permissions Triton's `scheme` client uses that `principal` lacks on `bucket`."""
     needed = sorted(permissions_triton_needs(scheme))
     if scheme == "gs":
-        held = permissions_of("gcp", gcs_roles(resources, principal).get(bucket, ()))
+        cloud = next(c for c in clouds() if facts(c).store_scheme == scheme)
+        held = permissions_of(cloud, gcs_roles(resources, principal).get(bucket, ()))
         return [p for p in needed if p not in held]
     policies = s3_policies(resources, principal)
     return [p for p in needed if not s3_allows(policies, p, S3_RESOURCES[p].format(bucket=bucket))]

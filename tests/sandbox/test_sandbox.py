@@ -91,7 +91,7 @@ def test_weights_shift_traffic_without_a_restart(target: SandboxTarget) -> None:
 
 def test_kill_sends_everything_to_the_other_stack_then_restart(target: SandboxTarget) -> None:
     target.set_weights({"aws-primary": 50, "gcp-standby": 50})
-    server = next(c.pid for c in target.state.components if c.stack == "gcp-standby")
+    server = target._component("gcp-standby").pid
     assert len(group_members(server)) >= 2, "Triton and its python-backend stub"
     target.kill("gcp-standby")
     assert group_members(server) == [], "kill returns once the stub is gone with the server"
