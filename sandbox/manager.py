@@ -387,18 +387,15 @@ class Sandbox:
         self.save(state)
         progress.advance()
 
-    def stack_env(self, stack: str, scheme: str, control: AwsControlPlane) -> dict[str, str]:
+    def stack_env(
+        self, stack: str, state: SandboxState, control: AwsControlPlane
+    ) -> dict[str, str]:
         """The stack's store credentials and endpoint, read from the vault; a gated store is
         reached through the stack's permission gate (its planned identity's grants)."""
-        if EMULATORS[scheme].start is None:
+        if EMULATORS[state.stores[stack]["scheme"]].start is None:
             return control.vault_get(stack).env(control.endpoint)
         env = control.vault_read(stack)
-        state = self.load_state()
-        gate = (
-            next((c for c in state.components if c.kind == "gate" and c.stack == stack), None)
-            if state
-            else None
-        )
+        gate = next((c for c in state.components if c.kind == "gate" and c.stack == stack), None)
         if gate is not None and "STORAGE_EMULATOR_HOST" in env:
             env["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{gate.port}"
         return env
@@ -424,7 +421,7 @@ class Sandbox:
         folder = self.root / "stacks" / stack / name
         shutil.rmtree(folder, ignore_errors=True)
         store = state.stores[stack]
-        env = self.stack_env(stack, store["scheme"], control)
+        env = self.stack_env(stack, state, control)
         fetch(store["uri"], state.model, folder, env=env)
         return folder
 
@@ -467,7 +464,7 @@ class Sandbox:
         if not planned.reads_store:
             return {}, str(self.root / "stacks" / stack / "models")
         scheme = state.stores[stack]["scheme"]
-        credentials = self.stack_env(stack, scheme, control)
+        credentials = self.stack_env(stack, state, control)
         path = planned.repository.split("://", 1)[1]
         if scheme == "s3":
             keys = {k: v for k, v in credentials.items() if k.startswith("AWS_") and "KEY" in k}

@@ -256,7 +256,7 @@ class SandboxTarget:
         """When the newest object of the model in the stack's store was written, read from
         the store's emulator with the stack's own credentials from the vault."""
         store = self.state.stores[stack]
-        env = self.sandbox.stack_env(stack, store["scheme"], self._control())
+        env = self.sandbox.stack_env(stack, self.state, self._control())
         return newest(store["uri"], self.state.model, env=env)
 
     def restart(self, stack: str) -> None:
