@@ -4,6 +4,7 @@ their answers."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pytest
@@ -27,6 +28,9 @@ def _subnet_zones(make_project: MakeProject) -> list[str]:
         for s in plan.of_type("aws:ec2/subnet:Subnet")
         if s.inputs["tags"].get("kubernetes.io/role/internal-elb") == "1"
     ]
+    # Resources register concurrently, so the plan's order is not the program's: the CIDR
+    # blocks are handed out in zone order, so they give the order the zones were chosen in.
+    private.sort(key=lambda s: ipaddress.ip_network(s.inputs["cidrBlock"]))
     return [s.inputs["availabilityZone"] for s in private]
 
 

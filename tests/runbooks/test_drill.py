@@ -35,8 +35,11 @@ EXITPLAN = str(Path(sys.executable).parent / "exitplan")
 # (10x the baseline p99) keeps a CPU stall on a shared 2-core box from failing them; a hung
 # standby (the gate-failure test) is still far over it. The generator-lag limit is loosened the
 # same way (its 5 ms default fails a drill in tests/runbooks/test_drill_verdict.py).
+# Loose latency gates: at 40 requests a step p99 is the slowest request, and on a 2-core runner
+# with the other test worker busy one request can wait a scheduler slice of tens of ms. These
+# tests check the drill's steps; the latency gate failing is tested in test_drill_verdict.py.
 FAST: dict[str, Any] = {
-    "rate": 40.0, "canary": (10, 100), "hold_s": 1.0, "baseline_factor": 10.0,
+    "rate": 40.0, "canary": (10, 100), "hold_s": 1.0, "baseline_factor": 50.0,
     "max_lag_ms": 100.0,
 }  # fmt: skip
 

@@ -54,6 +54,7 @@ class FakeDoor:
         self.wrong: set[str] = set()
         self.header = True
         self.stuck_on: str | None = None  # answers from this stack whatever the weights
+        self.delay_s = {FROM: 0.0, TO: 0.0}  # how long each stack takes to answer
         self.counts = {FROM: 0, TO: 0}
         self.credit = {FROM: 0, TO: 0}
         self.url = ""
@@ -73,6 +74,8 @@ class FakeDoor:
         await request.read()
         stack = self.pick()
         self.counts[stack] += 1
+        if self.delay_s[stack]:
+            await asyncio.sleep(self.delay_s[stack])
         y = 2.0 if stack in self.wrong else 1.0
         body = {"model_name": "demo", "model_version": "1", "outputs": [{"name": "y", "data": [y]}]}
         headers = {"x-served-by": stack} if self.header else {}
@@ -233,6 +236,22 @@ def test_a_standby_that_answers_wrongly_fails_the_gate(
     ep = journal["exitplan"]
     assert ep["load"]["wrong_answers"] > 0 and not ep["verdict"]["passed"]
     assert_every_request_counted_once(ep)
+    assert target.door.weights == {FROM: 100, TO: 0}, "rolled back"
+
+
+def test_a_standby_slower_than_the_baseline_allows_fails_the_latency_gate(
+    project: Project, target: FakeTarget, tmp_path: Path
+) -> None:
+    target.door.delay_s[TO] = 0.2
+    journal = tmp_path / "journal.json"
+    with pytest.raises(DrillCheckFailed) as caught:
+        run_exit_plan(project, target, replace(FAST, baseline_factor=3.0), journal, lambda _m: None)  # type: ignore[arg-type]
+    assert "gate at canary 50%" in caught.value.cause
+    assert "x baseline" in caught.value.cause and "p99 2" in caught.value.cause
+    ep = json.loads(journal.read_text())["exitplan"]
+    baseline, canary = ep["gates"][0], ep["gates"][1]
+    assert baseline["passed"] and not canary["passed"]
+    assert canary["p99_ms"] > 3 * baseline["p99_ms"] + 1 and canary["p99_ms"] >= 200
     assert target.door.weights == {FROM: 100, TO: 0}, "rolled back"
 
 

@@ -467,8 +467,11 @@ def test_a_rehearsal_runs_the_real_drill_on_the_sandbox_and_its_minutes_carry_th
         "weights": target.weights(),
         "healthy": {s: target.health(s) for s in target.stacks()},
     }
-    # Loose gates (as tests/runbooks/test_drill.py's FAST): this checks the step, not latency.
-    step = {**REAL, "rate": 40, "hold": 1, "rto": "1m", "baseline_factor": 10, "max_lag_ms": 100}
+    # Loose gates (as tests/runbooks/test_drill.py's FAST): this checks the step, not latency. At
+    # 40 requests a step, p99 is the slowest request, and on a 2-core runner with the other test
+    # worker busy one request can wait a scheduler slice (CI: 41.7 ms against a 4.0 ms baseline
+    # at 10x); the latency gate failing is tested on its own (test_drill_verdict.py).
+    step = {**REAL, "rate": 40, "hold": 1, "rto": "1m", "baseline_factor": 50, "max_lag_ms": 100}
     _, args = rehearse(project, tmp_path, step, "--json")
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, (result.output, result.exception)
