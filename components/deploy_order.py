@@ -111,7 +111,7 @@ def unmet_needs(steps: list[DeployStep]) -> list[str]:
 def _deploy(stack: Stack, *, router: bool = True) -> DeployStep:
     references = _references(stack, router)
     needs = [deployed(name) for name in references]
-    if _reads_source_store(stack):
+    if reads_source_store(stack):
         assert stack.source is not None
         needs.append(published(stack.source.name))
     flag = f"pulumi config set -s {stack.name} --path '{TRAFFIC_KEY}.enabled' "
@@ -135,7 +135,7 @@ def _why(stack: Stack, router: bool, references: tuple[str, ...]) -> str:
         return "its store and cluster first: the router waits for the stacks it routes to"
     if stack.traffic and references:
         return f"the router reads the endpoints of {', '.join(references)}"
-    if stack.standby and _reads_source_store(stack):
+    if stack.standby and reads_source_store(stack):
         return f"its managed copy reads {source}'s store, which holds the models by now"
     if stack.standby:
         return f"a standby of {source}; the models are published to its own store next"
@@ -146,7 +146,7 @@ def _why(stack: Stack, router: bool, references: tuple[str, ...]) -> str:
     return "a service with no router"
 
 
-def _reads_source_store(stack: Stack) -> bool:
+def reads_source_store(stack: Stack) -> bool:
     """Whether the stack's models come from its service's store: a standby's managed copy, or
     edge nodes that serve from the service's store."""
     if stack.source is None:

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components import catalog
 from components.catalog.clouds import GPU_NODE_LABEL
+from components.model_sync import REPOSITORY_SUBPATH, sync_sidecar
 from components.providers.base import (
     EDGE_TAINT_KEY,
     FETCH_CREDENTIALS,
@@ -217,12 +218,18 @@ def _deployment(config: TritonConfig) -> Manifest:
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}]
     init_containers = []
     if config.fetch:
-        mounts.append({"name": "models", "mountPath": LOCAL_REPOSITORY, "readOnly": True})
+        # Triton reads the synced repository (a subPath of the models volume) read-only; the
+        # model-sync sidecar fills it (review J3: `components.model_sync`).
+        mounts.append(
+            {
+                "name": "models",
+                "mountPath": LOCAL_REPOSITORY,
+                "subPath": REPOSITORY_SUBPATH,
+                "readOnly": True,
+            }
+        )
         volumes.append({"name": "models", "emptyDir": {"sizeLimit": "50Gi"}})
-        fetch_mounts: list[dict[str, Any]] = [
-            {"name": "models", "mountPath": LOCAL_REPOSITORY},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ]
+        sync_mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
         if config.fetch.credentials:
             volumes.append(
                 {
@@ -230,28 +237,10 @@ def _deployment(config: TritonConfig) -> Manifest:
                     "projected": {"sources": list(config.fetch.credentials)},
                 }
             )
-            fetch_mounts.append(
+            sync_mounts.append(
                 {"name": "cloud-credentials", "mountPath": FETCH_CREDENTIALS, "readOnly": True}
             )
-        init_containers.append(
-            {
-                "name": "fetch-models",
-                "image": config.fetch.image,
-                "command": list(config.fetch.command),
-                "volumeMounts": fetch_mounts,
-                "env": [
-                    {"name": "HOME", "value": "/tmp"},
-                    *({"name": k, "value": v} for k, v in sorted(config.fetch.env.items())),
-                ],
-                "securityContext": _container_security(),
-                # A limit too, so a runaway copy cannot take the GPU node's memory (streamed
-                # downloads need little; policy containers-memory-limits).
-                "resources": {
-                    "requests": {"cpu": "250m", "memory": "512Mi"},
-                    "limits": {"memory": "2Gi"},
-                },
-            }
-        )
+        init_containers.append(sync_sidecar(config.fetch, sync_mounts, _container_security()))
     container = {
         "name": "tritonserver",
         "image": config.image,

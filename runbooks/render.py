@@ -306,26 +306,56 @@ def package_summary(result: dict[str, Any]) -> None:
 
 
 def sandbox_status(state: dict[str, Any], health: dict[str, dict[str, Any]]) -> None:
-    """`exitplan sandbox up|status`: the front door and one row per process."""
+    """`exitplan sandbox up|status`: the front door and one row per process (a stack's facts
+    on its Tritons' rows), then the last log lines of each stack that is not ready."""
     out.print(
         f"front door: [bold]{state['endpoint']}[/]   model {state['model']}:"
         f"{state['version']} {state['digest'][:19]}"
     )
     table = Table(
-        "component", "level", "pid", "address", "ready", "weight", "credentials", "model digest"
+        "component",
+        "level",
+        "pid",
+        "address",
+        "ready",
+        "weight",
+        "restarts",
+        "credentials",
+        "model digest",
     )
     for c in state["components"]:
-        stack = health.get(c["stack"], {})
+        stack = health.get(c["stack"], {}) if c["kind"] == "triton" else {}
         ready = stack.get("ready")
         table.add_row(
             c["name"],
             str(stack.get("level", "-")),
             str(c["pid"] or "stopped"),
-            f"127.0.0.1:{c['port']}",
+            f"127.0.0.1:{c['port']}" if c["port"] else "-",
             "-" if ready is None else ("yes" if ready else "[red]no[/]"),
             str(stack.get("weight", "-")),
+            str(c.get("restarts", 0)) if c["kind"] == "triton" else "-",
             str(stack.get("credentials", "-")),
             str(stack.get("digest", "-"))[:19],
+        )
+    out.print(table)
+    for name, facts in health.items():
+        if facts.get("log_tail"):
+            out.print(f"[red]{name} is not ready[/]; its Triton log ends:")
+            for line in facts["log_tail"]:
+                out.print(f"  {escape(line)}", soft_wrap=True)
+
+
+def first_deploy(outcomes: list[dict[str, Any]]) -> None:
+    """`exitplan sandbox up --first-deploy`: per stack, when it deployed, how long until ready,
+    and its checked answer or why not."""
+    table = Table("stack", "deployed at", "ready after", "answer")
+    for o in outcomes:
+        ready = o["ready_after_s"]
+        table.add_row(
+            o["stack"],
+            f"{o['deployed_at_s']:.1f} s",
+            "[red]never[/]" if ready is None else f"{ready:.1f} s",
+            o["answer"] if o["passed"] else f"[red]{escape(o['answer'])}[/]",
         )
     out.print(table)
 

@@ -20,3 +20,10 @@ class PlannedTritonFailed(SandboxError):
     would not serve. Exit code 1 (a check failed)."""
 
     exit_code = 1
+
+
+class FirstDeployFailed(SandboxError):
+    """`sandbox up --first-deploy`: a stack did not serve its model after the first deploy in
+    the documented order. Exit code 1 (a check failed)."""
+
+    exit_code = 1

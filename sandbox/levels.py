@@ -1,18 +1,18 @@
 """Standby levels in the sandbox: how many Tritons a stack runs at rest and after a failover.
 
 A stack's `replicas` is the primary's minimum (`triton.min_replicas`): what the standby must
-run to carry the primary's load. At rest, the primary and a `hot` standby run all of them, a
-`warm` standby one (it scales to `replicas` at failover), a `pilot-light` standby none (its
-store, credentials and config are in place; a failover starts its Tritons). Every replica has
-a front-door server of its own from the start (a stopped one is simply DOWN), so scaling needs
-no front-door reload."""
+run to carry the primary's load. At rest, the primary and a `hot` standby run all of them (so
+does an `edge` deployment, serving its zone), a `warm` standby one (it scales to `replicas` at
+failover), a `pilot-light` standby none (its store, credentials and config are in place; a
+failover starts its Tritons). Every replica has a front-door server of its own from the start
+(a stopped one is simply DOWN), so scaling needs no front-door reload."""
 
 from __future__ import annotations
 
 from typing import Literal, cast
 
-Level = Literal["primary", "hot", "warm", "pilot-light"]
-LEVELS: tuple[Level, ...] = ("primary", "hot", "warm", "pilot-light")
+Level = Literal["primary", "edge", "hot", "warm", "pilot-light"]
+LEVELS: tuple[Level, ...] = ("primary", "edge", "hot", "warm", "pilot-light")
 _REPLICA = ".r"  # HAProxy server name of replica n > 1: "<stack>.r<n>"
 
 
@@ -25,7 +25,8 @@ def level_of(name: str) -> Level:
 
 def at_rest(level: Level, replicas: int) -> int:
     """How many of the stack's `replicas` Tritons run while nothing fails."""
-    return {"primary": replicas, "hot": replicas, "warm": min(1, replicas), "pilot-light": 0}[level]
+    counts = {"primary": replicas, "edge": replicas, "hot": replicas, "warm": min(1, replicas)}
+    return counts.get(level, 0)  # pilot-light: none
 
 
 def server_name(stack: str, replica: int) -> str:

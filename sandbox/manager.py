@@ -14,25 +14,30 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from model_packaging.errors import PublishError
 from model_packaging.image import ImageResult, push_image
 from model_packaging.progress import Progress, reporter
 from model_packaging.publish import fetch, publish
 from sandbox.aws import AwsControlPlane
-from sandbox.errors import SandboxError
+from sandbox.errors import FirstDeployFailed, SandboxError
+from sandbox.first_deploy import Step, rehearse
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings, remove_admin_socket
 from sandbox.gate import start_gate
 from sandbox.levels import Level, at_rest, server_name
 from sandbox.loopback import exempt_loopback_from_proxy
 from sandbox.planned import (
     EMULATOR_ENDPOINT,
+    PlannedCopy,
     PlannedTriton,
     Ports,
+    copy_substitution,
     planned_failure,
     preview_repository,
     sandbox_command,
 )
 from sandbox.processes import free_port, pid_alive, process_start, stop_processes
 from sandbox.stores import EMULATORS, StoreEmulator, start_registry
+from sandbox.sync import start_sync, sync_command
 from sandbox.triton import (
     TritonServer,
     baseline_p99_ms,
@@ -43,6 +48,9 @@ from sandbox.triton import (
 )
 
 STATE = "state.json"
+SYNCED = "models-synced"  # the marker of a stack's first copy that found the model
+# What a sync process keeps of the sandbox's environment (never its keys): it gets the stack's.
+SYNC_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "no_proxy", "NO_PROXY")
 # Store schemes whose emulator checks no identity: a permission gate per identity stands in
 # front of it (`sandbox.gate`), by the cloud whose permission tables it applies.
 GATED = {"gs": "gcp"}
@@ -95,6 +103,7 @@ class Component:
     started: int = 0
     # which of the stack's Triton replicas (1..replicas); pid 0: not started (its level)
     replica: int = 1
+    restarts: int = 0  # how often a running replica's process was replaced
 
     def running(self) -> bool:
         """Whether this very process still runs (not merely a process with its pid)."""
@@ -126,6 +135,8 @@ class SandboxState:
     planned: dict[str, dict[str, Any]] = field(default_factory=dict)
     # stack -> the substitutions of its last start (`Substitution.as_dict`)
     substitutions: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # `up --first-deploy`: how each stack came up (`sandbox.first_deploy.Outcome.as_dict`)
+    first_deploy: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The state as JSON."""
@@ -177,6 +188,8 @@ class Sandbox:
             for c in state.components
             if c.kind == "triton" and c.stack == stack and c.replica == replica
         )
+        if pid and component.pid:  # it had run: a restart (a start from stopped is not)
+            component.restarts += 1
         component.pid, component.started = pid, process_start(pid) if pid else 0
         self.save(state)
         return component
@@ -188,9 +201,12 @@ class Sandbox:
         digest: str,
         settings: SandboxSettings,
         progress: Progress | Callable[[str], None],
+        first_deploy: Sequence[Step] | None = None,
     ) -> SandboxState:
         """Start one Triton per stack serving the packaged model, and the front door; each
-        step is a line and one step of the `progress` stage "sandbox up" (`up_steps`).
+        step is a line and one step of the `progress` stage "sandbox up" (`up_steps`). With
+        `first_deploy`, the stores start empty and the stacks come up in those steps
+        (`sandbox.first_deploy`); a stack that does not serve then fails `up`, naming it.
 
         A second `up` is refused; a failed `up` stops what it started."""
         running = self.running()
@@ -211,34 +227,26 @@ class Sandbox:
         state.reference = str(reference) if reference.is_file() else ""
         state.planned = {plan.stack: plan.planned.as_dict() for plan in stacks}
         try:
-            control = self._start_stores(stacks, packaged, state, progress)
+            control = self._start_stores(
+                stacks, packaged, state, progress, publish=first_deploy is None
+            )
             self._start_registry(packaged, state, progress)
             if settings.dns_zone:
                 records = {settings.dns_name: "localhost"}
                 records.update({f"{p.stack}.{settings.dns_zone}": "localhost" for p in stacks})
                 state.hosted_zone = control.hosted_zone(settings.dns_zone, records)
-            backends = []
-            for plan in stacks:
-                at_rest_count = at_rest(plan.level, plan.replicas)
-                state.levels[plan.stack] = {"level": plan.level, "replicas": plan.replicas}
-                reads = "reads its store" if plan.planned.reads_store else "copies its store first"
-                progress(
-                    f"starting {at_rest_count} of {plan.replicas} Triton for {plan.stack} "
-                    f"({plan.level}; as planned: {reads})"
-                )
-                for replica in range(1, plan.replicas + 1):
-                    port = self._triton_replica(
-                        plan, replica, replica <= at_rest_count, control, state
-                    )
-                    address = f"127.0.0.1:{port}"
-                    server = server_name(plan.stack, replica)
-                    standby = plan.level != "primary"
-                    backends.append(Backend(server, address, plan.weight, failover=standby))
-                progress.advance()
+            onnx_path = packaged / version / "model.onnx"
+            if first_deploy is not None:
+                backends = self._first_deploy(stacks, first_deploy, state, control, onnx_path,
+                                              progress)  # fmt: skip
+            else:
+                backends = []
+                for plan in stacks:
+                    backends += self.deploy_stack(plan, state, control, progress)
+                    progress.advance()
             # Every stack is warmed up (a cold Triton's first requests are slow) and measured;
             # the slowest stack's p99 is the baseline.
             progress("warming up and measuring every stack's latency")
-            onnx_path = packaged / version / "model.onnx"
             state.baseline_p99_ms = max(
                 baseline_p99_ms(f"http://127.0.0.1:{c.port}", state.model, onnx_path, requests=100)
                 for c in state.components
@@ -286,6 +294,32 @@ class Sandbox:
         progress.done()
         return state
 
+    def _first_deploy(
+        self,
+        stacks: Sequence[StackPlan],
+        steps: Sequence[Step],
+        state: SandboxState,
+        control: AwsControlPlane,
+        onnx_path: Path,
+        progress: Progress,
+    ) -> list[Backend]:
+        """The first deploy rehearsed (`sandbox.first_deploy.rehearse`), its outcome per stack
+        recorded in the state; a `FirstDeployFailed` naming each stack that does not serve."""
+        outcomes, backends = rehearse(self, stacks, steps, state, control, onnx_path, progress)
+        state.first_deploy = [o.as_dict() for o in outcomes]
+        self.save(state)
+        for _ in stacks:
+            progress.advance()
+        failed = [o for o in outcomes if not o.passed]
+        if failed:
+            raise FirstDeployFailed(
+                "the first deploy, rehearsed from empty stores in `exitplan stacks order`, "
+                "leaves " + "; ".join(f"{o.stack} not serving: {o.answer}" for o in failed),
+                fix="exitplan policy check names the planned cause; exitplan sandbox explain "
+                "STACK shows what each stack runs",
+            )
+        return backends
+
     def _record(self, state: SandboxState, component: Component) -> None:
         component.started = component.started or process_start(component.pid)
         state.components.append(component)
@@ -297,6 +331,7 @@ class Sandbox:
         packaged: Path,
         state: SandboxState,
         progress: Progress,
+        publish: bool = True,
     ) -> AwsControlPlane:
         """The AWS control plane (S3, IAM, the vault) and the emulators the stacks' store
         schemes need; each stack's store gets the model in its stand-in form (python backend,
@@ -317,6 +352,7 @@ class Sandbox:
                 progress(f"starting {emulator.name} for the {scheme}:// model stores")
                 port = free_port()
                 workdir = self.root / emulator.folder
+                shutil.rmtree(workdir, ignore_errors=True)  # every up starts from empty stores
                 proc = emulator.start(workdir, port, names)
                 self._record(
                     state,
@@ -328,26 +364,51 @@ class Sandbox:
         shutil.rmtree(standin, ignore_errors=True)
         python_model(packaged, standin, self.triton_env)
         for plan in stacks:
-            emulator = emulator_for(plan)
-            uri = emulator.uri(plan.store)
+            uri = emulator_for(plan).uri(plan.store)
             state.stores[plan.stack] = {"uri": uri, "scheme": plan.scheme}
-            progress(f"publishing {packaged.name} to {plan.stack}'s store {uri}")
-            if emulator.start is None:  # S3 on the control plane: an IAM user and key
+            if EMULATORS[plan.scheme].start is None:  # S3 on the control plane: IAM user, key
                 control.setup_stack(plan.stack, plan.store, plan.planned.grants.get(plan.store, ()))
-                admin_env = control.admin_env()
             else:  # the emulator's own credentials, kept in the vault all the same
-                admin_env = emulator.env(ports[plan.scheme])
-                control.vault_put(plan.stack, admin_env)
-            publish(standin, uri, name=packaged.name, version=state.version, env=admin_env)
+                control.vault_put(plan.stack, EMULATORS[plan.scheme].env(ports[plan.scheme]))
+            if publish:
+                self.publish_standin(plan.stack, state, control, progress)
             progress.advance()
-        for plan in stacks:
-            if plan.planned.reads_store and plan.scheme in GATED:
+        for plan in stacks:  # Triton's reads and the copy step's alike
+            if plan.scheme in GATED:
                 self._start_gate(plan, ports[plan.scheme], state)
         progress("switching on IAM authentication")
         control.enable_auth()
         self.save(state)
         progress.advance()
         return control
+
+    def admin_env(
+        self, stack: str, state: SandboxState, control: AwsControlPlane
+    ) -> dict[str, str]:
+        """The sandbox admin's credentials and endpoint for the stack's store (what publishes
+        and a managed copy write with)."""
+        scheme = state.stores[stack]["scheme"]
+        if EMULATORS[scheme].start is None:
+            return control.admin_env()
+        return EMULATORS[scheme].env(self.store_port(state, scheme))
+
+    def publish_standin(
+        self,
+        stack: str,
+        state: SandboxState,
+        control: AwsControlPlane,
+        progress: Callable[[str], None],
+    ) -> None:
+        """Publish the model's stand-in form to the stack's store, as the admin."""
+        uri = state.stores[stack]["uri"]
+        progress(f"publishing {state.model} to {stack}'s store {uri}")
+        publish(
+            self.root / "standin",
+            uri,
+            name=state.model,
+            version=state.version,
+            env=self.admin_env(stack, state, control),
+        )
 
     def _start_gate(self, plan: StackPlan, upstream: int, state: SandboxState) -> None:
         """The permission gate of the stack's planned identity in front of its store's
@@ -404,11 +465,79 @@ class Sandbox:
         """The stack's Triton as planned (recorded at `up`)."""
         return PlannedTriton.from_dict(state.planned[stack])
 
-    def copy_models(self, stack: str, state: SandboxState, control: AwsControlPlane) -> Path:
-        """The planned copy step: the stack's model copied from its store, with its own
-        credentials, into the folder its Triton reads (the pod's volume), once; raises when
-        the store refuses. The folder."""
-        return self._fetch_as_stack(stack, state, control, "models")
+    def start_copy(self, stack: str, state: SandboxState, control: AwsControlPlane) -> None:
+        """The planned copy step into the folder the stack's Triton reads (the pod's volume),
+        with the stack's own credentials: the model-sync sidecar (`sandbox.sync`, restarted:
+        a new pod's copies first) waited for until its first copy found the model, as kubelet
+        waits for its startup probe; or a one-shot copy, which finds what the store holds then
+        (an empty store copies nothing, as the cloud CLIs do)."""
+        copy = self.planned(stack, state).copy
+        models = self.served_folder(stack, state)
+        if copy is None or copy.sync_every_s is None:
+            shutil.rmtree(models, ignore_errors=True)
+            models.mkdir(parents=True)
+            try:
+                fetch(state.stores[stack]["uri"], state.model, models,
+                      env=self.stack_env(stack, state, control))  # fmt: skip
+            except PublishError as exc:
+                if "has no model" not in exc.cause:
+                    raise
+            return
+        self.stop_copy(stack, state)
+        self.start_sync(stack, state, control, copy)
+        self.wait_synced(stack, state)
+
+    def start_sync(
+        self, stack: str, state: SandboxState, control: AwsControlPlane, copy: PlannedCopy
+    ) -> Component:
+        """Start the stack's model-sync process (not waiting for its first copy); recorded."""
+        folder = self.root / "stacks" / stack
+        command = sync_command(
+            state.stores[stack]["uri"],
+            state.model,
+            folder,
+            self.served_folder(stack, state),
+            folder / SYNCED,
+            copy.sync_every_s or 0.0,
+            copy.sync_wait_s,
+        )
+        env = {k: v for k, v in os.environ.items() if k in SYNC_INHERITED}
+        env.update(self.stack_env(stack, state, control))
+        log = folder / "sync.log"
+        proc = start_sync(command, env, log, folder / SYNCED)
+        component = Component(f"sync-{stack}", "sync", proc.pid, 0, str(log), stack)
+        self._record(state, component)
+        return component
+
+    def synced(self, stack: str) -> bool:
+        """Whether the stack's copy step has found the model (the planned startup probe)."""
+        return (self.root / "stacks" / stack / SYNCED).exists()
+
+    def wait_synced(self, stack: str, state: SandboxState, timeout_s: float = 60.0) -> None:
+        """Until the stack's sync has copied the model; a failure naming the stack, its store
+        and the sync's last log lines when it has not within `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while not self.synced(stack):
+            if time.monotonic() > deadline:
+                log = self.root / "stacks" / stack / "sync.log"
+                tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
+                raise SandboxError(
+                    f"{stack}'s model-sync sidecar found no {state.model} in "
+                    f"{state.stores[stack]['uri']} within {timeout_s:g} s, so its Triton does "
+                    f"not start (the planned startup probe): {' | '.join(tail) or 'no log'}",
+                    fix=f"publish the model to {stack}'s store (exitplan package --publish)",
+                )
+            time.sleep(0.1)
+
+    def stop_copy(self, stack: str, state: SandboxState) -> list[str]:
+        """Stop the stack's model-sync process, if one runs, and forget its marker."""
+        syncs = [c for c in state.components if c.kind == "sync" and c.stack == stack]
+        stopped = self.stop_components(syncs)
+        for component in syncs:
+            state.components.remove(component)
+        (self.root / "stacks" / stack / SYNCED).unlink(missing_ok=True)
+        self.save(state)
+        return stopped
 
     def read_store(self, stack: str, state: SandboxState, control: AwsControlPlane) -> Path:
         """The model as the stack's identity reads it from its store (into a folder of its
@@ -452,7 +581,10 @@ class Sandbox:
             repository=repository,
             env=env,
         )
-        state.substitutions[stack] = [sub.as_dict() for sub in command.substitutions]
+        substitutions = list(command.substitutions)
+        if planned.copy is not None:
+            substitutions.append(copy_substitution(planned.copy))
+        state.substitutions[stack] = [sub.as_dict() for sub in substitutions]
         return list(command.argv), env
 
     def _store_access(
@@ -497,14 +629,21 @@ class Sandbox:
         """Start one replica of the stack's Triton from its planned command (the copy step
         first where planned and nothing is copied yet); the server and its pid."""
         planned = self.planned(stack, state)
-        if (
-            not planned.reads_store
-            and not (self.served_folder(stack, state) / state.model).is_dir()
-        ):
-            self.copy_models(stack, state, control)
+        if not planned.reads_store and not self._copy_running(stack, state):
+            self.start_copy(stack, state, control)
         argv, env = self.command(stack, state, control, port)
         server = self.triton_server(stack, replica, port)
         return server, server.start(argv, env)
+
+    def _copy_running(self, stack: str, state: SandboxState) -> bool:
+        """Whether the stack's copy step has run for the pods now running: a sync process that
+        found the model, or a one-shot copy's folder."""
+        copy = self.planned(stack, state).copy
+        if copy is not None and copy.sync_every_s is not None:
+            return self.synced(stack) and any(
+                c.kind == "sync" and c.stack == stack and c.running() for c in state.components
+            )
+        return self.served_folder(stack, state).is_dir()
 
     def wait_ready(self, stack: str, server: TritonServer, state: SandboxState) -> None:
         """Until the replica answers the planned readiness probe; a server that exits or never
@@ -516,6 +655,76 @@ class Sandbox:
         except SandboxError as exc:
             raise planned_failure(planned, exc.cause) from exc
 
+    def deploy_stack(
+        self,
+        plan: StackPlan,
+        state: SandboxState,
+        control: AwsControlPlane,
+        progress: Callable[[str], None],
+        *,
+        wait: bool = True,
+    ) -> list[Backend]:
+        """Record the stack's Triton replicas and start those its level runs at rest, as
+        planned; with `wait`, until each is ready. Without it (a first deploy, whose store may
+        be empty), a Triton behind a model-sync sidecar is left for `start_when_synced`, as
+        kubelet holds it until the sidecar's startup probe passes. The front-door backends."""
+        at_rest_count = at_rest(plan.level, plan.replicas)
+        state.levels[plan.stack] = {"level": plan.level, "replicas": plan.replicas}
+        stack_dir = self.root / "stacks" / plan.stack
+        for volume in ("models", "store-read", "sync-staging", SYNCED):  # a new pod's: empty
+            path = stack_dir / volume
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        reads = "reads its store" if plan.planned.reads_store else "copies its store first"
+        progress(
+            f"starting {at_rest_count} of {plan.replicas} Triton for {plan.stack} "
+            f"({plan.level}; as planned: {reads})"
+        )
+        copy = plan.planned.copy
+        held = not wait and copy is not None and copy.sync_every_s is not None
+        if held and at_rest_count and copy is not None:
+            self.stop_copy(plan.stack, state)
+            self.start_sync(plan.stack, state, control, copy)
+        backends = []
+        for replica in range(1, plan.replicas + 1):
+            start = replica <= at_rest_count and not held
+            port = self._triton_replica(plan, replica, start, control, state, wait=wait)
+            standby = plan.level not in ("primary", "edge")
+            server = server_name(plan.stack, replica)
+            backends.append(Backend(server, f"127.0.0.1:{port}", plan.weight, failover=standby))
+        return backends
+
+    def start_when_synced(self, stack: str, state: SandboxState, control: AwsControlPlane) -> bool:
+        """Start the stack's held at-rest replicas once its sidecar's copy found the model
+        (`deploy_stack` without wait); whether they run now."""
+        held = [
+            c
+            for c in state.components
+            if c.kind == "triton" and c.stack == stack and not c.running()
+        ]
+        level = state.levels[stack]
+        count = at_rest(level["level"], int(level["replicas"]))
+        held = [c for c in held if c.replica <= count]
+        if not held:
+            return True
+        if not self.synced(stack):
+            return False
+        for component in held:
+            _server, pid = self.start_replica(stack, component.replica, component.port, state,
+                                              control)  # fmt: skip
+            component.pid, component.started = pid, process_start(pid)
+            self.save(state)
+        return True
+
+    def stop_trial(self, stack: str, state: SandboxState) -> None:
+        """Stop what a trial start of a stack that runs nothing at rest started (its Tritons,
+        its copy step) and remove its model copy: back to its level."""
+        tritons = [c for c in state.components if c.kind == "triton" and c.stack == stack and c.pid]
+        self.stop_components(tritons)
+        for component in tritons:
+            component.pid, component.started = 0, 0
+        self.stop_copy(stack, state)
+        shutil.rmtree(self.served_folder(stack, state), ignore_errors=True)
+
     def _triton_replica(
         self,
         plan: StackPlan,
@@ -523,9 +732,11 @@ class Sandbox:
         start: bool,
         control: AwsControlPlane,
         state: SandboxState,
+        *,
+        wait: bool = True,
     ) -> int:
-        """Record one replica of the stack's Triton, started (as planned) or, above its
-        level's count, stopped (pid 0) on a port of its own; the port."""
+        """Record one replica of the stack's Triton, started (as planned; with `wait`, until
+        ready) or, above its level's count, stopped (pid 0) on a port of its own; the port."""
         port = free_port()
         server = self.triton_server(plan.stack, replica, port)
         name = f"triton-{server_name(plan.stack, replica)}"
@@ -533,7 +744,8 @@ class Sandbox:
         if start:
             server, component.pid = self.start_replica(plan.stack, replica, port, state, control)
             self._record(state, component)
-            self.wait_ready(plan.stack, server, state)
+            if wait:
+                self.wait_ready(plan.stack, server, state)
         else:
             state.components.append(component)
             self.save(state)
@@ -563,9 +775,9 @@ class Sandbox:
             if component.running():
                 continue
             models = self.served_folder(stack, state)
-            if not planned.reads_store and not (models / state.model).is_dir():
+            if not planned.reads_store and not self._copy_running(stack, state):
                 began = time.monotonic()
-                self.copy_models(stack, state, control)
+                self.start_copy(stack, state, control)
                 phases["download"] += time.monotonic() - began
                 phases["download_bytes"] += sum(
                     f.stat().st_size for f in models.rglob("*") if f.is_file()
@@ -597,7 +809,8 @@ class Sandbox:
         stopped = self.stop_components(extra)
         for component in extra:
             self.replace_process(stack, 0, component.replica)
-        if forget_model:
+        if forget_model:  # no pod left: its sidecar and volume go with it
+            stopped += self.stop_copy(stack, self.load_state() or state)
             shutil.rmtree(self.root / "stacks" / stack / "models", ignore_errors=True)
         return stopped
 

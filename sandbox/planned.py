@@ -16,11 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from textwrap import shorten
 from typing import Any
 
 from sandbox.errors import PlannedTritonFailed, SandboxError
 
 SUBSTITUTIONS = Path(__file__).with_name("substitutions.csv")
+SYNC_CONTAINER = "sync-models"  # components.model_sync.CONTAINER: the word before the copy
 LOOPBACK = "127.0.0.1"
 PORT_FLAGS = ("--http-port", "--grpc-port", "--metrics-port")
 ADDRESS_FLAGS = ("--http-address", "--grpc-address", "--metrics-address")
@@ -36,14 +38,42 @@ MODEL_READY = re.compile(r"^/v2/models/[^/]+/ready$")
 
 @dataclass(frozen=True)
 class PlannedCopy:
-    """The init container that copies the store into the pod's volume before Triton starts
-    (once, at pod start: no later sync)."""
+    """The init container that copies the store into the pod's volume before Triton starts:
+    a sidecar that copies again every `sync_every_s` (`components.model_sync`: Triton starts
+    once a copy found the model), or, with `sync_every_s` None, a one-shot copy at pod start
+    (Triton starts after it, whatever it found)."""
 
     image: str
     command: tuple[str, ...]
     env: Mapping[str, str] = field(default_factory=dict)
     # the credential files it reads (projected volumes), by mount path; empty: none
     credential_mounts: tuple[str, ...] = ()
+    sync_every_s: float | None = None
+    sync_wait_s: float = 0.0  # between rounds until a copy found the model
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON values."""
+        return {
+            "image": self.image,
+            "command": list(self.command),
+            "env": dict(self.env),
+            "credential_mounts": list(self.credential_mounts),
+            "sync_every_s": self.sync_every_s,
+            "sync_wait_s": self.sync_wait_s,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlannedCopy:
+        """The inverse of `as_dict`."""
+        every = data.get("sync_every_s")
+        return cls(
+            str(data["image"]),
+            tuple(data["command"]),
+            dict(data["env"]),
+            tuple(data.get("credential_mounts", ())),
+            None if every is None else float(every),
+            float(data.get("sync_wait_s", 0.0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -94,14 +124,7 @@ class PlannedTriton:
             "store_uri": self.store_uri,
             "identity": dict(self.identity),
             "grants": {k: list(v) for k, v in self.grants.items()},
-            "copy": None
-            if self.copy is None
-            else {
-                "image": self.copy.image,
-                "command": list(self.copy.command),
-                "env": dict(self.copy.env),
-                "credential_mounts": list(self.copy.credential_mounts),
-            },
+            "copy": None if self.copy is None else self.copy.as_dict(),
             "token_mounted": self.token_mounted,
             "readiness_urls": list(self.readiness_urls),
             "probes": {k: dict(v) for k, v in self.probes.items()},
@@ -120,14 +143,7 @@ class PlannedTriton:
             store_uri=str(data["store_uri"]),
             identity=dict(data["identity"]),
             grants={k: tuple(v) for k, v in dict(data.get("grants") or {}).items()},
-            copy=None
-            if not copy
-            else PlannedCopy(
-                copy["image"],
-                tuple(copy["command"]),
-                dict(copy["env"]),
-                tuple(copy.get("credential_mounts", ())),
-            ),
+            copy=PlannedCopy.from_dict(copy) if copy else None,
             token_mounted=bool(data.get("token_mounted")),
             readiness_urls=tuple(data.get("readiness_urls", ())),
             probes=dict(data.get("probes") or {}),
@@ -195,6 +211,18 @@ def substitution(what: str, planned: str, sandbox: str) -> Substitution:
     if what not in reasons():
         raise SandboxError(f"no substitution {what!r} in {SUBSTITUTIONS.name}")
     return Substitution(what, planned, sandbox, reasons()[what][2])
+
+
+def copy_substitution(copy: PlannedCopy) -> Substitution:
+    """The copy step's substitution: the planned container, and what runs in its place."""
+    kind = (
+        f"sidecar, every {copy.sync_every_s:g} s" if copy.sync_every_s is not None else "one-shot"
+    )
+    # The cloud's copy command: after the sidecar loop's own words (`sh -c SCRIPT NAME ...`).
+    words = list(copy.command)
+    copied = words[words.index(SYNC_CONTAINER) + 1 :] if SYNC_CONTAINER in words else words
+    planned = f"{copy.image}: {shorten(' '.join(copied), 120)} ({kind})"
+    return substitution("copy step", planned, f"python -m sandbox.sync ({kind})")
 
 
 def flag_value(args: tuple[str, ...] | list[str], flag: str) -> str | None:

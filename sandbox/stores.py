@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,16 +39,26 @@ def azurite_connection_string(port: int) -> str:
 
 
 def start_process(
-    command: list[str], log: Path, ready: Callable[[], bool], name: str
+    command: list[str],
+    log: Path,
+    ready: Callable[[], bool],
+    name: str,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `command` in a new session (it outlives the caller) with its output in `log`, and
-    wait (bounded) until `ready()` holds; on failure stop it and raise with the log's tail."""
+    """Start `command` in a new session (it outlives the caller) with its output in `log` (and
+    `env` as its whole environment when given), and wait (bounded) until `ready()` holds; on
+    failure stop it and raise with the log's tail."""
     if not Path(command[0]).exists():
         raise SandboxError(f"{command[0]} is missing", fix="run make bootstrap")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+            env=None if env is None else dict(env),
         )
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline and proc.poll() is None:

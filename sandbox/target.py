@@ -209,16 +209,15 @@ class SandboxTarget:
         return self._control().credential_state(stack)
 
     def redeploy(self, stack: str) -> None:
-        """A rolling restart with the stack's current credentials: the new server's store
-        read comes first (the copy step, or the read Triton's client would make), so a
-        refused key fails it while the running server keeps serving, as a rolling update
-        keeps the old pod; then the stack's Triton restarts as planned."""
+        """A rolling restart with the stack's current credentials: the new pod's store read
+        comes first (the read its copy step or Triton's client would make), so a refused key
+        fails it while the running server keeps serving, as a rolling update keeps the old
+        pod; then the new pod's copy step runs and its Triton restarts as planned."""
         self._component(stack)
         control = self._control()
-        if self.sandbox.planned(stack, self.state).reads_store:
-            self.sandbox.read_store(stack, self.state, control)
-        else:
-            self.sandbox.copy_models(stack, self.state, control)
+        self.sandbox.read_store(stack, self.state, control)
+        if not self.sandbox.planned(stack, self.state).reads_store:
+            self.sandbox.start_copy(stack, self.state, control)
         # A rolling update (maxUnavailable 0) never leaves the Service without a ready pod:
         # the front door keeps requests off the replica while it is replaced.
         door, server = self._door(), server_name(stack, 1)
@@ -291,6 +290,17 @@ class SandboxTarget:
         found = [c for c in self.state.components if c.kind == "triton" and c.stack == stack]
         return sorted(found, key=lambda c: c.replica)
 
+    def restarts(self, stack: str) -> dict[str, Any]:
+        """`{"restarts", "log_tail"}`: how often the stack's Triton replicas were restarted,
+        and the last lines of its first replica's log (what a not-ready server last said)."""
+        replicas = self._replicas(stack)
+        log = Path(replicas[0].log)
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        return {
+            "restarts": sum(c.restarts for c in replicas),
+            "log_tail": [line for line in lines if line.strip()][-LOG_TAIL_LINES:],
+        }
+
     def level(self, stack: str) -> dict[str, Any]:
         """The stack's standby level (`primary` for a primary), the replicas it must run to
         carry the primary's load, how many run at rest and how many run now."""
@@ -338,6 +348,7 @@ class SandboxTarget:
             self.state = state
 
 
+LOG_TAIL_LINES = 3  # of a not-ready Triton's log, in `sandbox status`
 REDEPLOY_UP_S = 15.0  # a bound for the front door's checks to mark a redeployed replica UP
 
 

@@ -186,10 +186,12 @@ class TritonServer:
         """Until every path of the planned readiness probe answers 200 on this server (its
         models loaded from the repository at start, as poll mode does)."""
         self._wait(
-            lambda: all(_status(f"{self.endpoint}{p}") == 200 for p in paths),
-            timeout_s,
-            "become ready (" + ", ".join(paths) + ")",
+            lambda: self.answers(paths), timeout_s, "become ready (" + ", ".join(paths) + ")"
         )
+
+    def answers(self, paths: Sequence[str]) -> bool:
+        """Whether every path (of the planned readiness probe) answers 200 now."""
+        return all(_status(f"{self.endpoint}{p}") == 200 for p in paths)
 
     def ready(self) -> bool:
         """Whether `/v2/health/ready` answers 200 (every loaded model ready)."""
@@ -314,6 +316,33 @@ def baseline_p99_ms(endpoint: str, model: str, onnx_path: Path, requests: int = 
             r.read()
         times.append((time.perf_counter() - start) * 1000)
     return float(np.percentile(times, 99))
+
+
+def checked_answer(endpoint: str, model: str, onnx_path: Path) -> str:
+    """ "checked" when the server's answer to one row of example inputs matches ONNX Runtime's
+    on the packaged file (rtol 1e-4, atol 1e-5); else what was wrong."""
+    import numpy as np
+    import onnxruntime as ort
+
+    inputs = example_inputs(onnx_path, seed=1)
+    url = f"{endpoint}/v2/models/{model}/infer"
+    try:
+        request = urllib.request.Request(url, data=_infer_body(inputs))
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.loads(response.read())
+    except (OSError, ValueError) as exc:
+        return f"no answer from {url}: {exc}"
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, inputs)
+    served = {o["name"]: o for o in answer.get("outputs", [])}
+    for output, want in zip(session.get_outputs(), expected, strict=True):
+        if output.name not in served:
+            return f"the answer has no output {output.name!r}"
+        got = np.asarray(served[output.name]["data"], dtype=want.dtype).reshape(want.shape)
+        if not np.allclose(got, want, rtol=1e-4, atol=1e-5):
+            worst = float(np.max(np.abs(got - want)))
+            return f"output {output.name!r} differs from ONNX Runtime's by up to {worst:.3g}"
+    return "checked"
 
 
 def _infer_body(inputs: dict[str, Any]) -> bytes:

@@ -149,6 +149,14 @@ def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] 
     return get(props, path, {}) if path else None
 
 
+def model_repository(container: Mapping[str, Any]) -> str:
+    """A Triton container's `--model-repository` value ("" when it has none)."""
+    for arg in map(str, container.get("args") or []):
+        if arg.startswith("--model-repository="):
+            return arg.split("=", 1)[1]
+    return ""
+
+
 def containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     """A pod spec's init containers and containers."""
     yield from spec.get("initContainers") or []

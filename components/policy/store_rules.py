@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from pulumi_policy import PolicyResource, ReportViolation, Severity, StackValidationArgs
 
 from components.catalog.clouds import clouds, facts
 from components.catalog.store_permissions import permissions_of, permissions_triton_needs
-from components.policy.rule import MANDATORY, get, namespace, of_type, pod_spec, stack_rule
+from components.policy.rule import (
+    MANDATORY,
+    get,
+    model_repository,
+    namespace,
+    of_type,
+    pod_spec,
+    stack_rule,
+)
 from components.policy.store_access import Resource, gcs_roles, s3_policies
 from components.policy.workload_rules import SERVICE_ACCOUNT, triton_deployments
 
@@ -26,13 +33,6 @@ IDENTITY_ANNOTATIONS = {
 }
 # What an S3 permission applies to: the bucket (s3:ListBucket) or its objects (s3:GetObject).
 S3_RESOURCES = {"s3:ListBucket": "arn:aws:s3:::{bucket}", "s3:GetObject": "arn:aws:s3:::{bucket}/*"}
-
-
-def _repository(container: Mapping[str, Any]) -> str:
-    for arg in map(str, container.get("args") or []):
-        if arg.startswith("--model-repository="):
-            return arg.split("=", 1)[1]
-    return ""
 
 
 def _identity(
@@ -88,7 +88,7 @@ def missing_permissions(
 def _unreadable(resources: list[PolicyResource]) -> Iterator[tuple[PolicyResource, str]]:
     triples: list[Resource] = [(r.resource_type, r.name, r.props) for r in resources]
     for deployment, container in triton_deployments(resources):
-        repository = _repository(container)
+        repository = model_repository(container)
         scheme, _, rest = repository.partition("://")
         if scheme not in IDENTITY_ANNOTATIONS:
             continue  # a local copy, or a store this rule has no identity table for

@@ -20,6 +20,7 @@ from components.policy.rule import (
     containers,
     get,
     is_triton,
+    model_repository,
     namespace,
     of_type,
     pod_spec,
@@ -155,6 +156,39 @@ def _copy_token_mounted(args: StackValidationArgs, report: ReportViolation) -> N
             )
 
 
+def _local_repository_synced(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Review J3: a Triton that reads a local copy of its store (no `scheme://` repository) has
+    a sidecar that keeps the copy in step (an init container with `restartPolicy: Always` on
+    the volume Triton reads, with a startup probe, so Triton starts after the first copy): a
+    one-shot copy at pod start copies an empty store on first deploy, and poll mode only
+    watches the copy."""
+    for deployment, triton in triton_deployments(args.resources):
+        repository = model_repository(triton)
+        if not repository or "://" in repository:
+            continue
+        volumes = {
+            m.get("name")
+            for m in triton.get("volumeMounts") or []
+            if repository.startswith(str(m.get("mountPath", "")))
+        }
+        spec = pod_spec(deployment.resource_type, deployment.props) or {}
+        syncing = [
+            c
+            for c in spec.get("initContainers") or []
+            if c.get("restartPolicy") == "Always"
+            and c.get("startupProbe")
+            and volumes & {m.get("name") for m in c.get("volumeMounts") or []}
+        ]
+        if not syncing:
+            report(
+                f"{deployment.name}'s Triton reads a local copy ({repository}) that no sidecar "
+                "keeps in step with the store: a copy at pod start finds the store empty on "
+                "first deploy (the stack deploys before its publish step) and Triton never "
+                "gets a model published later",
+                deployment.urn,
+            )
+
+
 def _pdb(args: StackValidationArgs, report: ReportViolation) -> None:
     budgets = of_type(args.resources, PDB)
     for deployment, _ in triton_deployments(args.resources):
@@ -231,6 +265,17 @@ POLICIES = [
         source="https://docs.oracle.com/en-us/iaas/tools/python/latest/api/signing.html",
         fix="set automountServiceAccountToken: true on the pod template of a Deployment whose "
         "copy step signs in with the pod's token (ModelFetch.service_account_token)",
+    ),
+    stack_rule(
+        "local-repository-synced",
+        "A Triton that reads a local copy of its model store has a sidecar that keeps the copy "
+        "in step with the store, and starts after its first copy.",
+        _local_repository_synced,
+        severity=Severity.HIGH,
+        enforcement=MANDATORY,
+        source="https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/",
+        fix="copy the store with the model-sync sidecar (components.model_sync), not a one-shot "
+        "init container",
     ),
     stack_rule(
         "triton-pdb-present",

@@ -31,6 +31,11 @@ TRITON_NODE_PORTS = {"http": 30800, "grpc": 30801}
 # that only deployments pinned to an edge zone land there, not the regional service's pods.
 EDGE_TAINT_KEY = "exitplan.io/edge"
 FETCH_CREDENTIALS = "/var/run/secrets/exitplan/cloud"
+# The model-sync sidecar (`components.model_sync`) mounts the pod's models volume here; a copy
+# command writes the store's objects into FETCH_STAGING, and the sidecar moves what changed into
+# the repository Triton reads.
+SYNC_MOUNT = "/sync"
+FETCH_STAGING = f"{SYNC_MOUNT}/staging"
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,8 @@ class WorkloadIdentity:
 
 @dataclass(frozen=True)
 class ModelFetch:
-    """An init container that copies the repository to `/models` with workload identity.
+    """The cloud's command that copies the store into `FETCH_STAGING` with workload identity;
+    the model-sync sidecar runs it in a loop (`components.model_sync`).
 
     Used where this Triton release cannot read the cloud's store with workload identity itself
     (Azure Blob before managed-identity support): never a storage key instead.

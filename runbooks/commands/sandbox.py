@@ -24,7 +24,8 @@ def sandbox_up(
         list[str] | None,
         typer.Option(
             "--stacks",
-            help="Stacks to run (repeatable; default: primary and standby stacks).",
+            help="Stacks to run (repeatable; default: primary, standby and edge stacks whose "
+            "stores the sandbox emulates).",
             show_default=False,
         ),
     ] = None,
@@ -47,13 +48,24 @@ def sandbox_up(
             "download and load take measurable time in a failover drill).",
         ),
     ] = "demo",
+    first_deploy: Annotated[
+        bool,
+        typer.Option(
+            "--first-deploy",
+            help="Rehearse the first deploy: start from empty stores and bring the stacks up in "
+            "`exitplan stacks order`, publishing at the steps it names; report per stack how "
+            "long until ready and a checked answer, and exit 1 naming any stack that does not "
+            "serve.",
+        ),
+    ] = False,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Package the model (--model) if needed; start the AWS control plane (moto, with IAM and the
-    vault), each stack's model store, one Triton per stack that downloads the model with its
-    own credentials, and the HAProxy front door; wait until it routes and print the
-    endpoints. A second `up` is refused; a failed `up` stops what it started."""
+    vault), each stack's model store, each stack's Triton as planned (its arguments, store,
+    identity and copy step: `exitplan sandbox explain STACK`), and the HAProxy front door; wait
+    until it routes and print the endpoints. A second `up` is refused; a failed `up` stops what
+    it started."""
     from runbooks.targets.sandbox_setup import (
         MODELS,
         SandboxSettings,
@@ -68,11 +80,15 @@ def sandbox_up(
         server_timeout_multiple=timeout_multiple, server_timeout_floor_ms=timeout_floor_ms
     )
     with display(enabled=not as_json) as progress:
-        state = start_sandbox(proj, stacks or default_stacks(proj), progress, settings, model)
+        state = start_sandbox(
+            proj, stacks or default_stacks(proj), progress, settings, model, first_deploy
+        )
     if as_json:
         print_json("sandbox.up", state.as_dict())
     else:
         render.sandbox_status(state.as_dict(), health={})
+        if state.first_deploy:
+            render.first_deploy(state.first_deploy)
 
 
 @sandbox_app.command("down")
@@ -112,9 +128,13 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
             "credentials": target.credential_state(stack)["status"],
             "store": target.state.stores[stack]["uri"],
             **levels[stack],
+            **target.restarts(stack),
         }
         for stack, weight in target.weights().items()
     }
+    for facts in health.values():
+        if facts["ready"] or not facts["at_rest"]:  # ready, or stopped by its level
+            facts["log_tail"] = []
     if as_json:
         print_json("sandbox.status", {"running": True, **target.state.as_dict(), "stacks": health})
     else:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import components
 from components import triton
+from components.catalog.clouds import facts
+from components.model_sync import SYNC_SECS_ENV, WAIT_SECS_ENV
 from components.planning.cache import cached_plan
 from components.planning.runner import Plan
 from components.policy.store_access import Resource, gcs_roles, s3_policies
@@ -35,8 +38,15 @@ def deployment_source() -> str:
 
 
 def planned_triton(project: Project, stack: Stack, planned: dict[str, Plan]) -> PlannedTriton:
-    """The stack's Triton as planned (its plan from the cache, or planned now)."""
-    return triton_of(cached_plan(project, stack, planned))
+    """The stack's Triton as planned (its plan from the cache, or planned now). An edge that
+    joins its service's cluster runs as that cluster's Triton identity, whose grants the
+    service's stack plans: they are read from that plan."""
+    triton = triton_of(cached_plan(project, stack, planned))
+    if stack.edge and facts(stack.edge.provider).edge_joins_service_cluster:
+        service = cached_plan(project, project.stack(stack.edge.service), planned)
+        grants = _grants(service, triton.identity, triton.store_uri)
+        triton = replace(triton, grants=grants)
+    return triton
 
 
 def triton_of(plan: Plan) -> PlannedTriton:
@@ -96,7 +106,15 @@ def _copy(pod: Mapping[str, Any]) -> PlannedCopy | None:
             if m.get("name") == "cloud-credentials"
         )
         env = {e["name"]: str(e["value"]) for e in init.get("env", []) if "value" in e}
-        return PlannedCopy(str(init.get("image", "")), tuple(init.get("command", [])), env, mounts)
+        sidecar = init.get("restartPolicy") == "Always"
+        return PlannedCopy(
+            str(init.get("image", "")),
+            tuple(init.get("command", [])),
+            env,
+            mounts,
+            float(env.get(SYNC_SECS_ENV, 0)) if sidecar else None,
+            float(env.get(WAIT_SECS_ENV, 0)) if sidecar else 0.0,
+        )
     return None
 
 

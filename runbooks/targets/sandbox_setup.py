@@ -15,12 +15,14 @@ from pathlib import Path
 
 import sandbox
 from components.catalog.clouds import facts
+from components.deploy_order import deploy_order, reads_source_store
 from components.planning.runner import Plan
 from components.stack_config import Project, Stack
 from model_packaging.package import PackageOptions, package
 from runbooks.targets.sandbox_plan import planned_triton
 from sandbox import demo_model, minilm_model
 from sandbox.errors import SandboxError
+from sandbox.first_deploy import Step
 from sandbox.manager import Sandbox, SandboxSettings, SandboxState, StackPlan, stack_weights
 from sandbox.stores import EMULATORS
 from sandbox.target import SandboxTarget
@@ -36,7 +38,9 @@ __all__ = [
     "unemulated",
 ]
 
-SANDBOX_ROLES = ("primary", "standby")
+# Edge deployments run too (their own Tritons, ready and answering), but the front door sends
+# them no traffic unless the service's router routes them (a zone's users reach them directly).
+SANDBOX_ROLES = ("primary", "standby", "edge")
 # The models the sandbox can serve (`sandbox up --model`): the stacks' own model name for the
 # demo fraud scorer (fast), and the MiniLM sentence encoder (~87 MiB: a download and a load
 # that take measurable time, for the failover drill).
@@ -90,7 +94,7 @@ def unemulated(stack: Stack) -> str | None:
 
 
 def default_stacks(project: Project) -> list[str]:
-    """Every stack with role primary or standby."""
+    """Every stack with role primary, standby or edge."""
     return [
         name for name in project.stack_names() if project.stack(name).spec.role in SANDBOX_ROLES
     ]
@@ -109,9 +113,11 @@ def start_sandbox(
     progress: Callable[[str], None],
     settings: SandboxSettings | None = None,
     model: str = "demo",
+    first_deploy: bool = False,
 ) -> SandboxState:
     """Validate the stacks, skip (saying why) those whose store no emulator serves, package
-    `model` (one of MODELS) if needed, and start the sandbox."""
+    `model` (one of MODELS) if needed, and start the sandbox (with `first_deploy`, from empty
+    stores in `exitplan stacks order`: `sandbox.first_deploy`)."""
     if model not in MODELS:
         raise SandboxError(f"unknown sandbox model {model!r}", fix=f"use {' or '.join(MODELS)}")
     sandbox = sandbox_for(project)
@@ -167,7 +173,7 @@ def start_sandbox(
             weights[s.name],
             s.spec.model_repository,
             planned_triton(project, s, planned),
-            s.standby.level if s.standby else "primary",
+            s.standby.level if s.standby else ("edge" if s.edge else "primary"),
             primary_min_replicas(project, s),
         )
         for s in loaded
@@ -178,4 +184,21 @@ def start_sandbox(
         f"sha256:{packaged.onnx_sha256}",
         settings,
         progress,
+        first_deploy_steps(project) if first_deploy else None,
     )
+
+
+def first_deploy_steps(project: Project) -> list[Step]:
+    """`exitplan stacks order` as the sandbox runs it: each stack's first deploy (a router's
+    second deploy is the front door, started last), each publish, and for a standby whose
+    store gets the service's models by a managed copy, the stack it copies from."""
+    steps: list[Step] = []
+    for step in deploy_order(project):
+        stack = project.stack(step.stack)
+        if step.action == "publish":
+            steps.append(Step("publish", step.stack))
+        elif not step.router or stack.traffic is None:
+            copied = stack.standby is not None and stack.source is not None
+            copies = stack.source.name if copied and reads_source_store(stack) else ""
+            steps.append(Step("deploy", step.stack, copies_from=copies))
+    return steps

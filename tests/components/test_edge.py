@@ -145,7 +145,7 @@ def test_distributed_cloud_copies_models_with_fleet_workload_identity(
     spec = pod["spec"]
     fetch = spec["initContainers"][0]
     assert fetch["image"].startswith("gcr.io/google.com/cloudsdktool/google-cloud-cli:")
-    assert fetch["command"][-2:] == ["gs://fraud-scoring-models-den1", "/models"]
+    assert fetch["command"][-2:] == ["gs://fraud-scoring-models-den1", "/sync/staging"]
     env = {e["name"]: e.get("value") for e in fetch["env"]}
     config_path = "/var/run/secrets/exitplan/cloud/credential-configuration.json"
     assert env["CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE"] == config_path

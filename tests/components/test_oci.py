@@ -202,7 +202,7 @@ def test_models_copied_by_workload_identity_never_a_static_key(oci: Plan) -> Non
     assert fetch["image"] == catalog.image("oci-cli").image
     script = fetch["command"][-1]
     assert "--auth oke_workload_identity" in script
-    assert "--bucket-name fraud-scoring-models-iad --download-dir /models" in script
+    assert "--bucket-name fraud-scoring-models-iad --download-dir /sync/staging" in script
     assert "OCI_RESOURCE_PRINCIPAL_REGION=us-ashburn-1" in script
     triton = next(c for c in pod["containers"] if c["name"] == "tritonserver")
     assert "--model-repository=/models" in triton["args"]

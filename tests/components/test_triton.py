@@ -177,7 +177,7 @@ def test_azure_copies_the_models_unless_the_release_reads_as_with_managed_identi
     release = catalog.triton_release(plans["azure-standby"].outputs["triton_version"])
     assert release.azure_managed_identity is False
     pod = one(plans["azure-standby"], DEPLOYMENT).inputs["spec"]["template"]["spec"]
-    assert [c["name"] for c in pod["initContainers"]] == ["fetch-models"]
+    assert [c["name"] for c in pod["initContainers"]] == ["sync-models"]
     assert "--model-repository=/models" in pod["containers"][0]["args"]
 
 

@@ -596,6 +596,20 @@ CASES: list[tuple[str, str, Change, Change]] = [
         same,
     ),
     (
+        # Review J3: a one-shot copy at pod start (no restartPolicy: Always) copies an empty
+        # store on first deploy, and poll mode watches only the copy.
+        "local-repository-synced",
+        "azure-edge",
+        lambda p: edit(p, DEPLOYMENT, "spec.template.spec.initContainers.0.restartPolicy", None),
+        same,
+    ),
+    (
+        "local-repository-synced",
+        "oci-standby",
+        lambda p: edit(p, DEPLOYMENT, "spec.template.spec.initContainers.0.startupProbe", None),
+        same,
+    ),
+    (
         "triton-pdb-present",
         "aws-primary",
         lambda p: drop(p, lambda r: r.type == "kubernetes:policy/v1:PodDisruptionBudget"),

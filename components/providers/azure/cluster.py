@@ -19,6 +19,7 @@ from components.catalog.clouds import GPU_NODE_LABEL, facts, triton_wire
 from components.catalog.clouds import storage_account_name as account_of
 from components.catalog.resolve import ResolvedPlan
 from components.providers.base import (
+    FETCH_STAGING,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     TRITON_NAMESPACE,
@@ -419,19 +420,17 @@ def _model_source(
                 "AZURE_STORAGE_CLIENT_ID": identity.client_id,
             },
         )
-    # A one-shot copy at pod start: a version published later reaches Triton only when the
-    # pods restart (`kubectl rollout restart deployment -n triton`); where Triton reads the
-    # store itself (`s3://`, `gs://`, `as://` with managed identity) a repository load call
-    # (`POST /v2/repository/models/<model>/load`) can pick it up. The image tag is Azure
-    # CLI 2.89.0's (github.com/Azure/azure-cli/releases/tag/azure-cli-2.89.0, 2026-08-04);
+    # Copied by the model-sync sidecar (`components.model_sync`), which runs this copy every
+    # minute and moves only the files that changed into Triton's repository. The image tag is
+    # Azure CLI 2.89.0's (github.com/Azure/azure-cli/releases/tag/azure-cli-2.89.0, 2026-08-04);
     # that MCR serves it under that tag follows MCR's per-release tags and was not pulled here.
     cli = catalog.image("azure-cli")
     script = (
         'az login --service-principal -u "$AZURE_CLIENT_ID" -t "$AZURE_TENANT_ID" '
         '--federated-token "$(cat "$AZURE_FEDERATED_TOKEN_FILE")" --output none && '
         f"az storage blob download-batch --auth-mode login --account-name "
-        f"{storage_account_name(spec)} --source {spec.model_repository} --destination /models "
-        "--output none"
+        f"{storage_account_name(spec)} --source {spec.model_repository} "
+        f"--destination {FETCH_STAGING} --output none"
     )
     return ModelSource(
         uri=uri, env={}, fetch=ModelFetch(image=cli.image, command=["sh", "-c", script])

@@ -16,6 +16,7 @@ from components.catalog.resolve import EdgePlan
 from components.errors import SpecError
 from components.providers.base import (
     FETCH_CREDENTIALS,
+    FETCH_STAGING,
     CloudCluster,
     EdgeCluster,
     ModelFetch,
@@ -164,7 +165,7 @@ def fleet_fetch(project: str, cluster: str, account_id: str, bucket: str) -> Mod
     credential configuration for Triton's service account. Triton itself cannot: its GCS
     client reads only user or service-account key files, or a metadata server
     (triton-inference-server/core src/filesystem/implementations/gcs.h), so an init container
-    runs gcloud and Triton serves the local copy."""
+    runs gcloud (in the model-sync sidecar) and Triton serves the local copy."""
     pool = f"{project}.svc.id.goog"
     provider = (
         f"https://gkehub.googleapis.com/projects/{project}/locations/global/memberships/{cluster}"
@@ -184,7 +185,7 @@ def fleet_fetch(project: str, cluster: str, account_id: str, bucket: str) -> Mod
     path = f"{FETCH_CREDENTIALS}/{CREDENTIAL_FILE}"
     return ModelFetch(
         image=catalog.image("google-cloud-cli").image,
-        command=["gcloud", "storage", "rsync", "--recursive", f"gs://{bucket}", "/models"],
+        command=["gcloud", "storage", "rsync", "--recursive", f"gs://{bucket}", FETCH_STAGING],
         env={
             "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE": path,
             "GOOGLE_APPLICATION_CREDENTIALS": path,

@@ -28,6 +28,7 @@ from components.catalog.clouds import (
 from components.catalog.resolve import ResolvedPlan
 from components.errors import SpecError
 from components.providers.base import (
+    FETCH_STAGING,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     TRITON_NAMESPACE,
@@ -474,14 +475,15 @@ def triton_policy(
 
 
 def model_source(spec: ServiceSpec, bucket: oci.objectstorage.Bucket) -> ModelSource:
-    """`oci://bucket`, copied to /models by the OCI CLI as the pod's workload identity."""
+    """`oci://bucket`, copied by the OCI CLI as the pod's workload identity (in the model-sync
+    sidecar: `components.model_sync`)."""
     cli = catalog.image("oci-cli")
     script = (
         "export OCI_RESOURCE_PRINCIPAL_VERSION=2.2 "
         f"OCI_RESOURCE_PRINCIPAL_REGION={spec.region} "
         "OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING=True && "
         f"oci os object bulk-download --auth {FETCH_AUTH} --region {spec.region} "
-        f"--bucket-name {spec.model_repository} --download-dir /models --overwrite "
+        f"--bucket-name {spec.model_repository} --download-dir {FETCH_STAGING} --overwrite "
         "--exclude '*/.staging-*'"
     )
     return ModelSource(

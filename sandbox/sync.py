@@ -1,0 +1,114 @@
+"""The planned model-sync sidecar of a copy-step stack, run as a sandbox process
+(`python -m sandbox.sync`): the loop of `components.model_sync`, with exitplan's own store
+client in place of the cloud's CLI (no container image runs here: `substitutions.csv`).
+
+Each round copies the model from the store with the stack's own credentials (the process's
+environment) into a staging folder, then moves each file that differs into the repository the
+stack's Triton reads, config.pbtxt files last; once the repository holds the model it writes
+the marker the planned startup probe checks, and Triton may start. It waits `--wait` seconds
+between rounds until then, `--every` after, as planned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from model_packaging.publish import fetch
+from sandbox.stores import start_process
+
+CONFIG = "config.pbtxt"
+
+
+def place_changed(staging: Path, repository: Path) -> list[str]:
+    """Copy into `repository` each file of `staging` that it lacks or holds differently (through
+    a temporary name and a rename), config files last; the relative paths copied."""
+    files = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
+    ordered = [f for f in files if f.name != CONFIG] + [f for f in files if f.name == CONFIG]
+    placed = []
+    for relative in ordered:
+        source, target = staging / relative, repository / relative
+        if target.is_file() and filecmp.cmp(source, target, shallow=False):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+        placed.append(str(relative))
+    return placed
+
+
+def sync_once(uri: str, model: str, staging: Path, repository: Path) -> bool:
+    """One round: the store's model into `staging` (credentials from the environment), what
+    changed into `repository`; whether the repository now holds the model."""
+    shutil.rmtree(staging, ignore_errors=True)
+    fetch(uri, model, staging, env=dict(os.environ))
+    for path in place_changed(staging, repository):
+        print(f"model sync: placed {path}", flush=True)
+    return (repository / model).is_dir()
+
+
+def start_sync(
+    command: list[str], env: dict[str, str], log: Path, marker: Path
+) -> subprocess.Popen[bytes]:
+    """Start the sync process (`command`, from `sync_command`) with the stack's credentials in
+    `env`; returns once it runs (the marker is waited for by the caller, as kubelet waits for
+    the startup probe)."""
+    marker.unlink(missing_ok=True)
+    return start_process(command, log, lambda: True, "model sync", env=env)
+
+
+def sync_command(
+    uri: str, model: str, folder: Path, repository: Path, marker: Path, every: float, wait: float
+) -> list[str]:
+    """The command line of a sync process over the store at `uri`."""
+    return [
+        sys.executable,
+        "-m",
+        "sandbox.sync",
+        "--uri",
+        uri,
+        "--model",
+        model,
+        "--staging",
+        str(folder / "sync-staging"),
+        "--repository",
+        str(repository),
+        "--marker",
+        str(marker),
+        "--every",
+        str(every),
+        "--wait",
+        str(wait),
+    ]
+
+
+def main() -> None:
+    """Sync until stopped."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--uri", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--staging", type=Path, required=True)
+    parser.add_argument("--repository", type=Path, required=True)
+    parser.add_argument("--marker", type=Path, required=True)
+    parser.add_argument("--every", type=float, required=True)
+    parser.add_argument("--wait", type=float, required=True)
+    args = parser.parse_args()
+    args.repository.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            if sync_once(args.uri, args.model, args.staging, args.repository):
+                args.marker.touch()
+        except Exception as exc:  # the planned loop retries whatever the copy's failure
+            print(f"model sync: the copy failed ({exc}); next try in {args.wait:g} s", flush=True)
+        time.sleep(args.every if args.marker.exists() else args.wait)
+
+
+if __name__ == "__main__":
+    main()
