@@ -1,9 +1,11 @@
-"""Benchmark: `exitplan sandbox up` with 2 and 3 stacks, then open-loop load on one Triton
-directly and through the HAProxy front door at 200, 400 and 800 requests/s.
+"""Benchmark: `exitplan sandbox up` with 2 and 3 stacks, with every sandboxable stack (the
+default: edges too), and `up --first-deploy` of every stack from empty stores; then open-loop
+load on one Triton directly and through the HAProxy front door at 200, 400 and 800 requests/s.
 
-Targets: `up` under 30 s for three stacks after the first model build; 800 requests/s through
-the front door with p99 under 5 ms and no failure; front-door p99 overhead under 1 ms at 200
-requests/s. Prints a table and writes bench/results/sandbox.json.
+Targets: `up` of the three drilled stacks within 10 s after the first model build (issue 22);
+the others are reported (a first deploy waits for Triton's planned 30 s poll); 800 requests/s
+through the front door with p99 under 5 ms and no failure; front-door p99 overhead under 1 ms
+at 200 requests/s. Prints a table and writes bench/results/sandbox.json.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXITPLAN = str(Path(sys.executable).parent / "exitplan")
 RATES = (200, 400, 800)
 DURATION_S = 5.0
-UP_TARGET_S = 30.0
+UP_TARGET_S = 10.0
 P99_TARGET_MS = 5.0
 OVERHEAD_TARGET_MS = 1.0
 
@@ -33,10 +35,11 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([EXITPLAN, *args], cwd=ROOT, check=True, capture_output=True, text=True)
 
 
-def timed_up(stacks: list[str]) -> float:
-    """Seconds `sandbox up` takes for these stacks (the sandbox is then left running)."""
+def timed_up(stacks: list[str], *flags: str) -> float:
+    """Seconds `sandbox up` takes for these stacks (none: the default; the sandbox is then
+    left running)."""
     start = time.perf_counter()
-    cli("sandbox", "up", *(arg for s in stacks for arg in ("--stacks", s)))
+    cli("sandbox", "up", *flags, *(arg for s in stacks for arg in ("--stacks", s)))
     return time.perf_counter() - start
 
 
@@ -62,6 +65,10 @@ def main() -> None:
         cli("package", "sandbox/demo_model.py:build", "--out", ".exitplan/bench-warmup")
         results["up_s"] = {"2": timed_up(["aws-primary", "gcp-standby"])}
         cli("sandbox", "down")
+        results["up_s"]["all"] = timed_up([])
+        cli("sandbox", "down")
+        results["up_s"]["first_deploy_all"] = timed_up([], "--first-deploy")
+        cli("sandbox", "down")
         # azure-standby is pilot-light: its store, credentials and config, no Triton at rest
         results["up_s"]["3"] = timed_up(["aws-primary", "gcp-standby", "azure-standby"])
         status = json.loads(cli("sandbox", "status", "--json").stdout)
@@ -75,9 +82,11 @@ def main() -> None:
         results["runs"] = runs
     finally:
         cli("sandbox", "down")
+    up = results["up_s"]
     print(
-        f"sandbox up: 2 stacks {results['up_s']['2']:.1f} s, 3 stacks {results['up_s']['3']:.1f} s"
-        f" (target < {UP_TARGET_S:g} s)"
+        f"sandbox up: 2 stacks {up['2']:.1f} s, 3 stacks {up['3']:.1f} s (target < "
+        f"{UP_TARGET_S:g} s), every stack {up['all']:.1f} s, --first-deploy of every stack "
+        f"{up['first_deploy_all']:.1f} s"
     )
     print(f"{'rate':>6} {'path':<11}{'achieved':>9}{'failed':>7}{'p50 ms':>8}{'p99 ms':>8}")
     for run in results["runs"]:

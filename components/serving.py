@@ -191,7 +191,7 @@ def _parity_facts(
 ) -> pulumi.Output[dict[str, str]]:
     """The facts `exitplan parity` compares, each read from what the stack declares."""
     fetch = (
-        "an init container copies it with workload identity"
+        "a model-sync sidecar copies it with workload identity"
         if cloud.model_source.fetch
         else "Triton reads it directly"
     )

@@ -38,7 +38,7 @@ FEATURES = (
     "gpu-scale-to-zero",
     "dns-health-checks",
     "dns-failover",
-    # Triton reads the cloud's store itself with workload identity (else an init container copies).
+    # Triton reads the store itself with workload identity (else a model-sync sidecar copies).
     "triton-native-store",
     # An edge offering exitplan deploys to (Wavelength, Distributed Cloud, Extended Zones).
     "edge-zones",

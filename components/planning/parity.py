@@ -24,7 +24,7 @@ def _identity_reason(clouds: Sequence[str]) -> str:
 def _model_access_reason(clouds: Sequence[str]) -> str:
     return (
         "Triton's store clients take workload identity only on some clouds and releases (the "
-        "catalog's Triton releases and cloud gaps say which); elsewhere an init container "
+        "catalog's Triton releases and cloud gaps say which); elsewhere a model-sync sidecar "
         "copies the repository with workload identity, never with a storage key"
     )
 

@@ -139,7 +139,7 @@ def test_distributed_cloud_copies_models_with_fleet_workload_identity(
     plans: dict[str, Plan],
 ) -> None:
     """No GKE metadata server on a rack, and Triton's GCS client cannot exchange a token: an
-    init container copies the bucket with a projected token the fleet's pool accepts."""
+    model-sync sidecar copies the bucket with a projected token the fleet's pool accepts."""
     plan = plans["gcp-edge"]
     pod = one(plan, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]
     spec = pod["spec"]

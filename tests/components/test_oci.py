@@ -211,7 +211,7 @@ def test_models_copied_by_workload_identity_never_a_static_key(oci: Plan) -> Non
     assert not [r for r in oci.resources if "Key" in r.type and r.type != "oci:Kms/key:Key"]
     assert (
         oci.outputs["parity"]["model access"]
-        == "an init container copies it with workload identity"
+        == "a model-sync sidecar copies it with workload identity"
     )
     assert "triton-native-store" in facts("oci").gaps
 

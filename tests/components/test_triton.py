@@ -172,7 +172,7 @@ def test_azure_copies_the_models_unless_the_release_reads_as_with_managed_identi
     plans: dict[str, Plan],
 ) -> None:
     """The default Triton predates managed-identity `as://`, so the Azure standby copies the
-    repository with workload identity in an init container (catalog column
+    repository with workload identity in the model-sync sidecar (catalog column
     `azure_managed_identity`)."""
     release = catalog.triton_release(plans["azure-standby"].outputs["triton_version"])
     assert release.azure_managed_identity is False

@@ -288,12 +288,17 @@ def test_sandbox_up_status_and_down(project: Project, monkeypatch: pytest.Monkey
             running = int(level == "primary")
             return {"level": level, "replicas": 1, "at_rest": running, "running": running}
 
+        def restarts(self, stack: str) -> dict[str, object]:
+            return {"restarts": 1, "log_tail": ["E1207 model failed to load"]}
+
     monkeypatch.setattr(sandbox_setup, "sandbox_for", lambda _project: Running())
     monkeypatch.setattr(sandbox_setup, "SandboxTarget", Target)
     status = invoke("sandbox", "status", *where)
     assert status["running"] is True and status["stacks"]["gcp-standby"]["weight"] == 0
     standby = status["stacks"]["gcp-standby"]
     assert (standby["level"], standby["running"], standby["digest"]) == ("pilot-light", 0, "")
+    # A log tail only for a stack that should run and is not ready: not for one stopped at rest.
+    assert standby["restarts"] == 1 and standby["log_tail"] == []
 
 
 def test_load(server: Server, tmp_path: Path) -> None:  # noqa: F811

@@ -164,7 +164,7 @@ def fleet_fetch(project: str, cluster: str, account_id: str, bucket: str) -> Mod
     a service-account token with the pool as audience, exchanged by an `external_account`
     credential configuration for Triton's service account. Triton itself cannot: its GCS
     client reads only user or service-account key files, or a metadata server
-    (triton-inference-server/core src/filesystem/implementations/gcs.h), so an init container
+    (triton-inference-server/core src/filesystem/implementations/gcs.h), so the model-sync sidecar
     runs gcloud (in the model-sync sidecar) and Triton serves the local copy."""
     pool = f"{project}.svc.id.goog"
     provider = (

@@ -3,7 +3,7 @@ with a public API endpoint open only to the spec's CIDRs, private worker nodes, 
 and a GPU pool with the NVIDIA GPU Plugin and Cluster Autoscaler add-ons, a private versioned
 Object Storage bucket, and an IAM policy that lets only Triton's service account of this
 cluster read it. Triton has no `oci://` client and the S3 compatibility API needs static keys,
-so an init container copies the repository with OKE workload identity (the catalog gap
+so the model-sync sidecar copies the repository with OKE workload identity (the catalog gap
 `triton-native-store`)."""
 
 from __future__ import annotations
