@@ -37,8 +37,9 @@ def preview_digest(plan: Plan, project: str, config: dict[str, str]) -> dict[str
     steps = [_step(root, {"urn": root, "custom": False, "type": STACK_TYPE, "inputs": {}})]
     for r in plan.resources:
         provider = f"{urn(names[r.provider])}::{UNKNOWN}" if r.provider in names else ""
-        state = {
-            "urn": urn(r),
+        own = urn(r)
+        state: dict[str, Any] = {
+            "urn": own,
             "custom": r.custom,
             "type": r.type,
             "inputs": masked_inputs(r),
@@ -46,7 +47,7 @@ def preview_digest(plan: Plan, project: str, config: dict[str, str]) -> dict[str
             "provider": provider,
             "dependencies": [urn(names[d]) for d in r.dependencies if d in names],
         }
-        steps.append(_step(state["urn"], state, provider))
+        steps.append(_step(own, state, provider))
     return {"config": config, "steps": steps, "changeSummary": {"create": len(steps)}}
 
 
