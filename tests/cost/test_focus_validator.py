@@ -29,12 +29,21 @@ from components.stack_config import Project
 from tests.conftest import ALL_STACKS, ROOT
 
 FOCUS_ENV = ROOT / ".exitplan" / "focus-env"
-# InvoiceId-C-004-C ("MUST be null when the charge is not associated with an invoice") and
-# InvoiceId-C-005-C ("MUST NOT be null when [it is]") carry no condition in the validator's
-# rules, so every row fails one of them whatever it holds. An estimate is on no invoice: its
-# InvoiceId is null, as the specification says, and fails C-005 alone.
+# The one rule no row set can pass, in focus-validator 2.2.1's model-1.2.0.1.json: InvoiceId-C-004-C
+# ("MUST be null when the charge is not associated with an invoice") is CheckValue(InvoiceId,
+# null) and InvoiceId-C-005-C ("MUST NOT be null when [it is]") is CheckNotValue(InvoiceId,
+# null), both with an empty Condition: the prose's "when" is not in the check. The validator
+# counts `InvoiceId IS NOT NULL` rows as C-004's violations and `InvoiceId IS NULL` rows as
+# C-005's, so every row violates exactly one of them; their parent InvoiceId-C-003-C (an OR of
+# the two) passes either way. Leaving the column out fails 7 rules (CostAndUsage-D-033-O
+# recommends it; both checks then fail). An estimate is on no invoice: its InvoiceId is null,
+# as the specification says, and fails C-005 alone; a filled InvoiceId would fail C-004 alone.
 CONTRADICTORY = {"InvoiceId-C-004-C": "CheckValue", "InvoiceId-C-005-C": "CheckNotValue"}
-ESTIMATE_FAILS = {"InvoiceId-C-005-C"}
+ESTIMATE_FAILS = ("InvoiceId-C-005-C",)
+INVOICED_FAILS = ("InvoiceId-C-004-C",)
+# What focus-validator 2.2.1 (tests/cost/focus-env.txt) prints for every shipped stack's rows:
+# 137 rules evaluated (the rest skipped: dynamic rules and rules for absent optional columns).
+PASSED = 136
 TOTALS = re.compile(r"Total: (\d+) \| Pass: (\d+) \| Fail: (\d+) \| Skipped: (\d+)")
 FAILED = re.compile(r"^- ([\w-]+): violations=", re.MULTILINE)
 
@@ -120,14 +129,29 @@ def test_the_rows_follow_the_version_the_validator_ships() -> None:
 
 def test_the_validators_invoiceid_rules_contradict_each_other() -> None:
     """The one failure the rows are allowed, only while the shipped rules are contradictory:
-    the same null check, unconditional, once required and once forbidden."""
+    the same null check, unconditional, once required and once forbidden, under a parent that
+    asks for one of them."""
     rules = model_rules()
     for rule_id, function in CONTRADICTORY.items():
         criteria = rules[rule_id]["ValidationCriteria"]
-        assert criteria["Condition"] == {}, rule_id
+        assert (criteria["Condition"], rules[rule_id]["ApplicabilityCriteria"]) == ({}, []), rule_id
         requirement = criteria["Requirement"]
         assert (requirement["CheckFunction"], requirement["ColumnName"]) == (function, "InvoiceId")
         assert requirement["Value"] is None
+    parent = rules["InvoiceId-C-003-C"]["ValidationCriteria"]["Requirement"]
+    assert parent["CheckFunction"] == "OR"
+    assert {item["ModelRuleId"] for item in parent["Items"]} == set(CONTRADICTORY)
+
+
+def test_an_invoiced_row_fails_the_other_invoiceid_rule(
+    rows: list[dict[str, str]], tmp_path: Path
+) -> None:
+    """The contradiction as the validator runs it: the same rows with an InvoiceId pass C-005
+    and fail C-004, so no InvoiceId passes both."""
+    path = tmp_path / "invoiced.csv"
+    path.write_text(focus_csv([dict(r, InvoiceId="estimate-1") for r in rows]), encoding="utf-8")
+    verdict = validate(path)
+    assert (verdict.failures, verdict.passed) == (INVOICED_FAILS, PASSED), verdict.output[-4000:]
 
 
 def test_every_service_subcategory_has_its_allowed_category(rows: list[dict[str, str]]) -> None:
@@ -146,9 +170,8 @@ def test_focus_validator_passes_every_stacks_rows(
     path = tmp_path / "focus.csv"
     path.write_text(focus_csv(rows), encoding="utf-8")
     verdict = validate(path)
-    assert set(verdict.failures) == ESTIMATE_FAILS, (verdict.failures, verdict.output[-4000:])
-    assert verdict.failed == len(ESTIMATE_FAILS)
-    assert verdict.passed > 100  # the rules ran, not skipped
+    assert verdict.failures == ESTIMATE_FAILS, (verdict.failures, verdict.output[-4000:])
+    assert (verdict.passed, verdict.failed) == (PASSED, len(ESTIMATE_FAILS))
 
 
 def test_focus_validator_fails_rows_that_break_the_specification(
