@@ -1,5 +1,6 @@
-"""`exitplan catalog refresh`: the instance catalog's prices brought up to date from offers a
-source lists (gpuhunt, `components.catalog.gpuhunt_offers`), as a diff of the CSV files.
+"""`exitplan catalog refresh`: the catalog's prices brought up to date, as a diff of the CSV
+files: instance offers from gpuhunt (`components.catalog.gpuhunt_offers`), service prices from
+the clouds' public price APIs where gpuhunt has none (`components.catalog.price_apis`).
 
 What a refresh does to `data/instances/<cloud>.csv`, per (instance type, GPU, region):
 - a row whose price the source lists differently: the new price, with the source's URL and
@@ -9,6 +10,10 @@ What a refresh does to `data/instances/<cloud>.csv`, per (instance type, GPU, re
   a row: a row added, its sizes copied from the type's other rows;
 - a row the source does not list: kept, and reported as not offered by the source.
 Offers in zones (GCP lists zones) count for the zone's region; the cheapest zone wins.
+
+What it does to `data/service_prices.csv`: a row a price API prices (`service_price_sources.csv`
+maps it) takes the API's price, its query URL as source and today's date when the price
+changed; a row no API prices, or for which the API gave no single price, is kept and reported.
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.catalog import regions
+from components.catalog.price_apis import Quote
 
 INSTANCES = "instances"
+SERVICES = "service_prices.csv"
+SOURCES = "service_price_sources.csv"
 
 
 @dataclass(frozen=True)
@@ -42,28 +50,24 @@ class Offer:
 
 @dataclass(frozen=True)
 class RowChange:
-    """One row a refresh changes, adds, or finds missing at the source."""
+    """One row a refresh changes or adds, or leaves because its source gave no price."""
 
-    file: str  # relative to the data folder: instances/aws.csv
-    instance_type: str
-    gpu_model: str
-    gpu_count: int
-    region: str
-    status: str  # changed | added | not-offered
+    file: str  # relative to the data folder: instances/aws.csv, service_prices.csv
+    row: str  # the row's key: "g4dn.xlarge T4x1 us-east-1", "aws control-plane eks-standard"
+    status: str  # changed | added | not-offered | unmatched | unmapped
     before_usd: float | None
     after_usd: float | None
+    why: str = ""
 
     def as_dict(self) -> dict[str, object]:
         """The change as `catalog refresh --json` prints it."""
         return {
             "file": self.file,
-            "instance_type": self.instance_type,
-            "gpu_model": self.gpu_model,
-            "gpu_count": self.gpu_count,
-            "region": self.region,
+            "row": self.row,
             "status": self.status,
-            "before_usd_per_hour": self.before_usd,
-            "after_usd_per_hour": self.after_usd,
+            "before_usd": self.before_usd,
+            "after_usd": self.after_usd,
+            "why": self.why,
         }
 
 
@@ -148,26 +152,16 @@ def refresh_file(
 ) -> tuple[str, list[RowChange], int]:
     """One instance catalog file refreshed from a cloud's offers: its new text, the row
     changes, and how many rows the source confirmed."""
-    reader = csv.DictReader(io.StringIO(text))
-    columns = list(reader.fieldnames or [])
-    rows = list(reader)
+    columns, rows = _read(text)
     found = _cheapest(offers, cloud)
     changes: list[RowChange] = []
     confirmed = 0
 
     def change(row: dict[str, str], status: str, before: float | None, after: float | None) -> None:
-        changes.append(
-            RowChange(
-                name,
-                row["instance_type"],
-                row["gpu_model"],
-                int(row["gpu_count"]),
-                row["region"],
-                status,
-                before,
-                after,
-            )
-        )
+        gpus = f" {row['gpu_model']}x{row['gpu_count']}" if row["gpu_model"] else ""
+        label = f"{row['instance_type']}{gpus} {row['region']}"
+        why = "the source lists no on-demand offer" if status == "not-offered" else ""
+        changes.append(RowChange(name, label, status, before, after, why))
 
     for row in rows:
         offer = _match(found, row, row["region"])
@@ -201,17 +195,47 @@ def refresh_file(
             out.append(added)
             change(added, "added", None, offer.usd_per_hour)
 
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(out)
-    return buffer.getvalue(), changes, confirmed
+    return _write(columns, out), changes, confirmed
 
 
-def refresh_instances(
-    data: Path, clouds: Sequence[str], offers: Sequence[Offer], today: dt.date
+def refresh_services(
+    text: str, clouds: Sequence[str], quotes: Sequence[Quote], today: dt.date
+) -> tuple[str, list[RowChange], int]:
+    """`service_prices.csv` refreshed from the price APIs' quotes (rows of `clouds` whose
+    region is `*`, the ones a source row maps): its new text, the changes, the confirmed."""
+    columns, rows = _read(text)
+    by_row = {(q.source.cloud, q.source.item, q.source.scope): q for q in quotes}
+    changes: list[RowChange] = []
+    confirmed = 0
+    for row in rows:
+        if row["cloud"] not in clouds:
+            continue
+        label = " ".join(row[k] for k in ("cloud", "item", "scope", "region"))
+        quote = by_row.get((row["cloud"], row["item"], row["scope"]))
+        before = float(row["usd"])
+        if quote is None or row["region"] != "*":
+            why = f"no public price API mapped in {SOURCES}"
+            changes.append(RowChange(SERVICES, label, "unmapped", before, None, why))
+        elif quote.usd is None:
+            why = f"{quote.source.api}: {quote.why} at {quote.url}"
+            changes.append(RowChange(SERVICES, label, "unmatched", before, None, why))
+        elif _price(quote.usd) == _price(before):
+            confirmed += 1
+        else:
+            row.update(usd=_price(quote.usd), source=quote.url, as_of=today.isoformat())
+            changes.append(RowChange(SERVICES, label, "changed", before, quote.usd))
+    return _write(columns, rows), changes, confirmed
+
+
+def refresh(
+    data: Path,
+    clouds: Sequence[str],
+    offers: Sequence[Offer],
+    quotes: Sequence[Quote],
+    today: dt.date,
 ) -> Refresh:
-    """The instance catalogs of `clouds` under `data` refreshed from `offers` (nothing written)."""
+    """The instance catalogs and the service prices of `clouds` under `data` refreshed from
+    gpuhunt's offers and the price APIs' quotes (nothing written)."""
     before: dict[str, str] = {}
     after: dict[str, str] = {}
     changes: list[RowChange] = []
@@ -222,4 +246,21 @@ def refresh_instances(
         after[name], found, same = refresh_file(name, before[name], cloud, offers, today)
         changes += found
         confirmed += same
-    return Refresh(before, after, tuple(changes), confirmed)
+    before[SERVICES] = (data / SERVICES).read_text(encoding="utf-8")
+    after[SERVICES], found, same = refresh_services(before[SERVICES], clouds, quotes, today)
+    return Refresh(before, after, tuple(changes + found), confirmed + same)
+
+
+def _read(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    """A catalog CSV's columns and rows."""
+    reader = csv.DictReader(io.StringIO(text))
+    return list(reader.fieldnames or []), list(reader)
+
+
+def _write(columns: list[str], rows: list[dict[str, str]]) -> str:
+    """Rows as a catalog CSV, the columns in their order."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

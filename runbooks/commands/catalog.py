@@ -1,8 +1,10 @@
 """`exitplan catalog refresh`: the instance catalog's offers and prices per region brought up to
-date from gpuhunt; `--dry` prints the diff of the data files and changes nothing."""
+date from gpuhunt, and service prices from the clouds' public price APIs; `--dry` prints the
+diff of the data files and changes nothing."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -38,12 +40,14 @@ def refresh(
     as_json: JsonOption = False,
 ) -> None:
     """Update the instance catalog (GPU and general-purpose types: offers and on-demand prices
-    per region) from gpuhunt's catalogs. A changed price or an added region takes gpuhunt's
-    catalog URL as its source and today's date; a row gpuhunt does not list is kept and
-    reported. Without network access it says so and changes nothing (exit 1)."""
-    from components.catalog import DATA, gpuhunt_offers, today
+    per region) from gpuhunt's catalogs, and the service prices that
+    `service_price_sources.csv` maps from the clouds' public price APIs (the GCP one needs
+    GOOGLE_API_KEY). A changed price or an added region takes its source's URL and today's
+    date; a row no source prices is kept and reported. Where a source needs network or
+    credentials that are missing, it says so and changes nothing (exit 1)."""
+    from components.catalog import DATA, gpuhunt_offers, price_apis, today
     from components.catalog.pricing import clouds as catalog_clouds
-    from components.catalog.refresh import INSTANCES, refresh_instances
+    from components.catalog.refresh import INSTANCES, SERVICES, refresh
     from components.errors import InputError
     from runbooks.reports.files import write_atomic
 
@@ -57,13 +61,16 @@ def refresh(
                 field="--cloud",
                 fix=f"use one of: {', '.join(known)}",
             )
-        if not (folder / INSTANCES / f"{cloud}.csv").is_file():
+    for name in [f"{INSTANCES}/{cloud}.csv" for cloud in chosen] + [SERVICES]:
+        if not (folder / name).is_file():
             raise InputError(
-                f"no {INSTANCES}/{cloud}.csv in {folder}",
+                f"no {name} in {folder}",
                 field="--data",
                 fix="give the catalog's data folder (components/catalog/data)",
             )
-    result = refresh_instances(folder, chosen, gpuhunt_offers.offers(chosen), today())
+    offers = gpuhunt_offers.offers(chosen)
+    quotes = price_apis.quotes(chosen)
+    result = refresh(folder, chosen, offers, quotes, today())
     written = [] if dry else result.changed_files
     for name in written:
         write_atomic(folder / name, result.after[name])
@@ -71,7 +78,7 @@ def refresh(
         print_json(
             "catalog.refresh",
             {
-                "source": gpuhunt_offers.NAME,
+                "sources": [gpuhunt_offers.NAME, *sorted({q.source.api for q in quotes})],
                 "as_of": today().isoformat(),
                 "dry": dry,
                 "clouds": list(chosen),
@@ -88,15 +95,17 @@ def refresh(
 
 
 def _summary(result: Refresh, written: list[str], dry: bool) -> None:
-    """Counts per status, the rows the source does not list, and what was written."""
-    by_status = {s: [c for c in result.changes if c.status == s] for s in ("changed", "added")}
-    missing = [c for c in result.changes if c.status == "not-offered"]
+    """Counts per status, each row kept with why (unmapped service rows counted), and what
+    was written."""
+    counts = Counter(c.status for c in result.changes)
     typer.echo(
-        f"{len(by_status['changed'])} prices changed, {len(by_status['added'])} regions added, "
-        f"{result.confirmed} rows confirmed, {len(missing)} rows not offered by the source (kept)"
+        f"{counts['changed']} prices changed, {counts['added']} regions added, "
+        f"{result.confirmed} rows confirmed; kept: {counts['not-offered']} not offered, "
+        f"{counts['unmatched']} unmatched, {counts['unmapped']} service prices no API maps"
     )
-    for row in missing:
-        typer.echo(f"  not offered: {row.file} {row.instance_type} {row.region}")
+    for change in result.changes:
+        if change.status in ("not-offered", "unmatched"):
+            typer.echo(f"  {change.status}: {change.file} {change.row}: {change.why}")
     if dry:
         typer.echo("dry run: nothing written")
     else:
