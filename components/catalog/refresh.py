@@ -127,7 +127,7 @@ def _price(value: float) -> str:
     return repr(round(value, 6))
 
 
-def _cheapest(offers: Iterable[Offer], cloud: str) -> dict[tuple[str, int, str], list[Offer]]:
+def _grouped(offers: Iterable[Offer], cloud: str) -> dict[tuple[str, int, str], list[Offer]]:
     """A cloud's offers by (type, GPU count, region), in regions the catalog knows."""
     region_of = _region_of(cloud)
     found: dict[tuple[str, int, str], list[Offer]] = {}
@@ -153,7 +153,7 @@ def refresh_file(
     """One instance catalog file refreshed from a cloud's offers: its new text, the row
     changes, and how many rows the source confirmed."""
     columns, rows = _read(text)
-    found = _cheapest(offers, cloud)
+    found = _grouped(offers, cloud)
     changes: list[RowChange] = []
     confirmed = 0
 
