@@ -30,7 +30,7 @@ KEEP ?=
 FLAKE_TEST ?= tests/sandbox/test_sandbox.py::test_hang_is_a_brownout_that_resume_ends
 FLAKE_RUNS ?= 30
 
-.PHONY: help bootstrap system-packages drill plan test lint bench bench-env soak clean
+.PHONY: help bootstrap system-packages drill plan test lint bench bench-env focus-env soak clean
 help:
 	@echo "make drill      exit-plan drill $(DRILL_FROM) -> $(DRILL_TO) on the local sandbox"
 	@echo "make plan       offline plan and parity of every stack"
@@ -56,6 +56,13 @@ TRITON_ENV := .exitplan/triton-env
 # library it loads. Only `make bench` needs them, not `make test`.
 BENCH_ENV := .exitplan/bench-env
 BENCH_SYSTEM_PACKAGES := libb64-0d
+
+# The FinOps Foundation's focus-validator, which `make test` runs over every stack's FOCUS rows
+# (tests/cost/focus-env.txt), in an environment of its own: it needs Python >= 3.12 (pyenv's,
+# where the default python3 is older) and pins numpy < 2.
+FOCUS_ENV := .exitplan/focus-env
+FOCUS_PYTHON ?= $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.12.*/bin/python3.12))),\
+	$(shell command -v python3.13 || command -v python3.12),python3.12)
 
 bootstrap: $(VENV)/.bootstrapped node_modules/.package-lock.json system-packages $(TRITON_ENV)/.ready
 
@@ -115,7 +122,7 @@ lint: bootstrap
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint focus-env
 	$(BIN)/pytest -q -n 2 --dist loadgroup  # the sandbox-timing modules share one worker
 
 $(BENCH_ENV)/.ready: bench/bench-env.txt
@@ -127,6 +134,14 @@ $(BENCH_ENV)/.ready: bench/bench-env.txt
 	@touch $@
 
 bench-env: $(BENCH_ENV)/.ready
+
+$(FOCUS_ENV)/.ready: tests/cost/focus-env.txt
+	rm -rf $(FOCUS_ENV)
+	$(UV) venv --quiet --python $(FOCUS_PYTHON) $(FOCUS_ENV)
+	$(UV) pip install --quiet --python $(FOCUS_ENV)/bin/python -r tests/cost/focus-env.txt
+	@touch $@
+
+focus-env: $(FOCUS_ENV)/.ready
 
 bench: bootstrap bench-env
 	$(BIN)/python bench/plan.py

@@ -46,3 +46,10 @@ class StackNotFoundError(InputError):
 
 class CatalogDataError(ExitplanError):
     """A catalog data file is malformed (a defect in the shipped data, not user input)."""
+
+
+class SourceUnavailableError(ExitplanError):
+    """A price source cannot be read here (no network, no credentials): names the source,
+    what it needs, and that nothing was changed. Exit 1: the refresh did not happen."""
+
+    exit_code = 1

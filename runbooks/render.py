@@ -152,7 +152,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                 "parent": r.parent,
                 "custom": r.custom,
                 "key_properties": key_properties(r),
-                "inputs": _mask(r.type, plain(r.inputs)),
+                "inputs": masked_inputs(r),
             }
             for r in plan.resources
         ],
@@ -160,9 +160,10 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _mask(typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    secret = SECRET_INPUTS | SECRET_INPUTS_BY_TYPE.get(typ, set())
-    return {k: MASK if k in secret else v for k, v in inputs.items()}
+def masked_inputs(resource: PlannedResource) -> dict[str, Any]:
+    """A planned resource's inputs as plain values, its secret ones masked."""
+    secret = SECRET_INPUTS | SECRET_INPUTS_BY_TYPE.get(resource.type, set())
+    return {k: MASK if k in secret else v for k, v in plain(resource.inputs).items()}
 
 
 def plan_tree(plan: Plan) -> None:

@@ -2,7 +2,9 @@
 control planes, load balancers, object storage, DNS health checks, egress, NAT gateways,
 public addresses and keys. One row is one price of one item (`control-plane`, `egress`, ...)
 in one scope (`eks-standard`, `internet`, ...), per FOCUS pricing unit, with the service it
-bills under, its source and date. Instance prices live in `components.catalog.pricing`."""
+bills under (FOCUS ServiceName, ServiceCategory and ServiceSubcategory: one category and one
+subcategory per service name), its source and date. Instance prices live in
+`components.catalog.pricing`."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class ServicePrice:
     usd: float
     service_name: str
     service_category: str
+    service_subcategory: str  # FOCUS ServiceSubcategory: one of its allowed values
     note: str
     provenance: Provenance
 
@@ -47,6 +50,7 @@ def service_prices() -> tuple[ServicePrice, ...]:
                 _non_negative(r["usd"]),
                 r["service_name"],
                 r["service_category"],
+                r["service_subcategory"],
                 r["note"],
                 p,
             ),

@@ -21,7 +21,7 @@ LEVELS: tuple[str, ...] = get_args(StandbyLevel)
 
 def estimate(stack: Stack, plan: Plan, profile: Profile) -> StackCost:
     """Price every planned resource of the stack at the profile."""
-    lines, unpriced = price_resources(Context(stack, plan, profile))
+    lines, unpriced = price_resources(Context.of_stack(stack, plan, profile))
     level = stack.standby.level if stack.standby else None
     notes = [f"utilisation: {profile.origin}"]
     return StackCost(

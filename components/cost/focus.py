@@ -3,8 +3,9 @@ exports in any FOCUS tool.
 
 The 21 columns FOCUS 1.2 makes mandatory come first, spelled as the specification's column
 IDs (https://github.com/FinOps-Open-Cost-and-Usage-Spec/FOCUS_Spec/tree/v1.2/specification/
-columns, "Feature level: Mandatory"), then the conditional ones an estimate knows (resource,
-region, pricing category, unit prices, SKU), then exitplan's own columns, prefixed `x_` as
+columns, "Feature level: Mandatory"), then the conditional and recommended ones an estimate
+knows (resource, region, pricing category, unit prices, service subcategory; InvoiceId, null:
+an estimate is on no invoice), then exitplan's own columns, prefixed `x_` as
 the specification requires of custom columns. One row per line: one estimated month, from
 `start` for `HOURS_PER_MONTH` hours, billed as usage at the line's priced model. Date/times
 are UTC `YYYY-MM-DDTHH:mm:ssZ`; numbers are plain decimals.
@@ -50,12 +51,14 @@ CONDITIONAL = (
     "ConsumedQuantity",
     "ConsumedUnit",
     "ContractedUnitPrice",
+    "InvoiceId",
     "ListUnitPrice",
     "PricingCategory",
     "RegionId",
     "ResourceId",
     "ResourceName",
     "ResourceType",
+    "ServiceSubcategory",
     "SubAccountId",
 )
 CUSTOM = ("x_Stack", "x_Kind", "x_PricingModel", "x_Source", "x_AsOf", "x_Note")
@@ -113,12 +116,14 @@ def _row(line: Line, account: str, begin: dt.datetime, end: dt.datetime) -> dict
         "ConsumedQuantity": _decimal(line.quantity),
         "ConsumedUnit": line.unit,
         "ContractedUnitPrice": _decimal(line.unit_price),
+        "InvoiceId": "",  # an estimate is on no invoice: null, as FOCUS asks
         "ListUnitPrice": _decimal(line.list_unit_price),
         "PricingCategory": PRICING_CATEGORY.get(line.pricing_model, "Standard"),
         "RegionId": line.region,
         "ResourceId": f"{line.stack}/{line.resource}",
         "ResourceName": line.resource,
         "ResourceType": line.resource_type,
+        "ServiceSubcategory": line.service_subcategory,
         "SubAccountId": line.stack,
         "x_Stack": line.stack,
         "x_Kind": line.kind,

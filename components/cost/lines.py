@@ -25,6 +25,7 @@ class Line:
     region: str
     service_name: str
     service_category: str
+    service_subcategory: str  # FOCUS ServiceSubcategory
     unit: str  # FOCUS pricing unit: Hours, GB-Months, GB, ...
     unit_price: float
     list_unit_price: float

@@ -28,36 +28,44 @@ from components.stack_config import Stack
 
 MIB_PER_GB = 1024  # the clouds bill storage and transfer per GiB and call it GB
 SPOT = "spot"
+COMPUTE_SUBCATEGORY = "Virtual Machines"  # FOCUS ServiceSubcategory of node and instance lines
 
 
 @dataclass
 class Context:
-    """What pricing one stack's resources needs: the stack, its plan and the profile."""
+    """What pricing one program's resources needs: whose lines they are, the cloud and region
+    that bill them, the plan and the profile. An exitplan stack (`of_stack`) also gives the
+    models its store keeps and the stacks its health checks watch; a Pulumi program that is not
+    exitplan's (a preview or a state) has neither."""
 
-    stack: Stack
+    name: str  # the stack or program on every line
+    cloud: str
+    region: str  # an edge's parent region
+    kind: str  # an exitplan stack's kind, or "program"
     plan: Plan
     profile: Profile
+    stack: Stack | None = None
 
-    @property
-    def cloud(self) -> str:
-        """The stack's cloud."""
-        return str(self.stack.spec.provider)
-
-    @property
-    def region(self) -> str:
-        """The stack's region (an edge's parent region)."""
-        return str(self.stack.spec.region)
+    @classmethod
+    def of_stack(cls, stack: Stack, plan: Plan, profile: Profile) -> Context:
+        """The context of one of exitplan's own stacks."""
+        provider, region = str(stack.spec.provider), str(stack.spec.region)
+        return cls(stack.name, provider, region, stack.kind, plan, profile, stack)
 
     @property
     def models_gb(self) -> float:
-        """GB of the Triton repository's current model versions (what one copy moves)."""
-        return sum(m.size_mib for m in self.stack.spec.triton.models) / MIB_PER_GB
+        """GB of the Triton repository's current model versions (what one copy moves); 0 for
+        a program that is not exitplan's."""
+        models = self.stack.spec.triton.models if self.stack else []
+        return sum(m.size_mib for m in models) / MIB_PER_GB
 
     @property
     def stored_gb(self) -> float:
         """GB the model store keeps: each model's versions 1..N at its size (the repository
-        keeps every version directory; the buckets are versioned)."""
-        return sum(m.size_mib * m.version for m in self.stack.spec.triton.models) / MIB_PER_GB
+        keeps every version directory; the buckets are versioned); 0 for a program that is
+        not exitplan's (its usage is not in its code)."""
+        models = self.stack.spec.triton.models if self.stack else []
+        return sum(m.size_mib * m.version for m in models) / MIB_PER_GB
 
     def line(
         self,
@@ -72,7 +80,7 @@ class Context:
     ) -> Line:
         """A line priced from a service price row."""
         return Line(
-            stack=self.stack.name,
+            stack=self.name,
             cloud=cloud or self.cloud,
             kind=kind,
             resource=r.name,
@@ -81,6 +89,7 @@ class Context:
             region=self.region,
             service_name=price.service_name,
             service_category=price.service_category,
+            service_subcategory=price.service_subcategory,
             unit=price.unit,
             unit_price=price.usd,
             list_unit_price=price.usd,
@@ -92,7 +101,7 @@ class Context:
 
     def unpriced(self, r: PlannedResource, reason: str) -> Unpriced:
         """An entry for a resource with no catalog price."""
-        return Unpriced(self.stack.name, r.name, r.type, reason)
+        return Unpriced(self.name, r.name, r.type, reason)
 
 
 Priced = Line | Unpriced
@@ -130,6 +139,7 @@ class NodePool:
     inference: bool
     spot: bool = False
     vcpus: int | None = None  # flexible shapes: the vCPUs asked for
+    role: str = ""  # what the lines call it; default "inference" or "system"
 
 
 def node_line(ctx: Context, pool: NodePool) -> Priced:
@@ -155,10 +165,10 @@ def node_line(ctx: Context, pool: NodePool) -> Priced:
             models[model] = rate.usd_per_hour * peak * HOURS_PER_MONTH
         else:
             models[model] = rate.usd_per_hour * hours
-    role = "inference" if pool.inference else "system"
+    role = pool.role or ("inference" if pool.inference else "system")
     pricing = cloud_pricing(ctx.cloud)
     notes = [price.note]
-    if ctx.stack.kind == "edge":
+    if ctx.kind == "edge":
         notes.append(pricing.EDGE_NODE_NOTE)
     clamped = ctx.profile.clamped(low, high) if pool.inference else []
     if clamped:
@@ -166,7 +176,7 @@ def node_line(ctx: Context, pool: NodePool) -> Priced:
     on_demand = rates[ON_DEMAND]
     assert on_demand is not None
     return Line(
-        stack=ctx.stack.name,
+        stack=ctx.name,
         cloud=ctx.cloud,
         kind="node",
         resource=pool.resource.name,
@@ -175,6 +185,7 @@ def node_line(ctx: Context, pool: NodePool) -> Priced:
         region=ctx.region,
         service_name=pricing.COMPUTE_SERVICE,
         service_category="Compute",
+        service_subcategory=COMPUTE_SUBCATEGORY,
         unit="Hours",
         unit_price=price.usd_per_hour,
         list_unit_price=on_demand.usd_per_hour,
@@ -279,7 +290,11 @@ def storage(scope: Callable[[PlannedResource], str]) -> Pricer:
 
     def price(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
         rate = service_price(ctx.cloud, "storage", scope(r), ctx.region)
-        note = "models' size_mib x versions kept"
+        note = (
+            "models' size_mib x versions kept"
+            if ctx.stack
+            else "usage is not in the program: 0 GB priced, the rate is per GB-month"
+        )
         yield ctx.line(r, "storage", rate, ctx.stored_gb, f"store {rate.scope}", note=note)
 
     price.__doc__ = "A model store's GB-months."
@@ -304,13 +319,16 @@ def with_price(line: Line, unit_price: float) -> Line:
 
 def checked_cloud(ctx: Context, r: PlannedResource) -> str:
     """The cloud of the stack a health check watches (its name ends with the stack's), ""
-    for a calculated check, "other" for an endpoint outside the stacks."""
+    for a calculated check, "other" for an endpoint outside the stacks (every endpoint of a
+    program that is not exitplan's: the dearer rate, as its target is not known)."""
     if r.inputs.get("type") == "CALCULATED":
         return ""
-    traffic = ctx.stack.traffic
-    for name in traffic.stacks if traffic else ():
+    stack = ctx.stack
+    if stack is None or stack.traffic is None:
+        return "other"
+    for name in stack.traffic.stacks:
         if r.name.endswith(f"-health-{name}"):
-            return str(ctx.stack.project.stack(name).spec.provider)
+            return str(stack.project.stack(name).spec.provider)
     return "other"
 
 

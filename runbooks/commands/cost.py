@@ -11,12 +11,16 @@ from typer.core import TyperGroup
 
 from runbooks import render
 from runbooks.commands.cost_compare import compare
+from runbooks.commands.cost_diff import diff
 from runbooks.commands.cost_inference import inference
 from runbooks.commands.options import JsonOption, ProjectOption, file_option, print_json, project_of
 
 if TYPE_CHECKING:
+    from components.cost.estimate import LevelCost
+    from components.cost.lines import StackCost
     from components.cost.profile import Profile
     from components.cost.tco import Exit
+    from components.stack_config import Project
 
 
 class CostGroup(TyperGroup):
@@ -41,10 +45,12 @@ cost_app = typer.Typer(
     "what leaving one costs (`exitplan cost tco`).",
     invoke_without_command=True,
 )
-# Subcommands with their own modules: `cost compare` (one job under every pricing model) and
-# `cost inference` ($ per 1M inferences, the Pareto front).
+# Subcommands with their own modules: `cost compare` (one job under every pricing model),
+# `cost inference` ($ per 1M inferences, the Pareto front) and `cost diff` (base against head,
+# with budget gates).
 cost_app.command("compare")(compare)
 cost_app.command("inference")(inference)
+cost_app.command("diff")(diff)
 
 
 @cost_app.callback()
@@ -77,6 +83,17 @@ def cost(
     out: Annotated[
         Path | None, file_option("--out", "With --format focus: write the CSV here, not to stdout.")
     ] = None,
+    preview: Annotated[
+        Path | None,
+        file_option(
+            "--preview",
+            "Price any Pulumi program from its `pulumi preview --json` output (not the stacks).",
+        ),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        file_option("--state", "Price any Pulumi program from its `pulumi stack export` output."),
+    ] = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -84,11 +101,11 @@ def cost(
     profile, at min and at max, under each pricing model), control planes, load balancers,
     model storage, DNS health checks and model replication egress; then each standby at hot,
     warm and pilot-light against the RTO each level achieves. Every price is a catalog row
-    with its source and date; rows older than 180 days are flagged."""
+    with its source and date; rows older than 180 days are flagged. With `--preview` or
+    `--state`, price any Pulumi program instead, listing each resource it cannot price."""
     if ctx.invoked_subcommand is not None:
         return
     from components.catalog import today
-    from components.cost.estimate import estimate_stacks, standby_tradeoff
     from components.cost.focus import focus_csv, focus_rows
     from components.errors import InputError
     from runbooks.reports import cost as report
@@ -97,22 +114,19 @@ def cost(
         raise InputError(f"unknown format {output_format!r}", field="--format", fix="use focus")
     if out and output_format is None:
         raise InputError("--out writes FOCUS rows", field="--out", fix="add --format focus")
-    proj = project_of(project)
     profile = _profile(utilisation)
-    names = stacks or proj.stack_names()
-    costs = estimate_stacks(proj, names, profile)
-    tradeoff = [
-        row
-        for stack in (proj.stack(name) for name in names)
-        if stack.kind == "standby"
-        for row in standby_tradeoff(proj, stack, profile)
-    ]
+    if preview or state:
+        account, costs, tradeoff = _program_costs(stacks, preview, state, profile)
+    else:
+        proj = project_of(project)
+        account = proj.name
+        costs, tradeoff = _stack_costs(proj, stacks or proj.stack_names(), profile)
     warnings = [w for c in costs for w in c.stale()]
     warnings += [
         f"{u.stack}: {u.resource} not priced: {u.reason}" for c in costs for u in c.unpriced
     ]
     if output_format == "focus":
-        text = focus_csv(focus_rows(costs, proj.name, today()))
+        text = focus_csv(focus_rows(costs, account, today()))
         if out is None:
             typer.echo(text, nl=False)
             return
@@ -125,6 +139,49 @@ def cost(
     report.print_costs(costs, tradeoff, warnings)
     for path in (p for p in (out, html) if p):
         render.out.print(f"wrote {path}", soft_wrap=True)
+
+
+def _stack_costs(
+    proj: Project, names: list[str], profile: Profile
+) -> tuple[list[StackCost], list[LevelCost]]:
+    """The stacks' estimates and each standby's levels side by side."""
+    from components.cost.estimate import estimate_stacks, standby_tradeoff
+
+    costs = estimate_stacks(proj, names, profile)
+    tradeoff = [
+        row
+        for stack in (proj.stack(name) for name in names)
+        if stack.kind == "standby"
+        for row in standby_tradeoff(proj, stack, profile)
+    ]
+    return costs, tradeoff
+
+
+def _program_costs(
+    stacks: list[str] | None, preview: Path | None, state: Path | None, profile: Profile
+) -> tuple[str, list[StackCost], list[LevelCost]]:
+    """The estimate of a Pulumi program from its preview or its state (one of them, no
+    stacks), and the billing account its FOCUS rows name (its project and stack)."""
+    from components.cost.program import price_program
+    from components.cost.pulumi_json import read_program
+    from components.errors import InputError
+
+    if preview and state:
+        raise InputError(
+            "--preview and --state both given", field="--state", fix="price one program at a time"
+        )
+    if stacks:
+        raise InputError(
+            f"stacks given with {'--preview' if preview else '--state'}: {' '.join(stacks)}",
+            field="STACK",
+            fix="price the stacks or the program, not both",
+        )
+    if preview is not None:
+        program = read_program(preview, "preview")
+    else:
+        assert state is not None
+        program = read_program(state, "state")
+    return program.name, [price_program(program, profile)], []
 
 
 def _profile(path: Path | None) -> Profile:
@@ -170,7 +227,6 @@ def tco(
     month, and with `--what-if` which exit a price change makes cheaper."""
     from components.catalog.service_prices import service_price
     from components.cost.estimate import at_level, estimate_stacks, estimate_variant
-    from components.cost.lines import StackCost
     from components.cost.resources import MIB_PER_GB
     from components.cost.tco import check_months, exit_cost, parse_what_if
     from components.errors import InputError

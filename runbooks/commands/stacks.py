@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from components.stack_config import Stack
 from runbooks import render
-from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.commands.options import (
+    JsonOption,
+    ProjectOption,
+    file_option,
+    print_json,
+    project_of,
+)
+
+if TYPE_CHECKING:
+    from components.planning.runner import Plan
+    from components.stack_config import Project
 
 stacks_app = typer.Typer(help="Inspect the stacks of the project.", no_args_is_help=True)
 app = typer.Typer()
@@ -68,19 +80,42 @@ def _stack_row(stack: Stack) -> dict[str, Any]:
 @app.command("plan")
 def plan(
     stack: Annotated[str, typer.Argument(help="Stack name, e.g. aws-primary.")],
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="`pulumi-preview`: the plan as `pulumi preview --json` prints a first deploy "
+            "(for `exitplan cost --preview` and other tools that read Pulumi previews).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, file_option("--out", "With --format: write the file here, not to stdout.")
+    ] = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show what `pulumi up -s STACK` would create: the real program run offline under
     Pulumi's mocks (no cloud credentials needed). Prints type, name, parent and key
     properties of every resource."""
+    from components.errors import InputError
     from components.planning.runner import plan_stack
 
+    if output_format not in (None, "pulumi-preview"):
+        raise InputError(
+            f"unknown format {output_format!r}", field="--format", fix="use pulumi-preview"
+        )
+    if output_format and as_json:
+        raise InputError("--format and --json both given", field="--json", fix="give one")
+    if out and not output_format:
+        raise InputError("--out writes a --format", field="--out", fix="add --format")
     proj = project_of(project)
     loaded = proj.stack(stack)
     result = plan_stack(proj, loaded)
     warnings = loaded.warnings
-    if as_json:
+    if output_format:
+        _write_preview(proj, loaded, result, out)
+    elif as_json:
         print_json(
             "plan",
             {
@@ -94,6 +129,21 @@ def plan(
         render.gap_notes(loaded.gaps)
         for warning in warnings:
             render.out.print(f"[yellow]warning[/] {escape(warning.render())}")
+
+
+def _write_preview(proj: Project, stack: Stack, result: Plan, out: Path | None) -> None:
+    """The plan in Pulumi's preview format, to `out` or stdout."""
+    from components.catalog.clouds import facts
+    from runbooks.reports.preview import preview_digest, region_config
+
+    package = facts(str(stack.spec.provider)).pulumi_package
+    config = region_config(package, str(stack.spec.region))
+    text = json.dumps(preview_digest(result, proj.name, config), indent=4) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    render.out.print(f"wrote {out}", soft_wrap=True)
 
 
 @app.command("parity")

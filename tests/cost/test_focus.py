@@ -44,7 +44,7 @@ MANDATORY = {
     "ServiceCategory": ("String", False),
     "ServiceName": ("String", False),
 }
-SERVICE_CATEGORIES = {"Compute", "Networking", "Storage", "Security", "Other"}  # used here
+SERVICE_CATEGORIES = {"Compute", "Networking", "Storage", "Security", "Migration", "Other"}
 DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")  # no sign on positives, no exponent, no separators
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

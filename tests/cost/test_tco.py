@@ -27,6 +27,7 @@ def flat(stack: str, cloud: str, monthly: float) -> StackCost:
         "r",
         "s",
         "Compute",
+        "Virtual Machines",
         "Hours",
         monthly,
         monthly,

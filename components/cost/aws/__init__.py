@@ -1,6 +1,7 @@
 """AWS pricing: EKS (control plane, managed node groups, self-managed Auto Scaling groups on a
-Wavelength edge), S3, Route 53 health checks, NAT gateways, public IPv4 addresses, KMS keys and
-the NLB a LoadBalancer Service creates."""
+Wavelength edge), EC2 instances, S3, Route 53 hosted zones and health checks, NAT gateways,
+public IPv4 addresses, KMS keys, Elastic Load Balancing and the NLB a LoadBalancer Service
+creates."""
 
 from __future__ import annotations
 
@@ -44,6 +45,20 @@ def eks_node_group(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
             spot=r.inputs.get("capacityType") == "SPOT",
         ),
     )
+
+
+def ec2_instance(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
+    """One EC2 instance, running all month: its type, spot when its market options say so."""
+    market = (r.inputs.get("instanceMarketOptions") or {}).get("marketType")
+    pool = NodePool(r, r.inputs["instanceType"], 1, 1, False, market == "spot", role="instance")
+    yield node_line(ctx, pool)
+
+
+def elastic_load_balancer(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
+    """An Elastic Load Balancing load balancer by its type (application unless set), by the
+    hour."""
+    kind = {"network": "nlb", "gateway": "gwlb"}.get(str(r.inputs.get("loadBalancerType")), "alb")
+    yield from load_balancer(kind)(ctx, r)
 
 
 def auto_scaling_group(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
@@ -100,4 +115,8 @@ PRICERS: dict[str, Pricer] = {
     ),
     "aws:ec2/eip:Eip": flat("public-ip", "ipv4", HOURS_PER_MONTH, "public IPv4 address"),
     "aws:kms/key:Key": flat("kms-key", "customer-managed", 1, "KMS key"),
+    "aws:ec2/instance:Instance": ec2_instance,
+    "aws:lb/loadBalancer:LoadBalancer": elastic_load_balancer,
+    "aws:alb/loadBalancer:LoadBalancer": elastic_load_balancer,
+    "aws:route53/zone:Zone": flat("dns-zone", "hosted-zone", 1, "hosted zone"),
 }

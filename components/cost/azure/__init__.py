@@ -1,5 +1,6 @@
 """Azure pricing: AKS (the tier's control-plane fee and system pool profiles, agent pools),
-storage accounts and the Standard load balancer a LoadBalancer Service creates."""
+virtual machines and scale sets, storage accounts, public IP addresses, NAT gateways, DNS
+zones, load balancers and the Standard load balancer a LoadBalancer Service creates."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from components.cost.resources import (
     NodePool,
     Priced,
     Pricer,
+    flat,
     is_gpu_pool,
     load_balancer,
     node_line,
@@ -56,6 +58,21 @@ def aks_agent_pool(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
     )
 
 
+def virtual_machine(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
+    """One virtual machine, running all month: its size, Spot when its priority says so."""
+    size = r.inputs["hardwareProfile"]["vmSize"]
+    spot = r.inputs.get("priority") == "Spot"
+    yield node_line(ctx, NodePool(r, size, 1, 1, False, spot, role="instance"))
+
+
+def scale_set(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
+    """A virtual machine scale set: its SKU's size at its capacity."""
+    sku = r.inputs["sku"]
+    count = num(sku.get("capacity"))
+    spot = (r.inputs.get("virtualMachineProfile") or {}).get("priority") == "Spot"
+    yield node_line(ctx, NodePool(r, sku["name"], count, count, False, spot, role="scale set"))
+
+
 def _azure_storage_scope(r: PlannedResource) -> str:
     sku = str((r.inputs.get("sku") or {}).get("name", "Standard_LRS"))
     return "blob-hot-zrs" if sku.endswith("ZRS") else "blob-hot-lrs"
@@ -65,4 +82,15 @@ PRICERS: dict[str, Pricer] = {
     "azure-native:containerservice:ManagedCluster": aks_cluster,
     "azure-native:containerservice:AgentPool": aks_agent_pool,
     "azure-native:storage:StorageAccount": storage(_azure_storage_scope),
+    "azure-native:compute:VirtualMachine": virtual_machine,
+    "azure-native:compute:VirtualMachineScaleSet": scale_set,
+    "azure-native:network:LoadBalancer": LOAD_BALANCER,
+    "azure-native:network:PublicIPAddress": flat(
+        "public-ip", "ipv4", HOURS_PER_MONTH, "public IPv4 address"
+    ),
+    "azure-native:network:NatGateway": flat(
+        "nat-gateway", "nat-gateway", HOURS_PER_MONTH, "NAT gateway"
+    ),
+    "azure-native:network:Zone": flat("dns-zone", "hosted-zone", 1, "DNS zone"),
+    "azure-native:dns:Zone": flat("dns-zone", "hosted-zone", 1, "DNS zone"),
 }

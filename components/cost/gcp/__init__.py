@@ -1,5 +1,6 @@
 """Google Cloud pricing: GKE (control plane, node pools), Distributed Cloud connected node pools
-(unpriced: a subscription), Cloud Storage, Storage Transfer Service jobs, KMS keys and the
+(unpriced: a subscription), Compute Engine instances, Cloud Storage, Storage Transfer Service
+jobs, KMS keys, static external addresses, Cloud NAT, Cloud DNS zones, forwarding rules and the
 forwarding rule a LoadBalancer Service creates."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ COMPUTE_SERVICE = "Compute Engine"
 EDGE_NODE_NOTE = ""
 GDC_PRICING = "https://cloud.google.com/distributed-cloud/edge/latest/docs/pricing"
 _FORWARDING_RULE = load_balancer("forwarding-rule")
+_EXTERNAL_ADDRESS = flat("public-ip", "ipv4", HOURS_PER_MONTH, "external IPv4 address")
 
 
 def gke_node_pool(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
@@ -53,6 +55,22 @@ def gke_node_pool(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
     yield node_line(ctx, pool)
 
 
+def compute_instance(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
+    """One Compute Engine instance, running all month: its machine type (the catalog's row for
+    it carries its GPU), a Spot VM when its scheduling says so."""
+    scheduling = r.inputs.get("scheduling") or {}
+    spot = scheduling.get("provisioningModel") == "SPOT" or bool(scheduling.get("preemptible"))
+    pool = NodePool(r, r.inputs["machineType"], 1, 1, False, spot, role="instance")
+    yield node_line(ctx, pool)
+
+
+def address(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
+    """A reserved external IPv4 address by the hour (an internal one costs nothing)."""
+    if r.inputs.get("addressType") == "INTERNAL":
+        return
+    yield from _EXTERNAL_ADDRESS(ctx, r)
+
+
 def edge_node_pool(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
     """Google Distributed Cloud connected nodes: hardware under a subscription contract."""
     reason = f"Distributed Cloud connected racks are priced by subscription ({GDC_PRICING})"
@@ -62,7 +80,7 @@ def edge_node_pool(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
 def service_load_balancer(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
     """A LoadBalancer Service's forwarding rule; on a Distributed Cloud edge its address comes
     from the rack's own pool, part of the subscription."""
-    if ctx.stack.kind == "edge":
+    if ctx.kind == "edge":
         yield ctx.unpriced(
             r,
             "the address comes from the rack's own pool (load_balancer_pools), "
@@ -105,4 +123,13 @@ PRICERS: dict[str, Pricer] = {
     "gcp:storage/bucket:Bucket": storage(lambda r: "standard"),
     "gcp:storage/transferJob:TransferJob": transfer_job,
     "gcp:kms/cryptoKey:CryptoKey": flat("kms-key", "software", 1, "KMS key version"),
+    "gcp:compute/instance:Instance": compute_instance,
+    "gcp:compute/address:Address": address,
+    "gcp:compute/globalAddress:GlobalAddress": address,
+    "gcp:compute/forwardingRule:ForwardingRule": _FORWARDING_RULE,
+    "gcp:compute/globalForwardingRule:GlobalForwardingRule": _FORWARDING_RULE,
+    "gcp:compute/routerNat:RouterNat": flat(
+        "nat-gateway", "cloud-nat", HOURS_PER_MONTH, "Cloud NAT gateway"
+    ),
+    "gcp:dns/managedZone:ManagedZone": flat("dns-zone", "hosted-zone", 1, "managed zone"),
 }

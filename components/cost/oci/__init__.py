@@ -1,6 +1,6 @@
 """Oracle Cloud pricing: OKE (the cluster type's control-plane fee, node pools with the bounds
-the cluster autoscaler add-on gives them), Object Storage and the flexible load balancer a
-LoadBalancer Service creates (its hours and its minimum bandwidth)."""
+the cluster autoscaler add-on gives them), compute instances, Object Storage, flexible load
+balancers and the one a LoadBalancer Service creates (its hours and its minimum bandwidth)."""
 
 from __future__ import annotations
 
@@ -56,11 +56,32 @@ def _autoscaler_bounds(ctx: Context, pool: PlannedResource) -> tuple[int, int] |
     return None
 
 
+def compute_instance(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
+    """One compute instance, running all month: its shape (a flexible one's OCPUs, 2 vCPUs
+    each), preemptible when its options say so."""
+    ocpus = (r.inputs.get("shapeConfig") or {}).get("ocpus")
+    spot = bool(r.inputs.get("preemptibleInstanceConfig"))
+    vcpus = 2 * num(ocpus) if ocpus else None
+    yield node_line(
+        ctx, NodePool(r, r.inputs["shape"], 1, 1, False, spot, vcpus=vcpus, role="instance")
+    )
+
+
 def service_load_balancer(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
     """A LoadBalancer Service's flexible load balancer: its hours and its minimum bandwidth
     (the Service's shape-flex-min annotation, 10 Mbps unless set)."""
-    yield from _FLEXIBLE(ctx, r)
     mbps = float(r.inputs.get("metadata", {}).get("annotations", {}).get(_OCI_MIN_MBPS, 10))
+    yield from _flexible(ctx, r, mbps)
+
+
+def flexible_load_balancer(ctx: Context, r: PlannedResource) -> Iterator[Priced]:
+    """A flexible load balancer: its hours and its minimum bandwidth (its shape details)."""
+    details = r.inputs.get("shapeDetails") or {}
+    yield from _flexible(ctx, r, float(details.get("minimumBandwidthInMbps", 10)))
+
+
+def _flexible(ctx: Context, r: PlannedResource, mbps: float) -> Iterator[Priced]:
+    yield from _FLEXIBLE(ctx, r)
     bandwidth = service_price("oci", "load-balancer", "flexible-mbps", ctx.region)
     yield ctx.line(
         r,
@@ -79,4 +100,6 @@ PRICERS: dict[str, Pricer] = {
     ),
     "oci:ContainerEngine/nodePool:NodePool": oke_node_pool,
     "oci:ObjectStorage/bucket:Bucket": storage(lambda r: "standard"),
+    "oci:Core/instance:Instance": compute_instance,
+    "oci:LoadBalancer/loadBalancer:LoadBalancer": flexible_load_balancer,
 }
