@@ -27,6 +27,7 @@ from components.providers.base import (
     TRITON_SERVICE_ACCOUNT,
     ModelFetch,
 )
+from components.spec import MODEL_CONFIG_ANNOTATION
 
 HTTP_PORT = 8000
 GRPC_PORT = 8001
@@ -85,6 +86,7 @@ class TritonConfig:
     models: Sequence[tuple[str, int]]
     repository_uri: str
     gpu_model: str
+    model_config: str = ""
     gpus_per_pod: int = 1
     min_replicas: int = 1
     max_replicas: int = 2
@@ -317,7 +319,11 @@ def _deployment(config: TritonConfig) -> Manifest:
         "metadata": _meta(
             config.name,
             labels=selector(config),
-            annotations={MODELS_ANNOTATION: models, **SKIP_AWAIT},
+            annotations={
+                MODELS_ANNOTATION: models,
+                MODEL_CONFIG_ANNOTATION: config.model_config,
+                **SKIP_AWAIT,
+            },
         ),
         "spec": {
             "replicas": config.min_replicas,

@@ -10,6 +10,7 @@ from typing import Any
 from components.catalog import sandbox_triton
 from components.catalog.clouds import facts as facts_of
 from components.planning.runner import Plan
+from components.spec import MODEL_CONFIG_ANNOTATION
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 TRITON_ROW = "triton version"
@@ -131,6 +132,8 @@ def facts(plan: Plan) -> dict[str, str]:
     }
     triton = next(iter(plan.of_type(DEPLOYMENT)), None)
     container = _triton_container(triton.inputs) if triton else {}
+    annotations = (triton.inputs if triton else {}).get("metadata", {}).get("annotations", {})
+    found["model config"] = str(annotations.get(MODEL_CONFIG_ANNOTATION, "(none)"))
     found["ports"] = ", ".join(
         f"{p.get('name')}:{int(p.get('containerPort', 0))}" for p in container.get("ports", [])
     )

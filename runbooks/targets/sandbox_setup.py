@@ -158,6 +158,7 @@ def start_sandbox(
             name=name,
             version=version,
             max_batch=spec.triton.max_batch_size,
+            dynamic_batching=spec.triton.dynamic_batching,
         ),
         progress,
     )

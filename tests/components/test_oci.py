@@ -335,3 +335,14 @@ def test_kubernetes_version_is_the_newest_patch_of_the_minor() -> None:
 def test_record_type_follows_the_endpoint() -> None:
     assert record_type("198.51.100.7") == "A"
     assert record_type("abc.elb.amazonaws.com") == "CNAME"
+
+
+def test_oke_runs_metrics_server_after_cert_manager(plans: dict[str, Plan]) -> None:
+    """Review J6: OKE deploys no metrics-server (the HPA would never scale); its add-on needs
+    cert-manager first."""
+    addons = {
+        r.inputs["addonName"]: r
+        for r in plans["oci-standby"].of_type("oci:ContainerEngine/addon:Addon")
+    }
+    assert {"CertManager", "KubernetesMetricsServer"} <= set(addons)
+    assert addons["CertManager"].name in addons["KubernetesMetricsServer"].dependencies
