@@ -30,11 +30,11 @@ KEEP ?=
 FLAKE_TEST ?= tests/sandbox/test_sandbox.py::test_hang_is_a_brownout_that_resume_ends
 FLAKE_RUNS ?= 30
 
-.PHONY: help bootstrap system-packages drill plan test lint bench bench-env soak clean
+.PHONY: help bootstrap system-packages drill plan test lint bench bench-env checkov-env soak clean
 help:
 	@echo "make drill      exit-plan drill $(DRILL_FROM) -> $(DRILL_TO) on the local sandbox"
 	@echo "make plan       offline plan and parity of every stack"
-	@echo "make test       lint, types and the whole test suite"
+	@echo "make test       lint, types and the whole test suite (checkov in its own env)"
 	@echo "make bench      benchmarks -> bench/results/*.json"
 	@echo "make bootstrap  install uv if missing and create .venv from uv.lock (idempotent)"
 
@@ -56,6 +56,10 @@ TRITON_ENV := .exitplan/triton-env
 # library it loads. Only `make bench` needs them, not `make test`.
 BENCH_ENV := .exitplan/bench-env
 BENCH_SYSTEM_PACKAGES := libb64-0d
+
+# checkov (runbooks/checkov-env.txt), the peer whose Kubernetes checks `make test` runs over
+# every stack's planned objects, in an environment of its own: its pins are not the project's.
+CHECKOV_ENV := .exitplan/checkov-env
 
 bootstrap: $(VENV)/.bootstrapped node_modules/.package-lock.json system-packages $(TRITON_ENV)/.ready
 
@@ -115,7 +119,7 @@ lint: bootstrap
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint checkov-env
 	$(BIN)/pytest -q -n 2 --dist loadgroup  # the sandbox-timing modules share one worker
 
 $(BENCH_ENV)/.ready: bench/bench-env.txt
@@ -127,6 +131,14 @@ $(BENCH_ENV)/.ready: bench/bench-env.txt
 	@touch $@
 
 bench-env: $(BENCH_ENV)/.ready
+
+$(CHECKOV_ENV)/.ready: runbooks/checkov-env.txt
+	rm -rf $(CHECKOV_ENV)
+	$(UV) venv --quiet --python $(PYTHON) $(CHECKOV_ENV)
+	$(UV) pip install --quiet --python $(CHECKOV_ENV)/bin/python -r runbooks/checkov-env.txt
+	@touch $@
+
+checkov-env: $(CHECKOV_ENV)/.ready
 
 bench: bootstrap bench-env
 	$(BIN)/python bench/plan.py

@@ -166,7 +166,12 @@ def test_device_plugin_and_autoscaler_are_oke_add_ons(oci: Plan) -> None:
     names = {
         a.inputs["addonName"]: a.inputs for a in oci.of_type("oci:ContainerEngine/addon:Addon")
     }
-    assert set(names) == {"NvidiaGpuPlugin", "ClusterAutoscaler"}
+    assert set(names) == {
+        "NvidiaGpuPlugin",
+        "ClusterAutoscaler",
+        "CertManager",
+        "KubernetesMetricsServer",
+    }
     config = {c["key"]: c["value"] for c in names["ClusterAutoscaler"]["configurations"]}
     assert config == {"authType": "workload", "nodes": "1:4:fraud-scoring-gpu-id"}
     assert facts("oci").device_plugin_managed
