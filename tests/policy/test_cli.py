@@ -13,9 +13,9 @@ from components import spec
 from components.planning.runner import Plan
 from components.policy.offline import check_plans
 from components.policy.pack import POLICIES
+from components.stack_config import Project
 from runbooks.cli import main
 from runbooks.schemas import load
-from components.stack_config import Project
 from tests.conftest import ALL_STACKS, MakeProject, service, service_config
 
 
