@@ -15,6 +15,7 @@ from model_packaging.errors import PackagingError
 from runbooks import render
 from runbooks.commands import (
     alerts,
+    catalog,
     chaos,
     cost,
     drill,
@@ -58,6 +59,7 @@ app.add_typer(cost.cost_app, name="cost")
 app.add_typer(inventory.inventory_app, name="inventory")
 app.add_typer(tabletop.tabletop_app, name="tabletop")
 app.add_typer(runbook.runbook_app, name="runbook")
+app.add_typer(catalog.catalog_app, name="catalog")
 
 
 def interrupt_on_termination() -> None:
