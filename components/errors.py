@@ -46,3 +46,10 @@ class StackNotFoundError(InputError):
 
 class CatalogDataError(ExitplanError):
     """A catalog data file is malformed (a defect in the shipped data, not user input)."""
+
+
+class DeployWaitError(ExitplanError):
+    """Something `pulumi up` waits for in the cloud (a role assignment taking effect) did not
+    happen in time; the deploy stops before the resources that need it. Exit 1."""
+
+    exit_code = 1
