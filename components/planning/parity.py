@@ -227,6 +227,7 @@ def _judge(
         return ParityRow(name, values, "expected", "; ".join(reasons))
     if len(set(compared.values())) <= 1:
         return ParityRow(name, values, "expected", "; ".join(reasons))
-    majority = max(set(compared.values()), key=list(compared.values()).count)
+    # The most common value; a tie goes to the first stack's (a set's order varies by run).
+    majority = max(dict.fromkeys(compared.values()), key=list(compared.values()).count)
     odd = [stack for stack, value in compared.items() if value != majority]
     return ParityRow(name, values, "drift", f"differs on {', '.join(odd)}")
