@@ -142,17 +142,18 @@ def build_edge(
     )
 
 
-def _group_tags(name: str, cluster: str) -> list[dict[str, Any]]:
+def _group_tags(name: str, cluster: str) -> list[aws.autoscaling.GroupTagArgsDict]:
     """The Auto Scaling group's tags: the cluster's ownership and the node name (on the
     instances too), and Cluster Autoscaler's auto-discovery tags, which its IAM policy's
     conditions also name (on the group only; review M3/J7)."""
+    discovery: list[aws.autoscaling.GroupTagArgsDict] = [
+        {"key": key, "value": value, "propagate_at_launch": False}
+        for key, value in autoscaler_tags(cluster).items()
+    ]
     return [
         {"key": f"kubernetes.io/cluster/{cluster}", "value": "owned", "propagate_at_launch": True},
         {"key": "Name", "value": f"{name}-node", "propagate_at_launch": True},
-        *(
-            {"key": key, "value": value, "propagate_at_launch": False}
-            for key, value in autoscaler_tags(cluster).items()
-        ),
+        *discovery,
     ]
 
 
