@@ -3,7 +3,10 @@ where a family's size ladder is incomplete (`exitplan catalog coverage`).
 
 A family's ladder (data/instance_families.csv) is every size the provider sells that a node
 pool here could use, each as `type:vcpus` (a flexible shape repeats its name at several
-sizes). A family covers a region when the instance catalog prices every rung there.
+sizes). A family covers a region when the instance catalog prices every rung there. A
+`linear` family's price list is a linear function of its vCPUs (with their memory) and GPUs
+within a region, so sizes not read are priced from those that were (a test checks the rows
+agree); a `listed` family's prices are each read.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class InstanceFamily:
     cloud: str
     family: str
     ladder: tuple[Rung, ...]
+    pricing: str  # "linear" or "listed" (module docstring)
     note: str
     provenance: Provenance
 
@@ -82,7 +86,11 @@ def instance_families() -> tuple[InstanceFamily, ...]:
         for rung in row["ladder"].split():
             name, _, vcpus = rung.rpartition(":")
             rungs.append((name, int(vcpus)))
-        return InstanceFamily(row["cloud"], row["family"], tuple(rungs), row["note"], provenance)
+        if row["pricing"] not in ("linear", "listed"):
+            raise ValueError(f"pricing {row['pricing']!r} is neither linear nor listed")
+        return InstanceFamily(
+            row["cloud"], row["family"], tuple(rungs), row["pricing"], row["note"], provenance
+        )
 
     return tuple(_parse("instance_families.csv", build))
 

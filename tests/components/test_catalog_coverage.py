@@ -4,6 +4,7 @@ they are priced in; a refusal names `exitplan catalog coverage`, which prints wh
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -45,17 +46,34 @@ def test_general_purpose_families_carry_their_whole_ladder_in_every_region(cloud
     assert gpu_regions <= {f.region for f in rows}
 
 
+def on_the_line(sizes: list[tuple[int, int]], prices: list[float]) -> bool:
+    """Whether prices are one rate per vCPU plus one per GPU (least squares, 1e-4 relative)."""
+    matrix = np.array(sizes, dtype=float)
+    rates = np.linalg.lstsq(matrix, np.array(prices), rcond=None)[0]
+    return bool(np.allclose(matrix @ rates, prices, rtol=1e-4))
+
+
 @pytest.mark.parametrize("cloud", sorted(CLOUDS))
-def test_general_purpose_prices_are_linear_in_vcpus(cloud: str) -> None:
-    """Those families price a vCPU (with its memory) the same at every size of a region, as
-    their pricing pages show; the catalog rows must agree."""
-    families = _cpu_families(cloud)
-    ladder = {r for f in instance_families() if f.family in families for r in f.ladder}
-    per_region: dict[str, set[float]] = {}
-    for t in catalog.instance_types(cloud):
-        if (t.instance_type, t.vcpus) in ladder:
-            per_region.setdefault(t.region, set()).add(round(t.usd_per_hour / t.vcpus, 5))
-    assert per_region and all(len(rates) == 1 for rates in per_region.values()), per_region
+def test_linear_families_price_by_vcpus_and_gpus(cloud: str) -> None:
+    """A `linear` family prices each vCPU (with its memory) and each GPU the same at every size
+    of a region, as its pricing page does; its rows, read and derived, must fit that line."""
+    families = [f for f in instance_families() if f.cloud == cloud and f.pricing == "linear"]
+    assert families
+    for family in families:
+        rows = [
+            t for t in catalog.instance_types(cloud) if (t.instance_type, t.vcpus) in family.ladder
+        ]
+        for region in {t.region for t in rows}:
+            here = [t for t in rows if t.region == region]
+            sizes = [(t.vcpus, t.gpu_count) for t in here]
+            assert on_the_line(sizes, [t.usd_per_hour for t in here]), (family.family, region)
+
+
+def test_a_price_off_the_line_fails() -> None:
+    assert on_the_line([(2, 0), (4, 0), (8, 0)], [0.096, 0.192, 0.384])
+    assert not on_the_line([(2, 0), (4, 0), (8, 0)], [0.096, 0.192, 0.400])
+    # g2-standard: vCPUs and L4s priced apart (us-central1's read rows).
+    assert on_the_line([(4, 1), (8, 1), (24, 2)], [0.706824, 0.853608, 2.000784])
 
 
 def test_six_vcpus_for_aws_primary_system_pool_resolve() -> None:
