@@ -36,8 +36,6 @@ from components.providers.base import (
 from components.spec import ServiceSpec
 
 FACTS = facts("azure")
-# learn.microsoft.com/azure/aks/azure-cni-powered-by-cilium (overlay mode), checked 2026-12-07.
-CILIUM_NETWORK_POLICY = {"network_dataplane": "cilium", "network_policy": "cilium"}
 
 # Built-in role definition IDs (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
@@ -110,14 +108,7 @@ def build_cluster(
             "subnet_id": api_subnet.id,
             "authorized_ip_ranges": list(spec.network.api_allowed_cidrs),
         },
-        network_profile={
-            "network_plugin": "azure",
-            "network_plugin_mode": "overlay",
-            # Azure CNI powered by Cilium enforces Kubernetes NetworkPolicy (Triton's objects);
-            # `network_policy: cilium` requires the Cilium dataplane (ARM NetworkPolicy enum).
-            # Not in an Extended Zone: its support there is unconfirmed (README, checkov).
-            **({} if extended_zone else CILIUM_NETWORK_POLICY),
-        },
+        network_profile=_network_profile(extended_zone),
         agent_pool_profiles=[
             azure.containerservice.ManagedClusterAgentPoolProfileArgs(
                 name="system",
@@ -171,6 +162,23 @@ def build_cluster(
         load_balancer_annotations=LOAD_BALANCER_ANNOTATIONS,
         model_store_name=container.name,
     )
+
+
+def _network_profile(
+    extended_zone: str | None,
+) -> azure.containerservice.ContainerServiceNetworkProfileArgsDict:
+    """Azure CNI overlay; outside an Extended Zone powered by Cilium, which enforces Kubernetes
+    NetworkPolicy (Triton's objects; `network_policy: cilium` needs the Cilium dataplane:
+    learn.microsoft.com/azure/aks/azure-cni-powered-by-cilium, checked 2026-12-07). In an
+    Extended Zone its support is unconfirmed (README, checkov), so the objects go unenforced."""
+    if extended_zone:
+        return {"network_plugin": "azure", "network_plugin_mode": "overlay"}
+    return {
+        "network_plugin": "azure",
+        "network_plugin_mode": "overlay",
+        "network_dataplane": "cilium",
+        "network_policy": "cilium",
+    }
 
 
 def _network(
