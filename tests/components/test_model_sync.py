@@ -108,6 +108,6 @@ def test_the_sandbox_finds_the_copy_command_after_the_sidecars_name() -> None:
     sidecar = model_sync.sync_sidecar(fetch, [], {})
     copy = PlannedCopy(fetch.image, tuple(sidecar["command"]), sync_every_s=60.0)
     assert planned.SYNC_CONTAINER == model_sync.CONTAINER
-    assert "cli:1: gcloud storage rsync gs://b /x (sidecar, every 60 s)" == (
+    assert (
         planned.copy_substitution(copy).planned
-    )
+    ) == "cli:1: gcloud storage rsync gs://b /x (sidecar, every 60 s)"
