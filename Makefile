@@ -30,11 +30,11 @@ KEEP ?=
 FLAKE_TEST ?= tests/sandbox/test_sandbox.py::test_hang_is_a_brownout_that_resume_ends
 FLAKE_RUNS ?= 30
 
-.PHONY: help bootstrap system-packages drill plan test lint bench bench-env focus-env soak clean
+.PHONY: help bootstrap system-packages drill plan test lint bench bench-env focus-env checkov-env soak clean
 help:
 	@echo "make drill      exit-plan drill $(DRILL_FROM) -> $(DRILL_TO) on the local sandbox"
 	@echo "make plan       offline plan and parity of every stack"
-	@echo "make test       lint, types and the whole test suite"
+	@echo "make test       lint, types and the whole test suite (checkov in its own env)"
 	@echo "make bench      benchmarks -> bench/results/*.json"
 	@echo "make bootstrap  install uv if missing and create .venv from uv.lock (idempotent)"
 
@@ -63,6 +63,10 @@ BENCH_SYSTEM_PACKAGES := libb64-0d
 FOCUS_ENV := .exitplan/focus-env
 FOCUS_PYTHON ?= $(or $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.12.*/bin/python3.12))),\
 	$(shell command -v python3.13 || command -v python3.12),python3.12)
+
+# checkov (runbooks/checkov-env.txt), the peer whose Kubernetes checks `make test` runs over
+# every stack's planned objects, in an environment of its own: its pins are not the project's.
+CHECKOV_ENV := .exitplan/checkov-env
 
 bootstrap: $(VENV)/.bootstrapped node_modules/.package-lock.json system-packages $(TRITON_ENV)/.ready
 
@@ -122,7 +126,7 @@ lint: bootstrap
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint focus-env
+test: lint focus-env checkov-env
 	$(BIN)/pytest -q -n 2 --dist loadgroup  # the sandbox-timing modules share one worker
 
 $(BENCH_ENV)/.ready: bench/bench-env.txt
@@ -142,6 +146,14 @@ $(FOCUS_ENV)/.ready: tests/cost/focus-env.txt
 	@touch $@
 
 focus-env: $(FOCUS_ENV)/.ready
+
+$(CHECKOV_ENV)/.ready: runbooks/checkov-env.txt
+	rm -rf $(CHECKOV_ENV)
+	$(UV) venv --quiet --python $(PYTHON) $(CHECKOV_ENV)
+	$(UV) pip install --quiet --python $(CHECKOV_ENV)/bin/python -r runbooks/checkov-env.txt
+	@touch $@
+
+checkov-env: $(CHECKOV_ENV)/.ready
 
 bench: bootstrap bench-env
 	$(BIN)/python bench/plan.py

@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.runtime import settings
-from pulumi.runtime.mocks import MockMonitor
 
 from components.catalog.clouds import clouds, facts
 from components.edge import EdgeDeployment, EdgeDeploymentArgs
 from components.errors import InputError, SpecError
 from components.inference_cluster import GpuInferenceCluster, GpuInferenceClusterArgs
 from components.outputs import OUTPUT_NAMES
+from components.providers.base import running_under_mocks
 from components.providers.registry import builders
 from components.spec import CONFIG_KEYS
 from components.stack_config import Stack
@@ -102,12 +101,6 @@ def deploy_stack(stack: Stack) -> dict[str, pulumi.Output[Any]]:
     if undeclared:
         raise KeyError(f"outputs missing from the contract (components/outputs.py): {undeclared}")
     return outputs
-
-
-def running_under_mocks() -> bool:
-    """Whether the program runs under Pulumi's mocks (`exitplan plan`, the tests): `set_mocks`
-    installs a `MockMonitor` as the resource monitor, a real engine a gRPC client."""
-    return isinstance(settings.get_monitor(), MockMonitor)
 
 
 def check_deployable(stack: Stack) -> None:

@@ -40,7 +40,7 @@ def edge_placement(spec: ServiceSpec, edge: EdgeSpec, plan: EdgePlan) -> Placeme
         gpu_model=instance.gpu_model,
         gpu_memory_gib=instance.gpu_memory_gib,
         gpus_per_node=instance.gpu_count,
-        max_nodes=edge.max_nodes,
+        max_nodes=edge.node_ceiling,
         triton=catalog.triton_release(spec.triton.version),
         pods_per_node=pods_per_node(instance.gpu_count, instance.vcpus, instance.memory_gib),
     )

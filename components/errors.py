@@ -53,3 +53,10 @@ class SourceUnavailableError(ExitplanError):
     what it needs, and that nothing was changed. Exit 1: the refresh did not happen."""
 
     exit_code = 1
+
+
+class DeployWaitError(ExitplanError):
+    """Something `pulumi up` waits for in the cloud (a role assignment taking effect) did not
+    happen in time; the deploy stops before the resources that need it. Exit 1."""
+
+    exit_code = 1

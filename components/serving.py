@@ -15,7 +15,7 @@ from components.catalog.clouds import facts
 from components.errors import SpecError
 from components.outputs import EndpointKind
 from components.providers.base import CloudCluster
-from components.spec import ServiceSpec
+from components.spec import ServiceSpec, model_config
 from components.triton import (
     CPU_POD_MEMORY_GIB,
     CPU_POD_VCPUS,
@@ -100,6 +100,7 @@ def serve_triton(
         name=name,
         image=placement.triton.image,
         models=[(m.name, m.version) for m in spec.triton.models],
+        model_config=model_config(spec.triton).label,
         repository_uri="",
         gpu_model=placement.gpu_model,
         gpus_per_pod=placement.gpus_per_node,

@@ -8,7 +8,7 @@ default.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from components.catalog import default_triton_version
+from components.cidrs import whole_internet
 from components.errors import SpecError
 from components.providers.registry import CLOUDS
 
@@ -30,6 +31,21 @@ EDGE_KEY = "exitplan:edge"
 TRAFFIC_KEY = "exitplan:traffic"
 CONFIG_KEYS = (CONFIG_KEY, STANDBY_KEY, EDGE_KEY, TRAFFIC_KEY)
 REQUIRED_TAGS = ("owner", "cost-center")
+# Spec fields that change nothing `pulumi up` creates: dotted field path (`*` for any list
+# index) -> what reads it. Every other field of a stack file changes its plan
+# (tests/components/test_spec_effects.py changes each one and re-plans); the README's spec
+# reference lists the same fields.
+NOT_PLANNED: dict[str, str] = {
+    f"{CONFIG_KEY}.drillable": "the drills: `exitplan drill` refuses a stack that is not "
+    "drillable (runbooks/drills/exit_preflight.py)",
+    f"{STANDBY_KEY}.drillable": "the drills: `exitplan drill` refuses a stack that is not "
+    "drillable (runbooks/drills/exit_preflight.py)",
+    f"{EDGE_KEY}.drillable": "the drills: `exitplan drill` refuses a stack that is not "
+    "drillable (runbooks/drills/exit_preflight.py)",
+    f"{CONFIG_KEY}.triton.models.*.size_mib": "the estimates: a standby's RTO "
+    "(components/rto.py: download and load time) and storage and egress cost "
+    "(components/cost/resources.py, `exitplan cost tco`)",
+}
 
 
 def _registered_cloud(value: str) -> str:
@@ -140,6 +156,31 @@ class TritonSpec(_Strict):
         return sum(m.size_mib for m in self.models)
 
 
+# The Deployment annotation carrying the model configuration the service promises
+# (`ModelConfig.label`): `exitplan package --publish` writes it into each model's config.pbtxt
+# and refuses options that contradict it.
+MODEL_CONFIG_ANNOTATION = "exitplan.io/model-config"
+
+
+class ModelConfig(NamedTuple):
+    """What a service promises Triton's model configuration (each model's config.pbtxt, as
+    `exitplan package` writes it): the stack's Deployment carries it, parity compares it."""
+
+    max_batch_size: int
+    dynamic_batching: bool
+
+    @property
+    def label(self) -> str:
+        """`max_batch_size=32 dynamic_batching=on`, for annotations, parity and messages."""
+        batching = "on" if self.dynamic_batching else "off"
+        return f"max_batch_size={self.max_batch_size} dynamic_batching={batching}"
+
+
+def model_config(triton: TritonSpec) -> ModelConfig:
+    """The model configuration a Triton spec promises."""
+    return ModelConfig(triton.max_batch_size, triton.dynamic_batching)
+
+
 class NetworkSpec(_Strict):
     """The cluster network and who may reach the Kubernetes API from outside."""
 
@@ -159,10 +200,17 @@ class NetworkSpec(_Strict):
     @field_validator("api_allowed_cidrs")
     @classmethod
     def _no_open_api(cls, values: list[str]) -> list[str]:
-        nets = [_network(v) for v in values]
-        if any(n.prefixlen == 0 for n in nets):
-            raise ValueError("0.0.0.0/0 would open the Kubernetes API to the internet")
-        return [str(n) for n in nets]
+        nets = [str(_network(v)) for v in values]
+        if found := whole_internet(nets):
+            raise ValueError(f"{found} would open the Kubernetes API to the whole internet")
+        return nets
+
+
+class EdgeNetworkSpec(NetworkSpec):
+    """An edge's network: `api_allowed_cidrs` only where the edge has a Kubernetes API of its
+    own to restrict (refused elsewhere: catalog gap `edge-api-allowlist`)."""
+
+    api_allowed_cidrs: list[str] = []
 
 
 class ServiceSpec(_Strict):
@@ -232,8 +280,10 @@ class EdgeSpec(_Strict):
     provider: Provider
     zone: Annotated[str, Field(min_length=1)]
     min_nodes: Positive = 1
-    max_nodes: Positive = 2
-    network: NetworkSpec
+    # Default: min_nodes. Refused where the edge platform's node pools do not autoscale
+    # (catalog gap `edge-autoscaling`).
+    max_nodes: Positive | None = None
+    network: EdgeNetworkSpec
     # The GPU to ask the zone for (default: the service's); a zone with no GPU serves on CPU.
     gpu: GpuSpec | None = None
     # Google Distributed Cloud: the Google user (an account email, not a group: the cluster
@@ -259,9 +309,14 @@ class EdgeSpec(_Strict):
     # deletion_policy PREVENT) until this is false and applied; unused elsewhere.
     deletion_protection: bool = True
 
+    @property
+    def node_ceiling(self) -> int:
+        """The most nodes the edge scales to: max_nodes, else min_nodes."""
+        return self.max_nodes or self.min_nodes
+
     @model_validator(mode="after")
     def _min_not_above_max(self) -> EdgeSpec:
-        if self.min_nodes > self.max_nodes:
+        if self.min_nodes > self.node_ceiling:
             raise ValueError(f"min_nodes ({self.min_nodes}) is above max_nodes ({self.max_nodes})")
         return self
 

@@ -367,6 +367,7 @@ class Stack:
         assert self.edge is not None and self.source is not None
         plan, edge, service = self.edge_plan, self.edge, self._source_spec
         self._in_file(lambda: check_spec(self.spec), EDGE_KEY)
+        self._edge_settings_apply(edge)
         if facts(edge.provider).edge_joins_service_cluster:
             if (service.provider, service.region) != (edge.provider, plan.parent_region):
                 raise SpecError(
@@ -384,6 +385,32 @@ class Stack:
                 file=self.relative,
                 field=f"{EDGE_KEY}.model_repository",
                 fix="set model_repository to a new bucket name for this edge cluster",
+            )
+
+    def _edge_settings_apply(self, edge: EdgeSpec) -> None:
+        """Refuse an edge setting its platform has nothing to apply to (a gap with its reason),
+        and require the API allowlist where the edge has an API of its own."""
+        cloud = facts(edge.provider)
+        settings = (
+            ("network.api_allowed_cidrs", "edge-api-allowlist", edge.network.api_allowed_cidrs),
+            ("max_nodes", "edge-autoscaling", edge.max_nodes),
+        )
+        for field_name, feature, value in settings:
+            reason = cloud.lacks(feature)
+            if reason and value:
+                raise SpecError(
+                    f"{field_name} has no effect on {edge.provider} edges: {reason}",
+                    file=self.relative,
+                    field=f"{EDGE_KEY}.{field_name}",
+                    fix="remove it",
+                )
+        if not cloud.lacks("edge-api-allowlist") and not edge.network.api_allowed_cidrs:
+            raise SpecError(
+                f"an edge cluster of its own on {edge.provider} needs the CIDRs that may reach "
+                "its Kubernetes API",
+                file=self.relative,
+                field=f"{EDGE_KEY}.network.api_allowed_cidrs",
+                fix="list your admin networks (0.0.0.0/0 is refused)",
             )
 
     def _required_config(self, name: str) -> None:

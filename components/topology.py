@@ -57,7 +57,7 @@ def edge_service_spec(service: ServiceSpec, edge: EdgeSpec, plan: EdgePlan) -> S
             "deletion_protection": edge.deletion_protection,
             "model_publisher": edge.model_publisher,
             "gpu": (edge.gpu or service.gpu).model_copy(
-                update={"min_nodes": edge.min_nodes, "max_nodes": edge.max_nodes}
+                update={"min_nodes": edge.min_nodes, "max_nodes": edge.node_ceiling}
             ),
         }
     )

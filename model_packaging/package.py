@@ -41,6 +41,7 @@ class PackageOptions:
     framework: str = "auto"
     version: str = "1"
     max_batch: int = 8
+    dynamic_batching: bool = True
     opset: int = 18
     atol: float = 1e-4
     rtol: float = 1e-3
@@ -170,6 +171,7 @@ def _build(options: PackageOptions, progress: Progress) -> PackageResult:
             name=options.name,
             version=options.version,
             max_batch=options.max_batch,
+            dynamic_batching=options.dynamic_batching,
         )
         onnx_bytes = exported.onnx_path.read_bytes()
         sha = hashlib.sha256(onnx_bytes).hexdigest()

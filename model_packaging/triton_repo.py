@@ -42,9 +42,18 @@ def render_config(
     outputs: Sequence[TensorSpec],
     *,
     max_batch: int,
+    dynamic_batching: bool = True,
     kind: str = "KIND_GPU",
 ) -> str:
-    """config.pbtxt text: dims without the batch axis, -1 for dynamic ones."""
+    """config.pbtxt text: dims without the batch axis, -1 for dynamic ones; the
+    `dynamic_batching` block only when asked for (the service spec's `triton.dynamic_batching`:
+    without it Triton runs each request as it comes)."""
+    batching = [
+        "dynamic_batching {",
+        f"  preferred_batch_size: [ {', '.join(map(str, preferred_batch_sizes(max_batch)))} ]",
+        f"  max_queue_delay_microseconds: {MAX_QUEUE_DELAY_US}",
+        "}",
+    ]
     body = [
         f'name: "{name}"',
         f'platform: "{PLATFORM}"',
@@ -55,10 +64,7 @@ def render_config(
         "output [",
         ",\n".join(_tensor(t) for t in outputs),
         "]",
-        "dynamic_batching {",
-        f"  preferred_batch_size: [ {', '.join(map(str, preferred_batch_sizes(max_batch)))} ]",
-        f"  max_queue_delay_microseconds: {MAX_QUEUE_DELAY_US}",
-        "}",
+        *(batching if dynamic_batching else []),
         "instance_group [",
         f"  {{ count: 1 kind: {kind} }}",
         "]",
@@ -81,7 +87,13 @@ def _tensor(spec: TensorSpec) -> str:
 
 
 def write_repository(
-    exported: Exported, repository: Path, *, name: str, version: str, max_batch: int
+    exported: Exported,
+    repository: Path,
+    *,
+    name: str,
+    version: str,
+    max_batch: int,
+    dynamic_batching: bool = True,
 ) -> Path:
     """Write the model's folder into `repository`; returns `repository/<name>`."""
     if not version.isdigit() or int(version) < 1:
@@ -96,7 +108,13 @@ def write_repository(
     ):
         path.write_text(
             render_config(
-                name, version, exported.inputs, exported.outputs, max_batch=max_batch, kind=kind
+                name,
+                version,
+                exported.inputs,
+                exported.outputs,
+                max_batch=max_batch,
+                dynamic_batching=dynamic_batching,
+                kind=kind,
             )
         )
     return model_dir

@@ -44,6 +44,13 @@ FEATURES = (
     "edge-zones",
     # The live target revokes (and restores) a stack's workload identity's store access.
     "live-credential-revocation",
+    # An edge deployment has a Kubernetes API of its own whose public access a list restricts.
+    "edge-api-allowlist",
+    # An edge deployment's nodes scale between min_nodes and max_nodes.
+    "edge-autoscaling",
+    # An edge deployment's endpoint is a stable address that follows its nodes, is routed to
+    # and health-checked.
+    "edge-stable-endpoint",
 )
 
 

@@ -9,6 +9,8 @@ from components.catalog import EdgeType, InstanceType, Region, TritonRelease
 from components.errors import CatalogError
 from components.spec import EdgeSpec, GpuSpec, ServiceSpec, SystemPoolSpec
 
+COVERAGE_COMMAND = "`exitplan catalog coverage`"
+
 
 @dataclass(frozen=True)
 class ResolvedPlan:
@@ -55,7 +57,8 @@ def cheapest_gpu_type(cloud: str, region: str, gpu: GpuSpec) -> InstanceType:
         raise CatalogError(
             f"{cloud} {region} offers no type with {gpu.wanted}",
             field="gpu",
-            fix=f"pick from what {region} offers: {'; '.join(offered) or 'no GPU types'}",
+            fix=f"pick from what {region} offers: {'; '.join(offered) or 'no GPU types'} "
+            f"({COVERAGE_COMMAND} lists every family and size per region)",
         )
     return min(fits, key=lambda t: (t.usd_per_hour, t.instance_type))
 
@@ -74,7 +77,8 @@ def cheapest_system_type(cloud: str, region: str, pool: SystemPoolSpec) -> Insta
             f"{cloud} {region} has no CPU type with {pool.min_vcpus} vCPUs and "
             f"{pool.min_memory_gib} GiB",
             field="system_pool",
-            fix=f"lower the requirement; the catalog offers: {', '.join(offered) or 'none'}",
+            fix=f"lower the requirement; the catalog offers: {', '.join(offered) or 'none'} "
+            f"({COVERAGE_COMMAND} lists every family and size per region)",
         )
     return min(fits, key=lambda t: (t.usd_per_hour, t.instance_type))
 

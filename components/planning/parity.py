@@ -10,6 +10,7 @@ from typing import Any
 from components.catalog import sandbox_triton
 from components.catalog.clouds import facts as facts_of
 from components.planning.runner import Plan
+from components.spec import MODEL_CONFIG_ANNOTATION
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 TRITON_ROW = "triton version"
@@ -131,6 +132,8 @@ def facts(plan: Plan) -> dict[str, str]:
     }
     triton = next(iter(plan.of_type(DEPLOYMENT)), None)
     container = _triton_container(triton.inputs) if triton else {}
+    annotations = (triton.inputs if triton else {}).get("metadata", {}).get("annotations", {})
+    found["model config"] = str(annotations.get(MODEL_CONFIG_ANNOTATION, "(none)"))
     found["ports"] = ", ".join(
         f"{p.get('name')}:{int(p.get('containerPort', 0))}" for p in container.get("ports", [])
     )
@@ -224,6 +227,7 @@ def _judge(
         return ParityRow(name, values, "expected", "; ".join(reasons))
     if len(set(compared.values())) <= 1:
         return ParityRow(name, values, "expected", "; ".join(reasons))
-    majority = max(set(compared.values()), key=list(compared.values()).count)
+    # The most common value; a tie goes to the first stack's (a set's order varies by run).
+    majority = max(dict.fromkeys(compared.values()), key=list(compared.values()).count)
     odd = [stack for stack, value in compared.items() if value != majority]
     return ParityRow(name, values, "drift", f"differs on {', '.join(odd)}")

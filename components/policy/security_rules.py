@@ -3,7 +3,6 @@ identity on, the Kubernetes API not open to the internet, owner and cost-center 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +15,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from components.cidrs import whole_internet
 from components.policy.rule import (
     MANDATORY,
     depends_on,
@@ -175,20 +175,19 @@ def _oke_workload_identity(props: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _open(cidrs: Any) -> bool:
-    """Whether CIDRs together admit the whole internet (0.0.0.0/0, ::/0, or halves of it)."""
-    nets = [ipaddress.ip_network(str(c), strict=False) for c in cidrs or [] if c]
-    v4 = ipaddress.collapse_addresses(n for n in nets if isinstance(n, ipaddress.IPv4Network))
-    v6 = ipaddress.collapse_addresses(n for n in nets if isinstance(n, ipaddress.IPv6Network))
-    return any(n.prefixlen == 0 for n in v4) or any(n.prefixlen == 0 for n in v6)
+def _open(cidrs: Any) -> str:
+    """The CIDRs that together admit the whole internet, as found (`whole_internet`)."""
+    return whole_internet(cidrs or [])
 
 
 def _eks_api(props: Mapping[str, Any]) -> str | None:
     if get(props, "vpcConfig.endpointPublicAccess") is False:
         return None
     cidrs = get(props, "vpcConfig.publicAccessCidrs")
-    if not cidrs or _open(cidrs):
-        return "the public API endpoint admits 0.0.0.0/0 (publicAccessCidrs unset or open)"
+    if not cidrs:
+        return "the public API endpoint admits 0.0.0.0/0 (publicAccessCidrs unset)"
+    if found := _open(cidrs):
+        return f"the public API endpoint admits the whole internet: publicAccessCidrs {found}"
     return None
 
 
@@ -196,8 +195,10 @@ def _aks_api(props: Mapping[str, Any]) -> str | None:
     if get(props, "apiServerAccessProfile.enablePrivateCluster"):
         return None
     ranges = get(props, "apiServerAccessProfile.authorizedIPRanges")
-    if not ranges or _open(ranges):
-        return "the API server admits any address (authorizedIPRanges unset or open)"
+    if not ranges:
+        return "the API server admits any address (authorizedIPRanges unset)"
+    if found := _open(ranges):
+        return f"the API server admits the whole internet: authorizedIPRanges {found}"
     return None
 
 
@@ -205,8 +206,10 @@ def _gke_api(props: Mapping[str, Any]) -> str | None:
     if get(props, "privateClusterConfig.enablePrivateEndpoint"):
         return None
     blocks = get(props, "masterAuthorizedNetworksConfig.cidrBlocks")
-    if not blocks or _open(b.get("cidrBlock") for b in blocks):
-        return "the control plane admits any address (master authorized networks unset or open)"
+    if not blocks:
+        return "the control plane admits any address (master authorized networks unset)"
+    if found := _open(b.get("cidrBlock") for b in blocks):
+        return f"the control plane admits the whole internet: authorized networks {found}"
     return None
 
 
@@ -215,8 +218,9 @@ OCI_SECURITY_LIST = "oci:Core/securityList:SecurityList"
 KUBERNETES_API_PORT = 6443
 
 
-def _admits_api_from_anywhere(rule: Mapping[str, Any]) -> bool:
-    if str(rule.get("protocol")) not in ("6", "all") or not _open([rule.get("source")]):
+def _admits_api(rule: Mapping[str, Any]) -> bool:
+    """Whether a security-list rule admits TCP to the Kubernetes API port (from its source)."""
+    if str(rule.get("protocol")) not in ("6", "all"):
         return False
     low = get(rule, "tcpOptions.min", 1)
     high = get(rule, "tcpOptions.max", 65535)
@@ -228,12 +232,15 @@ def _oke_api(args: StackValidationArgs, report: ReportViolation) -> None:
         if not get(cluster.props, "endpointConfig.isPublicIpEnabled"):
             continue
         for rules in of_type(args.resources, OCI_SECURITY_LIST):
-            if any(
-                _admits_api_from_anywhere(r) for r in rules.props.get("ingressSecurityRules") or []
-            ):
+            sources = [
+                r.get("source")
+                for r in rules.props.get("ingressSecurityRules") or []
+                if _admits_api(r)
+            ]
+            if found := _open(sources):
                 report(
                     f"{cluster.name} has a public API endpoint and {rules.name} admits "
-                    f"0.0.0.0/0 on TCP {KUBERNETES_API_PORT}",
+                    f"{found} on TCP {KUBERNETES_API_PORT}",
                     cluster.urn,
                 )
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pulumi
+from pulumi.runtime import settings
+from pulumi.runtime.mocks import MockMonitor
 
 from components.catalog.clouds import AddressKind
 from components.catalog.resolve import EdgePlan, ResolvedPlan
@@ -142,6 +144,12 @@ class RoutedName:
 Replicator = Callable[
     [str, str, pulumi.Output[str], StandbySpec, pulumi.Resource], Sequence[pulumi.Resource]
 ]
+
+
+def running_under_mocks() -> bool:
+    """Whether the program runs under Pulumi's mocks (`exitplan plan`, the tests): `set_mocks`
+    installs a `MockMonitor` as the resource monitor, a real engine a gRPC client."""
+    return isinstance(settings.get_monitor(), MockMonitor)
 
 
 def encryption_summary(secrets_customer_key: bool) -> str:

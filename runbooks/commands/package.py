@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,7 +11,11 @@ from runbooks import render
 from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
 from runbooks.progress import display
 
+if TYPE_CHECKING:
+    from components.spec import ModelConfig
+
 app = typer.Typer()
+DEFAULT_MAX_BATCH = 8
 
 
 @app.command("package")
@@ -32,8 +36,24 @@ def package(
     ] = "auto",
     version: Annotated[str, typer.Option("--version", help="Model version (an integer).")] = "1",
     max_batch: Annotated[
-        int, typer.Option("--max-batch", min=1, help="Triton max_batch_size.")
-    ] = 8,
+        int | None,
+        typer.Option(
+            "--max-batch",
+            min=1,
+            help="Triton max_batch_size (default: the --publish stacks' triton.max_batch_size, "
+            f"else {DEFAULT_MAX_BATCH}).",
+            show_default=False,
+        ),
+    ] = None,
+    dynamic_batching: Annotated[
+        bool | None,
+        typer.Option(
+            "--dynamic-batching/--no-dynamic-batching",
+            help="Triton dynamic batching (default: the --publish stacks' "
+            "triton.dynamic_batching, else on).",
+            show_default=False,
+        ),
+    ] = None,
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset for PyTorch exports.")] = 18,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of parity.")] = 1e-4,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of parity.")] = 1e-3,
@@ -70,14 +90,15 @@ def package(
 
     if push and not image:
         raise typer.BadParameter("--push needs --image REF", param_hint="--push")
-    stores = _store_uris(project, publish_stacks or [])
+    stores, batching = _stores(project, publish_stacks or [], max_batch, dynamic_batching)
     options = PackageOptions(
         source=model,
         out=out,
         name=name,
         framework=framework,
         version=version,
-        max_batch=max_batch,
+        max_batch=batching.max_batch_size,
+        dynamic_batching=batching.dynamic_batching,
         opset=opset,
         atol=atol,
         rtol=rtol,
@@ -105,20 +126,48 @@ def _shape(text: str) -> tuple[int, ...]:
         ) from None
 
 
-def _store_uris(project: Path | None, stacks: list[str]) -> dict[str, str]:
-    """Each stack's model store, from its spec (stacks are checked before any work starts)."""
-    if not stacks:
-        return {}
+def _stores(
+    project: Path | None, stacks: list[str], max_batch: int | None, dynamic: bool | None
+) -> tuple[dict[str, str], ModelConfig]:
+    """Each stack's model store, from its spec (stacks are checked before any work starts),
+    and the model configuration to package: what the stacks' specs promise Triton
+    (`triton.max_batch_size`, `triton.dynamic_batching`), which an option may repeat but not
+    contradict (exit 2)."""
     from components.catalog.clouds import store_uri
+    from components.spec import ModelConfig, model_config
 
+    asked = ModelConfig(max_batch or DEFAULT_MAX_BATCH, True if dynamic is None else dynamic)
+    if not stacks:
+        return {}, asked
     proj = project_of(project)
     stores = {}
+    promised: dict[str, ModelConfig] = {}
     for name in stacks:
         stack = proj.stack(name, field="--publish")
         stack.validate()
         stores[name] = store_uri(stack.spec)
+        promised[name] = model_config(stack.spec.triton)
         _register_store(stack.spec.provider)
-    return stores
+    configs = set(promised.values())
+    if len(configs) > 1:
+        shown = ", ".join(f"{name}: {config.label}" for name, config in promised.items())
+        raise typer.BadParameter(
+            f"the stacks promise Triton different model configurations ({shown}): publish "
+            "them separately",
+            param_hint="--publish",
+        )
+    spec = configs.pop()
+    for given, wanted, option in (
+        (max_batch, spec.max_batch_size, "--max-batch"),
+        (dynamic, spec.dynamic_batching, "--dynamic-batching"),
+    ):
+        if given is not None and given != wanted:
+            raise typer.BadParameter(
+                f"{given} contradicts what {', '.join(stacks)} promise Triton ({spec.label}): "
+                "drop the option or change the stack files",
+                param_hint=option,
+            )
+    return stores, spec
 
 
 def _register_store(cloud: str) -> None:

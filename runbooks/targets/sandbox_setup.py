@@ -158,6 +158,7 @@ def start_sandbox(
             name=name,
             version=version,
             max_batch=spec.triton.max_batch_size,
+            dynamic_batching=spec.triton.dynamic_batching,
         ),
         progress,
     )
@@ -198,7 +199,7 @@ def first_deploy_steps(project: Project) -> list[Step]:
         if step.action == "publish":
             steps.append(Step("publish", step.stack))
         elif not step.router or stack.traffic is None:
-            copied = stack.standby is not None and stack.source is not None
-            copies = stack.source.name if copied and reads_source_store(stack) else ""
+            source = stack.source if stack.standby is not None else None
+            copies = source.name if source is not None and reads_source_store(stack) else ""
             steps.append(Step("deploy", step.stack, copies_from=copies))
     return steps

@@ -203,6 +203,14 @@ def test_metrics_server_is_the_eks_add_on(aws: Plan) -> None:
     assert (addon["addonName"], addon["clusterName"]) == ("metrics-server", "fraud-scoring")
 
 
+def test_network_policies_are_enforced_by_the_vpc_cni(aws: Plan) -> None:
+    """checkov's NetworkPolicy objects are enforced only once the VPC CNI's agent is on."""
+    addon = one(aws, "aws:eks/addon:Addon", "-vpc-cni").inputs
+    assert (addon["addonName"], addon["clusterName"]) == ("vpc-cni", "fraud-scoring")
+    assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert aws.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+
+
 def test_cluster_autoscaler_discovers_this_clusters_groups_and_scales_only_them(aws: Plan) -> None:
     """Item 7: `max_nodes` means on EKS what it means on GKE and AKS."""
     chart = helm_chart("cluster-autoscaler")

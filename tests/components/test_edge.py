@@ -220,3 +220,23 @@ def test_an_edge_cluster_of_its_own_needs_a_model_store(make_project: MakeProjec
     with pytest.raises(SpecError) as caught:
         project.stack("azure-edge").validate()
     assert caught.value.field == "exitplan:edge.model_repository"
+
+
+def test_wavelength_group_is_discovered_by_cluster_autoscaler(plans: dict[str, Plan]) -> None:
+    """Review M3/J7: auto-discovery and the autoscaler's IAM conditions need both tags on the
+    Auto Scaling group (not on the instances)."""
+    group = one(plans["aws-wavelength"], "aws:autoscaling/group:Group")
+    tags = {t["key"]: (t["value"], t["propagateAtLaunch"]) for t in group.inputs["tags"]}
+    cluster = next(k for k in tags if k.startswith("kubernetes.io/cluster/")).rsplit("/", 1)[1]
+    assert tags["k8s.io/cluster-autoscaler/enabled"] == ("true", False)
+    assert tags[f"k8s.io/cluster-autoscaler/{cluster}"] == ("owned", False)
+    assert group.inputs["maxSize"] == 2
+
+
+def test_wavelength_endpoint_gap_is_stated_with_its_source() -> None:
+    """Review M1: the unrouted single-node endpoint is a catalog gap with a source."""
+    from components.catalog.clouds import facts
+
+    gap = facts("aws").gaps["edge-stable-endpoint"]
+    assert "carrier IP" in gap.reason and "health-checks" in gap.reason
+    assert gap.provenance.source.startswith("https://docs.aws.amazon.com/wavelength/")

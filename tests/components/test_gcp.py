@@ -33,6 +33,13 @@ def test_gke_private_shielded_workload_identity_and_encrypted(gcp: Plan) -> None
     assert gke["removeDefaultNodePool"] is True
 
 
+def test_network_policies_are_enforced_by_dataplane_v2(gcp: Plan) -> None:
+    assert one(gcp, "gcp:container/cluster:Cluster").inputs["datapathProvider"] == (
+        "ADVANCED_DATAPATH"
+    )
+    assert gcp.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+
+
 def test_gpu_pool_accelerators_driver_and_zones(gcp: Plan) -> None:
     pool = one(gcp, "gcp:container/nodePool:NodePool", "-gpu").inputs
     config = pool["nodeConfig"]

@@ -166,7 +166,12 @@ def test_device_plugin_and_autoscaler_are_oke_add_ons(oci: Plan) -> None:
     names = {
         a.inputs["addonName"]: a.inputs for a in oci.of_type("oci:ContainerEngine/addon:Addon")
     }
-    assert set(names) == {"NvidiaGpuPlugin", "ClusterAutoscaler"}
+    assert set(names) == {
+        "NvidiaGpuPlugin",
+        "ClusterAutoscaler",
+        "CertManager",
+        "KubernetesMetricsServer",
+    }
     config = {c["key"]: c["value"] for c in names["ClusterAutoscaler"]["configurations"]}
     assert config == {"authType": "workload", "nodes": "1:4:fraud-scoring-gpu-id"}
     assert facts("oci").device_plugin_managed
@@ -335,3 +340,14 @@ def test_kubernetes_version_is_the_newest_patch_of_the_minor() -> None:
 def test_record_type_follows_the_endpoint() -> None:
     assert record_type("198.51.100.7") == "A"
     assert record_type("abc.elb.amazonaws.com") == "CNAME"
+
+
+def test_oke_runs_metrics_server_after_cert_manager(plans: dict[str, Plan]) -> None:
+    """Review J6: OKE deploys no metrics-server (the HPA would never scale); its add-on needs
+    cert-manager first."""
+    addons = {
+        r.inputs["addonName"]: r
+        for r in plans["oci-standby"].of_type("oci:ContainerEngine/addon:Addon")
+    }
+    assert {"CertManager", "KubernetesMetricsServer"} <= set(addons)
+    assert addons["CertManager"].name in addons["KubernetesMetricsServer"].dependencies

@@ -167,3 +167,20 @@ def test_a_stack_pinning_another_triton_is_a_gap_naming_it(
     mixed = compare([plans["aws-primary"], plan_stack(project, project.stack("pinned"))])
     assert [r.row for r in mixed.drift] == ["triton version"]
     assert "aws-primary" not in mixed.gaps[UNVERIFIED_TRITON_GAP]
+
+
+def test_the_model_config_row_compares_what_stacks_promise_triton(
+    plans: dict[str, Plan],
+) -> None:
+    """A stack whose Deployment promises Triton another model configuration is drift."""
+    report = compare([plans["aws-primary"], plans["gcp-standby"]])
+    row = next(r for r in report.rows if r.row == "model config")
+    assert row.status == "equal"
+    assert row.values["aws-primary"] == "max_batch_size=32 dynamic_batching=on"
+    odd = copy.deepcopy(plans["gcp-standby"])
+    deployment = next(iter(odd.of_type("kubernetes:apps/v1:Deployment")))
+    deployment.inputs["metadata"]["annotations"]["exitplan.io/model-config"] = (
+        "max_batch_size=32 dynamic_batching=off"
+    )
+    drift = next(r for r in compare([plans["aws-primary"], odd]).rows if r.row == "model config")
+    assert (drift.status, drift.reason) == ("drift", "differs on gcp-standby")

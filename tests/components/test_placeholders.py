@@ -13,6 +13,7 @@ import components.deployment as deployment
 from components.catalog.placeholders import find_placeholders
 from components.errors import SpecError
 from components.planning.runner import plan_stack
+from components.providers import base
 from components.stack_config import Project
 from runbooks.cli import app
 from tests.conftest import ROOT, MakeProject, service, service_config
@@ -29,7 +30,6 @@ SHIPPED = {
         "exitplan:standby.replication_role_arn",
     },
     "gcp-edge": {
-        "exitplan:edge.network.api_allowed_cidrs.0",
         "exitplan:edge.admin_user",
         "exitplan:edge.load_balancer_pools.0",
     },
@@ -53,12 +53,17 @@ def fields(config: Any) -> set[str]:
     return {found.field for found in find_placeholders(config)}
 
 
+# Stacks with nothing to replace: the Wavelength edge joins aws-primary's cluster (its API
+# allowlist, the only placeholder an edge of a joined cluster had, is refused as without effect).
+NO_PLACEHOLDERS = {"aws-wavelength"}
+
+
 def test_every_shipped_placeholder_is_found() -> None:
     project = Project(ROOT)
     for name in project.stack_names():
         found = {w.field for w in project.stack(name).placeholders}
         assert SHIPPED.get(name, set()) <= found, (name, found)
-        assert found, f"{name} has no placeholder: update SHIPPED and the README"
+        assert bool(found) != (name in NO_PLACEHOLDERS), f"{name}: update SHIPPED and the README"
 
 
 @pytest.mark.parametrize(
@@ -114,7 +119,7 @@ def test_plan_shows_placeholders_as_warnings(make_project: MakeProject) -> None:
 def test_mocks_are_detected_by_their_monitor(monkeypatch: pytest.MonkeyPatch) -> None:
     plan_stack(Project(ROOT), Project(ROOT).stack("azure-standby"))
     assert deployment.running_under_mocks()  # set_mocks left its MockMonitor installed
-    monkeypatch.setattr(deployment.settings, "get_monitor", lambda: object())
+    monkeypatch.setattr(base.settings, "get_monitor", lambda: object())
     assert not deployment.running_under_mocks()
 
 

@@ -57,3 +57,15 @@ def test_a_version_must_be_a_positive_integer(tmp_path: Path) -> None:
     exported = export(f"{MODELS}:mlp", "torch", tmp_path / "work")
     with pytest.raises(LayoutError):
         write_repository(exported, tmp_path / "repo", name="m", version="v2", max_batch=8)
+
+
+def test_dynamic_batching_off_leaves_the_block_out(tmp_path: Path) -> None:
+    """The spec's `triton.dynamic_batching: false` reaches config.pbtxt: no scheduler block."""
+    exported = export(f"{MODELS}:transformer", "torch", tmp_path / "work")
+    model_dir = write_repository(
+        exported, tmp_path / "repo", name="seq", version="1", max_batch=32, dynamic_batching=False
+    )
+    for path in (model_dir / "config.pbtxt", model_dir / "configs" / "cpu.pbtxt"):
+        config = parse(path)
+        assert config.max_batch_size == 32
+        assert not config.HasField("dynamic_batching")

@@ -28,8 +28,14 @@ RULE_MODULES = (
     "workload_rules",
 )
 # What they may import: the SDK, the standard library, the SDK-free catalog (and its error
-# types), and each other.
-ALLOWED_PREFIXES = ("pulumi_policy", "components.catalog", "components.errors", "components.policy")
+# types), the stdlib-only CIDR check the spec shares (components.cidrs), and each other.
+ALLOWED_PREFIXES = (
+    "pulumi_policy",
+    "components.catalog",
+    "components.errors",
+    "components.cidrs",
+    "components.policy",
+)
 CLOUD_SDKS = ("pulumi_aws", "pulumi_azure_native", "pulumi_gcp", "pulumi_kubernetes", "pulumi_oci")
 
 

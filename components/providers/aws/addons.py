@@ -105,8 +105,9 @@ def build_addons(
     after: Sequence[pulumi.Resource],
     opts: pulumi.ResourceOptions,
 ) -> list[pulumi.CustomResource]:
-    """The three add-ons, installed once the nodes in `after` can run them; the releases
-    come back so the workloads that need them can wait for them."""
+    """The add-ons (load balancer controller, metrics-server, Cluster Autoscaler, the VPC CNI
+    with network policy on), installed once the nodes in `after` can run them; they come back
+    so the workloads that need them can wait for them."""
     kubernetes = k8s.Provider(
         f"{name}-addons-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True, opts=opts
     )
@@ -169,7 +170,19 @@ def build_addons(
             on_nodes, pulumi.ResourceOptions(depends_on=[autoscaler_grant])
         ),
     )
-    return [controller, metrics, autoscaler]
+    # NetworkPolicy objects (Triton's, the device plugin's) are enforced by the VPC CNI's
+    # network policy agent, which is off until the managed add-on turns it on (EKS user guide:
+    # cni-network-policy-configure.html, "Enable the network policy parameter for the add-on";
+    # VPC CNI 1.14 or later). The add-on takes over the VPC CNI EKS installs with the cluster.
+    network_policy = aws.eks.Addon(
+        f"{name}-vpc-cni",
+        cluster_name=cluster.name,
+        addon_name="vpc-cni",
+        configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+        resolve_conflicts_on_create="OVERWRITE",
+        opts=opts,
+    )
+    return [controller, metrics, autoscaler, network_policy]
 
 
 def release(

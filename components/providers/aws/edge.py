@@ -18,6 +18,7 @@ import pulumi_aws as aws
 
 from components.catalog.clouds import GPU_NODE_LABEL
 from components.catalog.resolve import EdgePlan
+from components.providers.aws.addons import autoscaler_tags
 from components.providers.aws.cluster import FACTS, node_role
 from components.providers.base import (
     EDGE_TAINT_KEY,
@@ -100,17 +101,10 @@ def build_edge(
         f"{name}-nodes",
         vpc_zone_identifiers=[subnet.id],
         min_size=edge.min_nodes,
-        max_size=edge.max_nodes,
+        max_size=edge.node_ceiling,
         desired_capacity=edge.min_nodes,
         launch_template={"id": template.id, "version": template.latest_version.apply(str)},
-        tags=[
-            {
-                "key": cluster_name.apply(lambda c: f"kubernetes.io/cluster/{c}"),
-                "value": "owned",
-                "propagate_at_launch": True,
-            },
-            {"key": "Name", "value": f"{name}-node", "propagate_at_launch": True},
-        ],
+        tags=cluster_name.apply(lambda cluster: _group_tags(name, cluster)),
         opts=pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(depends_on=[access, *attachments])
         ),
@@ -146,6 +140,21 @@ def build_edge(
         service_type="NodePort",
         endpoint=_carrier_endpoint(nodes, parent),
     )
+
+
+def _group_tags(name: str, cluster: str) -> list[aws.autoscaling.GroupTagArgsDict]:
+    """The Auto Scaling group's tags: the cluster's ownership and the node name (on the
+    instances too), and Cluster Autoscaler's auto-discovery tags, which its IAM policy's
+    conditions also name (on the group only; review M3/J7)."""
+    discovery: list[aws.autoscaling.GroupTagArgsDict] = [
+        {"key": key, "value": value, "propagate_at_launch": False}
+        for key, value in autoscaler_tags(cluster).items()
+    ]
+    return [
+        {"key": f"kubernetes.io/cluster/{cluster}", "value": "owned", "propagate_at_launch": True},
+        {"key": "Name", "value": f"{name}-node", "propagate_at_launch": True},
+        *discovery,
+    ]
 
 
 def _carrier_access(

@@ -18,6 +18,7 @@ from components import catalog
 from components.catalog.clouds import GPU_NODE_LABEL, facts, triton_wire
 from components.catalog.clouds import storage_account_name as account_of
 from components.catalog.resolve import ResolvedPlan
+from components.providers.azure.access import wait_for_access
 from components.providers.base import (
     FETCH_STAGING,
     GPU_TAINT_KEY,
@@ -30,6 +31,7 @@ from components.providers.base import (
     WorkloadIdentity,
     encryption_summary,
     exposure_summary,
+    running_under_mocks,
 )
 from components.spec import ServiceSpec
 
@@ -106,7 +108,7 @@ def build_cluster(
             "subnet_id": api_subnet.id,
             "authorized_ip_ranges": list(spec.network.api_allowed_cidrs),
         },
-        network_profile={"network_plugin": "azure", "network_plugin_mode": "overlay"},
+        network_profile=_network_profile(extended_zone),
         agent_pool_profiles=[
             azure.containerservice.ManagedClusterAgentPoolProfileArgs(
                 name="system",
@@ -160,6 +162,23 @@ def build_cluster(
         load_balancer_annotations=LOAD_BALANCER_ANNOTATIONS,
         model_store_name=container.name,
     )
+
+
+def _network_profile(
+    extended_zone: str | None,
+) -> azure.containerservice.ContainerServiceNetworkProfileArgsDict:
+    """Azure CNI overlay; outside an Extended Zone powered by Cilium, which enforces Kubernetes
+    NetworkPolicy (Triton's objects; `network_policy: cilium` needs the Cilium dataplane:
+    learn.microsoft.com/azure/aks/azure-cni-powered-by-cilium, checked 2026-12-07). In an
+    Extended Zone its support is unconfirmed (README, checkov), so the objects go unenforced."""
+    if extended_zone:
+        return {"network_plugin": "azure", "network_plugin_mode": "overlay"}
+    return {
+        "network_plugin": "azure",
+        "network_plugin_mode": "overlay",
+        "network_dataplane": "cilium",
+        "network_policy": "cilium",
+    }
 
 
 def _network(
@@ -514,9 +533,10 @@ def _kubeconfig(
     parent: pulumi.Resource,
 ) -> pulumi.Output[str]:
     """The Entra ID user kubeconfig (local accounts are disabled), logging in through the Azure
-    CLI. It carries the deployer's cluster-admin grant as a dependency, so the Kubernetes
-    provider and every resource it creates wait for that grant; Azure RBAC propagation can
-    still take minutes after it exists."""
+    CLI. It carries the deployer's cluster-admin grant as a dependency and, under `pulumi up`,
+    resolves only once that grant works on the cluster (Azure RBAC takes minutes to apply:
+    `access.wait_for_access`), so the Kubernetes provider and every resource it creates wait
+    for it."""
     creds = azure.containerservice.list_managed_cluster_user_credentials_output(
         resource_group_name=group.name,
         resource_name=cluster.name,
@@ -524,8 +544,15 @@ def _kubeconfig(
         opts=pulumi.InvokeOutputOptions(parent=parent),
     )
     return pulumi.Output.all(creds.kubeconfigs, deployer.id).apply(
-        lambda args: azurecli_kubeconfig(base64.b64decode(args[0][0]["value"]).decode())
+        lambda args: _granted(azurecli_kubeconfig(base64.b64decode(args[0][0]["value"]).decode()))
     )
+
+
+def _granted(kubeconfig: str) -> str:
+    """The kubeconfig once its user's role works; offline plans and previews do not wait."""
+    if running_under_mocks() or pulumi.runtime.is_dry_run():
+        return kubeconfig
+    return wait_for_access(kubeconfig)
 
 
 def azurecli_kubeconfig(raw: str) -> str:

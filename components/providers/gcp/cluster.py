@@ -96,6 +96,10 @@ def build_cluster(
         network=network.id,
         subnetwork=subnet.id,
         networking_mode="VPC_NATIVE",
+        # GKE Dataplane V2: Kubernetes NetworkPolicy is always enforced (Triton's and the
+        # device plugin's objects); Standard clusters choose it at creation
+        # (cloud.google.com/kubernetes-engine/docs/how-to/dataplane-v2).
+        datapath_provider="ADVANCED_DATAPATH",
         ip_allocation_policy={
             "cluster_secondary_range_name": "pods",
             "services_secondary_range_name": "services",

@@ -50,6 +50,11 @@ PODS_CIDR = "10.244.0.0/16"
 SERVICES_CIDR = "10.96.0.0/16"
 NVIDIA_GPU_PLUGIN = "NvidiaGpuPlugin"
 CLUSTER_AUTOSCALER = "ClusterAutoscaler"
+# OKE deploys no metrics-server, so an HPA never scales (review J6); its cluster add-on needs
+# cert-manager, here as the Certificate Manager add-on (docs.oracle.com/iaas/Content/ContEng/
+# Tasks/contengworkingwithmetricsserver_cluster-add-on.htm).
+CERT_MANAGER = "CertManager"
+METRICS_SERVER = "KubernetesMetricsServer"
 AUTOSCALER_ACCOUNT = ("kube-system", "cluster-autoscaler")
 # The OCI CLI in the fetch container authenticates as the pod's service account (OKE workload
 # identity: resource principal version 2.2, the region the token is exchanged in).
@@ -374,14 +379,29 @@ def _add_ons(
     gpu_pool: oci.containerengine.NodePool,
     opts: pulumi.ResourceOptions,
 ) -> None:
-    """The NVIDIA device plugin and the cluster autoscaler as OKE-managed add-ons; the
-    autoscaler acts with its own workload identity, limited to this compartment."""
+    """The NVIDIA device plugin, metrics-server (after cert-manager, which it needs) and the
+    cluster autoscaler as OKE-managed add-ons; the autoscaler acts with its own workload
+    identity, limited to this compartment."""
     oci.containerengine.Addon(
         f"{name}-nvidia-gpu-plugin",
         cluster_id=cluster.id,
         addon_name=NVIDIA_GPU_PLUGIN,
         remove_addon_resources_on_delete=True,
         opts=opts,
+    )
+    cert_manager = oci.containerengine.Addon(
+        f"{name}-cert-manager",
+        cluster_id=cluster.id,
+        addon_name=CERT_MANAGER,
+        remove_addon_resources_on_delete=True,
+        opts=opts,
+    )
+    oci.containerengine.Addon(
+        f"{name}-metrics-server",
+        cluster_id=cluster.id,
+        addon_name=METRICS_SERVER,
+        remove_addon_resources_on_delete=True,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[cert_manager])),
     )
     namespace, account = AUTOSCALER_ACCOUNT
     oci.identity.Policy(
