@@ -49,11 +49,12 @@ from sandbox.triton import (
 
 STATE = "state.json"
 SYNCED = "models-synced"  # the marker of a stack's first copy that found the model
+SYNC_TIMEOUT_S = 60.0  # for a sidecar's first copy that finds the model
 # What a sync process keeps of the sandbox's environment (never its keys): it gets the stack's.
 SYNC_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "no_proxy", "NO_PROXY")
 # Store schemes whose emulator checks no identity: a permission gate per identity stands in
 # front of it (`sandbox.gate`), by the cloud whose permission tables it applies.
-GATED = {"gs": "gcp"}
+GATED = {"gs": "gcp", "as": "azure"}
 # The front door gives up on a stack after this multiple of the model's baseline p99 (but never
 # sooner than the floor), then replays the request on another stack.
 TIMEOUT_MULTIPLE = 20.0
@@ -373,6 +374,7 @@ class Sandbox:
             if publish:
                 self.publish_standin(plan.stack, state, control, progress)
             progress.advance()
+        shutil.rmtree(self.root / "gates", ignore_errors=True)  # last up's decision logs
         for plan in stacks:  # Triton's reads and the copy step's alike
             if plan.scheme in GATED:
                 self._start_gate(plan, ports[plan.scheme], state)
@@ -457,8 +459,8 @@ class Sandbox:
             return control.vault_get(stack).env(control.endpoint)
         env = control.vault_read(stack)
         gate = next((c for c in state.components if c.kind == "gate" and c.stack == stack), None)
-        if gate is not None and "STORAGE_EMULATOR_HOST" in env:
-            env["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{gate.port}"
+        if gate is not None:  # the same client settings, its endpoint the gate's
+            env.update(EMULATORS[state.stores[stack]["scheme"]].env(gate.port))
         return env
 
     def planned(self, stack: str, state: SandboxState) -> PlannedTriton:
@@ -513,14 +515,15 @@ class Sandbox:
         """Whether the stack's copy step has found the model (the planned startup probe)."""
         return (self.root / "stacks" / stack / SYNCED).exists()
 
-    def wait_synced(self, stack: str, state: SandboxState, timeout_s: float = 60.0) -> None:
+    def wait_synced(self, stack: str, state: SandboxState) -> None:
         """Until the stack's sync has copied the model; a failure naming the stack, its store
-        and the sync's last log lines when it has not within `timeout_s`."""
+        and the sync's last log lines when it has not within `SYNC_TIMEOUT_S`."""
+        timeout_s = SYNC_TIMEOUT_S
         deadline = time.monotonic() + timeout_s
         while not self.synced(stack):
             if time.monotonic() > deadline:
                 log = self.root / "stacks" / stack / "sync.log"
-                tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
+                tail = log.read_text(errors="replace").splitlines()[-1:] if log.exists() else []
                 raise SandboxError(
                     f"{stack}'s model-sync sidecar found no {state.model} in "
                     f"{state.stores[stack]['uri']} within {timeout_s:g} s, so its Triton does "

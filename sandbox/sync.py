@@ -106,7 +106,8 @@ def main() -> None:
             if sync_once(args.uri, args.model, args.staging, args.repository):
                 args.marker.touch()
         except Exception as exc:  # the planned loop retries whatever the copy's failure
-            print(f"model sync: the copy failed ({exc}); next try in {args.wait:g} s", flush=True)
+            why = " ".join(str(exc).split())  # one line: `sandbox status` shows the last
+            print(f"model sync: the copy failed ({why}); next try in {args.wait:g} s", flush=True)
         time.sleep(args.every if args.marker.exists() else args.wait)
 
 

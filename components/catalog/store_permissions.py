@@ -24,6 +24,7 @@ from components.catalog import read_rows
 from components.errors import CatalogDataError, CatalogError
 
 ROLES = "store_role_permissions.csv"
+AZURE_ROLE_IDS = "azure_role_ids.csv"  # built-in role name <-> its role definition GUID
 REQUESTS = "store_request_permissions.csv"
 TRITON = "triton_store_operations.csv"
 PLACEHOLDERS = {
@@ -146,6 +147,12 @@ def known_permissions() -> frozenset[str]:
     named |= {p for perms in _triton_rows().values() for p in perms}
     named |= {p for perms in _role_rows().values() for p in perms}
     return frozenset(p for p in named if not p.endswith("*"))
+
+
+@cache
+def azure_role_names() -> dict[str, str]:
+    """Azure built-in role definition GUID -> the role's name (`azure_role_ids.csv`)."""
+    return {row["role_id"]: row["role"] for _, row in read_rows(AZURE_ROLE_IDS)}
 
 
 def roles(cloud: str) -> tuple[str, ...]:

@@ -21,9 +21,11 @@ from sandbox.triton import triton_install
 # Who holds the planned identity's grants in the sandbox, by store scheme.
 STAND_INS = {
     "s3": "an IAM user on moto holding the planned role's policy documents (its key in the "
-    "vault, given to this stack's Triton only)",
-    "gs": "the GCS emulator, reached by this stack's Triton only",
-    "local": "the copy step, with the stack's credentials from the vault",
+    "vault, given to this stack's Triton and copy step only)",
+    "gs": "a permission gate holding the planned role bindings in front of the GCS emulator, "
+    "reached by this stack's Triton and copy step only",
+    "as": "a permission gate holding the planned role assignments in front of Azurite, "
+    "reached by this stack's copy step only",
 }
 
 
@@ -37,7 +39,7 @@ def explain(project: Project, name: str) -> dict[str, Any]:
         substitutions = state.substitutions.get(name, [])
     else:
         substitutions = [s.as_dict() for s in _preview(planned).substitutions]
-    kind = "local" if not planned.reads_store else planned.repository.split("://", 1)[0]
+    kind = planned.store_uri.split("://", 1)[0]
     return {
         "stack": name,
         "running": running,

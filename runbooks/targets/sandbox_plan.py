@@ -17,7 +17,7 @@ from components.catalog.clouds import facts
 from components.model_sync import SYNC_SECS_ENV, WAIT_SECS_ENV
 from components.planning.cache import cached_plan
 from components.planning.runner import Plan
-from components.policy.store_access import Resource, gcs_roles, s3_policies
+from components.policy.store_access import Resource, azure_roles, gcs_roles, s3_policies
 from components.stack_config import Project, Stack
 from sandbox.errors import SandboxError
 from sandbox.planned import PlannedCopy, PlannedTriton
@@ -55,14 +55,20 @@ def triton_of(plan: Plan) -> PlannedTriton:
         pod = resource.inputs.get("spec", {}).get("template", {}).get("spec", {})
         for container in pod.get("containers", []):
             if container.get("name") == CONTAINER:
-                return _planned(plan, pod, container)
+                # Who the pods run as: what an Azure managed identity is federated to.
+                namespace = resource.inputs.get("metadata", {}).get("namespace", "default")
+                account = pod.get("serviceAccountName", "default")
+                subject = f"system:serviceaccount:{namespace}:{account}"
+                return _planned(plan, pod, container, subject)
     raise SandboxError(
         f"the plan of {plan.stack} has no Deployment with a {CONTAINER} container",
         fix=f"exitplan plan {plan.stack} shows what the stack deploys",
     )
 
 
-def _planned(plan: Plan, pod: Mapping[str, Any], container: Mapping[str, Any]) -> PlannedTriton:
+def _planned(
+    plan: Plan, pod: Mapping[str, Any], container: Mapping[str, Any], subject: str
+) -> PlannedTriton:
     identity = {k: str(v) for k, v in dict(plan.outputs.get("identity") or {}).items()}
     store = str(plan.outputs.get("model_repository_uri", ""))
     env = {e["name"]: str(e["value"]) for e in container.get("env", []) if "value" in e}
@@ -75,7 +81,7 @@ def _planned(plan: Plan, pod: Mapping[str, Any], container: Mapping[str, Any]) -
         secret_env=secret_env,
         store_uri=store,
         identity=identity,
-        grants=_grants(plan, identity, store),
+        grants=_grants(plan, identity, store, subject),
         copy=_copy(pod),
         token_mounted=_token_mounted(plan, pod),
         readiness_urls=_readiness_urls(container),
@@ -88,13 +94,18 @@ def _planned(plan: Plan, pod: Mapping[str, Any], container: Mapping[str, Any]) -
     )
 
 
-def _grants(plan: Plan, identity: Mapping[str, str], store: str) -> dict[str, tuple[str, ...]]:
+def _grants(
+    plan: Plan, identity: Mapping[str, str], store: str, subject: str = ""
+) -> dict[str, tuple[str, ...]]:
     resources: list[Resource] = [(r.type, r.name, r.inputs) for r in plan.resources]
     principal = identity.get("principal", "")
     if store.startswith("s3://"):
         return {store.removeprefix("s3://").split("/")[0]: tuple(s3_policies(resources, principal))}
     if store.startswith("gs://"):
         return gcs_roles(resources, principal)
+    if store.startswith("as://"):
+        dependencies = {r.name: r.dependencies for r in plan.resources}
+        return azure_roles(resources, dependencies, subject)
     return {}
 
 

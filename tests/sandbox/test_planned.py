@@ -18,6 +18,7 @@ from components.stack_config import Project
 from runbooks.targets import sandbox_setup
 from runbooks.targets.sandbox_plan import triton_of
 from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
+from sandbox import manager
 from sandbox.errors import PlannedTritonFailed, SandboxError
 from sandbox.planned import (
     SUBSTITUTIONS,
@@ -150,6 +151,10 @@ def test_the_shipped_plans_read_as_planned_tritons(plans: dict[str, Plan]) -> No
     assert {"s3:ListBucket", "s3:GetObject"} <= actions
     azure = read["azure-standby"]
     assert not azure.reads_store and azure.copy is not None and not azure.token_mounted
+    # The managed identity federated to Triton's service account, found by what its role
+    # assignments depend on (its principal ID is known only after deploy).
+    assert azure.grants == {"fraudscoringmodelseus": ("Storage Blob Data Reader",)}
+    assert read["azure-edge"].grants == {"fraudscoringmodelsla": ("Storage Blob Data Reader",)}
     assert read["oci-standby"].token_mounted  # review J2: its copy signs in with the token
     assert all(t.readiness_urls and t.secret_env == ("TRITON_ADMIN_KEY",) for t in read.values())
 
@@ -225,3 +230,28 @@ def test_a_dropped_s3_permission_fails_sandbox_up_naming_the_stack(
 
     failed = _up_with(copied, monkeypatch, ["aws-primary"], no_list)
     assert failed.cause.startswith("aws-primary: Triton cannot read s3://fraud-scoring-models")
+
+
+def test_a_dropped_azure_role_fails_sandbox_up_naming_the_stack(
+    copied: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azure-edge's identity without its Storage Blob Data Reader assignment: the permission
+    gate refuses the copy step's List Blobs with Azure's own 403, so the sidecar never finds
+    the model and Triton is held."""
+    monkeypatch.setattr(manager, "SYNC_TIMEOUT_S", 8.0)
+
+    def no_reader(planned: PlannedTriton) -> PlannedTriton:
+        return replace(planned, grants={})
+
+    sandbox = sandbox_for(copied)
+    read = sandbox_setup.planned_triton
+    monkeypatch.setattr(sandbox_setup, "planned_triton", lambda *a: no_reader(read(*a)))
+    try:
+        with pytest.raises(SandboxError) as caught:
+            start_sandbox(copied, ["azure-edge"], lambda _line: None)
+    finally:
+        leftover = sandbox.down()
+    assert leftover == [] and sandbox.running() is None
+    cause = caught.value.cause
+    assert "azure-edge's model-sync sidecar found no fraud-scorer" in cause
+    assert "AuthorizationPermissionMismatch" in cause, cause
