@@ -93,13 +93,13 @@ def rehearse(
             if step.copies_from in by_name:
                 _managed_copy(sandbox, step.copies_from, step.stack, state, control, progress)
             plan = by_name[step.stack]
-            backends += sandbox.deploy_stack(plan, state, control, progress, wait=False)
+            backends += sandbox.deploy_stack(plan, state, control, progress, wait=False)[0]
             outcomes[step.stack] = Outcome(step.stack, round(time.monotonic() - began, 2))
         pending = {n: o for n, o in waiting.items() if o.ready_after_s is None}
         _observe(sandbox, by_name, pending, state, control, onnx_path, began, progress)
     for plan in plans:  # a stack the order does not name deploys last
         if plan.stack not in outcomes:
-            backends += sandbox.deploy_stack(plan, state, control, progress, wait=False)
+            backends += sandbox.deploy_stack(plan, state, control, progress, wait=False)[0]
             outcomes[plan.stack] = Outcome(plan.stack, round(time.monotonic() - began, 2))
     _wait_ready(sandbox, by_name, outcomes, state, control, onnx_path, began, progress)
     return list(outcomes.values()), backends

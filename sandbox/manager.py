@@ -10,6 +10,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -241,10 +242,7 @@ class Sandbox:
                 backends = self._first_deploy(stacks, first_deploy, state, control, onnx_path,
                                               progress)  # fmt: skip
             else:
-                backends = []
-                for plan in stacks:
-                    backends += self.deploy_stack(plan, state, control, progress)
-                    progress.advance()
+                backends = self._deploy_side_by_side(stacks, state, control, progress)
             # Every stack is warmed up (a cold Triton's first requests are slow) and measured;
             # the slowest stack's p99 is the baseline.
             progress("warming up and measuring every stack's latency")
@@ -295,6 +293,34 @@ class Sandbox:
         progress.done()
         return state
 
+    def _deploy_side_by_side(
+        self,
+        stacks: Sequence[StackPlan],
+        state: SandboxState,
+        control: AwsControlPlane,
+        progress: Progress,
+    ) -> list[Backend]:
+        """Start every stack's Tritons (and sidecars) at once, then wait for each: a sidecar's
+        first copy, then the held Triton, then every planned readiness probe (a failure stops
+        `up`, naming the stack). The front-door backends."""
+        backends: list[Backend] = []
+        starting: list[tuple[str, TritonServer]] = []
+        for plan in stacks:
+            more, servers = self.deploy_stack(plan, state, control, progress, wait=False)
+            backends += more
+            starting += [(plan.stack, server) for server in servers]
+        for plan in stacks:
+            copy = plan.planned.copy
+            if copy and copy.sync_every_s is not None and at_rest(plan.level, plan.replicas):
+                self.wait_synced(plan.stack, state)
+                servers = self.start_when_synced(plan.stack, state, control) or []
+                starting += [(plan.stack, server) for server in servers]
+        for stack, server in starting:
+            self.wait_ready(stack, server, state)
+        for _ in stacks:
+            progress.advance()
+        return backends
+
     def _first_deploy(
         self,
         stacks: Sequence[StackPlan],
@@ -338,29 +364,7 @@ class Sandbox:
         schemes need; each stack's store gets the model in its stand-in form (python backend,
         `substitutions.csv`), published with the admin's credentials; each S3 stack's
         stand-in principal holds its planned identity's policy documents."""
-        progress("starting the AWS control plane (moto: S3, IAM, Secrets Manager, Route 53)")
-        control = AwsControlPlane(self.root / "moto", free_port())
-        self._record(
-            state,
-            Component("moto", "control-plane", control.start(), control.port, str(control.log)),
-        )
-        control.bootstrap_admin()
-        progress.advance()
-        ports: dict[str, int] = {}
-        for scheme, emulator in EMULATORS.items():
-            names = [p.store for p in stacks if p.scheme == scheme]
-            if names and emulator.start is not None:
-                progress(f"starting {emulator.name} for the {scheme}:// model stores")
-                port = free_port()
-                workdir = self.root / emulator.folder
-                shutil.rmtree(workdir, ignore_errors=True)  # every up starts from empty stores
-                proc = emulator.start(workdir, port, names)
-                self._record(
-                    state,
-                    Component(f"{emulator.folder}-store", "store", proc.pid, port, str(workdir)),
-                )
-                ports[scheme] = port
-                progress.advance()
+        control, ports = self._start_control_and_emulators(stacks, state, progress)
         standin = self.root / "standin"
         shutil.rmtree(standin, ignore_errors=True)
         python_model(packaged, standin, self.triton_env)
@@ -383,6 +387,52 @@ class Sandbox:
         self.save(state)
         progress.advance()
         return control
+
+    def _start_control_and_emulators(
+        self, stacks: Sequence[StackPlan], state: SandboxState, progress: Progress
+    ) -> tuple[AwsControlPlane, dict[str, int]]:
+        """The AWS control plane and the emulators the stacks' store schemes need, started side
+        by side (each recorded as soon as it runs, so a failed `up` stops it); the control
+        plane, and the emulators' ports by scheme."""
+        needed = {
+            scheme: [p.store for p in stacks if p.scheme == scheme]
+            for scheme, emulator in EMULATORS.items()
+            if emulator.start is not None and any(p.scheme == scheme for p in stacks)
+        }
+        progress("starting the AWS control plane (moto: S3, IAM, Secrets Manager, Route 53)")
+        for scheme in needed:
+            progress(f"starting {EMULATORS[scheme].name} for the {scheme}:// model stores")
+        ports: dict[str, int] = {}
+        failure: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=max(1, len(needed))) as pool:
+            starting = {}
+            for scheme, names in needed.items():
+                emulator, port = EMULATORS[scheme], free_port()
+                workdir = self.root / emulator.folder
+                shutil.rmtree(workdir, ignore_errors=True)  # every up starts from empty stores
+                start = emulator.start
+                assert start is not None
+                starting[scheme] = (port, workdir, pool.submit(start, workdir, port, names))
+            try:
+                control = AwsControlPlane(self.root / "moto", free_port())
+                self._record(state, Component("moto", "control-plane", control.start(),
+                                              control.port, str(control.log)))  # fmt: skip
+                control.bootstrap_admin()
+                progress.advance()
+            finally:
+                for scheme, (port, workdir, future) in starting.items():
+                    try:
+                        proc = future.result()
+                    except Exception as exc:  # the first failure is raised once all are in
+                        failure = failure or exc
+                        continue
+                    name = f"{EMULATORS[scheme].folder}-store"
+                    self._record(state, Component(name, "store", proc.pid, port, str(workdir)))
+                    ports[scheme] = port
+                    progress.advance()
+        if failure is not None:
+            raise failure
+        return control, ports
 
     def admin_env(
         self, stack: str, state: SandboxState, control: AwsControlPlane
@@ -666,11 +716,12 @@ class Sandbox:
         progress: Callable[[str], None],
         *,
         wait: bool = True,
-    ) -> list[Backend]:
+    ) -> tuple[list[Backend], list[TritonServer]]:
         """Record the stack's Triton replicas and start those its level runs at rest, as
-        planned; with `wait`, until each is ready. Without it (a first deploy, whose store may
-        be empty), a Triton behind a model-sync sidecar is left for `start_when_synced`, as
-        kubelet holds it until the sidecar's startup probe passes. The front-door backends."""
+        planned; with `wait`, until each is ready. Without it (the stacks start side by side,
+        or a first deploy, whose store may be empty), a Triton behind a model-sync sidecar is
+        left for `start_when_synced`, as kubelet holds it until the sidecar's startup probe
+        passes. The front-door backends, and the servers started and not yet waited for."""
         at_rest_count = at_rest(plan.level, plan.replicas)
         state.levels[plan.stack] = {"level": plan.level, "replicas": plan.replicas}
         stack_dir = self.root / "stacks" / plan.stack
@@ -687,18 +738,22 @@ class Sandbox:
         if held and at_rest_count and copy is not None:
             self.stop_copy(plan.stack, state)
             self.start_sync(plan.stack, state, control, copy)
-        backends = []
+        backends, servers = [], []
         for replica in range(1, plan.replicas + 1):
             start = replica <= at_rest_count and not held
-            port = self._triton_replica(plan, replica, start, control, state, wait=wait)
+            port, started = self._triton_replica(plan, replica, start, control, state, wait=wait)
+            servers += [started] if started and not wait else []
             standby = plan.level not in ("primary", "edge")
-            server = server_name(plan.stack, replica)
-            backends.append(Backend(server, f"127.0.0.1:{port}", plan.weight, failover=standby))
-        return backends
+            name = server_name(plan.stack, replica)
+            backends.append(Backend(name, f"127.0.0.1:{port}", plan.weight, failover=standby))
+        return backends, servers
 
-    def start_when_synced(self, stack: str, state: SandboxState, control: AwsControlPlane) -> bool:
+    def start_when_synced(
+        self, stack: str, state: SandboxState, control: AwsControlPlane
+    ) -> list[TritonServer] | None:
         """Start the stack's held at-rest replicas once its sidecar's copy found the model
-        (`deploy_stack` without wait); whether they run now."""
+        (`deploy_stack` without wait): those started now (not waited for), or None while the
+        sidecar has not found it."""
         held = [
             c
             for c in state.components
@@ -708,15 +763,17 @@ class Sandbox:
         count = at_rest(level["level"], int(level["replicas"]))
         held = [c for c in held if c.replica <= count]
         if not held:
-            return True
+            return []
         if not self.synced(stack):
-            return False
+            return None
+        servers = []
         for component in held:
-            _server, pid = self.start_replica(stack, component.replica, component.port, state,
-                                              control)  # fmt: skip
+            server, pid = self.start_replica(stack, component.replica, component.port, state,
+                                             control)  # fmt: skip
             component.pid, component.started = pid, process_start(pid)
             self.save(state)
-        return True
+            servers.append(server)
+        return servers
 
     def stop_trial(self, stack: str, state: SandboxState) -> None:
         """Stop what a trial start of a stack that runs nothing at rest started (its Tritons,
@@ -737,22 +794,23 @@ class Sandbox:
         state: SandboxState,
         *,
         wait: bool = True,
-    ) -> int:
+    ) -> tuple[int, TritonServer | None]:
         """Record one replica of the stack's Triton, started (as planned; with `wait`, until
-        ready) or, above its level's count, stopped (pid 0) on a port of its own; the port."""
+        ready) or, above its level's count, stopped (pid 0) on a port of its own; the port, and
+        the server when started."""
         port = free_port()
         server = self.triton_server(plan.stack, replica, port)
         name = f"triton-{server_name(plan.stack, replica)}"
         component = Component(name, "triton", 0, port, str(server.log), plan.stack, replica=replica)
-        if start:
-            server, component.pid = self.start_replica(plan.stack, replica, port, state, control)
-            self._record(state, component)
-            if wait:
-                self.wait_ready(plan.stack, server, state)
-        else:
+        if not start:
             state.components.append(component)
             self.save(state)
-        return port
+            return port, None
+        server, component.pid = self.start_replica(plan.stack, replica, port, state, control)
+        self._record(state, component)
+        if wait:
+            self.wait_ready(plan.stack, server, state)
+        return port, server
 
     def triton_server(self, stack: str, replica: int, port: int) -> TritonServer:
         """Replica `replica` of the stack's Triton (not started): its own folder and log."""
