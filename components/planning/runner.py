@@ -154,6 +154,14 @@ def _plan(
         monitor=monitor,
         organization=ORGANIZATION,
     )
+    if not project.program.is_file():
+        raise SpecError(
+            f"the project has no Pulumi program at {project.program} (Pulumi.yaml's `main`)",
+            file="Pulumi.yaml",
+            field="main",
+            fix="copy exitplan's stacks/__main__.py into the project's stacks/ folder (it builds "
+            "each stack from its exitplan:service config), or set `main` to the program's folder",
+        )
     program = str(project.program)
 
     def run_program() -> None:

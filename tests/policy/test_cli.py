@@ -54,6 +54,22 @@ def test_a_stack_open_to_the_internet_fails_by_rule_id(
     assert opened and opened[0]["source"] == "CKV_AWS_38" and opened[0]["stack"] == "aws-primary"
 
 
+def test_a_project_without_its_program_is_bad_input_naming_it(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project({"aws-primary": service_config()})
+    (project.root / "stacks" / "__main__.py").unlink()
+    monkeypatch.setattr(
+        sys, "argv", ["exitplan", "policy", "check", "--project", str(project.root)]
+    )
+    with pytest.raises(SystemExit) as exited:
+        main()
+    printed = capsys.readouterr()
+    said = printed.out + printed.err
+    assert exited.value.code == 2, said
+    assert "no Pulumi program" in said and "__main__.py" in said and "fix:" in said
+
+
 def test_json_lists_every_rule_with_its_source(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
