@@ -10,7 +10,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -368,6 +368,7 @@ class Sandbox:
         standin = self.root / "standin"
         shutil.rmtree(standin, ignore_errors=True)
         python_model(packaged, standin, self.triton_env)
+        published: set[str] = set()
         for plan in stacks:
             uri = emulator_for(plan).uri(plan.store)
             state.stores[plan.stack] = {"uri": uri, "scheme": plan.scheme}
@@ -375,13 +376,15 @@ class Sandbox:
                 control.setup_stack(plan.stack, plan.store, plan.planned.grants.get(plan.store, ()))
             else:  # the emulator's own credentials, kept in the vault all the same
                 control.vault_put(plan.stack, EMULATORS[plan.scheme].env(ports[plan.scheme]))
-            if publish:
+            if publish and uri not in published:  # an edge may serve its service's store
                 self.publish_standin(plan.stack, state, control, progress)
+                published.add(uri)
             progress.advance()
         shutil.rmtree(self.root / "gates", ignore_errors=True)  # last up's decision logs
-        for plan in stacks:  # Triton's reads and the copy step's alike
-            if plan.scheme in GATED:
-                self._start_gate(plan, ports[plan.scheme], state)
+        gated = [plan for plan in stacks if plan.scheme in GATED]  # Triton's and the copy's
+        with ThreadPoolExecutor(max_workers=max(1, len(gated))) as pool:
+            gates = [pool.submit(self._start_gate, plan, ports[plan.scheme]) for plan in gated]
+        self._record_all(state, gates)
         progress("switching on IAM authentication")
         control.enable_auth()
         self.save(state)
@@ -402,17 +405,10 @@ class Sandbox:
         progress("starting the AWS control plane (moto: S3, IAM, Secrets Manager, Route 53)")
         for scheme in needed:
             progress(f"starting {EMULATORS[scheme].name} for the {scheme}:// model stores")
-        ports: dict[str, int] = {}
-        failure: BaseException | None = None
         with ThreadPoolExecutor(max_workers=max(1, len(needed))) as pool:
-            starting = {}
-            for scheme, names in needed.items():
-                emulator, port = EMULATORS[scheme], free_port()
-                workdir = self.root / emulator.folder
-                shutil.rmtree(workdir, ignore_errors=True)  # every up starts from empty stores
-                start = emulator.start
-                assert start is not None
-                starting[scheme] = (port, workdir, pool.submit(start, workdir, port, names))
+            emulators = [
+                pool.submit(self._start_emulator, scheme, names) for scheme, names in needed.items()
+            ]
             try:
                 control = AwsControlPlane(self.root / "moto", free_port())
                 self._record(state, Component("moto", "control-plane", control.start(),
@@ -420,19 +416,32 @@ class Sandbox:
                 control.bootstrap_admin()
                 progress.advance()
             finally:
-                for scheme, (port, workdir, future) in starting.items():
-                    try:
-                        proc = future.result()
-                    except Exception as exc:  # the first failure is raised once all are in
-                        failure = failure or exc
-                        continue
-                    name = f"{EMULATORS[scheme].folder}-store"
-                    self._record(state, Component(name, "store", proc.pid, port, str(workdir)))
-                    ports[scheme] = port
-                    progress.advance()
+                self._record_all(state, emulators)
+        ports = {scheme: self.store_port(state, scheme) for scheme in needed}
+        for _ in needed:
+            progress.advance()
+        return control, ports
+
+    def _start_emulator(self, scheme: str, names: list[str]) -> Component:
+        """Start the emulator of `scheme` with these buckets or containers, from empty."""
+        emulator, port = EMULATORS[scheme], free_port()
+        workdir = self.root / emulator.folder
+        shutil.rmtree(workdir, ignore_errors=True)  # every up starts from empty stores
+        assert emulator.start is not None
+        proc = emulator.start(workdir, port, names)
+        return Component(f"{emulator.folder}-store", "store", proc.pid, port, str(workdir))
+
+    def _record_all(self, state: SandboxState, started: Sequence[Future[Component]]) -> None:
+        """Record every process that started (so that a failed `up` stops it), then raise the
+        first failure, if any."""
+        failure: BaseException | None = None
+        for future in started:
+            try:
+                self._record(state, future.result())
+            except Exception as exc:
+                failure = failure or exc
         if failure is not None:
             raise failure
-        return control, ports
 
     def admin_env(
         self, stack: str, state: SandboxState, control: AwsControlPlane
@@ -462,7 +471,7 @@ class Sandbox:
             env=self.admin_env(stack, state, control),
         )
 
-    def _start_gate(self, plan: StackPlan, upstream: int, state: SandboxState) -> None:
+    def _start_gate(self, plan: StackPlan, upstream: int) -> Component:
         """The permission gate of the stack's planned identity in front of its store's
         emulator (`sandbox.gate`): it allows what the planned roles allow and answers the
         rest with the cloud's own 403; only this stack's Triton is pointed at it."""
@@ -477,9 +486,7 @@ class Sandbox:
             plan.planned.grants,
         )
         log = self.root / "gates" / f"gate-{port}.log"
-        self._record(
-            state, Component(f"gate-{plan.stack}", "gate", proc.pid, port, str(log), plan.stack)
-        )
+        return Component(f"gate-{plan.stack}", "gate", proc.pid, port, str(log), plan.stack)
 
     def _start_registry(self, packaged: Path, state: SandboxState, progress: Progress) -> None:
         """The OCI registry, with the demo model's image pushed and read back."""
