@@ -12,10 +12,11 @@ margin) to turn ready, and its answer is checked against ONNX Runtime on the pac
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -77,32 +78,24 @@ def rehearse(
 ) -> tuple[list[Outcome], list[Backend]]:
     """Run `steps` over the sandbox's stacks (steps of other stacks are skipped), then wait
     for every stack; the outcome per stack, in deploy order, and the front-door backends."""
-    by_name = {plan.stack: plan for plan in plans}
-    began = time.monotonic()
-    outcomes: dict[str, Outcome] = {}
-    backends: list[Backend] = []
-    waiting = outcomes  # every deployed stack until it serves (`_observe` removes it)
+    run = _Rehearsal(sandbox, {p.stack: p for p in plans}, state, control, onnx_path, progress)
     for number, step in enumerate(steps, 1):
-        if step.stack not in by_name:
+        if step.stack not in run.plans:
             continue
         if step.action == "publish":
             progress(f"step {number}: publish to {step.stack}")
             sandbox.publish_standin(step.stack, state, control, progress)
-        elif step.stack not in outcomes:
+        elif step.stack not in run.outcomes:
             progress(f"step {number}: deploy {step.stack}")
-            if step.copies_from in by_name:
-                _managed_copy(sandbox, step.copies_from, step.stack, state, control, progress)
-            plan = by_name[step.stack]
-            backends += sandbox.deploy_stack(plan, state, control, progress, wait=False)[0]
-            outcomes[step.stack] = Outcome(step.stack, round(time.monotonic() - began, 2))
-        pending = {n: o for n, o in waiting.items() if o.ready_after_s is None}
-        _observe(sandbox, by_name, pending, state, control, onnx_path, began, progress)
+            if step.copies_from in run.plans:
+                run.managed_copy(step.copies_from, step.stack)
+            run.deploy(step.stack)
+        run.observe(run.outcomes)
     for plan in plans:  # a stack the order does not name deploys last
-        if plan.stack not in outcomes:
-            backends += sandbox.deploy_stack(plan, state, control, progress, wait=False)[0]
-            outcomes[plan.stack] = Outcome(plan.stack, round(time.monotonic() - began, 2))
-    _wait_ready(sandbox, by_name, outcomes, state, control, onnx_path, began, progress)
-    return list(outcomes.values()), backends
+        if plan.stack not in run.outcomes:
+            run.deploy(plan.stack)
+    run.wait_ready()
+    return list(run.outcomes.values()), run.backends
 
 
 def deadline_s(plan: StackPlan) -> float:
@@ -113,103 +106,108 @@ def deadline_s(plan: StackPlan) -> float:
     return float(poll or DEFAULT_POLL_S) + wait + READY_MARGIN_S
 
 
-def _managed_copy(
-    sandbox: Sandbox,
-    source: str,
-    stack: str,
-    state: SandboxState,
-    control: AwsControlPlane,
-    progress: Callable[[str], None],
-) -> None:
-    """The managed copy's first run: what `source`'s store holds now, into `stack`'s."""
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            fetch(state.stores[source]["uri"], state.model, Path(folder),
-                  env=sandbox.admin_env(source, state, control))  # fmt: skip
-        except PublishError:
-            progress(
-                f"  the managed copy from {source} finds no model: {stack}'s store stays empty"
-            )
-            return
-        progress(f"  the managed copy from {source}'s store to {stack}'s runs")
-        publish(Path(folder), state.stores[stack]["uri"], name=state.model,
-                version=state.version, env=sandbox.admin_env(stack, state, control))  # fmt: skip
+@dataclass
+class _Rehearsal:
+    """One first-deploy rehearsal: the sandbox it runs on, the stacks' plans, and what it has
+    found so far (each deployed stack's outcome, the front-door backends)."""
 
+    sandbox: Sandbox
+    plans: Mapping[str, StackPlan]
+    state: SandboxState
+    control: AwsControlPlane
+    onnx_path: Path
+    progress: Callable[[str], None]
+    began: float = field(default_factory=time.monotonic)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    backends: list[Backend] = field(default_factory=list)
 
-def _wait_ready(
-    sandbox: Sandbox,
-    plans: Mapping[str, StackPlan],
-    outcomes: Mapping[str, Outcome],
-    state: SandboxState,
-    control: AwsControlPlane,
-    onnx_path: Path,
-    began: float,
-    progress: Callable[[str], None],
-) -> None:
-    progress("waiting for every stack to serve its model (the planned poll and probes)")
-    waiting = {name: o for name, o in outcomes.items() if o.ready_after_s is None}
-    while waiting:
-        _observe(sandbox, plans, waiting, state, control, onnx_path, began, progress)
-        now = time.monotonic() - began
-        for name, outcome in list(waiting.items()):
-            if now - outcome.deployed_at_s > deadline_s(plans[name]):
-                outcome.answer = why_not_ready(sandbox, name, state)
-                progress(f"  {name}: not ready: {outcome.answer}")
-                del waiting[name]
-        time.sleep(0.5)
+    def now(self) -> float:
+        """Seconds since the rehearsal began."""
+        return time.monotonic() - self.began
 
+    def deploy(self, stack: str) -> None:
+        """The stack's deploy step: its Tritons started as planned, not waited for."""
+        plan = self.plans[stack]
+        self.backends += self.sandbox.deploy_stack(
+            plan, self.state, self.control, self.progress, wait=False
+        )[0]
+        self.outcomes[stack] = Outcome(stack, round(self.now(), 2))
 
-def _observe(
-    sandbox: Sandbox,
-    plans: Mapping[str, StackPlan],
-    waiting: dict[str, Outcome],
-    state: SandboxState,
-    control: AwsControlPlane,
-    onnx_path: Path,
-    began: float,
-    progress: Callable[[str], None],
-) -> None:
-    """Start held Tritons whose sidecar found the model, and record each waiting stack that
-    serves now (removed from `waiting`). A stack whose level runs no Triton at rest
-    (pilot-light) is tried as a failover would: one replica started, checked, stopped."""
-    for name, outcome in list(waiting.items()):
-        sandbox.start_when_synced(name, state, control)
-        paths = sandbox.planned(name, state).readiness_paths(state.model)
-        if not at_rest(plans[name].level, plans[name].replicas):
-            server = _trial_start(sandbox, name, state, control)
-            if server is None:
+    def managed_copy(self, source: str, stack: str) -> None:
+        """The managed copy's first run: what `source`'s store holds now, into `stack`'s."""
+        sandbox, state = self.sandbox, self.state
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                fetch(state.stores[source]["uri"], state.model, Path(folder),
+                      env=sandbox.admin_env(source, state, self.control))  # fmt: skip
+            except PublishError:
+                self.progress(
+                    f"  the managed copy from {source} finds no model: {stack}'s store stays empty"
+                )
+                return
+            self.progress(f"  the managed copy from {source}'s store to {stack}'s runs")
+            admin = sandbox.admin_env(stack, state, self.control)
+            publish(Path(folder), state.stores[stack]["uri"], name=state.model,
+                    version=state.version, env=admin)  # fmt: skip
+
+    def wait_ready(self) -> None:
+        """Until every deployed stack serves, or its deadline (`deadline_s`) has passed."""
+        self.progress("waiting for every stack to serve its model (the planned poll and probes)")
+        pending = {name for name, o in self.outcomes.items() if o.ready_after_s is None}
+        while pending:
+            self.observe(pending)
+            for name in sorted(pending):
+                outcome = self.outcomes[name]
+                if outcome.ready_after_s is not None:
+                    pending.discard(name)
+                elif self.now() - outcome.deployed_at_s > deadline_s(self.plans[name]):
+                    outcome.answer = why_not_ready(self.sandbox, name, self.state)
+                    self.progress(f"  {name}: not ready: {outcome.answer}")
+                    pending.discard(name)
+            time.sleep(0.5)
+
+    def observe(self, stacks: Iterable[str]) -> None:
+        """Start held Tritons whose sidecar found the model, and record each of `stacks` that
+        serves now (those that already did are skipped). A stack whose level runs no Triton at
+        rest (pilot-light) is tried as a failover would: one replica started, checked,
+        stopped."""
+        sandbox, state = self.sandbox, self.state
+        for name in list(stacks):
+            outcome = self.outcomes[name]
+            if outcome.ready_after_s is not None:
                 continue
-        else:
-            server = _first_replica(sandbox, name, state)
-        if server is not None and server.answers(paths):
-            outcome.ready_after_s = round(time.monotonic() - began - outcome.deployed_at_s, 2)
-            outcome.answer = checked_answer(server.endpoint, state.model, onnx_path)
-            progress(f"  {name}: ready {outcome.ready_after_s:.1f} s after its deploy")
-            del waiting[name]
-        if not at_rest(plans[name].level, plans[name].replicas):
-            sandbox.stop_trial(name, state)
+            sandbox.start_when_synced(name, state, self.control)
+            paths = sandbox.planned(name, state).readiness_paths(state.model)
+            trial = not at_rest(self.plans[name].level, self.plans[name].replicas)
+            server = self.trial_start(name) if trial else _first_replica(sandbox, name, state)
+            if server is not None and server.answers(paths):
+                outcome.ready_after_s = round(self.now() - outcome.deployed_at_s, 2)
+                outcome.answer = checked_answer(server.endpoint, state.model, self.onnx_path)
+                self.progress(f"  {name}: ready {outcome.ready_after_s:.1f} s after its deploy")
+            if trial and server is not None:
+                sandbox.stop_trial(name, state)
 
-
-def _trial_start(
-    sandbox: Sandbox, stack: str, state: SandboxState, control: AwsControlPlane
-) -> TritonServer | None:
-    """A pilot-light stack's first replica, started as a failover starts it, once its store
-    holds the model (else None: nothing to start yet)."""
-    try:
-        sandbox.read_store(stack, state, control)
-    except PublishError:
-        return None
-    component = next(
-        c for c in state.components if c.kind == "triton" and c.stack == stack and c.replica == 1
-    )
-    server, component.pid = sandbox.start_replica(stack, 1, component.port, state, control)
-    component.started = process_start(component.pid)
-    sandbox.save(state)
-    try:
-        sandbox.wait_ready(stack, server, state)
-    except SandboxError:
-        return server  # not ready: judged (and stopped) by the caller
-    return server
+    def trial_start(self, stack: str) -> TritonServer | None:
+        """A pilot-light stack's first replica, started as a failover starts it, once its
+        store holds the model (else None: nothing to start yet); not ready is judged (and the
+        replica stopped) by the caller."""
+        sandbox, state = self.sandbox, self.state
+        try:
+            sandbox.read_store(stack, state, self.control)
+        except PublishError:
+            return None
+        component = next(
+            c
+            for c in state.components
+            if c.kind == "triton" and c.stack == stack and c.replica == 1
+        )
+        server, component.pid = sandbox.start_replica(stack, 1, component.port, state,
+                                                      self.control)  # fmt: skip
+        component.started = process_start(component.pid)
+        sandbox.save(state)
+        with contextlib.suppress(SandboxError):
+            sandbox.wait_ready(stack, server, state)
+        return server
 
 
 def _first_replica(sandbox: Sandbox, stack: str, state: SandboxState) -> TritonServer | None:

@@ -37,12 +37,13 @@ from sandbox.planned import (
     sandbox_command,
 )
 from sandbox.processes import free_port, pid_alive, process_start, stop_processes
-from sandbox.stores import EMULATORS, StoreEmulator, start_registry
-from sandbox.sync import start_sync, sync_command
+from sandbox.stores import EMULATORS, StoreEmulator, start_process, start_registry
+from sandbox.sync import sync_command
 from sandbox.triton import (
     TritonServer,
     baseline_p99_ms,
     child_env,
+    log_tail,
     prepare_backends,
     python_model,
     triton_install,
@@ -542,14 +543,15 @@ class Sandbox:
                 if "has no model" not in exc.cause:
                     raise
             return
-        self.stop_copy(stack, state)
         self.start_sync(stack, state, control, copy)
         self.wait_synced(stack, state)
 
     def start_sync(
         self, stack: str, state: SandboxState, control: AwsControlPlane, copy: PlannedCopy
     ) -> Component:
-        """Start the stack's model-sync process (not waiting for its first copy); recorded."""
+        """Start the stack's model-sync process in place of any it runs (a new pod's sidecar,
+        its marker not yet written), not waiting for its first copy; recorded."""
+        self.stop_copy(stack, state)
         folder = self.root / "stacks" / stack
         command = sync_command(
             state.stores[stack]["uri"],
@@ -563,7 +565,7 @@ class Sandbox:
         env = {k: v for k, v in os.environ.items() if k in SYNC_INHERITED}
         env.update(self.stack_env(stack, state, control))
         log = folder / "sync.log"
-        proc = start_sync(command, env, log, folder / SYNCED)
+        proc = start_process(command, log, lambda: True, "model sync", env=env)
         component = Component(f"sync-{stack}", "sync", proc.pid, 0, str(log), stack)
         self._record(state, component)
         return component
@@ -579,12 +581,11 @@ class Sandbox:
         deadline = time.monotonic() + timeout_s
         while not self.synced(stack):
             if time.monotonic() > deadline:
-                log = self.root / "stacks" / stack / "sync.log"
-                tail = log.read_text(errors="replace").splitlines()[-1:] if log.exists() else []
+                tail = log_tail(self.root / "stacks" / stack / "sync.log", 1)
                 raise SandboxError(
                     f"{stack}'s model-sync sidecar found no {state.model} in "
                     f"{state.stores[stack]['uri']} within {timeout_s:g} s, so its Triton does "
-                    f"not start (the planned startup probe): {' | '.join(tail) or 'no log'}",
+                    f"not start (the planned startup probe): {tail or 'no log'}",
                     fix=f"publish the model to {stack}'s store (exitplan package --publish)",
                 )
             time.sleep(0.1)
@@ -743,7 +744,6 @@ class Sandbox:
         copy = plan.planned.copy
         held = not wait and copy is not None and copy.sync_every_s is not None
         if held and at_rest_count and copy is not None:
-            self.stop_copy(plan.stack, state)
             self.start_sync(plan.stack, state, control, copy)
         backends, servers = [], []
         for replica in range(1, plan.replicas + 1):

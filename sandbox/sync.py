@@ -15,13 +15,11 @@ import argparse
 import filecmp
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from model_packaging.publish import fetch
-from sandbox.stores import start_process
 
 CONFIG = "config.pbtxt"
 
@@ -52,16 +50,6 @@ def sync_once(uri: str, model: str, staging: Path, repository: Path) -> bool:
     for path in place_changed(staging, repository):
         print(f"model sync: placed {path}", flush=True)
     return (repository / model).is_dir()
-
-
-def start_sync(
-    command: list[str], env: dict[str, str], log: Path, marker: Path
-) -> subprocess.Popen[bytes]:
-    """Start the sync process (`command`, from `sync_command`) with the stack's credentials in
-    `env`; returns once it runs (the marker is waited for by the caller, as kubelet waits for
-    the startup probe)."""
-    marker.unlink(missing_ok=True)
-    return start_process(command, log, lambda: True, "model sync", env=env)
 
 
 def sync_command(

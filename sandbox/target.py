@@ -27,6 +27,7 @@ from sandbox.levels import at_rest, level_of, server_name, stack_of
 from sandbox.manager import Component, Sandbox, SandboxState
 from sandbox.processes import STOPPED, signal_and_wait, thread_states
 from sandbox.stores import EMULATORS
+from sandbox.triton import log_tail
 
 TARGET_LOG = "target.log"
 # What a stack with no Triton running cannot do (a pilot-light standby before a failover).
@@ -290,16 +291,14 @@ class SandboxTarget:
         found = [c for c in self.state.components if c.kind == "triton" and c.stack == stack]
         return sorted(found, key=lambda c: c.replica)
 
-    def restarts(self, stack: str) -> dict[str, Any]:
-        """`{"restarts", "log_tail"}`: how often the stack's Triton replicas were restarted,
-        and the last lines of its first replica's log (what a not-ready server last said)."""
-        replicas = self._replicas(stack)
-        log = Path(replicas[0].log)
-        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-        return {
-            "restarts": sum(c.restarts for c in replicas),
-            "log_tail": [line for line in lines if line.strip()][-LOG_TAIL_LINES:],
-        }
+    def restarts(self, stack: str) -> int:
+        """How often the stack's Triton replicas were restarted."""
+        return sum(c.restarts for c in self._replicas(stack))
+
+    def log_tail(self, stack: str) -> list[str]:
+        """The last lines of the stack's first replica's log (what a not-ready server last
+        said)."""
+        return log_tail(Path(self._replicas(stack)[0].log), LOG_TAIL_LINES).splitlines()
 
     def level(self, stack: str) -> dict[str, Any]:
         """The stack's standby level (`primary` for a primary), the replicas it must run to

@@ -255,11 +255,11 @@ def start_failure(log: Path, offset: int = 0) -> str:
 
 
 def log_tail(log: Path, lines: int = 15) -> str:
-    """The last lines of a Triton log (its option and model tables left out)."""
+    """The last lines of a log (blank lines and Triton's option and model tables left out)."""
     if not log.exists():
         return ""
     text = log.read_text(errors="replace").splitlines()
-    kept = [line for line in text if not re.match(r"^[+|]", line)]
+    kept = [line for line in text if line.strip() and not re.match(r"^[+|]", line)]
     return "\n".join(kept[-lines:])
 
 

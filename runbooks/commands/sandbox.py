@@ -128,13 +128,14 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
             "credentials": target.credential_state(stack)["status"],
             "store": target.state.stores[stack]["uri"],
             **levels[stack],
-            **target.restarts(stack),
+            "restarts": target.restarts(stack),
         }
         for stack, weight in target.weights().items()
     }
-    for facts in health.values():
-        if facts["ready"] or not facts["at_rest"]:  # ready, or stopped by its level
-            facts["log_tail"] = []
+    for stack, facts in health.items():
+        # what a stack that should serve and does not last logged (not one its level stops)
+        should_serve = not facts["ready"] and facts["at_rest"]
+        facts["log_tail"] = target.log_tail(stack) if should_serve else []
     if as_json:
         print_json("sandbox.status", {"running": True, **target.state.as_dict(), "stacks": health})
     else:

@@ -288,8 +288,11 @@ def test_sandbox_up_status_and_down(project: Project, monkeypatch: pytest.Monkey
             running = int(level == "primary")
             return {"level": level, "replicas": 1, "at_rest": running, "running": running}
 
-        def restarts(self, stack: str) -> dict[str, object]:
-            return {"restarts": 1, "log_tail": ["E1207 model failed to load"]}
+        def restarts(self, stack: str) -> int:
+            return 1
+
+        def log_tail(self, stack: str) -> list[str]:
+            return ["E1207 model failed to load"]
 
     monkeypatch.setattr(sandbox_setup, "sandbox_for", lambda _project: Running())
     monkeypatch.setattr(sandbox_setup, "SandboxTarget", Target)
