@@ -10,6 +10,13 @@ to the emulator unchanged (bodies streamed, keep-alive kept) and answers a refus
 cloud's own 403 (`sandbox.denials`). A request no catalog row maps is refused too. Every
 decision is one line on stdout: `allow|deny METHOD PATH PERMISSION|unmapped (operation)`.
 
+Revocation: while the gate's revocation marker exists (`revocation_marker`), the principal holds
+no permission at all and every request is refused with the same 403 (" revoked" ends its log
+line). That is what the clouds' own revocations of a workload identity do: a Google Cloud IAM
+deny policy on the principal (https://cloud.google.com/iam/docs/deny-overview), the deletion of
+an Azure role assignment (AuthorizationPermissionMismatch until it is restored). Removing the
+marker lifts it, as removing the deny policy or restoring the assignment would.
+
     python -m sandbox.gate --listen-port P --upstream http://127.0.0.1:Q --cloud gcp \\
         --principal triton@gcp-standby --grant models=roles/storage.objectViewer
 """
@@ -99,9 +106,11 @@ class GateHandler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         gate = self.server.policy
         needed = permission_for(gate.cloud, self.command, url.path, query)
-        allowed = needed is not None and gate.allows(needed)
+        revoked = self.server.revoked()
+        allowed = needed is not None and not revoked and gate.allows(needed)
         what = f"{needed.permission} ({needed.operation})" if needed else "unmapped"
-        self.server.log(f"{'allow' if allowed else 'deny'} {self.command} {self.path} {what}")
+        decision = f"{'allow' if allowed else 'deny'} {self.command} {self.path} {what}"
+        self.server.log(decision + (" revoked" if revoked else ""))
         if allowed:
             self.forward()
             return
@@ -198,12 +207,15 @@ class GateServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, port: int, upstream: str, gate_policy: Policy) -> None:
+    def __init__(
+        self, port: int, upstream: str, gate_policy: Policy, marker: Path | None = None
+    ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname or not parts.port:
             raise SandboxError(f"upstream {upstream!r} is not http://host:port")
         self.upstream_address = (parts.hostname, parts.port)
         self.policy = gate_policy
+        self.marker = marker
         self._lock = threading.Lock()
         super().__init__(("127.0.0.1", port), GateHandler)
 
@@ -211,6 +223,10 @@ class GateServer(ThreadingHTTPServer):
         """A new connection to the emulator (one per forwarded request)."""
         host, port = self.upstream_address
         return http.client.HTTPConnection(host, port, timeout=UPSTREAM_TIMEOUT_S)
+
+    def revoked(self) -> bool:
+        """Whether the principal's access is revoked now (its revocation marker exists)."""
+        return self.marker is not None and self.marker.exists()
 
     def log(self, line: str) -> None:
         """One decision line on stdout."""
@@ -237,12 +253,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cloud", required=True)
     parser.add_argument("--principal", required=True)
     parser.add_argument("--grant", action="append", default=[], metavar="BUCKET=ROLE[,ROLE]")
+    parser.add_argument(
+        "--revocation-marker", type=Path, help="while this file exists, every request is refused"
+    )
     args = parser.parse_args(argv)
     try:
         grants = parse_grants(args.grant)
-        server = GateServer(
-            args.listen_port, args.upstream, policy(args.cloud, args.principal, grants)
-        )
+        gate_policy = policy(args.cloud, args.principal, grants)
+        server = GateServer(args.listen_port, args.upstream, gate_policy, args.revocation_marker)
     except (SandboxError, ExitplanError, OSError) as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -257,6 +275,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def gate_log(workdir: Path, port: int) -> Path:
+    """The decision log of the gate on `port`."""
+    return workdir / f"gate-{port}.log"
+
+
+def revocation_marker(log: Path) -> Path:
+    """The file whose existence revokes the principal of the gate logging to `log`."""
+    return log.with_suffix(".revoked")
+
+
 def start_gate(
     workdir: Path,
     port: int,
@@ -266,7 +294,10 @@ def start_gate(
     grants: Mapping[str, Sequence[str]],
 ) -> subprocess.Popen[bytes]:
     """Start a gate for `principal` on `port` in front of `upstream`, its decisions logged in
-    `workdir/gate-<port>.log`, and wait until it accepts connections."""
+    `gate_log(workdir, port)` (its revocation marker beside it, absent: not revoked), and
+    wait until it accepts connections."""
+    log = gate_log(workdir, port)
+    revocation_marker(log).unlink(missing_ok=True)
     command = [
         sys.executable,
         "-m",
@@ -279,6 +310,8 @@ def start_gate(
         cloud,
         "--principal",
         principal,
+        "--revocation-marker",
+        str(revocation_marker(log)),
     ]
     for bucket, roles in grants.items():
         command += ["--grant", f"{bucket}={','.join(roles)}"]
@@ -287,7 +320,7 @@ def start_gate(
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
 
-    return start_process(command, workdir / f"gate-{port}.log", ready, f"gate for {principal}")
+    return start_process(command, log, ready, f"gate for {principal}")
 
 
 if __name__ == "__main__":

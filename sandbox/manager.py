@@ -4,12 +4,15 @@ the process that started them."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
 import shutil
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,7 +26,7 @@ from sandbox.aws import AwsControlPlane
 from sandbox.errors import FirstDeployFailed, SandboxError
 from sandbox.first_deploy import Step, rehearse
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings, remove_admin_socket
-from sandbox.gate import start_gate
+from sandbox.gate import gate_log, start_gate
 from sandbox.levels import Level, at_rest, server_name
 from sandbox.loopback import exempt_loopback_from_proxy
 from sandbox.planned import (
@@ -35,6 +38,8 @@ from sandbox.planned import (
     planned_failure,
     preview_repository,
     sandbox_command,
+    token_substitution,
+    unmounted_token,
 )
 from sandbox.processes import free_port, pid_alive, process_start, stop_processes
 from sandbox.stores import EMULATORS, StoreEmulator, start_process, start_registry
@@ -50,7 +55,9 @@ from sandbox.triton import (
 )
 
 STATE = "state.json"
+KUBELET_LOCK = "kubelet.lock"  # held while the kubelet restarts a replica or a stop holds one
 SYNCED = "models-synced"  # the marker of a stack's first copy that found the model
+TOKEN_FILE = "serviceaccount/token"  # under a stack's folder: its pod's token, where mounted
 SYNC_TIMEOUT_S = 60.0  # for a sidecar's first copy that finds the model
 # What a sync process keeps of the sandbox's environment (never its keys): it gets the stack's.
 SYNC_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "no_proxy", "NO_PROXY")
@@ -113,6 +120,12 @@ class Component:
         return self.pid > 0 and pid_alive(self.pid) and self.started in (0, process_start(self.pid))
 
 
+def hold_marker(component: Component) -> Path:
+    """The file whose existence keeps the sandbox's kubelet from restarting the replica: it was
+    stopped on purpose (`sandbox.kubelet`)."""
+    return Path(component.log).with_suffix(".held")
+
+
 @dataclass
 class SandboxState:
     """Everything `down` and `status` need, written to disk as soon as a process starts."""
@@ -145,6 +158,10 @@ class SandboxState:
         """The state as JSON."""
         return asdict(self)
 
+    def gate(self, stack: str) -> Component | None:
+        """The permission gate of the stack's identity (None: its store needs none)."""
+        return next((c for c in self.components if c.kind == "gate" and c.stack == stack), None)
+
 
 class Sandbox:
     """The sandbox of one project: its state folder and the processes it records."""
@@ -168,7 +185,7 @@ class Sandbox:
     def save(self, state: SandboxState) -> None:
         """Write the state (atomically: a temp file renamed over it), so that `down` finds
         every started process."""
-        tmp = self.state_file.with_suffix(".tmp")
+        tmp = self.state_file.with_suffix(f".{os.getpid()}.tmp")  # the kubelet saves too
         tmp.write_text(json.dumps(state.as_dict(), indent=2) + "\n")
         tmp.replace(self.state_file)
 
@@ -195,7 +212,62 @@ class Sandbox:
             component.restarts += 1
         component.pid, component.started = pid, process_start(pid) if pid else 0
         self.save(state)
+        if pid:
+            self.supervise(component)
         return component
+
+    @contextlib.contextmanager
+    def _kubelet_lock(self) -> Iterator[None]:
+        """Exclusive against the kubelet's restarts (and other holds)."""
+        with (self.root / KUBELET_LOCK).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def hold(self, components: Sequence[Component]) -> None:
+        """Keep the kubelet from restarting these Triton replicas (they are stopped on
+        purpose); once this returns, no restart of theirs is under way."""
+        with self._kubelet_lock():
+            for component in components:
+                if component.kind == "triton":
+                    marker = hold_marker(component)
+                    marker.parent.mkdir(parents=True, exist_ok=True)  # one never started
+                    marker.touch()
+
+    @staticmethod
+    def held(component: Component) -> bool:
+        """Whether the replica is stopped on purpose (the kubelet leaves it alone)."""
+        return hold_marker(component).exists()
+
+    @staticmethod
+    def supervise(component: Component) -> None:
+        """Let the kubelet restart the replica when it exits (it was just started)."""
+        hold_marker(component).unlink(missing_ok=True)
+
+    def restart_exited(self, exited: Component) -> int:
+        """The kubelet's restart: start a replica that exited on its own again, as planned, on
+        its port, and record it (a restart); 0 when, by now, it runs, is held or is gone."""
+        with self._kubelet_lock():
+            state = self.load_state()
+            if state is None:
+                return 0
+            component = next((c for c in state.components if c.name == exited.name), None)
+            if component is None or component.pid != exited.pid or component.running():
+                return 0
+            if self.held(component):
+                return 0
+            _, pid = self.start_replica(
+                component.stack, component.replica, component.port, state, self.control(state)
+            )
+            self.replace_process(component.stack, pid, component.replica)
+            return pid
+
+    def control(self, state: SandboxState) -> AwsControlPlane:
+        """The running AWS control plane (moto) the state records."""
+        info = next(c for c in state.components if c.kind == "control-plane")
+        return AwsControlPlane.attach(Path(info.log).parent, info.port, info.pid)
 
     def up(
         self,
@@ -285,8 +357,10 @@ class Sandbox:
                     str(door.workdir / "haproxy.log"),
                 ),
             )
+            kubelet = self._start_kubelet(state)
             progress("waiting until the front door routes to a ready stack")
             _wait_routes(door, timeout_s=15)
+            _wait_watching(kubelet, timeout_s=15)
             progress.advance()
         except BaseException:
             self._tear_down(state)
@@ -352,6 +426,7 @@ class Sandbox:
         component.started = component.started or process_start(component.pid)
         state.components.append(component)
         self.save(state)
+        self.supervise(component)
 
     def _start_stores(
         self,
@@ -486,8 +561,21 @@ class Sandbox:
             principal,
             plan.planned.grants,
         )
-        log = self.root / "gates" / f"gate-{port}.log"
+        log = gate_log(self.root / "gates", port)
         return Component(f"gate-{plan.stack}", "gate", proc.pid, port, str(log), plan.stack)
+
+    def _start_kubelet(self, state: SandboxState) -> Component:
+        """The sandbox's kubelet (`sandbox.kubelet`), recorded, not waited for: from when it
+        watches (`_wait_watching`), a Triton replica that exits on its own is restarted with
+        back-off."""
+        log = self.root / "kubelet.log"
+        log.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "sandbox.kubelet", "--root", str(self.root),
+                   "--triton-env", str(self.triton_env)]  # fmt: skip
+        proc = start_process(command, log, lambda: True, "kubelet")
+        component = Component("kubelet", "kubelet", proc.pid, 0, str(log))
+        self._record(state, component)
+        return component
 
     def _start_registry(self, packaged: Path, state: SandboxState, progress: Progress) -> None:
         """The OCI registry, with the demo model's image pushed and read back."""
@@ -516,7 +604,7 @@ class Sandbox:
         if EMULATORS[state.stores[stack]["scheme"]].start is None:
             return control.vault_get(stack).env(control.endpoint)
         env = control.vault_read(stack)
-        gate = next((c for c in state.components if c.kind == "gate" and c.stack == stack), None)
+        gate = state.gate(stack)
         if gate is not None:  # the same client settings, its endpoint the gate's
             env.update(EMULATORS[state.stores[stack]["scheme"]].env(gate.port))
         return env
@@ -534,6 +622,7 @@ class Sandbox:
         copy = self.planned(stack, state).copy
         models = self.served_folder(stack, state)
         if copy is None or copy.sync_every_s is None:
+            self.copy_token(stack, state)
             shutil.rmtree(models, ignore_errors=True)
             models.mkdir(parents=True)
             try:
@@ -561,6 +650,7 @@ class Sandbox:
             folder / SYNCED,
             copy.sync_every_s or 0.0,
             copy.sync_wait_s,
+            self.copy_token(stack, state),
         )
         env = {k: v for k, v in os.environ.items() if k in SYNC_INHERITED}
         env.update(self.stack_env(stack, state, control))
@@ -569,6 +659,27 @@ class Sandbox:
         component = Component(f"sync-{stack}", "sync", proc.pid, 0, str(log), stack)
         self._record(state, component)
         return component
+
+    def mount_token(self, stack: str, state: SandboxState) -> Path | None:
+        """The pod's service-account token file, as planned: a stand-in token written where
+        the plan mounts one, and no file where it does not; its path, or None."""
+        planned = self.planned(stack, state)
+        token = self.root / "stacks" / stack / TOKEN_FILE
+        if not planned.token_mounted:
+            shutil.rmtree(token.parent, ignore_errors=True)
+            return None
+        token.parent.mkdir(parents=True, exist_ok=True)
+        token.write_text(f"sandbox stand-in token of {planned.identity.get('principal', stack)}")
+        return token
+
+    def copy_token(self, stack: str, state: SandboxState) -> Path | None:
+        """The token file the stack's copy step signs in with (None: it signs in otherwise);
+        a copy that needs one in a pod that mounts none fails, naming the stack and the fix."""
+        token = self.mount_token(stack, state)
+        planned = self.planned(stack, state)
+        if failed := unmounted_token(planned):
+            raise failed
+        return token if planned.copy is not None and planned.copy.token_auth else None
 
     def synced(self, stack: str) -> bool:
         """Whether the stack's copy step has found the model (the planned startup probe)."""
@@ -645,6 +756,8 @@ class Sandbox:
         substitutions = list(command.substitutions)
         if planned.copy is not None:
             substitutions.append(copy_substitution(planned.copy))
+        if planned.token_mounted:
+            substitutions.append(token_substitution(stack_dir / TOKEN_FILE))
         state.substitutions[stack] = [sub.as_dict() for sub in substitutions]
         return list(command.argv), env
 
@@ -663,8 +776,8 @@ class Sandbox:
             keys = {k: v for k, v in credentials.items() if k.startswith("AWS_") and "KEY" in k}
             return keys, f"s3://{control.endpoint}/{path}"
         if scheme == "gs":
-            gate = next(c for c in state.components if c.kind == "gate" and c.stack == stack)
-            return {EMULATOR_ENDPOINT: f"http://127.0.0.1:{gate.port}"}, planned.repository
+            # the stack's gate, where its credentials point the GCS client
+            return {EMULATOR_ENDPOINT: credentials["STORAGE_EMULATOR_HOST"]}, planned.repository
         return {}, preview_repository(planned)  # raises: no emulator for this client
 
     @staticmethod
@@ -779,6 +892,7 @@ class Sandbox:
                                              control)  # fmt: skip
             component.pid, component.started = pid, process_start(pid)
             self.save(state)
+            self.supervise(component)
             servers.append(server)
         return servers
 
@@ -892,16 +1006,21 @@ class Sandbox:
     def _tear_down(self, state: SandboxState) -> list[str]:
         """Stop the state's processes, remove the front door's admin socket (and its private
         folder) and the state file; the names of the processes that were running."""
-        stopped = self.stop_components(state.components)
+        # the kubelet first, so that nothing is restarted meanwhile (and what it restarted
+        # before it stopped is in the state read after)
+        stopped = self.stop_components([c for c in state.components if c.kind == "kubelet"])
+        state = self.load_state() or state
+        stopped += self.stop_components([c for c in state.components if c.kind != "kubelet"])
         if state.admin_socket:
             remove_admin_socket(Path(state.admin_socket))
         self.state_file.unlink(missing_ok=True)
         return stopped
 
-    @staticmethod
-    def stop_components(components: Sequence[Component]) -> list[str]:
+    def stop_components(self, components: Sequence[Component]) -> list[str]:
         """Stop the recorded processes that still run (never a process that merely reuses a
-        recorded pid), then kill what is left of each group: a stuck leader, orphaned stubs."""
+        recorded pid), then kill what is left of each group: a stuck leader, orphaned stubs.
+        Triton replicas are held first: the kubelet does not restart them."""
+        self.hold(components)
         alive = [c for c in components if c.running()]
         recorded = [c for c in components if c.pid > 0]  # pid 0: a replica never started
         groups = [c.pid for c in recorded if c in alive or not pid_alive(c.pid)]
@@ -915,6 +1034,19 @@ def up_steps(stacks: Sequence[StackPlan]) -> int:
     baseline, the front door."""
     emulators = {p.scheme for p in stacks if EMULATORS[p.scheme].start is not None}
     return 1 + len(emulators) + len(stacks) + 2 + len(stacks) + 2
+
+
+def _wait_watching(kubelet: Component, timeout_s: float) -> None:
+    """Until the kubelet says it watches; a failure with its log when it exits or is silent."""
+    log = Path(kubelet.log)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and kubelet.running():
+        if log.is_file() and "watching" in log.read_text():
+            return
+        time.sleep(0.1)
+    raise SandboxError(
+        f"the sandbox's kubelet did not start within {timeout_s:g} s: {log_tail(log, 5)}"
+    )
 
 
 def _wait_routes(door: FrontDoor, timeout_s: float) -> None:

@@ -33,6 +33,9 @@ ADDED_FLAGS = (*ADDRESS_FLAGS, BACKEND_FLAG)  # set by the sandbox whatever the 
 # arguments for a container": "$(VAR_NAME)"); $$(VAR) stays literal.
 VARIABLE = re.compile(r"(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 EMULATOR_ENDPOINT = "CLOUD_STORAGE_EMULATOR_ENDPOINT"
+# Where a pod's service-account token is mounted (Kubernetes "Configure Service Accounts for
+# Pods": automounted at /var/run/secrets/kubernetes.io/serviceaccount).
+TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 MODEL_READY = re.compile(r"^/v2/models/[^/]+/ready$")
 
 
@@ -50,6 +53,8 @@ class PlannedCopy:
     credential_mounts: tuple[str, ...] = ()
     sync_every_s: float | None = None
     sync_wait_s: float = 0.0  # between rounds until a copy found the model
+    # it signs in with the pod's own service-account token (the pod's fetch-auth annotation)
+    token_auth: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON values."""
@@ -60,6 +65,7 @@ class PlannedCopy:
             "credential_mounts": list(self.credential_mounts),
             "sync_every_s": self.sync_every_s,
             "sync_wait_s": self.sync_wait_s,
+            "token_auth": self.token_auth,
         }
 
     @classmethod
@@ -73,6 +79,7 @@ class PlannedCopy:
             tuple(data.get("credential_mounts", ())),
             None if every is None else float(every),
             float(data.get("sync_wait_s", 0.0)),
+            bool(data.get("token_auth")),
         )
 
 
@@ -223,6 +230,25 @@ def copy_substitution(copy: PlannedCopy) -> Substitution:
     copied = words[words.index(SYNC_CONTAINER) + 1 :] if SYNC_CONTAINER in words else words
     planned = f"{copy.image}: {shorten(' '.join(copied), 120)} ({kind})"
     return substitution("copy step", planned, f"python -m sandbox.sync ({kind})")
+
+
+def token_substitution(token: Path) -> Substitution:
+    """The pod's service-account token file, where the plan mounts one."""
+    return substitution("service-account token", f"{TOKEN_PATH}/token", str(token))
+
+
+def unmounted_token(planned: PlannedTriton) -> PlannedTritonFailed | None:
+    """Review J2 in the sandbox: a copy step that signs in with the pod's service-account
+    token, in a pod that does not mount it, cannot sign in (None: it can, or needs none)."""
+    if planned.copy is None or not planned.copy.token_auth or planned.token_mounted:
+        return None
+    return PlannedTritonFailed(
+        f"{planned.stack}: the copy step signs in with the pod's service-account token "
+        f"({TOKEN_PATH}/token), and the plan does not mount it (automountServiceAccountToken "
+        f"false; {planned.source}): the copy cannot sign in and Triton never gets its models",
+        fix="set automountServiceAccountToken: true on the pod template of the Deployment "
+        "(exitplan policy check: copy-token-mounted)",
+    )
 
 
 def flag_value(args: tuple[str, ...] | list[str], flag: str) -> str | None:

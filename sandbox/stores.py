@@ -3,8 +3,9 @@ control plane (moto, `sandbox/aws.py`), Azure Blob on Azurite (npm) and Google C
 the GCS emulator (PyPI), all real servers on loopback. A stack whose cloud stores models under a
 scheme with no emulator here cannot run in the sandbox (`sandbox up` skips it and says why).
 
-Credentials: Azurite's development account key is fixed, and the GCS emulator checks none, so
-revoking credentials is only real for S3 stores (a gap the README lists)."""
+Credentials: moto checks S3 keys against its IAM; Azurite's development account key is fixed and
+the GCS emulator checks none, so every stack reaches those two through a permission gate of its
+own identity (`sandbox/gate.py`), which also revokes it."""
 
 from __future__ import annotations
 
@@ -172,8 +173,6 @@ class StoreEmulator:
     start: Callable[[Path, int, list[str]], subprocess.Popen[bytes]] | None
     uri: Callable[[str], str]  # a bucket's store URI
     env: Callable[[int], dict[str, str]]  # how a client reaches the emulator on a port
-    # Why a stack's key cannot be revoked or rotated on it (None: it can, IAM keys).
-    fixed_credentials: str | None = None
 
 
 EMULATORS: dict[str, StoreEmulator] = {
@@ -190,7 +189,6 @@ EMULATORS: dict[str, StoreEmulator] = {
         start=lambda workdir, port, names: start_azurite(workdir, port, names),
         uri=lambda container: f"as://{AZURITE_ACCOUNT}/{container}",
         env=lambda port: {"AZURE_STORAGE_CONNECTION_STRING": azurite_connection_string(port)},
-        fixed_credentials="Azurite's development account key is fixed (no key to revoke or rotate)",
     ),
     "gs": StoreEmulator(
         name="the GCS emulator",
@@ -198,7 +196,5 @@ EMULATORS: dict[str, StoreEmulator] = {
         start=lambda workdir, port, names: start_gcs(workdir, port, names),
         uri=lambda bucket: f"gs://{bucket}",
         env=lambda port: {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}"},
-        fixed_credentials="the GCS emulator checks no credentials (a revoked key would still "
-        "read the store)",
     ),
 }

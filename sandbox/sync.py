@@ -42,9 +42,21 @@ def place_changed(staging: Path, repository: Path) -> list[str]:
     return placed
 
 
-def sync_once(uri: str, model: str, staging: Path, repository: Path) -> bool:
-    """One round: the store's model into `staging` (credentials from the environment), what
-    changed into `repository`; whether the repository now holds the model."""
+def sign_in(token: Path) -> None:
+    """What a copy that signs in with the pod's service-account token needs: the file, not
+    empty (the cloud CLI reads it at every call)."""
+    if not token.is_file() or not token.read_text().strip():
+        raise FileNotFoundError(f"no service-account token at {token}: cannot sign in")
+
+
+def sync_once(
+    uri: str, model: str, staging: Path, repository: Path, token: Path | None = None
+) -> bool:
+    """One round: the store's model into `staging` (credentials from the environment, after
+    signing in with `token` where the copy uses one), what changed into `repository`; whether
+    the repository now holds the model."""
+    if token is not None:
+        sign_in(token)
     shutil.rmtree(staging, ignore_errors=True)
     fetch(uri, model, staging, env=dict(os.environ))
     for path in place_changed(staging, repository):
@@ -53,9 +65,18 @@ def sync_once(uri: str, model: str, staging: Path, repository: Path) -> bool:
 
 
 def sync_command(
-    uri: str, model: str, folder: Path, repository: Path, marker: Path, every: float, wait: float
+    uri: str,
+    model: str,
+    folder: Path,
+    repository: Path,
+    marker: Path,
+    every: float,
+    wait: float,
+    token: Path | None = None,
 ) -> list[str]:
-    """The command line of a sync process over the store at `uri`."""
+    """The command line of a sync process over the store at `uri` (signing in with the
+    service-account `token` file where given)."""
+    signs_in = ["--token-file", str(token)] if token is not None else []
     return [
         sys.executable,
         "-m",
@@ -74,6 +95,7 @@ def sync_command(
         str(every),
         "--wait",
         str(wait),
+        *signs_in,
     ]
 
 
@@ -87,11 +109,12 @@ def main() -> None:
     parser.add_argument("--marker", type=Path, required=True)
     parser.add_argument("--every", type=float, required=True)
     parser.add_argument("--wait", type=float, required=True)
+    parser.add_argument("--token-file", type=Path, help="the service-account token to sign in")
     args = parser.parse_args()
     args.repository.mkdir(parents=True, exist_ok=True)
     while True:
         try:
-            if sync_once(args.uri, args.model, args.staging, args.repository):
+            if sync_once(args.uri, args.model, args.staging, args.repository, args.token_file):
                 args.marker.touch()
         except Exception as exc:  # the planned loop retries whatever the copy's failure
             why = " ".join(str(exc).split())  # one line: `sandbox status` shows the last

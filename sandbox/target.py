@@ -19,14 +19,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from model_packaging.errors import PublishError
 from model_packaging.publish import newest
 from sandbox.aws import AwsControlPlane
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import FrontDoor
+from sandbox.gate import revocation_marker
 from sandbox.levels import at_rest, level_of, server_name, stack_of
 from sandbox.manager import Component, Sandbox, SandboxState
 from sandbox.processes import STOPPED, signal_and_wait, thread_states
-from sandbox.stores import EMULATORS
 from sandbox.triton import log_tail
 
 TARGET_LOG = "target.log"
@@ -49,15 +50,10 @@ class SandboxTarget:
 
     @property
     def unsupported(self) -> Mapping[str, str]:
-        """`operation:stack` -> why: a key is revoked or rotated only where the stack's store
-        emulator checks keys (S3 on moto's IAM); Azurite's key is fixed, the GCS emulator
-        checks none."""
+        """`operation:stack` -> why: what a pilot-light standby with no Triton running cannot
+        do. Credentials can be revoked on every store: S3 keys in moto's IAM, the other
+        stores' identities at their permission gates."""
         gaps = {}
-        for stack, store in self.state.stores.items():
-            fixed = EMULATORS[store["scheme"]].fixed_credentials
-            if fixed:
-                for operation in ("revoke_credentials", "rotate_credentials"):
-                    gaps[f"{operation}:{stack}"] = f"{stack}'s store is {store['uri']}: {fixed}"
         for stack in self.stacks():
             if not self._component(stack).running() and self.level(stack)["at_rest"] == 0:
                 why = (
@@ -67,20 +63,26 @@ class SandboxTarget:
                 gaps.update({f"{op}:{stack}": why for op in STOPPED_OPERATIONS})
         return gaps
 
-    def _require(self, operation: str, stack: str) -> None:
-        reason = self.unsupported.get(f"{operation}:{stack}")
-        if reason:
-            raise SandboxError(
-                f"cannot {operation.replace('_', ' ')} in the sandbox: {reason}",
-                fix="rehearse credential faults on a stack whose store is S3 (moto checks keys)",
-            )
-
     def _log(self, action: str, **details: Any) -> None:
         entry = {"time": time.time(), "action": action, **details}
         with self.log_file.open("a") as log:
             log.write(json.dumps(entry) + "\n")
 
+    def _refresh(self) -> None:
+        """Each Triton replica's process as recorded now: the kubelet may have restarted one
+        since this target read the state."""
+        recorded = self.sandbox.load_state()
+        if recorded is None:
+            return
+        now = {c.name: c for c in recorded.components if c.kind == "triton"}
+        for component in self.state.components:
+            if component.name in now:
+                latest = now[component.name]
+                component.pid, component.started = latest.pid, latest.started
+                component.restarts = latest.restarts
+
     def _component(self, stack: str) -> Component:
+        self._refresh()
         for component in self.state.components:
             if component.kind == "triton" and component.stack == stack:
                 return component
@@ -152,9 +154,11 @@ class SandboxTarget:
         return self._door().server_status().get(stack) == "UP"
 
     def kill(self, stack: str) -> None:
-        """SIGKILL the stack's Triton and its python-backend stubs (the whole container
-        crashes; killing the server alone would leave an orphan stub behind); returns once
-        every process of the group is gone."""
+        """The stack's node lost: SIGKILL its Triton and its python-backend stubs (killing the
+        server alone would leave an orphan stub behind), held, so that the kubelet does not
+        restart it (a lost node's kubelet is gone with it) until `restart`; returns once every
+        process of the group is gone."""
+        self.sandbox.hold(self._replicas(stack))
         self._signal(stack, signal.SIGKILL, group=True)
         for replica in self._replicas(stack)[1:]:  # a hot stack's other replicas die with it
             if replica.running():
@@ -184,30 +188,53 @@ class SandboxTarget:
         signal_and_wait(component.pid, sig, group=group)
 
     def _control(self) -> AwsControlPlane:
-        info = next(c for c in self.state.components if c.kind == "control-plane")
-        return AwsControlPlane.attach(Path(info.log).parent, info.port, info.pid)
+        return self.sandbox.control(self.state)
 
     def revoke_credentials(self, stack: str) -> None:
-        """Delete the stack's access key in IAM (the vault keeps the dead key)."""
+        """Revoke what the stack reads its store with: its S3 access key deleted in moto's IAM
+        (the vault keeps the dead key), or its identity's every permission refused at its
+        permission gate (a GCP deny policy, an Azure role assignment deleted)."""
         self._component(stack)
-        self._require("revoke_credentials", stack)
-        key = self._control().revoke(stack)
-        self._log("revoke_credentials", stack=stack, key_id=key)
+        gate = self.state.gate(stack)
+        if gate is None:
+            self._log("revoke_credentials", stack=stack, key_id=self._control().revoke(stack))
+            return
+        revocation_marker(Path(gate.log)).touch()
+        self._log("revoke_credentials", stack=stack, principal=self._principal(stack))
 
     def rotate_credentials(self, stack: str) -> None:
-        """A new key into the vault, the old one deleted."""
+        """Undo a revocation without reinstating a revoked key: a new S3 key into the vault and
+        the old one deleted, or the gate's revocation lifted (a workload identity has no key:
+        the deny policy goes, the role assignment comes back)."""
         self._component(stack)
-        self._require("rotate_credentials", stack)
-        key = self._control().rotate(stack)
-        self._log("rotate_credentials", stack=stack, key_id=key.access_key_id)
+        gate = self.state.gate(stack)
+        if gate is None:
+            key = self._control().rotate(stack)
+            self._log("rotate_credentials", stack=stack, key_id=key.access_key_id)
+            return
+        revocation_marker(Path(gate.log)).unlink(missing_ok=True)
+        self._log("rotate_credentials", stack=stack, principal=self._principal(stack))
 
     def credential_state(self, stack: str) -> dict[str, str]:
-        """`{"key_id", "status"}` (active or revoked) for a stack whose store checks IAM keys;
-        `{"status": "fixed (emulator)"}` for the other emulators."""
+        """`{"status": "active" | "revoked", ...}`: for S3, whether moto's IAM still holds the
+        vault's `key_id`; for a gated identity (`principal`), what its store answers now: a
+        read of the model's objects through its gate, refused while revoked (`refused`: refused
+        with no revocation, the planned grants do not reach it)."""
         self._component(stack)
-        if EMULATORS[self.state.stores[stack]["scheme"]].fixed_credentials:
-            return {"status": "fixed (emulator)"}
-        return self._control().credential_state(stack)
+        gate = self.state.gate(stack)
+        if gate is None:
+            return self._control().credential_state(stack)
+        try:
+            self.store_newest(stack)
+            status = "active"
+        except PublishError as exc:
+            if "refused the credentials" not in exc.cause:  # model_packaging's auth refusal
+                raise
+            status = "revoked" if revocation_marker(Path(gate.log)).exists() else "refused"
+        return {"status": status, "principal": self._principal(stack)}
+
+    def _principal(self, stack: str) -> str:
+        return self.sandbox.planned(stack, self.state).identity.get("principal", stack)
 
     def redeploy(self, stack: str) -> None:
         """A rolling restart with the stack's current credentials: the new pod's store read
@@ -265,6 +292,7 @@ class SandboxTarget:
         server; one that still runs is refused."""
         component = self._component(stack)
         if component.running() and STOPPED & set(thread_states(component.pid)):
+            self.sandbox.hold([component])  # this restart, not the kubelet's
             signal_and_wait(component.pid, signal.SIGKILL, group=True)
             self._log("kill", stack=stack, why="restart of a hung server")
         if component.running():
@@ -276,6 +304,7 @@ class SandboxTarget:
         """Stop the stack's first replica if it runs, start it as planned on the same port,
         record it and wait until its planned readiness probe passes."""
         component = self._component(stack)
+        self.sandbox.hold([component])  # the kubelet's restart is not wanted meanwhile
         if component.running():
             self.sandbox.stop_components([component])
         server, pid = self.sandbox.start_replica(

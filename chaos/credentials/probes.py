@@ -16,8 +16,8 @@ logger = logging.getLogger("chaostoolkit")
 
 @activity("credential_state")
 def credential_status(stack: str, configuration: Configuration = None) -> str:
-    """`active` or `revoked` for a stack whose key the target checks, else why it has none
-    (`fixed (emulator)`), or `unknown`."""
+    """`active` or `revoked` (or the target's word for another state, e.g. the sandbox's
+    `refused`: refused with no revocation), or `unknown` when the target says nothing."""
     return str(resolve(configuration).credential_state(stack).get("status", "unknown"))
 
 

@@ -13,7 +13,11 @@ from typing import Any
 
 import components
 from components import triton
-from components.catalog.clouds import facts
+from components.catalog.clouds import (
+    FETCH_AUTH_ANNOTATION,
+    SERVICE_ACCOUNT_TOKEN_AUTH,
+    facts,
+)
 from components.model_sync import SYNC_SECS_ENV, WAIT_SECS_ENV
 from components.planning.cache import cached_plan
 from components.planning.runner import Plan
@@ -24,9 +28,6 @@ from sandbox.planned import PlannedCopy, PlannedTriton
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CONTAINER = "tritonserver"
-# The default path of a pod's service-account token (Kubernetes "Configure Service Accounts
-# for Pods": automounted at /var/run/secrets/kubernetes.io/serviceaccount).
-TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 def deployment_source() -> str:
@@ -59,7 +60,9 @@ def triton_of(plan: Plan) -> PlannedTriton:
                 namespace = resource.inputs.get("metadata", {}).get("namespace", "default")
                 account = pod.get("serviceAccountName", "default")
                 subject = f"system:serviceaccount:{namespace}:{account}"
-                return _planned(plan, pod, container, subject)
+                template = resource.inputs.get("spec", {}).get("template", {})
+                annotations = template.get("metadata", {}).get("annotations") or {}
+                return _planned(plan, pod, container, subject, annotations)
     raise SandboxError(
         f"the plan of {plan.stack} has no Deployment with a {CONTAINER} container",
         fix=f"exitplan plan {plan.stack} shows what the stack deploys",
@@ -67,7 +70,11 @@ def triton_of(plan: Plan) -> PlannedTriton:
 
 
 def _planned(
-    plan: Plan, pod: Mapping[str, Any], container: Mapping[str, Any], subject: str
+    plan: Plan,
+    pod: Mapping[str, Any],
+    container: Mapping[str, Any],
+    subject: str,
+    annotations: Mapping[str, str],
 ) -> PlannedTriton:
     identity = {k: str(v) for k, v in dict(plan.outputs.get("identity") or {}).items()}
     store = str(plan.outputs.get("model_repository_uri", ""))
@@ -82,7 +89,7 @@ def _planned(
         store_uri=store,
         identity=identity,
         grants=_grants(plan, identity, store, subject),
-        copy=_copy(pod),
+        copy=_copy(pod, annotations),
         token_mounted=_token_mounted(plan, pod),
         readiness_urls=_readiness_urls(container),
         probes={
@@ -109,7 +116,7 @@ def _grants(
     return {}
 
 
-def _copy(pod: Mapping[str, Any]) -> PlannedCopy | None:
+def _copy(pod: Mapping[str, Any], annotations: Mapping[str, str]) -> PlannedCopy | None:
     for init in pod.get("initContainers", []):
         mounts = tuple(
             str(m["mountPath"])
@@ -125,6 +132,7 @@ def _copy(pod: Mapping[str, Any]) -> PlannedCopy | None:
             mounts,
             float(env.get(SYNC_SECS_ENV, 0)) if sidecar else None,
             float(env.get(WAIT_SECS_ENV, 0)) if sidecar else 0.0,
+            annotations.get(FETCH_AUTH_ANNOTATION) == SERVICE_ACCOUNT_TOKEN_AUTH,
         )
     return None
 

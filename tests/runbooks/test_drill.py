@@ -68,7 +68,7 @@ def test_a_passing_drill_restores_everything_and_writes_the_report(
         lambda _m: None,
     )
     ep = journal.exitplan
-    assert ep["verdict"]["passed"], ep["gates"]
+    assert ep["verdict"]["passed"], (ep["verdict"], ep["gates"], ep["changes"])
     assert ep["target"] == "sandbox" and ep["revoke_skipped"] is None
     assert "aws-primary's credentials revoked (verified) without effect" in ep["verdict"]["summary"]
     gated = ["baseline", "canary 10%", "cutover", "vendor exit", "verify", "rollback"]
@@ -90,12 +90,12 @@ def test_a_passing_drill_restores_everything_and_writes_the_report(
     assert html.read_text().count("<svg") == 3
 
 
-def test_a_stack_whose_key_cannot_be_revoked_is_exited_without_claiming_it(
+def test_leaving_a_gated_store_revokes_its_identity_at_the_gate(
     target: SandboxTarget, project: Project, tmp_path: Path
 ) -> None:
-    """gcp-standby -> aws-primary: the GCS emulator checks no key, so the vendor exit cannot
-    revoke gcp-standby's (the target says so up front): the drill runs, skips the revocation
-    and its verdict says the key was NOT revoked, with the reason."""
+    """gcp-standby -> aws-primary: gcp-standby's workload identity has no key; the vendor exit
+    revokes it at its permission gate (a deny policy on the principal), verifies that its next
+    store read is refused, and the rollback lifts it and redeploys."""
     before = snapshot(target)
     journal = run_exit_plan(
         project,
@@ -105,14 +105,22 @@ def test_a_stack_whose_key_cannot_be_revoked_is_exited_without_claiming_it(
         lambda _m: None,
     )
     ep = journal.exitplan
-    assert ep["verdict"]["passed"], ep["gates"]
-    assert "GCS emulator" in ep["revoke_skipped"]
-    summary = ep["verdict"]["summary"]
-    assert "gcp-standby's credentials NOT revoked (" in summary and "without effect" not in summary
+    assert ep["verdict"]["passed"], (ep["verdict"], ep["gates"], ep["changes"])
+    assert ep["revoke_skipped"] is None
+    assert "gcp-standby's credentials revoked (verified) without effect" in ep["verdict"]["summary"]
     [credentials] = [c for c in ep["changes"] if c["what"] == "credentials"]
-    assert credentials["restored"] is None and "not revoked" in credentials["detail"]
+    assert credentials["restored"]
     names = [r["activity"]["name"] for r in journal.data["run"] + journal.data["rollbacks"]]
-    assert not [n for n in names if "revoke" in n or "rotate" in n or "redeploy" in n]
+    assert [n for n in names if "credentials" in n or "redeploy" in n] == [
+        "revoke gcp-standby credentials",
+        "rotate gcp-standby credentials",
+        "redeploy gcp-standby",
+    ], names
+    gate = target.state.gate("gcp-standby")
+    assert gate is not None
+    refused = [line for line in Path(gate.log).read_text().splitlines() if line.endswith("revoked")]
+    assert refused and all(line.startswith("deny ") for line in refused)
+    assert target.credential_state("gcp-standby")["status"] == "active"
     assert snapshot(target) == before
 
 

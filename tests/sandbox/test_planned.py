@@ -27,6 +27,7 @@ from sandbox.planned import (
     planned_failure,
     sandbox_command,
 )
+from sandbox.sync import sync_once
 from tests.conftest import copied_project
 
 pytestmark = pytest.mark.xdist_group("sandbox-timing")
@@ -155,7 +156,11 @@ def test_the_shipped_plans_read_as_planned_tritons(plans: dict[str, Plan]) -> No
     # assignments depend on (its principal ID is known only after deploy).
     assert azure.grants == {"fraudscoringmodelseus": ("Storage Blob Data Reader",)}
     assert read["azure-edge"].grants == {"fraudscoringmodelsla": ("Storage Blob Data Reader",)}
-    assert read["oci-standby"].token_mounted  # review J2: its copy signs in with the token
+    oci = read["oci-standby"]
+    assert oci.copy is not None and oci.copy.token_auth  # review J2: it signs in with the token
+    assert oci.token_mounted
+    assert azure.copy.token_auth is False and read["gcp-edge"].copy is not None
+    assert not read["gcp-edge"].copy.token_auth
     assert all(t.readiness_urls and t.secret_env == ("TRITON_ADMIN_KEY",) for t in read.values())
 
 
@@ -255,3 +260,68 @@ def test_a_dropped_azure_role_fails_sandbox_up_naming_the_stack(
     cause = caught.value.cause
     assert "azure-edge's model-sync sidecar found no fraud-scorer" in cause
     assert "AuthorizationPermissionMismatch" in cause, cause
+
+
+def test_a_copy_signing_in_with_an_unmounted_token_fails_sandbox_up_naming_it(
+    copied: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review J2 on a stack the sandbox runs: azure-edge's copy step made to sign in with the
+    pod's service-account token while the pod mounts none (oci-standby before its fix)."""
+
+    def unmounted(planned: PlannedTriton) -> PlannedTriton:
+        assert planned.copy is not None
+        return replace(planned, copy=replace(planned.copy, token_auth=True), token_mounted=False)
+
+    failed = _up_with(copied, monkeypatch, ["azure-edge"], unmounted)
+    assert failed.cause.startswith("azure-edge: the copy step signs in with the pod's service-")
+    assert (
+        "automountServiceAccountToken" in failed.cause and "components/triton.py:" in failed.cause
+    )
+    assert "automountServiceAccountToken: true" in failed.fix
+
+
+def test_the_token_file_exists_only_where_the_plan_mounts_it(
+    copied: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azure-edge's copy made to sign in with a mounted token: the sandbox writes the pod's
+    token file, the sidecar signs in with it (and fails a round once it is gone)."""
+
+    def mounted(planned: PlannedTriton) -> PlannedTriton:
+        if planned.stack != "azure-edge":
+            return planned
+        assert planned.copy is not None
+        return replace(planned, copy=replace(planned.copy, token_auth=True), token_mounted=True)
+
+    read = sandbox_setup.planned_triton
+    monkeypatch.setattr(sandbox_setup, "planned_triton", lambda *a: mounted(read(*a)))
+    sandbox = sandbox_for(copied)
+    try:
+        start_sandbox(copied, ["azure-edge", "aws-primary"], lambda _line: None)
+        state = sandbox.running()
+        assert state is not None
+        token = sandbox.root / "stacks" / "azure-edge" / manager.TOKEN_FILE
+        assert (
+            token.is_file()
+            and not (sandbox.root / "stacks" / "aws-primary" / "serviceaccount").exists()
+        )
+        sync = next(c for c in state.components if c.kind == "sync" and c.stack == "azure-edge")
+        assert str(token) in Path(f"/proc/{sync.pid}/cmdline").read_bytes().decode().split("\0")
+        whats = {s["what"] for s in state.substitutions["azure-edge"]}
+        assert "service-account token" in whats
+        assert "service-account token" not in {
+            s["what"] for s in state.substitutions["aws-primary"]
+        }
+    finally:
+        sandbox.down()
+    assert sandbox.running() is None
+
+
+def test_a_sync_round_without_its_token_cannot_sign_in(tmp_path: Path) -> None:
+    """The sidecar's sign-in reads the token at every round: no file, or an empty one, fails
+    the round before the store is asked."""
+    token = tmp_path / "token"
+    for _ in range(2):
+        with pytest.raises(FileNotFoundError, match="no service-account token"):
+            sync_once("gs://none", "m", tmp_path / "staging", tmp_path / "repository", token)
+        token.write_text("  \n")
+    assert not (tmp_path / "staging").exists()

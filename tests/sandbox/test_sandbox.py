@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 import urllib.request
 from collections import Counter
@@ -15,11 +16,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from chaos.credentials.refusals import auth_refusal
 from chaos.traffic.probes import wait_for_rotation
 from components.stack_config import Project
 from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import private_socket_path
+from sandbox.gate import revocation_marker
 from sandbox.manager import Component, SandboxState
 from sandbox.processes import STOPPED, group_members, pid_alive, process_start, thread_states
 from sandbox.stores import EMULATORS
@@ -140,6 +143,39 @@ def test_a_hung_stack_is_restarted_not_refused(target: SandboxTarget) -> None:
     target.set_weights({"aws-primary": 100, "gcp-standby": 0})
 
 
+def test_a_crashed_triton_is_restarted_with_back_off_and_a_lost_node_is_not(
+    target: SandboxTarget,
+) -> None:
+    """gcp-standby's Triton crashes (its process group killed outside the target): the
+    sandbox's kubelet restarts it as planned on its port after its 10 s back-off, counted as
+    a restart. aws-primary, killed by the target (its node lost) just before, stays down: the
+    kubelet leaves it to `restart`."""
+    crashed = target._component("gcp-standby")
+    old_pid, port, restarts = crashed.pid, crashed.port, target.restarts("gcp-standby")
+    target.kill("aws-primary")
+    try:
+        os.killpg(old_pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        deadline = killed_at + 40
+        while not target.health("gcp-standby") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        back_after = time.monotonic() - killed_at
+        now = target._component("gcp-standby")
+        assert now.pid != old_pid and now.port == port and target.health("gcp-standby")
+        assert back_after >= 10.0, f"restarted after {back_after:.1f} s: no back-off"
+        assert target.restarts("gcp-standby") == restarts + 1
+        assert not target._component("aws-primary").running()  # held: its node is lost
+        log = (target.sandbox.root / "kubelet.log").read_text()
+        assert f"triton-gcp-standby (pid {old_pid}) exited: restart in 10 s" in log
+        assert f"triton-gcp-standby restarted as pid {now.pid}" in log
+        assert "aws-primary" not in log
+    finally:
+        target.restart("aws-primary")
+    assert target.health("aws-primary")
+    wait_for_rotation(target, "aws-primary", True, 30)
+    wait_for_rotation(target, "gcp-standby", True, 30)
+
+
 def test_a_second_up_is_refused(target: SandboxTarget, project: Project) -> None:
     with pytest.raises(SandboxError) as caught:
         start_sandbox(project, STACKS, lambda _message: None)
@@ -209,22 +245,45 @@ def test_a_revoked_key_breaks_only_that_stacks_download_until_rotation(
     assert target.health("aws-primary")
 
 
-def test_credentials_of_emulated_stores_cannot_be_revoked(target: SandboxTarget) -> None:
-    """Capability data, by store scheme: only S3 on moto checks keys; the GCS emulator's store
-    is a stated gap (checked before a drill starts) and refused when called anyway."""
-    assert target.kind == "sandbox"
-    assert set(target.unsupported) == {
-        "revoke_credentials:gcp-standby",
-        "rotate_credentials:gcp-standby",
-    }
-    assert (
-        "GCS emulator checks no credentials" in target.unsupported["revoke_credentials:gcp-standby"]
-    )
-    with pytest.raises(SandboxError) as caught:
-        target.revoke_credentials("gcp-standby")
-    assert "emulator" in caught.value.cause
-    assert target.credential_state("gcp-standby") == {"status": "fixed (emulator)"}
-    assert target.state.stores["gcp-standby"]["scheme"] == "gs"
+def test_a_gated_identity_is_revoked_at_its_gate_until_rotation(target: SandboxTarget) -> None:
+    """gcp-standby's Triton reads gs:// through the permission gate of its planned principal:
+    revoking it refuses every request with GCS's 403 (a deny policy on the principal), so a
+    redeploy fails on the store read while the running server keeps serving; rotating lifts
+    it. Nothing is left unsupported but pilot-light operations."""
+    from model_packaging.errors import PublishError
+
+    assert target.unsupported == {}
+    principal = target.sandbox.planned("gcp-standby", target.state).identity["principal"]
+    assert target.credential_state("gcp-standby") == {"status": "active", "principal": principal}
+    gate = target.state.gate("gcp-standby")
+    assert gate is not None and target.state.gate("aws-primary") is None
+    target.revoke_credentials("gcp-standby")
+    try:
+        assert target.credential_state("gcp-standby")["status"] == "revoked"
+        with pytest.raises(PublishError) as caught:
+            target.redeploy("gcp-standby")
+        assert auth_refusal(caught.value) is not None  # what the chaos probe reads
+        assert target.health("gcp-standby")  # the old pod keeps serving
+        denied = [line for line in Path(gate.log).read_text().splitlines() if "revoked" in line]
+        assert denied and all(line.startswith("deny ") for line in denied)
+        # The state is what the store answers, not what was asked: a revocation the gate
+        # does not apply (its marker gone) reads active.
+        marker = revocation_marker(Path(gate.log))
+        marker.unlink()
+        assert target.credential_state("gcp-standby")["status"] == "active"
+        marker.touch()
+        target.redeploy("aws-primary")  # the other stack's credentials still work
+    finally:
+        target.rotate_credentials("gcp-standby")
+    assert target.credential_state("gcp-standby")["status"] == "active"
+    target.redeploy("gcp-standby")
+    assert target.health("gcp-standby")
+    log = [json.loads(line) for line in target.log_file.read_text().splitlines()]
+    assert [e["action"] for e in log if e.get("stack") == "gcp-standby"][-3:] == [
+        "revoke_credentials",
+        "rotate_credentials",
+        "redeploy",
+    ]
 
 
 def test_a_stack_whose_store_no_emulator_serves_is_skipped_saying_why(
