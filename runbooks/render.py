@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from components.planning.parity import ParityReport, ParityRow
-from components.planning.runner import Plan, PlannedResource
+if TYPE_CHECKING:  # the planner's types only: rendering needs no Pulumi SDK at import
+    from components.planning.parity import ParityReport, ParityRow
+    from components.planning.runner import Plan, PlannedResource
 
 
 def terminal(**options: Any) -> Console:

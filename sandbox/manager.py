@@ -1006,11 +1006,11 @@ class Sandbox:
     def _tear_down(self, state: SandboxState) -> list[str]:
         """Stop the state's processes, remove the front door's admin socket (and its private
         folder) and the state file; the names of the processes that were running."""
-        # the kubelet first, so that nothing is restarted meanwhile (and what it restarted
-        # before it stopped is in the state read after)
-        stopped = self.stop_components([c for c in state.components if c.kind == "kubelet"])
+        # Held first, so that the kubelet restarts nothing meanwhile; what it restarted before
+        # is in the state read after. Then everything stops at once (Triton takes ~2 s).
+        self.hold(state.components)
         state = self.load_state() or state
-        stopped += self.stop_components([c for c in state.components if c.kind != "kubelet"])
+        stopped = self.stop_components(state.components)
         if state.admin_socket:
             remove_admin_socket(Path(state.admin_socket))
         self.state_file.unlink(missing_ok=True)

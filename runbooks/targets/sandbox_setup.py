@@ -12,20 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sandbox
 from components.catalog.clouds import facts
 from components.deploy_order import deploy_order, reads_source_store
-from components.planning.runner import Plan
 from components.stack_config import Project, Stack
-from model_packaging.package import PackageOptions, package
-from runbooks.targets.sandbox_plan import planned_triton
 from sandbox import demo_model, minilm_model
 from sandbox.errors import SandboxError
 from sandbox.first_deploy import Step
 from sandbox.manager import Sandbox, SandboxSettings, SandboxState, StackPlan, stack_weights
 from sandbox.stores import EMULATORS
 from sandbox.target import SandboxTarget
+
+if TYPE_CHECKING:
+    from components.planning.runner import Plan
 
 __all__ = [
     "SandboxSettings",
@@ -148,6 +149,11 @@ def start_sandbox(
     served = spec.triton.models[0]
     name, version = (served.name, str(served.version)) if model == "demo" else (model, "1")
     factory = demo_model if model == "demo" else minilm_model
+    # Imported here: packaging and planning load the ONNX exporters and the Pulumi SDK, which
+    # `sandbox down`, `status` and every drill's target lookup do not need (~0.7 s a command).
+    from model_packaging.package import PackageOptions, package
+    from runbooks.targets.sandbox_plan import planned_triton
+
     progress(f"packaging the {model} model as {name}:{version} (reused when unchanged)")
     packaged = package(
         PackageOptions(
