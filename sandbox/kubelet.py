@@ -5,14 +5,17 @@ https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-rest
 
     python -m sandbox.kubelet --root .exitplan/sandbox --triton-env .exitplan/triton-env
 
+It also runs each replica's planned liveness probe (its httpGet path on the replica's port,
+every `periodSeconds`, `timeoutSeconds` each) once the replica has answered it (what the planned
+startup probe waits for), and kills a replica that fails it `failureThreshold` times in a row
+(a hung Triton: 3 x 10 s as planned); that kill is an exit like any other, restarted with
+back-off.
+
 It leaves alone a replica stopped on purpose: one recorded stopped (pid 0, below its standby
 level) and one held (`sandbox.manager.hold_marker`: killed as a lost node by the target's
 `kill`, or being stopped by `down`, a scale-down or a restart). The restarted process runs the
 replica's planned command again on its port; readiness is the planned probe's, as before (the
-front door's health checks). Each decision is a line on stdout (its log).
-
-Not done here: restarts on a failing liveness probe (a hung Triton stays hung until `resume`
-or `restart`, which the brownout drills rely on; README, sandbox gaps)."""
+front door's health checks). Each decision is a line on stdout (its log)."""
 
 from __future__ import annotations
 
@@ -20,13 +23,16 @@ import argparse
 import signal
 import sys
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from sandbox.errors import SandboxError
-from sandbox.manager import Component, Sandbox
+from sandbox.manager import Component, Sandbox, SandboxState
 
 BACKOFF_INITIAL_S = 10.0
 BACKOFF_CAP_S = 300.0
@@ -49,6 +55,29 @@ class BackOff:
         return float(min(BACKOFF_INITIAL_S * 2**self.restarts, BACKOFF_CAP_S))
 
 
+@dataclass
+class Liveness:
+    """One replica process's liveness probe: whether it has answered once (probing counts
+    from then on), its failures in a row, and when the next probe is due."""
+
+    pid: int
+    answered: bool = False
+    failures: int = 0
+    due: float = 0.0
+
+
+def answers_live(port: int, probe: Mapping[str, Any]) -> bool:
+    """Whether the replica answers the planned httpGet probe (2xx or 3xx, as the kubelet
+    counts it) within its `timeoutSeconds`."""
+    path = str(probe["httpGet"].get("path", "/"))
+    try:
+        url = f"http://127.0.0.1:{port}{path}"
+        with urllib.request.urlopen(url, timeout=float(probe.get("timeoutSeconds", 1))) as r:
+            return 200 <= int(r.status) < 400
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 class Kubelet:
     """Restarts of the sandbox's exited Triton replicas, one `tick` at a time."""
 
@@ -62,6 +91,8 @@ class Kubelet:
         self.say = say
         self.clock = clock
         self.backoffs: dict[tuple[str, int], BackOff] = {}
+        self.liveness: dict[tuple[str, int], Liveness] = {}
+        self.answers = answers_live
 
     def exited(self) -> list[Component]:
         """The Triton replicas that ran and exited on their own (not stopped, not held)."""
@@ -75,9 +106,12 @@ class Kubelet:
         ]
 
     def tick(self) -> None:
-        """Notice each newly exited replica (its restart due after the back-off), and restart
-        those whose back-off has passed."""
+        """Notice each newly exited replica (its restart due after the back-off), restart
+        those whose back-off has passed, and probe the running ones' liveness."""
         now = self.clock()
+        state = self.sandbox.load_state()
+        if state is not None:
+            self.probe_liveness(state, now)
         for component in self.exited():
             backoff = self.backoffs.setdefault((component.stack, component.replica), BackOff())
             if backoff.pid != component.pid:
@@ -90,6 +124,33 @@ class Kubelet:
                 )
             elif backoff.due is not None and now >= backoff.due:
                 self.restart(component, backoff, now)
+
+    def probe_liveness(self, state: SandboxState, now: float) -> None:
+        """Each running, supervised replica's planned liveness probe, when due; a replica that
+        failed it `failureThreshold` times in a row after answering once is killed."""
+        for component in state.components:
+            if component.kind != "triton" or not component.running():
+                continue
+            probe = self.sandbox.planned(component.stack, state).probes.get("livenessProbe")
+            if not probe or "httpGet" not in probe or self.sandbox.held(component):
+                continue
+            key = (component.stack, component.replica)
+            live = self.liveness.get(key)
+            if live is None or live.pid != component.pid:
+                live = self.liveness[key] = Liveness(component.pid, due=now)
+            if now < live.due:
+                continue
+            live.due = now + float(probe.get("periodSeconds", 10))
+            if self.answers(component.port, probe):
+                live.answered, live.failures = True, 0
+                continue
+            live.failures += int(live.answered)
+            threshold = int(probe.get("failureThreshold", 3))
+            if live.failures >= threshold and self.sandbox.kill_unhealthy(component):
+                self.say(
+                    f"{component.name} (pid {component.pid}) failed its liveness probe "
+                    f"{live.failures} times in a row: killed"
+                )
 
     def restart(self, component: Component, backoff: BackOff, now: float) -> None:
         """Start the replica again, as planned, on its port; a failed start is another exit

@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,7 +42,13 @@ from sandbox.planned import (
     token_substitution,
     unmounted_token,
 )
-from sandbox.processes import free_port, pid_alive, process_start, stop_processes
+from sandbox.processes import (
+    free_port,
+    pid_alive,
+    process_start,
+    signal_group,
+    stop_processes,
+)
 from sandbox.stores import EMULATORS, StoreEmulator, start_process, start_registry
 from sandbox.sync import sync_command
 from sandbox.triton import (
@@ -263,6 +270,19 @@ class Sandbox:
             )
             self.replace_process(component.stack, pid, component.replica)
             return pid
+
+    def kill_unhealthy(self, unhealthy: Component) -> bool:
+        """The kubelet's kill of a replica that failed its liveness probe (its process group,
+        as a container's); False when, by now, it is another process or held."""
+        with self._kubelet_lock():
+            state = self.load_state()
+            component = next(
+                (c for c in (state.components if state else []) if c.name == unhealthy.name), None
+            )
+            if component is None or component.pid != unhealthy.pid or self.held(component):
+                return False
+            signal_group(component.pid, signal.SIGKILL)
+            return True
 
     def control(self, state: SandboxState) -> AwsControlPlane:
         """The running AWS control plane (moto) the state records."""

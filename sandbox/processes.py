@@ -186,23 +186,6 @@ def stop_processes(
         reap(pid)
 
 
-def release_port(pid: int, port: int, timeout_s: float = STOP_GRACE_S) -> None:
-    """Ask the process to stop (SIGCONT, SIGTERM) and return once `port` on 127.0.0.1 is free
-    to listen on again (Triton closes its listener at once and then spends ~2 s unloading), or
-    the process is gone, or `timeout_s` passed; finish with `stop_processes`."""
-    send(pid, signal.SIGCONT)
-    send(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _running(pid) and time.monotonic() < deadline:
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-                return
-            except OSError:
-                time.sleep(POLL_S)
-
-
 def stop_process(pid: int | None, grace_s: float = STOP_GRACE_S, *, group: bool = False) -> None:
     """`stop_processes` for one process (and its process group when `group`)."""
     if pid is not None:

@@ -27,13 +27,7 @@ from sandbox.frontdoor import FrontDoor
 from sandbox.gate import revocation_marker
 from sandbox.levels import at_rest, level_of, server_name, stack_of
 from sandbox.manager import Component, Sandbox, SandboxState
-from sandbox.processes import (
-    STOPPED,
-    release_port,
-    signal_and_wait,
-    stop_processes,
-    thread_states,
-)
+from sandbox.processes import STOPPED, signal_and_wait, thread_states
 from sandbox.triton import log_tail
 
 TARGET_LOG = "target.log"
@@ -308,24 +302,19 @@ class SandboxTarget:
 
     def _start_again(self, stack: str) -> None:
         """Stop the stack's first replica if it runs, start it as planned on the same port,
-        record it and wait until its planned readiness probe passes. The old process is asked
-        to stop and the new one starts once the port is free; the old one's unloading (~2 s)
-        is waited for while the new one loads."""
+        record it and wait until its planned readiness probe passes. (Triton keeps listening
+        until it has unloaded its models, ~2 s, longer while it drains connections: the new
+        one cannot bind the port before the old one is gone.)"""
         component = self._component(stack)
         self.sandbox.hold([component])  # the kubelet's restart is not wanted meanwhile
-        old = component.pid if component.running() else 0
-        if old:
-            release_port(old, component.port)
-        try:
-            server, pid = self.sandbox.start_replica(
-                stack, component.replica, component.port, self.state, self._control()
-            )
-            recorded = self.sandbox.replace_process(stack, pid, component.replica)
-            component.pid, component.started = recorded.pid, recorded.started
-            self.sandbox.wait_ready(stack, server, self.state)
-        finally:
-            if old:  # gone by now, or stopped here (its python-backend stubs with it)
-                stop_processes([old], groups=[old])
+        if component.running():
+            self.sandbox.stop_components([component])
+        server, pid = self.sandbox.start_replica(
+            stack, component.replica, component.port, self.state, self._control()
+        )
+        recorded = self.sandbox.replace_process(stack, pid, component.replica)
+        component.pid, component.started = recorded.pid, recorded.started
+        self.sandbox.wait_ready(stack, server, self.state)
 
     def _replicas(self, stack: str) -> list[Component]:
         """The stack's Triton replicas, first to last (stopped ones included)."""

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from components.stack_config import Project
 from runbooks.cli import app
-from runbooks.targets import sandbox_setup
+from runbooks.targets import sandbox_plan
 from runbooks.targets.sandbox_setup import first_deploy_steps, sandbox_for, start_sandbox
 from sandbox import first_deploy
 from sandbox.errors import FirstDeployFailed
@@ -68,7 +68,7 @@ def test_review_j3_reverted_fails_the_first_deploy_naming_the_stack(
 ) -> None:
     """azure-edge's copy as a one-shot init container (the plan before the J3 fix): it runs at
     the stack's deploy, before the publish step, and Triton serves the empty copy."""
-    read = sandbox_setup.planned_triton
+    read = sandbox_plan.planned_triton
 
     def one_shot(*args: object) -> PlannedTriton:
         planned = read(*args)  # type: ignore[arg-type]
@@ -76,7 +76,7 @@ def test_review_j3_reverted_fails_the_first_deploy_naming_the_stack(
             return planned
         return replace(planned, copy=replace(planned.copy, sync_every_s=None, sync_wait_s=0.0))
 
-    monkeypatch.setattr(sandbox_setup, "planned_triton", one_shot)
+    monkeypatch.setattr(sandbox_plan, "planned_triton", one_shot)
     monkeypatch.setattr(first_deploy, "READY_MARGIN_S", 3.0)  # the poll (30 s) plus a little
     sandbox = sandbox_for(copied)
     try:

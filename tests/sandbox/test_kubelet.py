@@ -1,16 +1,22 @@
 """The sandbox's kubelet decides alone (a fake sandbox and clock): an exited replica is
 restarted after the kubelet's back-off, doubling to a cap and reset after a long run; a replica
-stopped or held on purpose is left alone; a failed restart waits longer. The real restart of a
-crashed Triton is in test_sandbox.py."""
+stopped or held on purpose is left alone; a failed restart waits longer; a replica that stops
+answering its planned liveness probe is killed after its failure threshold. The real restart
+of a crashed Triton is in test_sandbox.py, of a hung one in test_planned.py."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sandbox.kubelet import BACKOFF_CAP_S, BACKOFF_RESET_S, Kubelet
 from sandbox.manager import Component, SandboxState
+from sandbox.planned import PlannedTriton
+
+LIVENESS = {"httpGet": {"path": "/v2/health/live"}, "periodSeconds": 10, "failureThreshold": 3}
 
 
 def dead_pid() -> int:
@@ -25,6 +31,15 @@ class FakeSandbox:
     held_names: set[str] = field(default_factory=set)
     fail_next: bool = False
     restarted: list[str] = field(default_factory=list)
+    killed: list[str] = field(default_factory=list)
+    probes: Mapping[str, Any] = field(default_factory=dict)
+
+    def planned(self, stack: str, _state: SandboxState) -> PlannedTriton:
+        return PlannedTriton(stack, ("tritonserver",), {}, (), "", {}, probes=self.probes)
+
+    def kill_unhealthy(self, component: Component) -> bool:
+        self.killed.append(component.name)
+        return True
 
     def load_state(self) -> SandboxState:
         return SandboxState(0.0, "m", "1", "sha256:0", components=self.components)
@@ -108,3 +123,31 @@ def test_a_failed_restart_is_tried_again_after_a_longer_back_off() -> None:
     assert sandbox.restarted == []
     run(kubelet, clock, 1.5)
     assert sandbox.restarted == ["a"]
+
+
+def test_a_replica_failing_its_liveness_probe_is_killed_at_the_threshold() -> None:
+    """Probed every periodSeconds once it answered; killed at the third failure in a row (a
+    success in between starts the count again); one that never answered is not probed to
+    death (its startup is the startup probe's business), and a held one is not probed."""
+    hung, starting = replica("hung", os.getpid()), replica("starting", os.getpid())
+    held = replica("held", os.getpid())
+    hung.port, starting.port, held.port = 1, 2, 3
+    probes = {"livenessProbe": LIVENESS}
+    sandbox = FakeSandbox([hung, starting, held], {"held"}, probes=probes)
+    clock, said = Clock(), []
+    kubelet = Kubelet(sandbox, said.append, clock)  # type: ignore[arg-type]
+    answers = {1: [True, False, True, False, False, False], 2: [False] * 6}
+    asked: list[tuple[int, float]] = []
+
+    def answer(port: int, probe: Mapping[str, Any]) -> bool:
+        assert probe is LIVENESS
+        asked.append((port, clock.now - 1000))
+        return answers[port].pop(0)
+
+    kubelet.answers = answer
+    for _ in range(12):  # 60 s, a tick every 5 s
+        kubelet.tick()
+        clock.now += 5
+    assert [t for port, t in asked if port == 1] == [0, 10, 20, 30, 40, 50]
+    assert {port for port, _ in asked} == {1, 2}
+    assert sandbox.killed == ["hung"] and "failed its liveness probe 3 times in a row" in said[-1]

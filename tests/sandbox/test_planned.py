@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from components.planning.runner import Plan
 from components.stack_config import Project
-from runbooks.targets import sandbox_setup
+from runbooks.targets import sandbox_plan
 from runbooks.targets.sandbox_plan import triton_of
 from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
 from sandbox import manager
@@ -28,6 +29,7 @@ from sandbox.planned import (
     sandbox_command,
 )
 from sandbox.sync import sync_once
+from sandbox.target import SandboxTarget
 from tests.conftest import copied_project
 
 pytestmark = pytest.mark.xdist_group("sandbox-timing")
@@ -171,8 +173,8 @@ def _up_with(
     project: Project, monkeypatch: pytest.MonkeyPatch, stacks: list[str], change: Change
 ) -> PlannedTritonFailed:
     """`sandbox up` of `stacks` with each planned Triton changed; the failure it raised."""
-    read = sandbox_setup.planned_triton
-    monkeypatch.setattr(sandbox_setup, "planned_triton", lambda *a: change(read(*a)))
+    read = sandbox_plan.planned_triton
+    monkeypatch.setattr(sandbox_plan, "planned_triton", lambda *a: change(read(*a)))
     sandbox = sandbox_for(project)
     try:
         with pytest.raises(PlannedTritonFailed) as caught:
@@ -249,8 +251,8 @@ def test_a_dropped_azure_role_fails_sandbox_up_naming_the_stack(
         return replace(planned, grants={})
 
     sandbox = sandbox_for(copied)
-    read = sandbox_setup.planned_triton
-    monkeypatch.setattr(sandbox_setup, "planned_triton", lambda *a: no_reader(read(*a)))
+    read = sandbox_plan.planned_triton
+    monkeypatch.setattr(sandbox_plan, "planned_triton", lambda *a: no_reader(read(*a)))
     try:
         with pytest.raises(SandboxError) as caught:
             start_sandbox(copied, ["azure-edge"], lambda _line: None)
@@ -292,8 +294,8 @@ def test_the_token_file_exists_only_where_the_plan_mounts_it(
         assert planned.copy is not None
         return replace(planned, copy=replace(planned.copy, token_auth=True), token_mounted=True)
 
-    read = sandbox_setup.planned_triton
-    monkeypatch.setattr(sandbox_setup, "planned_triton", lambda *a: mounted(read(*a)))
+    read = sandbox_plan.planned_triton
+    monkeypatch.setattr(sandbox_plan, "planned_triton", lambda *a: mounted(read(*a)))
     sandbox = sandbox_for(copied)
     try:
         start_sandbox(copied, ["azure-edge", "aws-primary"], lambda _line: None)
@@ -325,3 +327,37 @@ def test_a_sync_round_without_its_token_cannot_sign_in(tmp_path: Path) -> None:
             sync_once("gs://none", "m", tmp_path / "staging", tmp_path / "repository", token)
         token.write_text("  \n")
     assert not (tmp_path / "staging").exists()
+
+
+def test_a_hung_triton_failing_its_liveness_probe_is_killed_and_restarted(
+    copied: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aws-primary planned with a 1 s liveness period and a threshold of 2 (the shipped plan:
+    10 s and 3), then frozen: the sandbox's kubelet kills it after two failed probes and
+    restarts it after its 10 s back-off, ready again and counted as a restart."""
+
+    def quick(planned: PlannedTriton) -> PlannedTriton:
+        probes = dict(planned.probes)
+        liveness = dict(probes["livenessProbe"], periodSeconds=1, failureThreshold=2)
+        return replace(planned, probes={**probes, "livenessProbe": liveness})
+
+    read = sandbox_plan.planned_triton
+    monkeypatch.setattr(sandbox_plan, "planned_triton", lambda *a: quick(read(*a)))
+    sandbox = sandbox_for(copied)
+    try:
+        start_sandbox(copied, ["aws-primary"], lambda _line: None)
+        target = SandboxTarget(sandbox)
+        frozen = target._component("aws-primary").pid
+        target.hang("aws-primary")
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and not (
+            target.restarts("aws-primary") == 1 and target.health("aws-primary")
+        ):
+            time.sleep(0.5)
+        assert target.health("aws-primary") and target._component("aws-primary").pid != frozen
+        log = (sandbox.root / "kubelet.log").read_text()
+        assert f"(pid {frozen}) failed its liveness probe 2 times in a row: killed" in log
+        assert f"(pid {frozen}) exited: restart in 10 s" in log
+    finally:
+        sandbox.down()
+    assert sandbox.running() is None
