@@ -31,7 +31,8 @@ from sandbox.processes import process_start
 from sandbox.triton import TritonServer, checked_answer, log_tail
 
 if TYPE_CHECKING:
-    from sandbox.manager import Sandbox, SandboxState, StackPlan
+    from sandbox.manager import Sandbox, StackPlan
+    from sandbox.state import SandboxState
 
 READY_MARGIN_S = 30.0  # beyond the planned poll interval and sidecar wait
 DEFAULT_POLL_S = 15.0  # Triton's --repository-poll-secs default

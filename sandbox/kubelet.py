@@ -12,7 +12,7 @@ startup probe waits for), and kills a replica that fails it `failureThreshold` t
 back-off.
 
 It leaves alone a replica stopped on purpose: one recorded stopped (pid 0, below its standby
-level) and one held (`sandbox.manager.hold_marker`: killed as a lost node by the target's
+level) and one held (`sandbox.state.hold_marker`: killed as a lost node by the target's
 `kill`, or being stopped by `down`, a scale-down or a restart). The restarted process runs the
 replica's planned command again on its port; readiness is the planned probe's, as before (the
 front door's health checks). Each decision is a line on stdout (its log)."""
@@ -32,7 +32,8 @@ from types import FrameType
 from typing import Any
 
 from sandbox.errors import SandboxError
-from sandbox.manager import Component, Sandbox, SandboxState
+from sandbox.manager import Sandbox
+from sandbox.state import Component, SandboxState
 
 BACKOFF_INITIAL_S = 10.0
 BACKOFF_CAP_S = 300.0

@@ -15,15 +15,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
-from model_packaging.errors import PublishError
 from model_packaging.image import ImageResult, push_image
 from model_packaging.progress import Progress, reporter
-from model_packaging.publish import fetch, publish
+from model_packaging.publish import publish
 from sandbox.aws import AwsControlPlane
+from sandbox.copy_step import SYNCED, TOKEN_FILE, CopySteps
 from sandbox.errors import FirstDeployFailed, SandboxError
 from sandbox.first_deploy import Step, rehearse
 from sandbox.frontdoor import Backend, FrontDoor, FrontDoorSettings, remove_admin_socket
@@ -32,7 +31,6 @@ from sandbox.levels import Level, at_rest, server_name
 from sandbox.loopback import exempt_loopback_from_proxy
 from sandbox.planned import (
     EMULATOR_ENDPOINT,
-    PlannedCopy,
     PlannedTriton,
     Ports,
     copy_substitution,
@@ -40,7 +38,6 @@ from sandbox.planned import (
     preview_repository,
     sandbox_command,
     token_substitution,
-    unmounted_token,
 )
 from sandbox.processes import (
     free_port,
@@ -49,8 +46,8 @@ from sandbox.processes import (
     signal_group,
     stop_processes,
 )
+from sandbox.state import Component, SandboxState, hold_marker
 from sandbox.stores import EMULATORS, StoreEmulator, start_process, start_registry
-from sandbox.sync import sync_command
 from sandbox.triton import (
     TritonServer,
     baseline_p99_ms,
@@ -63,11 +60,6 @@ from sandbox.triton import (
 
 STATE = "state.json"
 KUBELET_LOCK = "kubelet.lock"  # held while the kubelet restarts a replica or a stop holds one
-SYNCED = "models-synced"  # the marker of a stack's first copy that found the model
-TOKEN_FILE = "serviceaccount/token"  # under a stack's folder: its pod's token, where mounted
-SYNC_TIMEOUT_S = 60.0  # for a sidecar's first copy that finds the model
-# What a sync process keeps of the sandbox's environment (never its keys): it gets the stack's.
-SYNC_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "no_proxy", "NO_PROXY")
 # Store schemes whose emulator checks no identity: a permission gate per identity stands in
 # front of it (`sandbox.gate`), by the cloud whose permission tables it applies.
 GATED = {"gs": "gcp", "as": "azure"}
@@ -106,71 +98,7 @@ class SandboxSettings:
     dns_name: str = ""
 
 
-@dataclass
-class Component:
-    """One process the sandbox started."""
-
-    name: str
-    kind: str  # "triton" or "frontdoor"
-    pid: int
-    port: int
-    log: str
-    stack: str = ""
-    # the process's start time (/proc): with it a reused pid is never taken for this process
-    started: int = 0
-    # which of the stack's Triton replicas (1..replicas); pid 0: not started (its level)
-    replica: int = 1
-    restarts: int = 0  # how often a running replica's process was replaced
-
-    def running(self) -> bool:
-        """Whether this very process still runs (not merely a process with its pid)."""
-        return self.pid > 0 and pid_alive(self.pid) and self.started in (0, process_start(self.pid))
-
-
-def hold_marker(component: Component) -> Path:
-    """The file whose existence keeps the sandbox's kubelet from restarting the replica: it was
-    stopped on purpose (`sandbox.kubelet`)."""
-    return Path(component.log).with_suffix(".held")
-
-
-@dataclass
-class SandboxState:
-    """Everything `down` and `status` need, written to disk as soon as a process starts."""
-
-    started_at: float
-    model: str
-    version: str
-    digest: str
-    endpoint: str = ""
-    admin_socket: str = ""
-    components: list[Component] = field(default_factory=list)
-    stores: dict[str, dict[str, str]] = field(default_factory=dict)  # stack -> uri, scheme
-    baseline_p99_ms: float = 0.0
-    server_timeout_ms: int = 0
-    image: str = ""  # the demo model's image in the sandbox registry (ref@digest)
-    reference: str = ""  # the package's reference.json: the answers the model must give
-    hosted_zone: str = ""
-    # stack -> {"level", "replicas"}: its standby level and the primary's minimum replicas
-    levels: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # the front door without L7 retries or redispatch: what a DNS router's clients see
-    dns_endpoint: str = ""
-    # stack -> its planned Triton (`PlannedTriton.as_dict`): what each start runs
-    planned: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # stack -> the substitutions of its last start (`Substitution.as_dict`)
-    substitutions: dict[str, list[dict[str, str]]] = field(default_factory=dict)
-    # `up --first-deploy`: how each stack came up (`sandbox.first_deploy.Outcome.as_dict`)
-    first_deploy: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The state as JSON."""
-        return asdict(self)
-
-    def gate(self, stack: str) -> Component | None:
-        """The permission gate of the stack's identity (None: its store needs none)."""
-        return next((c for c in self.components if c.kind == "gate" and c.stack == stack), None)
-
-
-class Sandbox:
+class Sandbox(CopySteps):
     """The sandbox of one project: its state folder and the processes it records."""
 
     def __init__(self, root: Path, triton_env: Path) -> None:
@@ -367,7 +295,7 @@ class Sandbox:
             pid = door.start()
             state.endpoint, state.dns_endpoint = door.endpoint, door.dns_endpoint
             state.admin_socket = str(door.admin_socket)
-            self._record(
+            self.record(
                 state,
                 Component(
                     "frontdoor",
@@ -442,7 +370,8 @@ class Sandbox:
             )
         return backends
 
-    def _record(self, state: SandboxState, component: Component) -> None:
+    def record(self, state: SandboxState, component: Component) -> None:
+        """Record a started process in the state (saved), supervised when a Triton."""
         component.started = component.started or process_start(component.pid)
         state.components.append(component)
         self.save(state)
@@ -507,7 +436,7 @@ class Sandbox:
             ]
             try:
                 control = AwsControlPlane(self.root / "moto", free_port())
-                self._record(state, Component("moto", "control-plane", control.start(),
+                self.record(state, Component("moto", "control-plane", control.start(),
                                               control.port, str(control.log)))  # fmt: skip
                 control.bootstrap_admin()
                 progress.advance()
@@ -533,7 +462,7 @@ class Sandbox:
         failure: BaseException | None = None
         for future in started:
             try:
-                self._record(state, future.result())
+                self.record(state, future.result())
             except Exception as exc:
                 failure = failure or exc
         if failure is not None:
@@ -594,7 +523,7 @@ class Sandbox:
                    "--triton-env", str(self.triton_env)]  # fmt: skip
         proc = start_process(command, log, lambda: True, "kubelet")
         component = Component("kubelet", "kubelet", proc.pid, 0, str(log))
-        self._record(state, component)
+        self.record(state, component)
         return component
 
     def _start_registry(self, packaged: Path, state: SandboxState, progress: Progress) -> None:
@@ -602,7 +531,7 @@ class Sandbox:
         progress("starting the OCI registry (docker-registry) and pushing the model image")
         port = free_port()
         proc = start_registry(self.root / "registry", port)
-        self._record(
+        self.record(
             state,
             Component(
                 "registry", "registry", proc.pid, port, str(self.root / "registry" / "registry.log")
@@ -632,125 +561,6 @@ class Sandbox:
     def planned(self, stack: str, state: SandboxState) -> PlannedTriton:
         """The stack's Triton as planned (recorded at `up`)."""
         return PlannedTriton.from_dict(state.planned[stack])
-
-    def start_copy(self, stack: str, state: SandboxState, control: AwsControlPlane) -> None:
-        """The planned copy step into the folder the stack's Triton reads (the pod's volume),
-        with the stack's own credentials: the model-sync sidecar (`sandbox.sync`, restarted:
-        a new pod's copies first) waited for until its first copy found the model, as kubelet
-        waits for its startup probe; or a one-shot copy, which finds what the store holds then
-        (an empty store copies nothing, as the cloud CLIs do)."""
-        copy = self.planned(stack, state).copy
-        models = self.served_folder(stack, state)
-        if copy is None or copy.sync_every_s is None:
-            self.copy_token(stack, state)
-            shutil.rmtree(models, ignore_errors=True)
-            models.mkdir(parents=True)
-            try:
-                fetch(state.stores[stack]["uri"], state.model, models,
-                      env=self.stack_env(stack, state, control))  # fmt: skip
-            except PublishError as exc:
-                if "has no model" not in exc.cause:
-                    raise
-            return
-        self.start_sync(stack, state, control, copy)
-        self.wait_synced(stack, state)
-
-    def start_sync(
-        self, stack: str, state: SandboxState, control: AwsControlPlane, copy: PlannedCopy
-    ) -> Component:
-        """Start the stack's model-sync process in place of any it runs (a new pod's sidecar,
-        its marker not yet written), not waiting for its first copy; recorded."""
-        self.stop_copy(stack, state)
-        folder = self.root / "stacks" / stack
-        command = sync_command(
-            state.stores[stack]["uri"],
-            state.model,
-            folder,
-            self.served_folder(stack, state),
-            folder / SYNCED,
-            copy.sync_every_s or 0.0,
-            copy.sync_wait_s,
-            self.copy_token(stack, state),
-        )
-        env = {k: v for k, v in os.environ.items() if k in SYNC_INHERITED}
-        env.update(self.stack_env(stack, state, control))
-        log = folder / "sync.log"
-        proc = start_process(command, log, lambda: True, "model sync", env=env)
-        component = Component(f"sync-{stack}", "sync", proc.pid, 0, str(log), stack)
-        self._record(state, component)
-        return component
-
-    def mount_token(self, stack: str, state: SandboxState) -> Path | None:
-        """The pod's service-account token file, as planned: a stand-in token written where
-        the plan mounts one, and no file where it does not; its path, or None."""
-        planned = self.planned(stack, state)
-        token = self.root / "stacks" / stack / TOKEN_FILE
-        if not planned.token_mounted:
-            shutil.rmtree(token.parent, ignore_errors=True)
-            return None
-        token.parent.mkdir(parents=True, exist_ok=True)
-        token.write_text(f"sandbox stand-in token of {planned.identity.get('principal', stack)}")
-        return token
-
-    def copy_token(self, stack: str, state: SandboxState) -> Path | None:
-        """The token file the stack's copy step signs in with (None: it signs in otherwise);
-        a copy that needs one in a pod that mounts none fails, naming the stack and the fix."""
-        token = self.mount_token(stack, state)
-        planned = self.planned(stack, state)
-        if failed := unmounted_token(planned):
-            raise failed
-        return token if planned.copy is not None and planned.copy.token_auth else None
-
-    def synced(self, stack: str) -> bool:
-        """Whether the stack's copy step has found the model (the planned startup probe)."""
-        return (self.root / "stacks" / stack / SYNCED).exists()
-
-    def wait_synced(self, stack: str, state: SandboxState) -> None:
-        """Until the stack's sync has copied the model; a failure naming the stack, its store
-        and the sync's last log lines when it has not within `SYNC_TIMEOUT_S`."""
-        timeout_s = SYNC_TIMEOUT_S
-        deadline = time.monotonic() + timeout_s
-        while not self.synced(stack):
-            if time.monotonic() > deadline:
-                tail = log_tail(self.root / "stacks" / stack / "sync.log", 1)
-                raise SandboxError(
-                    f"{stack}'s model-sync sidecar found no {state.model} in "
-                    f"{state.stores[stack]['uri']} within {timeout_s:g} s, so its Triton does "
-                    f"not start (the planned startup probe): {tail or 'no log'}",
-                    fix=f"publish the model to {stack}'s store (exitplan package --publish)",
-                )
-            time.sleep(0.1)
-
-    def stop_copy(self, stack: str, state: SandboxState) -> list[str]:
-        """Stop the stack's model-sync process, if one runs, and forget its marker."""
-        syncs = [c for c in state.components if c.kind == "sync" and c.stack == stack]
-        stopped = self.stop_components(syncs)
-        for component in syncs:
-            state.components.remove(component)
-        (self.root / "stacks" / stack / SYNCED).unlink(missing_ok=True)
-        self.save(state)
-        return stopped
-
-    def read_store(self, stack: str, state: SandboxState, control: AwsControlPlane) -> Path:
-        """The model as the stack's identity reads it from its store (into a folder of its
-        own: what a new pod's Triton would load); raises when the store refuses."""
-        return self._fetch_as_stack(stack, state, control, "store-read")
-
-    def _fetch_as_stack(
-        self, stack: str, state: SandboxState, control: AwsControlPlane, name: str
-    ) -> Path:
-        folder = self.root / "stacks" / stack / name
-        shutil.rmtree(folder, ignore_errors=True)
-        store = state.stores[stack]
-        env = self.stack_env(stack, state, control)
-        fetch(store["uri"], state.model, folder, env=env)
-        return folder
-
-    def served_folder(self, stack: str, state: SandboxState) -> Path:
-        """Where the model the stack's Triton serves lies on disk: the copy step's folder, or
-        (Triton reading the store itself) what `read_store` last read."""
-        planned = self.planned(stack, state)
-        return self.root / "stacks" / stack / ("store-read" if planned.reads_store else "models")
 
     def command(
         self, stack: str, state: SandboxState, control: AwsControlPlane, http_port: int
@@ -823,21 +633,11 @@ class Sandbox:
         """Start one replica of the stack's Triton from its planned command (the copy step
         first where planned and nothing is copied yet); the server and its pid."""
         planned = self.planned(stack, state)
-        if not planned.reads_store and not self._copy_running(stack, state):
+        if not planned.reads_store and not self.copy_running(stack, state):
             self.start_copy(stack, state, control)
         argv, env = self.command(stack, state, control, port)
         server = self.triton_server(stack, replica, port)
         return server, server.start(argv, env)
-
-    def _copy_running(self, stack: str, state: SandboxState) -> bool:
-        """Whether the stack's copy step has run for the pods now running: a sync process that
-        found the model, or a one-shot copy's folder."""
-        copy = self.planned(stack, state).copy
-        if copy is not None and copy.sync_every_s is not None:
-            return self.synced(stack) and any(
-                c.kind == "sync" and c.stack == stack and c.running() for c in state.components
-            )
-        return self.served_folder(stack, state).is_dir()
 
     def wait_ready(self, stack: str, server: TritonServer, state: SandboxState) -> None:
         """Until the replica answers the planned readiness probe; a server that exits or never
@@ -948,7 +748,7 @@ class Sandbox:
             self.save(state)
             return port, None
         server, component.pid = self.start_replica(plan.stack, replica, port, state, control)
-        self._record(state, component)
+        self.record(state, component)
         if wait:
             self.wait_ready(plan.stack, server, state)
         return port, server
@@ -977,7 +777,7 @@ class Sandbox:
             if component.running():
                 continue
             models = self.served_folder(stack, state)
-            if not planned.reads_store and not self._copy_running(stack, state):
+            if not planned.reads_store and not self.copy_running(stack, state):
                 began = time.monotonic()
                 self.start_copy(stack, state, control)
                 phases["download"] += time.monotonic() - began

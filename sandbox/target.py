@@ -26,8 +26,9 @@ from sandbox.errors import SandboxError
 from sandbox.frontdoor import FrontDoor
 from sandbox.gate import revocation_marker
 from sandbox.levels import at_rest, level_of, server_name, stack_of
-from sandbox.manager import Component, Sandbox, SandboxState
+from sandbox.manager import Sandbox
 from sandbox.processes import STOPPED, signal_and_wait, thread_states
+from sandbox.state import Component, SandboxState
 from sandbox.triton import log_tail
 
 TARGET_LOG = "target.log"

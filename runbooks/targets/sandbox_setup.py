@@ -21,7 +21,8 @@ from components.stack_config import Project, Stack
 from sandbox import demo_model, minilm_model
 from sandbox.errors import SandboxError
 from sandbox.first_deploy import Step
-from sandbox.manager import Sandbox, SandboxSettings, SandboxState, StackPlan, stack_weights
+from sandbox.manager import Sandbox, SandboxSettings, StackPlan, stack_weights
+from sandbox.state import SandboxState
 from sandbox.stores import EMULATORS
 from sandbox.target import SandboxTarget
 

@@ -23,7 +23,7 @@ from runbooks import schemas
 from runbooks.cli import app
 from runbooks.commands.options import print_json
 from runbooks.reports.journal import Journal
-from sandbox.manager import Component, SandboxState
+from sandbox.state import Component, SandboxState
 from tests.conftest import ROOT, copied_project
 from tests.runbooks.json_contract import validated
 from tests.runbooks.test_load import Server, server  # noqa: F401  (the fake KServe server)

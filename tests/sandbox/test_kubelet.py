@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.kubelet import BACKOFF_CAP_S, BACKOFF_RESET_S, Kubelet
-from sandbox.manager import Component, SandboxState
 from sandbox.planned import PlannedTriton
+from sandbox.state import Component, SandboxState
 
 LIVENESS = {"httpGet": {"path": "/v2/health/live"}, "periodSeconds": 10, "failureThreshold": 3}
 

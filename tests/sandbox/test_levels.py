@@ -12,8 +12,8 @@ from components.stack_config import Project
 from runbooks.targets.sandbox_setup import primary_min_replicas
 from sandbox.frontdoor import Backend, FrontDoorSettings, haproxy_binary, render_config
 from sandbox.levels import at_rest, level_of, server_name, stack_of
-from sandbox.manager import Component
 from sandbox.processes import pid_alive
+from sandbox.state import Component
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from components.stack_config import Project
 from runbooks.targets import sandbox_plan
 from runbooks.targets.sandbox_plan import triton_of
 from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
-from sandbox import manager
+from sandbox import copy_step
 from sandbox.errors import PlannedTritonFailed, SandboxError
 from sandbox.planned import (
     SUBSTITUTIONS,
@@ -245,7 +245,7 @@ def test_a_dropped_azure_role_fails_sandbox_up_naming_the_stack(
     """azure-edge's identity without its Storage Blob Data Reader assignment: the permission
     gate refuses the copy step's List Blobs with Azure's own 403, so the sidecar never finds
     the model and Triton is held."""
-    monkeypatch.setattr(manager, "SYNC_TIMEOUT_S", 8.0)
+    monkeypatch.setattr(copy_step, "SYNC_TIMEOUT_S", 8.0)
 
     def no_reader(planned: PlannedTriton) -> PlannedTriton:
         return replace(planned, grants={})
@@ -301,7 +301,7 @@ def test_the_token_file_exists_only_where_the_plan_mounts_it(
         start_sandbox(copied, ["azure-edge", "aws-primary"], lambda _line: None)
         state = sandbox.running()
         assert state is not None
-        token = sandbox.root / "stacks" / "azure-edge" / manager.TOKEN_FILE
+        token = sandbox.root / "stacks" / "azure-edge" / copy_step.TOKEN_FILE
         assert (
             token.is_file()
             and not (sandbox.root / "stacks" / "aws-primary" / "serviceaccount").exists()

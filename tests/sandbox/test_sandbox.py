@@ -23,8 +23,8 @@ from runbooks.targets.sandbox_setup import sandbox_for, start_sandbox
 from sandbox.errors import SandboxError
 from sandbox.frontdoor import private_socket_path
 from sandbox.gate import revocation_marker
-from sandbox.manager import Component, SandboxState
 from sandbox.processes import STOPPED, group_members, pid_alive, process_start, thread_states
+from sandbox.state import Component, SandboxState
 from sandbox.stores import EMULATORS
 from sandbox.target import SandboxTarget
 from sandbox.triton import server_metadata
