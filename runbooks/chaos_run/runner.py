@@ -22,6 +22,7 @@ from chaoslib.loader import load_experiment
 from chaos.claims import check_claims
 from runbooks.chaos_run.measurements import faulted_stack, measurements
 from runbooks.chaos_run.rotation_watch import RotationWatch
+from runbooks.drills.clean_start import require_clean_start
 from runbooks.errors import RunbookError
 from runbooks.load.background import BackgroundLoad
 from runbooks.load.generator import metadata_inputs
@@ -157,6 +158,7 @@ def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
     )
     out.mkdir(parents=True, exist_ok=True)
     target = target_for(options.target, options.root, router=configuration.get("exitplan_router"))
+    require_clean_start(project(options.root), target, f"the chaos run {name}")
     model = project(options.root).stack(target.stacks()[0]).spec.triton.models[0].name
     wait_for_front_door(target.endpoint(), model)
     generator = BackgroundLoad(target, model, options.load_rate, LOAD_MAX_S, out / "load")

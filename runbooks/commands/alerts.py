@@ -14,6 +14,7 @@ from runbooks.commands.options import (
     JsonOption,
     ProjectOption,
     folder_option,
+    http_url,
     print_json,
     project_of,
 )
@@ -89,6 +90,11 @@ def check(
     from runbooks.reports.journal import now_iso
     from runbooks.reports.scorecard import StackCard, load_journals, measure
 
+    http_url(webhook, "--webhook")
+    if not 0 <= max_error_rate <= 1:
+        raise typer.BadParameter(
+            f"{max_error_rate:g} is not a share of requests in 0..1", param_hint="--max-error-rate"
+        )
     proj = project_of(project)
     path = snapshot_path(proj.root)
     written = not path.exists()

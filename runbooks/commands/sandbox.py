@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from runbooks import render
-from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.commands.options import JsonOption, ProjectOption, http_url, print_json, project_of
 from runbooks.progress import display
 
 sandbox_app = typer.Typer(
@@ -221,6 +221,7 @@ def _load_endpoint(
 ) -> tuple[str, Path]:
     """Where `exitplan load` sends and what it checks: --url and --reference, or the
     sandbox's front door and its demo package's reference answers."""
+    http_url(url, "--url")
     if url is not None and reference is not None:
         return url, reference
     if url is not None:

@@ -31,7 +31,8 @@ from components.catalog import rto_figure
 from components.rto import GIB, estimate
 from components.stack_config import Project, Stack
 from model_packaging.progress import Progress, reporter
-from runbooks.drills.restore import restore, return_to_level
+from runbooks.drills.clean_start import require_clean_start
+from runbooks.drills.restore import restore, return_to_level, undo_then_finish
 from runbooks.errors import DrillInterrupted, RunbookError
 from runbooks.load import generator as loadgen
 from runbooks.load.background import BackgroundLoad, window_summary
@@ -169,6 +170,7 @@ def run_failover(
             fix="run the failover drill on the sandbox (--target sandbox)",
         )
     model, reference = served_model(target, options)
+    require_clean_start(project, target, "the failover drill")
     own = target.level(options.dest)["level"]
     level = options.level or own
     url = target.dns_endpoint() if options.router == "dns" else target.endpoint()
@@ -215,14 +217,14 @@ def run_failover(
         drill.prepare(level)
         drill.load.start()
         drill.run(level)
-    except KeyboardInterrupt as exc:
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (runbooks.interrupts)
         why = str(exc) or "Ctrl-C"
-        drill.rollback()
-        journal.finish("interrupted", False, f"interrupted ({why}); rolled back")
+        summary = f"interrupted ({why}); rolled back"
+        undo_then_finish(drill.rollback, journal, "interrupted", summary)
         raise DrillInterrupted(f"interrupted ({why}); every change was rolled back") from None
     except Exception as exc:
-        drill.rollback()
-        journal.finish("failed", False, f"{type(exc).__name__}: {exc}; rolled back")
+        summary = f"{type(exc).__name__}: {exc}; rolled back"
+        undo_then_finish(drill.rollback, journal, "failed", summary)
         raise
     finally:
         drill.account()
@@ -482,6 +484,22 @@ def _measured(name: str, seconds: float | None, expected: float | None) -> dict[
     }
 
 
+def gap_note(share: dict[str, float] | None, dest: str) -> str:
+    """Who answered in the gap (kill -> the standby serving all), per stack; when another
+    stack answered any of it (a warm standby the router fails over to first), the gap is not
+    a measure of `dest`, and the note says so."""
+    if not share:
+        return ""
+    served = ", ".join(f"{stack} {part:.0%}" for stack, part in sorted(share.items()) if part)
+    others = [stack for stack, part in share.items() if part and stack != dest]
+    if not others:
+        return f" (gap served by {served})"
+    return (
+        f" (gap served by {served}: {dest}'s own gap NOT measured, {', '.join(others)} "
+        "took the traffic first)"
+    )
+
+
 def conclude(journal: Journal, project: Project, options: FailoverOptions) -> None:
     """The verdict: the standby served all traffic with correct answers, every scheduled
     request accounted for, none lost, and the standby back at its level after the rollback."""
@@ -499,11 +517,14 @@ def conclude(journal: Journal, project: Project, options: FailoverOptions) -> No
     if after.get("running") != after.get("at_rest"):
         reasons.append(f"{options.dest} runs {after.get('running')} Tritons after the rollback")
     rto = ex["rto"]
+    gap = next((row for row in ex["phases"] if row["name"] == "gap"), None)
+    ex["gap_share"] = gap["share"] if gap else None
     summary = (
         f"{options.dest} ({ex['level']}, {options.router}) served all traffic "
         f"{m.get('recovered_s')} s after the kill; achievable RTO {rto['achievable_rto_s']} s "
         f"(estimated {rto['estimated_rto_s']} s); {load['failed_in_gap']} of "
-        f"{load['scheduled']} requests failed in the gap"
+        f"{gap['sent'] if gap else 0} requests failed in the gap"
+        + gap_note(ex["gap_share"], options.dest)
         + (f" (FAILED: {'; '.join(reasons)})" if reasons else "")
     )
     journal.finish("completed", not reasons, summary)

@@ -4,6 +4,7 @@ roll back with it, and so does `exitplan drill rollback JOURNAL` after a killed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -21,6 +22,26 @@ def undo_revoke(target: Target, stack: str) -> tuple[str, ...]:
     target can redeploy the stack (where it cannot, `restore` records the target's reason)."""
     can_redeploy = not missing(target, [Need("redeploy", stack)])
     return UNDO_REVOKE if can_redeploy else UNDO_REVOKE[:1]
+
+
+def undo_then_finish(
+    undo: Callable[[], object], journal: Journal, status: str, summary: str
+) -> None:
+    """Run a run's rollback (`undo`), then finish its journal with `status` and `summary`; also
+    when the rollback raised (a second interrupt is ignored, but a target call may fail): the
+    journal then says so and names the command that finishes the rollback, and the error goes
+    on. The journal never stays "running" for a run that ended."""
+    try:
+        undo()
+    except BaseException as exc:
+        journal.finish(
+            status,
+            False,
+            f"{summary.removesuffix('; rolled back')}; the rollback failed ({type(exc).__name__}: "
+            f"{exc}): finish it with exitplan drill rollback {journal.path}",
+        )
+        raise
+    journal.finish(status, False, summary)
 
 
 def restore(target: Target, journal: Journal) -> list[str]:

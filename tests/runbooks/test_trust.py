@@ -1,0 +1,129 @@
+"""Trust under a user's hands (issue 23): a drill starts only from the target's configured state
+(else it refuses, naming `exitplan target reset`, which exists, is journaled and idempotent);
+`--dry` validates what a real run validates; a journal of the wrong kind is bad input (exit 2);
+a failover verdict says who served the gap. Against a fake target: no sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.stack_config import Project
+from tests.runbooks.test_cli import run
+from tests.runbooks.test_json_schemas import (  # noqa: F401  (fixtures)
+    FakeTarget,
+    fake_target,
+    invoke,
+    project,
+)
+
+ROUTE = ["--from", "aws-primary", "--to", "gcp-standby"]
+
+
+def drill_args(proj: Project, *extra: str) -> list[str]:
+    """`exitplan drill exit-plan` aws-primary -> gcp-standby on `proj`, then `extra`."""
+    return ["drill", "exit-plan", *ROUTE, "--project", str(proj.root), *extra]
+
+
+def test_a_drill_over_leftover_weights_refuses_and_target_reset_restores_them(
+    project: Project,  # noqa: F811
+    fake_target: FakeTarget,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """B2: another run's 50/50 is not a baseline: exit 1 naming what differs and the reset;
+    the reset puts the configured weights back, journaled; a second reset does nothing."""
+    fake_target.current = {"aws-primary": 50, "gcp-standby": 50}
+    for extra in ((), ("--dry",)):
+        code, _out, err = run(drill_args(project, *extra), monkeypatch, capsys)
+        assert code == 1, err
+        assert "not in its configured state: weights {'aws-primary': 50" in err
+        assert "configured {'aws-primary': 100, 'gcp-standby': 0}" in err
+        assert "exitplan target reset --target sandbox" in err
+    assert fake_target.current == {"aws-primary": 50, "gcp-standby": 50}, "nothing changed"
+    reset = invoke("target", "reset", "--project", str(project.root))
+    assert fake_target.current == {"aws-primary": 100, "gcp-standby": 0}
+    assert reset["reset"] and reset["journal"]
+    journal = json.loads(Path(reset["journal"]).read_text())
+    assert journal["status"] == "completed"
+    assert [a["activity"]["name"] for a in journal["run"]] == [
+        "set weights {'aws-primary': 100, 'gcp-standby': 0}"
+    ]
+    again = invoke("target", "reset", "--project", str(project.root))
+    assert again["reset"] == [] and again["journal"] is None
+    assert invoke(*drill_args(project, "--dry"))["dry"] is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--to", "nosuch"], "nosuch"),
+        (["--to", "aws-primary"], "--from and --to are the same stack"),
+        (["--canary", "50,10"], "must rise to 100"),
+        (["--rto", "-10"], "--rto -10: must be a positive"),
+        (["--rto", "nan"], "--rto nan: must be a positive"),
+        (["--slo-p99-ms", "-1"], "--slo-p99-ms -1: must be a positive"),
+        (["--rate", "1e9"], "--rate 1e+09: at most"),
+    ],
+)
+@pytest.mark.parametrize("dry", [True, False], ids=["dry", "real"])
+def test_dry_validates_what_a_real_run_validates(
+    project: Project,  # noqa: F811
+    fake_target: FakeTarget,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+    dry: bool,
+) -> None:
+    """I1, I2: the same refusal, exit 2, with and without --dry, before anything changes."""
+    args = drill_args(project, *(["--dry"] if dry else []), "--out", str(project.root / "o"))
+    code, _out, err = run([*args, *extra], monkeypatch, capsys)
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
+    assert fake_target.current == {"aws-primary": 100, "gcp-standby": 0}
+    assert not (project.root / "o" / "journal.json").exists()
+
+
+def test_a_journal_of_the_wrong_kind_is_named_as_such(
+    project: Project,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """B6: a chaos journal to `drill rollback|report`, a drill journal or a list to `chaos
+    report`: exit 2 naming the kind and the right command, never an internal error."""
+    chaos = tmp_path / "chaos.json"
+    chaos.write_text(json.dumps({"experiment": {}, "run": [], "exitplan": {}}))
+    drill = tmp_path / "drill.json"
+    drill.write_text(json.dumps({"run": [], "exitplan": {"from": "a", "to": "b"}}))
+    listed = tmp_path / "list.json"
+    listed.write_text("[]")
+    cases = [
+        (["drill", "rollback", str(chaos)], "is the journal of a chaos run, not of a drill"),
+        (["drill", "report", str(chaos)], "exitplan chaos rollback"),
+        (["chaos", "report", str(drill)], "is not the journal of a chaos run"),
+        (["chaos", "report", str(listed)], "is not the journal of a chaos run"),
+    ]
+    for args, message in cases:
+        code, _out, err = run([*args], monkeypatch, capsys)
+        assert code == 2, (args, err)
+        assert message in err and "internal error" not in err
+
+
+def test_a_failover_verdict_says_who_served_the_gap() -> None:
+    """B3: a warm standby that took the gap is named, and the named standby's gap is said to
+    be not measured; a gap the standby served itself is reported per stack."""
+    from runbooks.drills.failover import gap_note
+
+    note = gap_note({"gcp-standby": 1.0, "azure-standby": 0.0}, "azure-standby")
+    assert note == (
+        " (gap served by gcp-standby 100%: azure-standby's own gap NOT measured, gcp-standby "
+        "took the traffic first)"
+    )
+    assert (
+        gap_note({"azure-standby": 1.0}, "azure-standby") == " (gap served by azure-standby 100%)"
+    )
+    assert gap_note(None, "azure-standby") == gap_note({}, "azure-standby") == ""
