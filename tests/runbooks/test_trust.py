@@ -127,3 +127,43 @@ def test_a_failover_verdict_says_who_served_the_gap() -> None:
         gap_note({"azure-standby": 1.0}, "azure-standby") == " (gap served by azure-standby 100%)"
     )
     assert gap_note(None, "azure-standby") == gap_note({}, "azure-standby") == ""
+
+
+def test_bad_input_exits_2_before_anything_starts(
+    project: Project,  # noqa: F811
+    fake_target: FakeTarget,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """B4, B6, I7, I8, I10: each bad input is refused with exit 2 and a message naming it, no
+    traceback, no internal error; a BOM-prefixed inventory (Excel's "CSV UTF-8") reads."""
+    example = (Path(__file__).parents[2] / "examples" / "inventory.csv").read_text()
+    header = example.splitlines()[0]
+    (tmp_path / "latin1.csv").write_bytes(example.replace("Ortiz", "Ortíz").encode("cp1252"))
+    (tmp_path / "empty.csv").write_text(header + "\n")
+    (tmp_path / "bom.csv").write_text(example, encoding="utf-8-sig")
+    reference = tmp_path / "reference.json"
+    reference.write_text("{}")
+    where = ["--project", str(project.root)]
+    cases = [
+        (["inventory", "check", str(tmp_path / "latin1.csv")], "not UTF-8 text"),
+        (["inventory", "check", str(tmp_path / "empty.csv")], "lists no services"),
+        (["alerts", "check", "--webhook", "not-a-url"], "is not an http(s) URL"),
+        (["alerts", "check", "--max-error-rate", "-1"], "is not a share of requests"),
+        (["load", "--url", "not-a-url", "--reference", str(reference)], "is not an http(s) URL"),
+        (["load", "--url", "ftp://example.com", "--reference", str(reference)], "--url"),
+        (
+            drill_args(project, "--canary", "100", "--hold", "0.5", "--rate", "20"),
+            "would hold under 5 requests",
+        ),
+    ]
+    for args, message in cases:
+        code, _out, err = run([*args, *(where if args[0] != "drill" else [])], monkeypatch, capsys)
+        assert code == 2, (args, err)
+        assert message in err, (args, err)
+        assert "Traceback" not in err and "internal error" not in err
+    code, _out, err = run(
+        ["inventory", "check", str(tmp_path / "bom.csv"), *where], monkeypatch, capsys
+    )
+    assert "unknown column" not in err and code in (0, 1), err
