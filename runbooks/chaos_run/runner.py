@@ -68,12 +68,38 @@ def load(options: ChaosOptions) -> tuple[dict[str, Any], dict[str, Any]]:
         check_claims(experiment, configuration)
     except ChaosException as exc:
         raise RunbookError(f"{options.experiment}: {exc}", fix="see chaostoolkit.org") from exc
+    check_safety(options.experiment, experiment, configuration)
     experiment["configuration"] = dict(configuration)
     controls = experiment.setdefault("controls", [])
     if not any((c.get("provider") or {}).get("module") == "chaos.control" for c in controls):
         controls.append(CONTROL)
     check_stacks(options, experiment, configuration)
     return experiment, configuration
+
+
+def check_safety(path: Path, experiment: dict[str, Any], configuration: dict[str, Any]) -> None:
+    """An experiment that tests something, with its safety lever in range (bad -> exit 2): a
+    method with at least one activity (an empty one would PASS having done nothing), and a stop
+    error rate (`exitplan_stop_error_rate`), when set, a share in (0, 1) (5 would switch the
+    stop condition off without a word)."""
+    if not experiment.get("method"):
+        raise RunbookError(
+            f"{path}: the experiment's method is empty: it would pass having tested nothing",
+            fix="add the activities that inject the fault under method:",
+        )
+    limit = configuration.get("exitplan_stop_error_rate")
+    if limit is None:
+        return
+    try:
+        share = float(limit)
+    except (TypeError, ValueError):
+        share = float("nan")
+    if not 0 < share < 1:  # NaN fails too
+        raise RunbookError(
+            f"{path}: configuration exitplan_stop_error_rate {limit!r} is not a share in (0, 1): "
+            "the stop condition would never fire",
+            fix="e.g. exitplan_stop_error_rate: 0.5 (stop when half the requests fail)",
+        )
 
 
 def check_stacks(

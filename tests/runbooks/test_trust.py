@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from components.stack_config import Project
 from tests.runbooks.test_cli import run
@@ -167,3 +169,33 @@ def test_bad_input_exits_2_before_anything_starts(
         ["inventory", "check", str(tmp_path / "bom.csv"), *where], monkeypatch, capsys
     )
     assert "unknown column" not in err and code in (0, 1), err
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda e: e.update(method=[]), "method is empty"),
+        (lambda e: e["configuration"].update(exitplan_stop_error_rate=5), "is not a share in"),
+    ],
+    ids=["empty-method", "stop-rate-5"],
+)
+@pytest.mark.parametrize("dry", [True, False], ids=["dry", "real"])
+def test_an_experiment_that_tests_nothing_or_cannot_stop_is_refused(
+    project: Project,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    edit: Any,
+    message: str,
+    dry: bool,
+) -> None:
+    """I4, I5: exit 2 before anything runs, with or without --dry."""
+    source = Path(__file__).parents[2] / "chaos" / "experiments" / "primary-outage.yaml"
+    experiment = yaml.safe_load(source.read_text())
+    edit(experiment)
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(experiment))
+    args = ["chaos", "run", str(path), "--project", str(project.root), *(["--dry"] * dry)]
+    code, _out, err = run(args, monkeypatch, capsys)
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
