@@ -383,32 +383,45 @@ def load_summary(summary: dict[str, Any]) -> None:
 
 
 def drill_verdict(journal: dict[str, Any], folder: Any) -> None:
-    """The drill's verdict line, its phases, and where the report is."""
+    """The drill's verdict: one short line (it fits 80 columns), then a details block (the RTO
+    and its split, every request accounted, what else the verdict says, each once), its phases,
+    and where the report is."""
     ep = journal["exitplan"]
     verdict = ep["verdict"]
     mark = "[green]PASSED[/]" if verdict["passed"] else "[bold red]FAILED[/]"
     rto = ep.get("rto_measured_s")
-    cutover = ep.get("cutover")
-    split = (
-        f" = {cutover['holds_s']:g} s configured holds + {cutover['overhead_s']:g} s measured"
-        if cutover
-        else ""
-    )
     load = ep.get("load")
     if load:
-        counted = (
-            f"{load['failed']} of {load['scheduled']} scheduled requests failed "
-            f"({load['wrong_answers']} wrong answers, {load['lost']} lost, "
-            f"{load['accounted']} accounted; lag p99 {load['lag_p99_ms']:.1f} ms)"
-        )
+        failed, sent = load["failed"], load["scheduled"]
     else:
-        failed = sum(p["failed"] for p in ep["phases"])
-        counted = f"{failed} of {sum(p['sent'] for p in ep['phases'])} requests failed"
+        failed, sent = (sum(p[k] for p in ep["phases"]) for k in ("failed", "sent"))
     out.print(
-        f"{mark} {ep['from']} -> {ep['to']}: RTO {rto if rto is not None else '-'} s{split} "
-        f"(target {ep.get('rto_target_s') or '-'}, estimate {ep.get('rto_estimate_s') or '-'});"
-        f" {counted}; {escape(verdict['summary'])}"
+        f"{mark} {ep['from']} -> {ep['to']}: RTO {f'{rto:g} s' if rto is not None else '-'}, "
+        f"{failed} of {sent} requests failed"
     )
+    cutover = ep.get("cutover")
+    target, estimate = ep.get("rto_target_s"), ep.get("rto_estimate_s")
+    if rto is not None:
+        split = (
+            f" = {cutover['holds_s']:g} s configured holds + {cutover['overhead_s']:g} s measured"
+            if cutover
+            else ""
+        )
+        out.print(f"  RTO       {rto:g} s{split}")
+        out.print(
+            f"  target    {f'{target:g} s' if target is not None else 'none (--rto)'}; "
+            f"estimate {f'{estimate:g} s' if estimate is not None else 'none'}"
+        )
+    if load:
+        out.print(
+            f"  requests  {load['wrong_answers']} wrong answers, {load['lost']} lost, "
+            f"{load['accounted']} of {sent} accounted; lag p99 {load['lag_p99_ms']:.1f} ms"
+        )
+    # the verdict's own words, less what the lines above already say
+    said = ("all traffic on ", f"{failed} of {sent} requests failed")
+    rest = [part for part in verdict["summary"].split("; ") if not part.startswith(said)]
+    for part in rest:
+        out.print(f"  verdict   {escape(part)}")
     table = Table("phase", "seconds", "sent", "failed", "p50 ms", "p99 ms", "share")
     for p in ep["phases"]:
         share = ", ".join(f"{k} {v:.0%}" for k, v in p["share"].items())
