@@ -39,6 +39,10 @@ class CostGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
+# Beyond these a TCO is a typo (I6: --months 100000000 ran 148 s; NaN printed "cheapest").
+MAX_MONTHS = 600
+MAX_DATA_GB = 1e9
+
 cost_app = typer.Typer(
     cls=CostGroup,
     help="What the stacks cost, priced from their planned resources (`exitplan cost`), and "
@@ -233,8 +237,18 @@ def tco(
     from runbooks.reports import cost as report
 
     check_months(months, dual_run_months)
-    if data_gb < 0:
-        raise InputError(f"--data-gb must be 0 or more, got {data_gb:g}", field="--data-gb")
+    if not 0 <= data_gb <= MAX_DATA_GB:  # NaN and inf fail too
+        raise InputError(
+            f"--data-gb must be 0 to {MAX_DATA_GB:g}, got {data_gb:g}",
+            field="--data-gb",
+            fix="give the GB of data to move besides the models, e.g. --data-gb 500",
+        )
+    if months > MAX_MONTHS:
+        raise InputError(
+            f"--months {months}: at most {MAX_MONTHS} (a {MAX_MONTHS // 12}-year horizon)",
+            field="--months",
+            fix="give the horizon in whole months, e.g. --months 24",
+        )
     changes = [parse_what_if(text) for text in what_if or []]
     proj = project_of(project)
     profile = _profile(utilisation)

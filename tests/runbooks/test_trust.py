@@ -159,6 +159,9 @@ def test_bad_input_exits_2_before_anything_starts(
             drill_args(project, "--canary", "100", "--hold", "0.5", "--rate", "20"),
             "would hold under 5 requests",
         ),
+        (["cost", "tco", *ROUTE, "--months", "24", "--data-gb", "nan"], "--data-gb must be 0 to"),
+        (["cost", "tco", *ROUTE, "--months", "24", "--data-gb", "inf"], "--data-gb must be 0 to"),
+        (["cost", "tco", *ROUTE, "--months", "100000000"], "--months 100000000: at most"),
     ]
     for args, message in cases:
         code, _out, err = run([*args, *(where if args[0] != "drill" else [])], monkeypatch, capsys)
