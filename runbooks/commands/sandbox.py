@@ -139,7 +139,14 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
     if as_json:
         print_json("sandbox.status", {"running": True, **target.state.as_dict(), "stacks": health})
     else:
+        from runbooks.drills.clean_start import RESET, differences
+
         render.sandbox_status(target.state.as_dict(), health=health)
+        found = differences(project_of(project), target)  # U6: another run's leftovers
+        for diff in found:
+            render.out.print(f"[yellow]not as configured[/] {render.escape(diff.detail)}")
+        if found:
+            render.out.print(f"  fix: {RESET} (or roll back the run that left it)")
 
 
 @sandbox_app.command("explain")

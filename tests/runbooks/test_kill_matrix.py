@@ -189,3 +189,23 @@ def test_an_interrupt_after_the_output_went_away_still_rolls_back(
     assert row.as_before, row.detail
     assert not row.strays, f"processes left behind: {row.strays}"
     assert row.lock_free
+
+
+def test_leftover_weights_refuse_a_drill_until_target_reset_on_the_sandbox(
+    target: SandboxTarget, project: Project
+) -> None:
+    """B2, U6 on the real sandbox: 50/50 left by another run refuses the next drill (exit 1,
+    naming the reset), `sandbox status` flags it, `target reset` restores the configured
+    weights, and a second reset finds nothing to do."""
+    target.set_weights({"aws-primary": 50, "gcp-standby": 50})
+    where = ("--project", str(project.root))
+    refused = km.exitplan("drill", "exit-plan", *km.DRILL, *where)
+    assert refused.returncode == 1, refused.stderr
+    assert "exitplan target reset --target sandbox" in refused.stderr
+    status = km.exitplan("sandbox", "status", *where)
+    assert "not as configured weights {'aws-primary': 50, 'gcp-standby': 50}" in status.stdout
+    reset = km.exitplan("target", "reset", *where)
+    assert reset.returncode == 0, reset.stderr
+    assert target.weights() == {"aws-primary": 100, "gcp-standby": 0}
+    again = km.exitplan("target", "reset", *where)
+    assert "already in its configured state" in again.stdout
