@@ -452,7 +452,11 @@ def interrupt_at(
     if stopped and run.poll() is None:
         run.send_signal(how.signum)
         run.send_signal(signal.SIGCONT)
-    run.wait(timeout=180)
+    try:
+        run.wait(timeout=180)
+    except subprocess.TimeoutExpired:  # hung (or still stopped): never left behind
+        run.kill()
+        run.wait()
     left = [] if wait_for(lambda: not strays(out), STRAY_S) else strays(out)
     record = json.loads((out / "kill-point.json").read_text()) if stopped else {}
     journal = json.loads((out / "journal.json").read_text())
