@@ -294,9 +294,15 @@ def wait_for(check: Callable[[], bool], timeout_s: float) -> bool:
         time.sleep(0.2)
 
 
+CLI_TIMEOUT_S = 300.0  # a rollback or a check that runs longer has hung: fail, never wait on
+
+
 def exitplan(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; the caller checks the exit status."""
-    return subprocess.run([EXITPLAN, *args], capture_output=True, text=True, check=False)
+    """Run the CLI; the caller checks the exit status (TimeoutExpired, the CLI killed, after
+    CLI_TIMEOUT_S: a test point fails instead of hanging the run)."""
+    return subprocess.run(
+        [EXITPLAN, *args], capture_output=True, text=True, check=False, timeout=CLI_TIMEOUT_S
+    )
 
 
 @dataclass
