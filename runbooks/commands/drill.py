@@ -177,7 +177,13 @@ def drill_failover(
     the standby's level restored). Exit 1 when the standby never served all traffic correctly,
     2 on bad input or while another run holds the target's lock."""
 
-    from runbooks.drills.failover import FailoverOptions, planned_steps, run_failover, validate
+    from runbooks.drills.failover import (
+        FailoverOptions,
+        others_of,
+        planned_steps,
+        run_failover,
+        validate,
+    )
     from runbooks.reports.failover import write_report
 
     if target == "live":
@@ -196,7 +202,8 @@ def drill_failover(
 
         require_clean_start(proj, drill_target, "the failover drill")
         own = drill_target.level(dest)["level"] if isinstance(drill_target, ScalableTarget) else "?"
-        steps = planned_steps(options, level or own, drill_target.weights())
+        others = others_of(drill_target, options)
+        steps = planned_steps(options, level or own, drill_target.weights(), others)
         _print_steps("drill.failover", steps, as_json)
         return
     folder = out or run_folder(proj, "drills", f"failover-{source}-to-{dest}")

@@ -1,6 +1,7 @@
 """A clean start or a refusal. A target has a configured state: the router's weights as the
 stack files set them (`exitplan:traffic.weights`), every stack running what its standby level
-runs at rest (a primary: all its replicas), every store key active. A drill, a failover or a
+runs at rest (a primary: all its replicas) and in traffic (none held out), every store key
+active. A drill, a failover or a
 chaos run starts only from it: its pre-flight refuses (exit 1), naming what differs and
 `exitplan target reset`, which puts the target back (idempotent, journaled, holding the lock).
 So a run's rollback, which restores what it recorded at its start, restores the configured
@@ -52,6 +53,10 @@ def differences(project: Project, target: Target) -> list[Difference]:
         found.append(Difference("weights", None, f"weights {weights}, configured {configured}"))
     if isinstance(target, ScalableTarget):
         for stack in stacks:
+            if target.held_out(stack):
+                found.append(
+                    Difference("held out", stack, f"{stack} is held out of traffic (maintenance)")
+                )
             level = target.level(stack)
             if level["running"] != level["at_rest"]:
                 found.append(
@@ -100,6 +105,10 @@ def reset(project: Project, target: Target, journal_path: Path) -> list[str]:
         if diff.what == "credentials":
             for op in undo_revoke(target, stack):
                 journal.activity(f"{op} {stack}", "action", partial(getattr(target, op), stack))
+        elif diff.what == "held out" and isinstance(target, ScalableTarget):
+            journal.activity(
+                f"put {stack} back in traffic", "action", partial(target.hold_out, stack, False)
+            )
         elif diff.what == "level" and isinstance(target, ScalableTarget):
             journal.activity(
                 f"return {stack} to its level", "action", partial(target.set_level, stack)

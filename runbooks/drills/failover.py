@@ -131,8 +131,10 @@ class _Routed:
         return self.target.reference_answers()
 
 
-def planned_steps(options: FailoverOptions, level: str, before: dict[str, int]) -> list[str]:
-    """Every step of the drill (for --dry)."""
+def planned_steps(
+    options: FailoverOptions, level: str, before: dict[str, int], others: list[str]
+) -> list[str]:
+    """Every step of the drill (for --dry); `others`: the stacks it holds out of traffic."""
     action = {
         "pilot-light": f"start {options.dest}'s Triton, download the model from its own store "
         "with its own credentials, load it",
@@ -142,6 +144,14 @@ def planned_steps(options: FailoverOptions, level: str, before: dict[str, int]) 
     return [
         f"checks: {options.dest} is a standby of {options.source} on another provider",
         f"set {options.dest} to {level} (what that level runs at rest)",
+        *(
+            [
+                f"hold {', '.join(others)} out of traffic (a router fails over to any standby: "
+                f"the gap must be {options.dest}'s)"
+            ]
+            if others
+            else []
+        ),
         f"baseline: {options.hold_s:g} s at {options.rate:g} req/s through the "
         f"{options.router} router with weights {before}",
         f"SIGKILL {options.source}'s Triton (no warning)",
@@ -150,7 +160,8 @@ def planned_steps(options: FailoverOptions, level: str, before: dict[str, int]) 
         f"rotation: set weights {{{options.source}: 0, {options.dest}: 100}}",
         f"hold {options.hold_s:g} s; measure first answer and all traffic served correctly",
         f"rollback: restart {options.source}, weights back to {before}, "
-        f"{options.dest} back to its own level",
+        + (f"{', '.join(others)} back in traffic, " if others else "")
+        + f"{options.dest} back to its own level",
     ]
 
 
@@ -258,6 +269,13 @@ class _Failover:
         self.journal.activity(
             f"set {o.dest} to {level}", "action", partial(self.target.set_level, o.dest, level)
         )
+        for stack in others_of(self.target, o):
+            self.journal.change(
+                "held out", f"{stack} held out of traffic (the gap is {o.dest}'s)", stack=stack
+            )
+            self.journal.activity(
+                f"hold {stack} out of traffic", "action", partial(self.target.hold_out, stack)
+            )
         before = self.target.level(o.dest)
         self.measured["standby_before"] = before
         for stack in [o.source] + ([o.dest] if before["running"] else []):
@@ -356,6 +374,13 @@ class _Failover:
         }
         self.journal.exitplan["timeline"] = whole.timeline
         self.journal.save()
+
+
+def others_of(target: Target, options: FailoverOptions) -> list[str]:
+    """The stacks other than --from and --to: a router fails over to any standby it has (a
+    warm one first), so the drill holds them out of traffic for its run and its gap measures
+    --to alone (review B3: a warm gcp-standby served the whole gap of a drill to azure)."""
+    return [s for s in target.stacks() if s not in (options.source, options.dest)]
 
 
 def _poll(check: Callable[[], bool], what: str, timeout_s: float) -> None:

@@ -90,6 +90,9 @@ def restore(target: Target, journal: Journal) -> list[str]:
         for change in weights:
             change["restored"] = True
         done.append(f"weights {original}")
+    for change in [c for c in changes if c["what"] == "held out" and not c["restored"]]:
+        put_back(target, journal, change)
+        done.append(f"{change['stack']} back in traffic")
     for change in [c for c in changes if c["what"] == "level" and not c["restored"]]:
         return_to_level(
             target,
@@ -114,4 +117,19 @@ def return_to_level(
     if not isinstance(target, ScalableTarget):
         raise RunbookError(refusal)
     journal.activity(action, "action", partial(target.set_level, change["stack"]), rollback=True)
+    change["restored"] = True
+
+
+def put_back(target: Target, journal: Journal, change: dict[str, Any]) -> None:
+    """Put `change`'s stack, held out of traffic by a failover drill, back into it (journaled
+    as a rollback activity) and mark the change restored."""
+    if not isinstance(target, ScalableTarget):
+        raise RunbookError(f"the {target.kind} target cannot hold a stack out of traffic")
+    stack = change["stack"]
+    journal.activity(
+        f"put {stack} back in traffic",
+        "action",
+        partial(target.hold_out, stack, False),
+        rollback=True,
+    )
     change["restored"] = True
