@@ -48,6 +48,14 @@ def format_pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.2f}%" if 0 < abs(v) < 0.01 else f"{v * 100:.1f}%"
 
 
+def format_bytes(n: float) -> str:
+    """A size: B, KiB, MiB or GiB, three significant digits."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
 def format_secs(v: float | None) -> str:
     """Seconds, as minutes and seconds from two minutes on."""
     if v is None:

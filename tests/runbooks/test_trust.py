@@ -202,3 +202,58 @@ def test_an_experiment_that_tests_nothing_or_cannot_stop_is_refused(
     code, _out, err = run(args, monkeypatch, capsys)
     assert code == 2, err
     assert message in err and "Traceback" not in err
+
+
+def failover_journal(scale: dict[str, Any]) -> dict[str, Any]:
+    """A failover drill's journal (demo model: a few KiB downloaded) for its report."""
+    from runbooks.drills.failover import achievable
+
+    measured = {"detection_s": 0.05, "recovered_s": 2.4, "ready_s": 2.3, "scale": scale}
+    journal: dict[str, Any] = {
+        "start": "2026-12-07T00:00:00Z",
+        "exitplan": {
+            "from": "aws-primary",
+            "to": "azure-standby",
+            "level": "pilot-light",
+            "router": "frontdoor",
+            "target": "sandbox",
+            "rate": 20.0,
+            "model": "fraud-scorer",
+            "measured": measured,
+            "estimate": {"total_s": 635, "phases": []},
+            "phases": [
+                {"name": "gap", "start_s": 1.5, "end_s": 3.9, "sent": 48, "failed": 40,
+                 "errors": {"http-503": 40}, "p50_ms": 1.0, "p99_ms": 2.0,
+                 "share": {"azure-standby": 1.0, "gcp-standby": 0.0}},
+            ],
+            "verdict": {"passed": True, "summary": "ok"},
+        },
+    }  # fmt: skip
+    journal["exitplan"]["rto"] = achievable(journal, Project(Path(__file__).parents[2]))
+    return journal
+
+
+def test_a_failover_report_compares_no_phase_with_a_figure_scaled_to_nothing() -> None:
+    """U5: a 3981-byte model's catalog download (0.00 s) flagged "+448725 %"; the basis read
+    "0.00 MiB"; the Scaling table was the raw dict. Now: no flag below what a measurement
+    resolves, the size in KiB, labelled rows with units; the Load table names who served."""
+    from runbooks.reports.failover import tables
+
+    scale = {"download": 0.28, "start": 1.2, "load": 0.6, "download_bytes": 3981.0,
+             "started": 1.0, "began_s": 0.019, "ended_s": 2.1}  # fmt: skip
+    journal = failover_journal(scale)
+    rto = journal["exitplan"]["rto"]
+    # the start is a real comparison (a pod start, 20 s in the catalog); download and load of
+    # 3981 bytes are not
+    assert rto["flags"] == ["Triton start: measured 1.20 s is -94% off the catalog's 20.00 s"]
+    download = next(r for r in rto["rows"] if r["phase"] == "model download")
+    assert download["basis"] == "3.89 KiB at 60 MiB/s"
+    by_title = {title: rows for title, _header, rows in tables(journal)}
+    assert ["model downloaded", "3.89 KiB"] in by_title["Scaling"]
+    assert ["Tritons started", "1"] in by_title["Scaling"]
+    assert ["began (after the kill)", "0.0 s"] in by_title["Scaling"]
+    assert by_title["Load"][0][-1] == "azure-standby 100.0%"
+    # a real model's download far off its catalog figure is still flagged
+    big = failover_journal({**scale, "download": 60.0, "download_bytes": 600 * 1024**2})
+    flag = "model download: measured 60.00 s is +500% off the catalog's 10.00 s"
+    assert flag in big["exitplan"]["rto"]["flags"]
