@@ -257,3 +257,41 @@ def test_a_failover_report_compares_no_phase_with_a_figure_scaled_to_nothing() -
     big = failover_journal({**scale, "download": 60.0, "download_bytes": 600 * 1024**2})
     flag = "model download: measured 60.00 s is +500% off the catalog's 10.00 s"
     assert flag in big["exitplan"]["rto"]["flags"]
+
+
+def test_the_load_worker_outlives_ctrl_c_and_a_hang_up_until_its_run_stops_it(
+    tmp_path: Path,
+) -> None:
+    """B5: Ctrl-C reaches the whole process group; the load worker printed a traceback over the
+    progress bar and died, and a chaos run then counted its unsent requests as lost (failed).
+    It ignores SIGINT and SIGHUP now: it goes on until its run stops it (SIGUSR1), then writes
+    how many it scheduled, with no traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = tmp_path / "load-request.json"
+    spec.write_text(json.dumps({"url": "http://127.0.0.1:9/v2/models/m/infer", "body": "{}",
+                                "headers": {}, "rate": 20, "duration_s": 60}))  # fmt: skip
+    records = tmp_path / "load-records.jsonl"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "runbooks.load.worker", str(spec), str(records)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not records.with_suffix(".start").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for sig in (signal.SIGINT, signal.SIGHUP):
+            worker.send_signal(sig)
+        time.sleep(1.0)
+        assert worker.poll() is None, "the worker died of the interrupt meant for its run"
+        worker.send_signal(signal.SIGUSR1)
+        _out, err = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0 and "Traceback" not in err, err
+    assert json.loads(records.with_suffix(".done").read_text())["scheduled"] > 20
