@@ -143,3 +143,17 @@ def test_command_on_the_project(journals: Path, tmp_path: Path) -> None:
     bad.write_text("p99_ms: high\n")
     refused = CliRunner().invoke(app, ["scorecard", "--project", str(ROOT), "--weights", str(bad)])
     assert isinstance(refused.exception, InputError)
+
+
+def test_an_interrupted_or_unfinished_drill_is_no_failed_drill(journals: Path) -> None:
+    """B7: Ctrl-C is the operator's choice and a "running" journal (a killed run) is no
+    verdict: neither counts as a drill of its standby, passed or failed."""
+    for name, status in (("4", "interrupted"), ("5", "running")):
+        drill(journals, name, "gcp-standby", passed=False, p99=30, failed=0, wrong=0,
+              start="2026-11-02T10:00:00", rto=12.0)  # fmt: skip
+        path = journals / "drills" / name / "journal.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "status": status}))
+    found = cards()
+    measure(found, load_journals(journals))
+    assert found["gcp-standby"].drills == 2
+    assert found["gcp-standby"].metrics["drill_pass_rate"] == 0.5
