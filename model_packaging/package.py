@@ -120,6 +120,10 @@ def package(
 
 
 def _reuse(options: PackageOptions) -> PackageResult | None:
+    """The package `options.out` already holds for these inputs, or None. Its paths are
+    `options.out`'s own, never the absolute ones its manifest stored: a copied or moved
+    project's package is the copy's (review B8: the copy published and checked answers against
+    the original folder's files)."""
     manifest = options.out / MANIFEST
     if not manifest.is_file():
         return None
@@ -129,12 +133,15 @@ def _reuse(options: PackageOptions) -> PackageResult | None:
         return None
     if stored.get("fingerprint") != options.fingerprint():
         return None
-    if not Path(stored.get("image_layout", "")).is_dir():
-        return None
-    if not (options.out / REFERENCE).is_file():
+    here = {
+        "repository": str(options.out / "repository"),
+        "image_layout": str(options.out / "image"),
+        "reference": str(options.out / REFERENCE),
+    }
+    if not Path(here["image_layout"]).is_dir() or not Path(here["reference"]).is_file():
         return None
     fields = {k: v for k, v in stored.items() if k in PackageResult.__dataclass_fields__}
-    return PackageResult(**{**fields, "reused": True, "pushed": {}, "published": {}})
+    return PackageResult(**{**fields, **here, "reused": True, "pushed": {}, "published": {}})
 
 
 def _build(options: PackageOptions, progress: Progress) -> PackageResult:

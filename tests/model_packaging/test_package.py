@@ -230,3 +230,34 @@ def test_publish_to_an_unknown_stack_fails_before_any_work(
     )
     assert code == 2 and "unknown stack 'oracle-primary'" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_copied_package_is_reused_with_its_own_paths(tmp_path: Path) -> None:
+    """B8: after `cp -a` of a project, the copy's reused package named the original folder's
+    repository, image and reference answers (its manifest's absolute paths)."""
+    import shutil
+    from dataclasses import replace
+
+    from model_packaging.package import MANIFEST, REFERENCE, PackageOptions, PackageResult, _reuse
+
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"onnx")
+    original = PackageOptions(str(model), tmp_path / "a" / "pkg", "m")
+    out = original.out
+    (out / "image").mkdir(parents=True)
+    (out / "repository").mkdir()
+    (out / REFERENCE).write_text("{}")
+    stored = PackageResult(
+        "m", "1", "onnx", [], [], {}, "sha", 4, str(out / "repository"), str(out / "image"),
+        "sha256:d", original.fingerprint(), str(out / REFERENCE),
+    )  # fmt: skip
+    (out / MANIFEST).write_text(json.dumps(stored.as_dict()))
+    copy = tmp_path / "b" / "pkg"
+    shutil.copytree(out, copy)
+    reused = _reuse(replace(original, out=copy))
+    assert reused is not None and reused.reused
+    assert (reused.repository, reused.image_layout, reused.reference) == (
+        str(copy / "repository"), str(copy / "image"), str(copy / REFERENCE),
+    )  # fmt: skip
+    shutil.rmtree(copy / "image")
+    assert _reuse(replace(original, out=copy)) is None, "the copy's image is gone: rebuild"
