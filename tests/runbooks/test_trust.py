@@ -295,3 +295,34 @@ def test_the_load_worker_outlives_ctrl_c_and_a_hang_up_until_its_run_stops_it(
             worker.kill()
     assert worker.returncode == 0 and "Traceback" not in err, err
     assert json.loads(records.with_suffix(".done").read_text())["scheduled"] > 20
+
+
+def test_ctrl_c_interrupts_a_cli_started_with_sigint_ignored() -> None:
+    """B9: a drill started as a background job of a script (SIGINT ignored at start, where
+    Python installs no handler of its own) ran to the end through `kill -INT`: the CLI handles
+    SIGINT itself now, exits 130 and says it was interrupted."""
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import time; from runbooks import cli; "
+        "cli.app = lambda: (print('ready', flush=True), time.sleep(30)); cli.main()"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        child.send_signal(signal.SIGINT)
+        _out, err = child.communicate(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, err
+    assert "interrupted (Ctrl-C)" in err
