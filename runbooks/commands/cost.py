@@ -3,6 +3,7 @@ standby trade-off; `cost tco`, the cost of leaving one stack for another."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from components.cost.lines import StackCost
     from components.cost.profile import Profile
     from components.cost.tco import Exit
-    from components.stack_config import Project
+    from components.stack_config import Project, Stack
 
 
 class CostGroup(TyperGroup):
@@ -263,7 +264,7 @@ def tco(
     for target in targets:
         stack = proj.stack(target)
         serving = at_level(stack, "hot") if stack.kind == "standby" else stack
-        base[target] = estimate_variant(proj, serving, profile)
+        base[target] = _after_leaving(estimate_variant(proj, serving, profile), leaving)
     models = leaving.spec.triton.models
     move_gb = sum(m.size_mib * m.version for m in models) / MIB_PER_GB + data_gb
     egress = service_price(str(leaving.spec.provider), "egress", "internet").usd
@@ -303,6 +304,18 @@ def tco(
         )
         return
     report.print_tco(results)
+
+
+def _after_leaving(cost: StackCost, leaving: Stack) -> StackCost:
+    """A target's running cost once `leaving` is left: without the egress that cloud bills
+    (the standby's replication from the abandoned store stops; review B10 billed it on, and
+    a what-if on the abandoned cloud's prices raised it)."""
+    cloud = str(leaving.spec.provider)
+    kept = tuple(line for line in cost.lines if not (line.kind == "egress" and line.cloud == cloud))
+    if len(kept) == len(cost.lines):
+        return cost
+    note = f"no egress from {cloud} once {leaving.name} is left (its replication stops)"
+    return replace(cost, lines=kept, notes=(*cost.notes, note))
 
 
 def _cheapest(exits: list[Exit]) -> str:
