@@ -373,7 +373,11 @@ def load_summary(summary: dict[str, Any]) -> None:
         str(summary["sent"]),
         str(summary["ok"]),
         str(summary["failed"]),
-        *(f"{summary[k]:.2f}" for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
+        # no answer, no latency (review I7: all-failed loads showed p50 0.00)
+        *(
+            f"{summary[k]:.2f}" if summary["ok"] else "-"
+            for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")
+        ),
     )
     out.print(table)
     share = ", ".join(f"{k or '?'} {v:.0%}" for k, v in summary["share"].items())

@@ -326,3 +326,54 @@ def test_ctrl_c_interrupts_a_cli_started_with_sigint_ignored() -> None:
             child.wait()
     assert child.returncode == 130, err
     assert "interrupted (Ctrl-C)" in err
+
+
+def test_load_names_an_endpoint_that_speaks_no_kserve_v2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """I7: a plain web server (POST -> 501) and one that answers HTML to everything ran a
+    whole load of failures, exit 1, as a failing service would. Now exit 2 naming --url and
+    what the first request got back, before the load."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.runbooks.test_load import write_reference
+
+    class Html(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>hello</html>")
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    class Plain(BaseHTTPRequestHandler):  # no do_POST: http.server answers 501
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    reference = write_reference(tmp_path / "reference.json")
+    for handler, said in ((Plain, "-> 501)"), (Html, "-> 200 with no KServe v2 outputs")):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}"
+            args = ["load", "--url", url, "--reference", str(reference), "--duration", "1"]
+            code, _out, err = run(args, monkeypatch, capsys)
+        finally:
+            server.shutdown()
+        assert code == 2, err
+        assert "--url: not a KServe v2 endpoint (POST" in err and said in err, err
+
+
+def test_a_load_with_no_answer_shows_no_latency() -> None:
+    """I7: a load whose requests all failed printed p50 0.00 ms, as if answered at once."""
+    from runbooks import render
+
+    summary = {"rate": 10, "achieved_rate": 10.0, "sent": 20, "ok": 0, "failed": 20,
+               "p50_ms": 0.0, "p90_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0, "share": {},
+               "errors": {}}  # fmt: skip
+    with render.out.capture() as captured:
+        render.load_summary(summary)
+    assert "0.00" not in captured.get() and " - " in captured.get()
