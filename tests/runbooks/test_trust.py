@@ -179,8 +179,46 @@ def test_bad_input_exits_2_before_anything_starts(
     [
         (lambda e: e.update(method=[]), "method is empty"),
         (lambda e: e["configuration"].update(exitplan_stop_error_rate=5), "is not a share in"),
+        (
+            lambda e: e["method"][0]["provider"]["arguments"].update(
+                weights={"aws-primary": 50, "gcp-standby": 50}
+            ),
+            "activity 'spread-traffic': weights {'aws-primary': 50, 'gcp-standby': 50} is not "
+            "a list of mappings",
+        ),
+        (
+            lambda e: e["method"][2]["provider"]["arguments"].update(timeout="ten"),
+            "activity 'seconds-until-marked-down': timeout 'ten' is not a number",
+        ),
+        (
+            lambda e: e["method"][0]["provider"]["arguments"].update(
+                weights=[
+                    {"stack": "aws-primary", "weight": -50},
+                    {"stack": "gcp-standby", "weight": 150},
+                ]
+            ),
+            "weight -50 of aws-primary is not 0 to 100",
+        ),
+        (
+            lambda e: e["method"][0]["provider"]["arguments"].update(
+                weights=[
+                    {"stack": "aws-primary", "weight": 70},
+                    {"stack": "gcp-standby", "weight": 70},
+                ]
+            ),
+            "weights add up to 140, not 100",
+        ),
+        (lambda e: e["method"][1]["provider"].update(func="kil"), "did you mean kill?"),
     ],
-    ids=["empty-method", "stop-rate-5"],
+    ids=[
+        "empty-method",
+        "stop-rate-5",
+        "weights-mapping",
+        "timeout-ten",
+        "weights-range",
+        "weights-140",
+        "near-miss",
+    ],
 )
 @pytest.mark.parametrize("dry", [True, False], ids=["dry", "real"])
 def test_an_experiment_that_tests_nothing_or_cannot_stop_is_refused(
@@ -192,7 +230,8 @@ def test_an_experiment_that_tests_nothing_or_cannot_stop_is_refused(
     message: str,
     dry: bool,
 ) -> None:
-    """I4, I5: exit 2 before anything runs, with or without --dry."""
+    """I3, I4, I5: exit 2 before anything runs, with or without --dry: argument shapes and
+    types, weights in range and adding up to 100, the near miss of a misspelt function."""
     source = Path(__file__).parents[2] / "chaos" / "experiments" / "primary-outage.yaml"
     experiment = yaml.safe_load(source.read_text())
     edit(experiment)
