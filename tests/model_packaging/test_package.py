@@ -261,3 +261,31 @@ def test_a_copied_package_is_reused_with_its_own_paths(tmp_path: Path) -> None:
     )  # fmt: skip
     shutil.rmtree(copy / "image")
     assert _reuse(replace(original, out=copy)) is None, "the copy's image is gone: rebuild"
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"name": "bad name/../x"}, "--name 'bad name/../x' is not a Triton model name"),
+        ({"version": "-1"}, "--version '-1' is not a positive integer"),
+        ({"atol": -1.0}, "--atol -1 is not a tolerance"),
+        ({"rtol": float("nan")}, "--rtol nan is not a tolerance"),
+    ],
+)
+def test_options_that_need_no_model_are_refused_before_any_work(
+    tmp_path: Path, change: dict[str, Any], said: str
+) -> None:
+    """I11: --name and --version were refused only after export and validation (5 s), by the
+    image and layout stages; --atol -1 failed parity on every row, blaming the model."""
+    from dataclasses import replace
+
+    from model_packaging.errors import PackagingError
+    from model_packaging.package import PackageOptions, package
+
+    options = replace(
+        PackageOptions(str(tmp_path / "missing.onnx"), tmp_path / "out", "m"), **change
+    )
+    with pytest.raises(PackagingError) as caught:
+        package(options)
+    assert said in str(caught.value) and caught.value.exit_code == 2
+    assert not (tmp_path / "out").exists()
