@@ -86,7 +86,9 @@ class SandboxTarget:
         for component in self.state.components:
             if component.kind == "triton" and component.stack == stack:
                 return component
-        raise SandboxError(f"no stack {stack!r} in the sandbox", fix=f"use one of {self.stacks()}")
+        raise SandboxError(
+            f"no stack {stack!r} in the sandbox", fix=f"use one of {', '.join(self.stacks())}"
+        )
 
     def _door(self) -> FrontDoor:
         door_info = next(c for c in self.state.components if c.kind == "frontdoor")

@@ -182,6 +182,7 @@ def drill_failover(
         others_of,
         planned_steps,
         run_failover,
+        served_model,
         validate,
     )
     from runbooks.reports.failover import write_report
@@ -198,8 +199,12 @@ def drill_failover(
     drill_target = _drill_target(proj, target, source, dest)
     if dry:
         from runbooks.drills.clean_start import require_clean_start
+        from runbooks.drills.exit_preflight import require_on_target
         from runbooks.targets.target import ScalableTarget
 
+        for stack in (source, dest):
+            require_on_target(drill_target, proj.stack(stack))
+        served_model(drill_target, options)
         require_clean_start(proj, drill_target, "the failover drill")
         own = drill_target.level(dest)["level"] if isinstance(drill_target, ScalableTarget) else "?"
         others = others_of(drill_target, options)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.catalog.clouds import facts
-from components.stack_config import Project
+from components.stack_config import Project, Stack
 from runbooks.drills.exit_options import ExitPlanOptions
 from runbooks.drills.restore import undo_revoke
 from runbooks.errors import RunbookError
@@ -64,18 +64,36 @@ def validate(project: Project, target: Target, options: ExitPlanOptions) -> None
         project.stack(s, field=f) for s, f in ((options.source, "--from"), (options.dest, "--to"))
     )
     for stack in (source, dest):
-        if stack.name not in target.stacks():
-            raise RunbookError(
-                f"{stack.name} is not one of the {target.kind} target's stacks "
-                f"({', '.join(target.stacks())})",
-                fix=f"start it in the sandbox (exitplan sandbox up --stacks {stack.name} ...), "
-                "or route it from the router stack's exitplan:traffic.weights",
-            )
+        require_on_target(target, stack)
     if list(options.canary) != sorted(options.canary) or options.canary[-1] != 100:
         raise RunbookError(
             f"canary steps {options.canary} must rise to 100", fix="e.g. 1,10,50,100"
         )
     require(target, needs(target, options), f"the exit-plan drill {source.name} -> {dest.name}")
+
+
+def require_on_target(target: Target, stack: Stack) -> None:
+    """Refuse (exit 2) a stack the target does not run, with a fix that can work: a stack
+    whose store no sandbox emulator serves is drilled live, not started in the sandbox (review
+    I12: the fix said `sandbox up --stacks oci-standby`, which skips it)."""
+    if stack.name in target.stacks():
+        return
+    fix = "route it from the router stack's exitplan:traffic.weights"
+    if target.kind == "sandbox":
+        from runbooks.targets.sandbox_setup import unemulated
+
+        why = unemulated(stack)
+        fix = (
+            f"{why}: drill it on its deployed stacks (--target live)"
+            if why
+            else f"start it in the sandbox (exitplan sandbox down; exitplan sandbox up --stacks "
+            f"{stack.name} and the stacks it drills with)"
+        )
+    raise RunbookError(
+        f"{stack.name} is not one of the {target.kind} target's stacks "
+        f"({', '.join(target.stacks())})",
+        fix=fix,
+    )
 
 
 def preflight(project: Project, target: Target, options: ExitPlanOptions) -> list[Check]:

@@ -32,6 +32,7 @@ from components.rto import GIB, estimate
 from components.stack_config import Project, Stack
 from model_packaging.progress import Progress, reporter
 from runbooks.drills.clean_start import require_clean_start
+from runbooks.drills.exit_preflight import require_on_target
 from runbooks.drills.restore import restore, return_to_level, undo_then_finish
 from runbooks.errors import DrillInterrupted, RunbookError
 from runbooks.load import generator as loadgen
@@ -111,11 +112,18 @@ def served_model(target: Target, options: FailoverOptions) -> tuple[str, Path]:
         )
     model, _cases = read_reference(reference)
     if options.model is not None and options.model != model:
-        raise RunbookError(
-            f"the stacks serve {model}, not {options.model}",
-            fix=f"drop --model, or start the sandbox serving it: exitplan sandbox down; "
-            f"exitplan sandbox up --model {options.model}",
+        from runbooks.targets.sandbox_setup import MODELS
+
+        # `sandbox up --model` takes only what the sandbox can package (review I12: the fix
+        # said `--model gpt4`)
+        fix = (
+            f"drop --model, or start the sandbox serving it: exitplan sandbox down; "
+            f"exitplan sandbox up --model {options.model}"
+            if options.model in MODELS and options.model != "demo"
+            else f"drop --model: the sandbox serves the stacks' model ({model} now) or one of "
+            f"{', '.join(m for m in MODELS if m != 'demo')} (exitplan sandbox up --model NAME)"
         )
+        raise RunbookError(f"the stacks serve {model}, not {options.model}", fix=fix)
     return model, reference
 
 
@@ -179,12 +187,14 @@ def run_failover(
     """The drill; returns its journal. Raises RunbookError on bad input before anything
     changes, DrillInterrupted after Ctrl-C (rolled back)."""
     source, dest = validate(project, options)
+    for stack in (source, dest):
+        require_on_target(target, stack)
+    model, reference = served_model(target, options)
     if not isinstance(target, ScalableTarget):
         raise RunbookError(
             f"the {target.kind} target cannot change a standby's level",
             fix="run the failover drill on the sandbox (--target sandbox)",
         )
-    model, reference = served_model(target, options)
     require_clean_start(project, target, "the failover drill")
     own = target.level(options.dest)["level"]
     level = options.level or own

@@ -416,3 +416,37 @@ def test_a_load_with_no_answer_shows_no_latency() -> None:
     with render.out.capture() as captured:
         render.load_summary(summary)
     assert "0.00" not in captured.get() and " - " in captured.get()
+
+
+def test_fix_hints_name_a_command_that_can_work(
+    project: Project,  # noqa: F811
+    fake_target: FakeTarget,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """I12: oci-standby (no emulator for its store) was to be started with `sandbox up
+    --stacks oci-standby`, which skips it; a failover to it listed the stacks as a Python list
+    (the primary included); `--model gpt4` was to be served with `sandbox up --model gpt4`."""
+    from runbooks.drills.failover import FailoverOptions, served_model
+    from runbooks.errors import RunbookError
+    from tests.runbooks.test_load import write_reference
+
+    where = ["--project", str(project.root)]
+    route = ["--from", "aws-primary", "--to", "oci-standby"]
+    for args in (["drill", "exit-plan", *route], ["drill", "failover", *route, "--dry"]):
+        code, _out, err = run([*args, *where], monkeypatch, capsys)
+        assert code == 2, err
+        assert "drill it on its deployed stacks (--target live)" in err, err
+        assert "--stacks oci-standby" not in err and "['" not in err, err
+
+    class Serving:
+        kind = "sandbox"
+
+        def reference_answers(self) -> Path:
+            return write_reference(tmp_path / "reference.json", model="fraud-scorer")
+
+    options = FailoverOptions("aws-primary", "azure-standby", model="gpt4")
+    with pytest.raises(RunbookError) as caught:
+        served_model(Serving(), options)  # type: ignore[arg-type]
+    assert "--model gpt4" not in caught.value.fix and "minilm" in caught.value.fix
