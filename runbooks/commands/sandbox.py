@@ -37,11 +37,15 @@ def sandbox_up(
         typer.Option(
             "--server-timeout-multiple",
             min=1,
+            metavar="N",  # a short one: at 80 columns "<float range> [x>=1]" cut the name (U3)
             help="Front-door server timeout as a multiple of the baseline p99.",
         ),
     ] = 20.0,
     timeout_floor_ms: Annotated[
-        int, typer.Option("--server-timeout-floor-ms", min=1, help="Its lower bound.")
+        int,
+        typer.Option(
+            "--server-timeout-floor-ms", min=1, metavar="MS", help="Its lower bound."
+        ),
     ] = 200,
     model: Annotated[
         str,
