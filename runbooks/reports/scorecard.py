@@ -222,10 +222,15 @@ def score(cards: list[StackCard], weights: dict[str, float]) -> None:
 
 
 def providers(cards: list[StackCard]) -> list[dict[str, Any]]:
-    """Per provider: its stacks and the mean of their scores, best first."""
+    """Per provider: its stacks and the mean of their scores weighted by each one's coverage,
+    best first: a stack with little evidence (an edge stack never drilled) weighs little, not
+    as much as a drilled one (review U7: aws 0.17 was aws-primary averaged with aws-wavelength's
+    0.05, a score of no evidence)."""
     out = []
     for name in sorted({c.provider for c in cards}):
-        scores = [c.score for c in cards if c.provider == name and c.score is not None]
+        scored = [c for c in cards if c.provider == name and c.score is not None]
+        covered = sum(c.coverage for c in scored)
         out.append({"provider": name, "stacks": [c.stack for c in cards if c.provider == name],
-                    "score": sum(scores) / len(scores) if scores else None})  # fmt: skip
+                    "score": sum((c.score or 0) * c.coverage for c in scored) / covered
+                    if covered else None})  # fmt: skip
     return sorted(out, key=lambda p: -(p["score"] if p["score"] is not None else -1))
