@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import logging
 import math
 import time
 import typing
@@ -28,6 +29,7 @@ from chaos.claims import check_claims
 from runbooks.chaos_run.measurements import faulted_stack, measurements
 from runbooks.chaos_run.rotation_watch import RotationWatch
 from runbooks.drills.clean_start import require_clean_start
+from runbooks.drills.lock import TargetLock
 from runbooks.errors import RunbookError
 from runbooks.load.background import BackgroundLoad
 from runbooks.load.generator import metadata_inputs
@@ -286,10 +288,29 @@ def wait_for_front_door(endpoint: str, model: str, timeout_s: float = FRONT_DOOR
             time.sleep(0.2)
 
 
+def refuse_if_locked(options: ChaosOptions, title: str) -> None:
+    """Refuse (TargetLocked, exit 2, as a drill is refused) while another run holds the
+    target, before anything is written or started: the run itself takes the lock in its
+    control (`chaos.control`, also under upstream `chaos run`); refused there, it ended as an
+    `interrupted` run with a journal and a report, exit 1 (review U8)."""
+    lock = TargetLock(options.target, options.root, f"chaos run {title!r}")
+    lock.acquire()
+    lock.release()
+
+
+class _NotExplicitRollbacks(logging.Filter):
+    """Drops chaostoolkit's warning that rollbacks were requested: exitplan always plays them
+    (its settings), and the line on every run's stderr read like a problem (review U8)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "explicitly requested to be played" not in record.getMessage()
+
+
 def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
     """Run the experiment with load running; write journal.json; return (journal, path)."""
     experiment, configuration = load(options)
     name = options.experiment.stem
+    refuse_if_locked(options, str(experiment.get("title", name)))
     out = options.out or (
         options.root / ".exitplan" / "chaos" / f"{time.strftime('%Y%m%dT%H%M%S')}-{name}"
     )
@@ -310,11 +331,14 @@ def run(options: ChaosOptions) -> tuple[dict[str, Any], Path]:
     experiment["configuration"].update(configuration)
     watch = RotationWatch(target, ROTATION_POLL_S.get(target.kind, 5.0))
     watch.start()
+    quiet = _NotExplicitRollbacks()
+    logging.getLogger("chaostoolkit").addFilter(quiet)
     try:
         journal: dict[str, Any] = run_experiment(
             experiment, settings=SETTINGS, experiment_vars=(dict(configuration), {})
         )
     finally:
+        logging.getLogger("chaostoolkit").removeFilter(quiet)
         generator.stop()
         rotation = watch.stop()
     journal["exitplan"] = {

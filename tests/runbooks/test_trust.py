@@ -450,3 +450,63 @@ def test_fix_hints_name_a_command_that_can_work(
     with pytest.raises(RunbookError) as caught:
         served_model(Serving(), options)  # type: ignore[arg-type]
     assert "--model gpt4" not in caught.value.fix and "minilm" in caught.value.fix
+
+
+def test_a_chaos_run_on_a_target_another_run_holds_is_refused_like_a_drill(
+    project: Project,  # noqa: F811
+    fake_target: FakeTarget,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """U8: while a drill held the lock, `chaos run` exited 1 (drills: 2), printed its fix
+    twice and wrote a journal and a report of a run that never started."""
+    from runbooks.drills.lock import TargetLock
+
+    experiment = Path(__file__).parents[2] / "chaos" / "experiments" / "primary-outage.yaml"
+    held = TargetLock("sandbox", project.root, "drill exit-plan --from aws-primary")
+    held.acquire()
+    try:
+        args = ["chaos", "run", str(experiment), "--out", str(tmp_path / "run")]
+        code, _out, err = run([*args, "--project", str(project.root)], monkeypatch, capsys)
+    finally:
+        held.release()
+    assert code == 2, err
+    assert "target is in use by pid" in err and err.count("fix:") == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_chaos_control_names_a_held_lock_and_its_fix_once(
+    project: Project,  # noqa: F811
+) -> None:
+    """U8: under upstream `chaos run` too, the refusal said its fix twice."""
+    from chaoslib.exceptions import InterruptExecution
+
+    from chaos import control
+    from runbooks.drills.lock import TargetLock
+
+    held = TargetLock("sandbox", project.root, "drill exit-plan --from aws-primary")
+    held.acquire()
+    try:
+        with pytest.raises(InterruptExecution) as caught:
+            control._take_lock({"title": "t"}, {"exitplan_project": str(project.root)})
+    finally:
+        held.release()
+    assert str(caught.value).count("fix:") == 1, caught.value
+    assert str(caught.value).startswith("refusing to run: the sandbox target is in use by")
+
+
+def test_chaostoolkits_always_rollbacks_warning_is_dropped_and_nothing_else() -> None:
+    """U8: every chaos run printed `Rollbacks were explicitly requested to be played` (exitplan
+    always plays them) on stderr."""
+    import logging
+
+    from runbooks.chaos_run.runner import _NotExplicitRollbacks
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("chaostoolkit", logging.WARNING, "", 0, message, None, None)
+
+    quiet = _NotExplicitRollbacks()
+    assert not quiet.filter(record("Rollbacks were explicitly requested to be played"))
+    assert quiet.filter(record("Rollbacks were explicitly requested to not be played"))
+    assert quiet.filter(record("Probe terminated unexpectedly"))
