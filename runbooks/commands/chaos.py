@@ -143,14 +143,16 @@ def chaos_rollback(
             where = f" {step['stack']}" if step["stack"] else ""
             status = step["status"] + (f": {step['error']}" if "error" in step else "")
             typer.echo(f"{step['what']}{where} ({step['detail']}): {status}")
-        if not result["steps"]:
+        if not result["steps"] and result["restored"]:
+            # one line: "nothing to undo", then "restored", contradicted each other (U9)
             why = result.get("note", "the target is as the run found it")
-            typer.echo(f"nothing to undo: {why}")
-        verdict = (
-            "restored"
-            if result["restored"]
-            else "NOT restored: " + ", ".join(result["remaining"] or ["a step failed"])
-        )
-        typer.echo(f"{result['target']} target {verdict} (journal {result['journal']})")
+            typer.echo(f"nothing to undo: {why} (journal {result['journal']})")
+        else:
+            verdict = (
+                "restored"
+                if result["restored"]
+                else "NOT restored: " + ", ".join(result["remaining"] or ["a step failed"])
+            )
+            typer.echo(f"{result['target']} target {verdict} (journal {result['journal']})")
     if not result["restored"]:
         raise typer.Exit(1)

@@ -355,3 +355,10 @@ def drill_report(
     write_report = failover.write_report if failed_over else drill.write_report
     md, html = write_report(journal.data, journal_path.parent)
     print_written("drill.report", md, html, as_json=as_json)
+    if journal.data.get("status") == "running":  # review U9: reported like a finished drill
+        render.err.print(
+            f"[yellow]note:[/] {render.escape(str(journal_path))} is of a drill that never "
+            "finished (killed, or still running): the report holds what it recorded, no "
+            f"verdict\n  fix: exitplan drill rollback {render.escape(str(journal_path))}",
+            soft_wrap=True,
+        )

@@ -43,9 +43,7 @@ def sandbox_up(
     ] = 20.0,
     timeout_floor_ms: Annotated[
         int,
-        typer.Option(
-            "--server-timeout-floor-ms", min=1, metavar="MS", help="Its lower bound."
-        ),
+        typer.Option("--server-timeout-floor-ms", min=1, metavar="MS", help="Its lower bound."),
     ] = 200,
     model: Annotated[
         str,

@@ -510,3 +510,25 @@ def test_chaostoolkits_always_rollbacks_warning_is_dropped_and_nothing_else() ->
     assert not quiet.filter(record("Rollbacks were explicitly requested to be played"))
     assert quiet.filter(record("Rollbacks were explicitly requested to not be played"))
     assert quiet.filter(record("Probe terminated unexpectedly"))
+
+
+def test_rollback_and_report_messages_do_not_contradict_themselves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """U9: `chaos rollback` said "nothing to undo" and then "sandbox target restored"; `drill
+    report` on a journal still "running" reported it like a finished drill, without a word."""
+    from runbooks.chaos_run import rollback as chaos_rollback
+    from tests.runbooks.test_report import journal as drill_journal
+
+    done = {"steps": [], "restored": True, "target": "sandbox", "journal": "j.json",
+            "remaining": []}  # fmt: skip
+    monkeypatch.setattr(chaos_rollback, "rollback", lambda *_a: done)
+    code, out, _err = run(["chaos", "rollback", str(tmp_path / "j.json")], monkeypatch, capsys)
+    assert code == 0 and out.strip().splitlines() == [
+        "nothing to undo: the target is as the run found it (journal j.json)"
+    ], out
+    path = tmp_path / "run" / "journal.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({**drill_journal(), "status": "running"}))
+    code, _out, err = run(["drill", "report", str(path)], monkeypatch, capsys)
+    assert code == 0 and "never finished" in err and f"exitplan drill rollback {path}" in err
