@@ -95,7 +95,8 @@ def _table(report: PolicyReport) -> None:
         found = [v for v in report.violations if v.stack == stack]
         if not found:
             continue
-        table = Table("rule", "sev", "enf", "resource", "", **render.COMPACT, title=stack)
+        # the last column named too (review U10): its cells are the numbered notes below
+        table = Table("rule", "sev", "enf", "resource", "note", **render.COMPACT, title=stack)
         table.title_justify = "left"
         for column in table.columns:
             column.no_wrap = True

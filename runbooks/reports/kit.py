@@ -57,10 +57,11 @@ def format_bytes(n: float) -> str:
 
 
 def format_secs(v: float | None) -> str:
-    """Seconds, as minutes and seconds from two minutes on."""
+    """Seconds; from two minutes on whole seconds with minutes beside them, one format for
+    every figure (review U10: the same RTO read `635 s`, `10m 35.0s` and `90.0 s`)."""
     if v is None:
         return "-"
-    return f"{v:.1f} s" if v < 120 else f"{int(v // 60)}m {v % 60:04.1f}s"
+    return f"{v:.1f} s" if v < 120 else f"{v:.0f} s ({int(v // 60)}m {v % 60:02.0f}s)"
 
 
 def money(v: float | None) -> str:
@@ -339,7 +340,9 @@ def html_page(passed: bool | None, parts: Sequence[str], heading: str, meta: str
             for i, cell in enumerate(row):
                 head = cell.lstrip("-")[:1]
                 numeric = i > 0 and head != "" and head in "0123456789+$"
-                cls = "num" if numeric else marks.get(cell, "")
+                # a status word marks a value, never a row's label (review U10: the label
+                # "failed" was red beside a count of 0)
+                cls = "num" if numeric else marks.get(cell, "") if i else ""
                 text = f"<code>{escape(cell)}</code>" if i and "digest" in row[0] else None
                 cells.append(f'<td class="{cls}">' if cls else "<td>")
                 cells.append(f"{text or escape(cell)}</td>")

@@ -6,6 +6,7 @@ a failover verdict says who served the gap. Against a fake target: no sandbox.""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -532,3 +533,46 @@ def test_rollback_and_report_messages_do_not_contradict_themselves(
     path.write_text(json.dumps({**drill_journal(), "status": "running"}))
     code, _out, err = run(["drill", "report", str(path)], monkeypatch, capsys)
     assert code == 0 and "never finished" in err and f"exitplan drill rollback {path}" in err
+
+
+def test_formats_and_labels_of_the_ux_review_read_one_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """U10: one format for seconds (`635 s`, `10m 35.0s` and `90.0 s` before), "a answers
+    file", "1 dual-run" (of what?), the policy table's unnamed column, a red "failed" label
+    beside a count of 0, EXITPLAN_TODAY refused with no fix line."""
+    from runbooks.rehearsal.tabletop import read_yaml
+    from runbooks.reports.kit import format_secs, html_page
+
+    assert (format_secs(90), format_secs(635), format_secs(900)) == (
+        "90.0 s", "635 s (10m 35s)", "900 s (15m 00s)",
+    )  # fmt: skip
+    (tmp_path / "list.yaml").write_text("- 1\n")
+    with pytest.raises(Exception, match="an answers file is a YAML mapping"):
+        read_yaml(tmp_path / "list.yaml", "answers file")
+    page = html_page(True, [], "h", "m", [], [("Load", ["measure", "value"], [["failed", "0"]])])
+    assert '<td class="bad">failed' not in page and "<td>failed" in page
+    code, out, _err = run(["cost", "tco", *ROUTE, "--months", "24"], monkeypatch, capsys)
+    assert code == 0 and "1 dual-run month" in out and "1 dual-run months" not in out, out
+    # oci-standby has an advisory violation (gpu-driver-sourced): its table has a header
+    monkeypatch.setenv("COLUMNS", "120")
+    code, out, _err = run(["policy", "check", "oci-standby"], monkeypatch, capsys)
+    assert code == 0 and "gpu-driver-sourced" in out, out
+    assert re.search(r"rule +sev +enf +resource +note", out), out
+    monkeypatch.setenv("EXITPLAN_TODAY", "garbage")
+    code, _out, err = run(["alerts", "check"], monkeypatch, capsys)
+    assert code == 2 and "fix: set it like EXITPLAN_TODAY=2026-11-30" in err, err
+
+
+def test_an_unknown_rto_target_reads_inside_its_sentence_and_the_cost_table_says_what(
+    tmp_path: Path,
+) -> None:
+    """U10: the tabletop read "without breaking the RTO of not recorded (rto unknown)"; the
+    drill report's "Cost per hour" did not say it prices the GPU node pool only."""
+    from runbooks.rehearsal.tabletop_facts import ProjectFacts, Where
+    from runbooks.reports.drill import render_markdown
+    from tests.runbooks.test_report import journal as drill_journal
+
+    facts = ProjectFacts(Where(Project(Path(__file__).parents[2]), "fraud-scoring"))
+    assert facts.values(["rto_target"])["rto_target"] == "an unknown target (run with --inventory)"
+    assert "Cost per hour of the GPU node pool" in render_markdown(drill_journal())
