@@ -576,3 +576,33 @@ def test_an_unknown_rto_target_reads_inside_its_sentence_and_the_cost_table_says
     facts = ProjectFacts(Where(Project(Path(__file__).parents[2]), "fraud-scoring"))
     assert facts.values(["rto_target"])["rto_target"] == "an unknown target (run with --inventory)"
     assert "Cost per hour of the GPU node pool" in render_markdown(drill_journal())
+
+
+def test_plot_labels_neither_overlap_nor_leave_the_chart() -> None:
+    """U11: "to canary 1%" was drawn over "canary 1%", "load end" was cut at the right edge,
+    and a chaos run's five short method activities stacked into one unreadable block."""
+    from runbooks.reports.kit import svg_line_chart
+
+    char_px = 6.0  # a 10 px label's glyphs are narrower than this on average
+
+    marks = [(1.0, "to canary 1%"), (1.05, "canary 1%"), (19.95, "load end")]
+    marks += [(4.0 + 0.3 * i, f"method step {i}") for i in range(5)]
+    bands = [(0.0, 1.0, "baseline"), (1.0, 1.1, "to canary 1%"), (1.1, 20.0, "canary 1%")]
+    svg = svg_line_chart({"p99": [(0.0, 1.0), (20.0, 2.0)]}, title="t", y_label="ms",
+                         marks=marks, bands=bands, width=900)  # fmt: skip
+    found = re.findall(
+        r'<text class="(mark|band)-label" x="([\d.]+)" y="([\d.]+)"(?: text-anchor="(\w+)")?[^>]*>'
+        r"([^<]+)</text>",
+        svg,
+    )
+    assert len(found) == len(marks) + len(bands)
+    spans = []
+    for kind, x, y, anchor, text in found:
+        width = char_px * len(text)
+        start = float(x) - width if anchor == "end" else float(x)  # SVG's default: start
+        assert start >= 0 and start + width <= 900 - 16, (text, x, anchor)
+        spans.append((kind, float(y), start, start + width, text))
+    for i, (kind, y, start, end, text) in enumerate(spans):
+        for other in spans[i + 1 :]:
+            same_row = other[0] == kind and other[1] == y
+            assert not (same_row and start < other[3] and other[2] < end), (text, other[4])
