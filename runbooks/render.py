@@ -207,7 +207,12 @@ def parity_table(report: ParityReport) -> None:
     for row in report.rows:
         if row.status == "equal":
             value = next(iter(row.values.values()))
-            out.print(f"[green]=[/] {row.row}: {escape(value)}  [dim](all {n} stacks)[/]")
+            # wrapped at the terminal's width, between words (review U12: `= probes:` ran
+            # to 220 characters on one line)
+            out.print(
+                f"[green]=[/] {row.row}: {escape(value)}  [dim](all {n} stacks)[/]",
+                soft_wrap=False,
+            )
     differing = [row for row in report.rows if row.status != "equal"]
     notes = Footnotes()
     if differing and n <= WIDE_PARITY_STACKS:
@@ -217,7 +222,7 @@ def parity_table(report: ParityReport) -> None:
     notes.print()
     for row in report.rows:
         if row.status == "expected":
-            out.print(f"[yellow]note[/] {row.row}: {escape(row.reason)}", soft_wrap=True)
+            out.print(f"[yellow]note[/] {row.row}: {escape(row.reason)}", soft_wrap=False)
     gap_notes(report.gaps)
     if report.drift:
         for row in report.drift:

@@ -147,3 +147,20 @@ def test_the_load_table_fits_80_columns() -> None:
     assert "…" not in shown, shown
     assert "requested" in shown and "achieved" in shown, shown
     assert max(len(line) for line in shown.splitlines()) <= COLUMNS, shown
+
+
+def test_plan_warnings_say_warning_and_name_the_stack_file_and_parity_lines_fit() -> None:
+    """U12: the HPA warning came out bare (no "warning", no stack) on every plan, parity,
+    policy and scorecard run; parity's `= probes:` line was 220 characters long."""
+    exitplan = str(Path(sys.executable).parent / "exitplan")
+    shown = in_terminal(exitplan, "plan", "aws-wavelength")
+    hpa = [line for line in shown.splitlines() if "Triton's HPA maxReplicas" in line]
+    assert hpa and all(
+        line.startswith("warning stacks/Pulumi.aws-wavelength.yaml: ") for line in hpa
+    ), hpa
+    parity = in_terminal(exitplan, "parity", "aws-primary", "gcp-standby")
+    assert "probes" in parity, parity[:2000]
+    # the rows (= and note lines) wrap between words; a footnote keeps its value whole
+    rows = [line for line in parity.splitlines() if not line.startswith("[")]
+    long = [line for line in rows if len(line) > COLUMNS]
+    assert long == [], long
