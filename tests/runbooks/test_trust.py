@@ -606,3 +606,23 @@ def test_plot_labels_neither_overlap_nor_leave_the_chart() -> None:
         for other in spans[i + 1 :]:
             same_row = other[0] == kind and other[1] == y
             assert not (same_row and start < other[3] and other[2] < end), (text, other[4])
+
+
+def test_kubernetes_support_alerts_name_their_stack_and_skip_a_rack_of_its_own_release(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """U13: `SupportEnding: kubernetes aws 1.35 ...` came twice (aws-primary and its edge),
+    naming no stack; the Distributed Cloud connected rack (gcp-edge) was judged by GKE's
+    calendar, which its own release does not follow."""
+    monkeypatch.setenv("EXITPLAN_TODAY", "2027-09-01")
+    where = ["--project", str(Path(__file__).parents[2])]
+    code, out, err = run(["alerts", "check", *where], monkeypatch, capsys)
+    assert code == 1, err
+    kubernetes = [line.strip() for line in out.splitlines() if ": kubernetes " in line]
+    assert len(kubernetes) == len(set(kubernetes)) >= 2, kubernetes
+    for stack in ("aws-primary", "aws-wavelength"):
+        assert any(
+            line.startswith(f"SupportEnding: {stack}: kubernetes aws") for line in kubernetes
+        )
+    assert not any("gcp-edge" in line for line in kubernetes), kubernetes
+    assert any("gcp-standby: kubernetes gcp" in line for line in kubernetes), kubernetes
