@@ -31,7 +31,9 @@ COLUMNS = (("p99_ms", "p99 ms", "{:.1f}"), ("error_rate", "errors", "{:.2%}"),
            ("policy_violations", "policy", "{:.0f}"))  # fmt: skip
 
 
-def cards_for(project: Project, measurements: Path | None, policy: bool) -> list[StackCard]:
+def cards_for(
+    project: Project, measurements: Path | None, policy: bool, progress: bool = False
+) -> list[StackCard]:
     """A card per stack with the catalog's figures: achievable RTO (standbys), cost per 1M
     inferences of its GPU type at its region (cheapest ML model of the measurements), and
     the policy pack's violations of its plan (`policy`)."""
@@ -55,16 +57,18 @@ def cards_for(project: Project, measurements: Path | None, policy: bool) -> list
                 )
         cards.append(card)
     if policy:
-        _violations(project, cards)
+        _violations(project, cards, progress)
     return cards
 
 
-def _violations(project: Project, cards: list[StackCard]) -> None:
-    from components.planning.runner import Plan, plan_stack
+def _violations(project: Project, cards: list[StackCard], progress: bool) -> None:
+    from components.planning.runner import Plan
     from components.policy.offline import check_plans
+    from runbooks.progress import plan_each
 
     planned: dict[str, Plan] = {}
-    plans = [plan_stack(project, project.stack(c.stack), planned) for c in cards]
+    stacks = [project.stack(c.stack) for c in cards]
+    plans = plan_each(project, stacks, enabled=progress, planned=planned)
     report = check_plans(plans)
     for card in cards:
         card.metrics["policy_violations"] = float(
@@ -108,7 +112,7 @@ def scorecard(
 
     weighting = read_weights(weights)
     proj = project_of(project)
-    cards = cards_for(proj, measurements, policy)
+    cards = cards_for(proj, measurements, policy, progress=not as_json)
     root = journals or proj.root / ".exitplan"
     measure({c.stack: c for c in cards}, load_journals(root))
     score(cards, weighting)

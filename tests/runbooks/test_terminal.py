@@ -164,3 +164,11 @@ def test_plan_warnings_say_warning_and_name_the_stack_file_and_parity_lines_fit(
     rows = [line for line in parity.splitlines() if not line.startswith("[")]
     long = [line for line in rows if len(line) > COLUMNS]
     assert long == [], long
+
+
+def test_commands_that_plan_every_stack_show_their_progress() -> None:
+    """U14: parity (6.7 s), scorecard and policy check printed nothing until done."""
+    exitplan = str(Path(sys.executable).parent / "exitplan")
+    shown = in_terminal(exitplan, "policy", "check", "aws-primary", "gcp-standby")
+    assert "aws-primary (1/2)" in shown and "gcp-standby (2/2)" in shown, shown[-2000:]
+    assert shown.index("gcp-standby (2/2)") < shown.index("PASSED")
