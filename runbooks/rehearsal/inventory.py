@@ -166,6 +166,19 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
                 f"has more cells than the header's {len(header)} (CSV line {reader.line_num})",
                 "quote cells that hold commas",
             )
+        missing = [k for k, v in cells.items() if v is None]  # DictReader: a short row
+        if missing:
+            given = len(header) - len(missing)
+            raise _error(
+                path,
+                number,
+                cells.get("service") or "",
+                missing[0],
+                f"has {given} of the header's {len(header)} cells (CSV line {reader.line_num}): "
+                f"{', '.join(missing)} missing",
+                "give every column a cell (an empty one is two commas), or quote cells that "
+                "hold line breaks",
+            )
         yield number, {k: (v or "").strip() for k, v in cells.items() if k is not None}
 
 

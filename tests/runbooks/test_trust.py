@@ -139,19 +139,23 @@ def test_bad_input_exits_2_before_anything_starts(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """B4, B6, I7, I8, I10: each bad input is refused with exit 2 and a message naming it, no
-    traceback, no internal error; a BOM-prefixed inventory (Excel's "CSV UTF-8") reads."""
+    """B4, B6, I7, I8 (a short row named as one), I10: each bad input is refused with exit 2
+    and a message naming it, no traceback, no internal error; a BOM-prefixed inventory
+    (Excel's "CSV UTF-8") reads."""
     example = (Path(__file__).parents[2] / "examples" / "inventory.csv").read_text()
     header = example.splitlines()[0]
     (tmp_path / "latin1.csv").write_bytes(example.replace("Ortiz", "Ortíz").encode("cp1252"))
     (tmp_path / "empty.csv").write_text(header + "\n")
     (tmp_path / "bom.csv").write_text(example, encoding="utf-8-sig")
+    first = example.splitlines()[1].split(",")
+    (tmp_path / "ragged.csv").write_text(f"{header}\n{','.join(first[:3])}\n")
     reference = tmp_path / "reference.json"
     reference.write_text("{}")
     where = ["--project", str(project.root)]
     cases = [
         (["inventory", "check", str(tmp_path / "latin1.csv")], "not UTF-8 text"),
         (["inventory", "check", str(tmp_path / "empty.csv")], "lists no services"),
+        (["inventory", "check", str(tmp_path / "ragged.csv")], "has 3 of the header's"),
         (["alerts", "check", "--webhook", "not-a-url"], "is not an http(s) URL"),
         (["alerts", "check", "--max-error-rate", "-1"], "is not a share of requests"),
         (["load", "--url", "not-a-url", "--reference", str(reference)], "is not an http(s) URL"),
