@@ -255,10 +255,18 @@ def tco(
     profile = _profile(utilisation)
     leaving = proj.stack(source, field="--from")
     for target in targets:
-        proj.stack(target, field="--to")
+        to = proj.stack(target, field="--to")
         if target == source:
             raise InputError(
                 f"--to {target} is the stack being left", field="--to", fix="name another stack"
+            )
+        if to.kind == "edge":  # review I6: "gcp-edge cheapest" ($0.03 a month, rack unpriced)
+            exits = [n for n in proj.stack_names() if proj.stack(n).kind != "edge" and n != source]
+            raise InputError(
+                f"--to {target} is an edge stack: it serves beside its service, near users, and "
+                "cannot take its place (its rack or zone is not priced as a replacement)",
+                field="--to",
+                fix=f"leave for a stack that can replace {source}: {', '.join(exits)}",
             )
     base = {c.stack: c for c in estimate_stacks(proj, [source], profile)}
     for target in targets:

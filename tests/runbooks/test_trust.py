@@ -167,6 +167,10 @@ def test_bad_input_exits_2_before_anything_starts(
         (["cost", "tco", *ROUTE, "--months", "24", "--data-gb", "nan"], "--data-gb must be 0 to"),
         (["cost", "tco", *ROUTE, "--months", "24", "--data-gb", "inf"], "--data-gb must be 0 to"),
         (["cost", "tco", *ROUTE, "--months", "100000000"], "--months 100000000: at most"),
+        (
+            ["cost", "tco", "--from", "aws-primary", "--to", "gcp-edge", "--months", "24"],
+            "--to gcp-edge is an edge stack",
+        ),
     ]
     for args, message in cases:
         code, _out, err = run([*args, *(where if args[0] != "drill" else [])], monkeypatch, capsys)
