@@ -144,7 +144,7 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
     if as_json:
         print_json("sandbox.status", {"running": True, **target.state.as_dict(), "stacks": health})
     else:
-        from runbooks.drills.clean_start import RESET, differences
+        from runbooks.drills.clean_start import RESET, differences, unfinished
 
         render.sandbox_status(target.state.as_dict(), health=health)
         found = differences(project_of(project), target)  # U6: another run's leftovers
@@ -152,6 +152,12 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
             render.out.print(f"[yellow]not as configured[/] {render.escape(diff.detail)}")
         if found:
             render.out.print(f"  fix: {RESET} (or roll back the run that left it)")
+        for path, command in unfinished(project_of(project).root, "sandbox"):
+            render.out.print(
+                f"[yellow]unfinished run[/] {render.escape(str(path))} still says running",
+                soft_wrap=True,
+            )
+            render.out.print(f"  fix: {command} {render.escape(str(path))}", soft_wrap=True)
 
 
 @sandbox_app.command("explain")

@@ -75,6 +75,39 @@ def differences(project: Project, target: Target) -> list[Difference]:
     return found
 
 
+# Where runs write their journals, and the command that rolls one back from its journal.
+JOURNAL_FOLDERS = {"drills": "exitplan drill rollback", "chaos": "exitplan chaos rollback"}
+
+
+def unfinished(root: Path, kind: str) -> list[tuple[Path, str]]:
+    """(journal, the rollback that finishes it) of each run on target `kind` whose journal
+    still says "running" while no run holds the target's lock: a run killed before it could
+    finish (review U6: `sandbox status` gave no hint of one)."""
+    import json
+
+    from runbooks.drills.lock import Holder, lock_path
+
+    lock = lock_path(root, kind)
+    try:
+        holder = Holder.parse(lock.read_text())
+    except OSError:
+        holder = None
+    if holder is not None and holder.running():
+        return []  # a live run: its journal says running because it is
+    found = []
+    for folder, command in JOURNAL_FOLDERS.items():
+        for path in sorted((root / ".exitplan" / folder).glob("*/journal.json")):
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            ex = data.get("exitplan") if isinstance(data, dict) else None
+            target = (ex or {}).get("target") or ((ex or {}).get("before") or {}).get("target")
+            if data.get("status") == "running" and target in (kind, None):
+                found.append((path, command))
+    return found
+
+
 def require_clean_start(project: Project, target: Target, run: str) -> None:
     """Refuse `run` (DrillCheckFailed, exit 1) unless the target is in its configured state,
     naming every difference and the reset."""

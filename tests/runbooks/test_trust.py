@@ -634,3 +634,33 @@ def test_kubernetes_support_alerts_name_their_stack_and_skip_a_rack_of_its_own_r
         )
     assert not any("gcp-edge" in line for line in kubernetes), kubernetes
     assert any("gcp-standby: kubernetes gcp" in line for line in kubernetes), kubernetes
+
+
+def test_a_journal_left_running_is_found_unless_its_run_still_holds_the_target(
+    tmp_path: Path,
+) -> None:
+    """U6: after an interruption `sandbox status` gave no hint that a journal still said
+    "running"; it now lists each, with the rollback that finishes it."""
+    from runbooks.drills.clean_start import unfinished
+    from runbooks.drills.lock import TargetLock
+
+    def journal(folder: str, name: str, status: str, target: str = "sandbox") -> Path:
+        path = tmp_path / ".exitplan" / folder / name / "journal.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"status": status, "exitplan": {"target": target}}))
+        return path
+
+    left = journal("drills", "a", "running")
+    journal("drills", "b", "completed")
+    journal("drills", "c", "running", target="live")
+    killed_chaos = journal("chaos", "d", "running")
+    assert unfinished(tmp_path, "sandbox") == [
+        (left, "exitplan drill rollback"),
+        (killed_chaos, "exitplan chaos rollback"),
+    ]
+    held = TargetLock("sandbox", tmp_path, "drill exit-plan")
+    held.acquire()
+    try:
+        assert unfinished(tmp_path, "sandbox") == [], "a live run's journal says running"
+    finally:
+        held.release()
