@@ -289,3 +289,21 @@ def test_options_that_need_no_model_are_refused_before_any_work(
         package(options)
     assert said in str(caught.value) and caught.value.exit_code == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_a_python_model_source_that_is_missing_or_lacks_its_function_says_which(
+    tmp_path: Path,
+) -> None:
+    """I11: a missing file.py was reported as FileNotFoundError with the fix "the function must
+    return (model, example_inputs)"; so was a file without the function."""
+    from model_packaging.errors import ExportError
+    from model_packaging.export import export
+
+    with pytest.raises(ExportError) as caught:
+        export(f"{tmp_path / 'gone.py'}:build", "auto", tmp_path / "w")
+    assert "gone.py: no such file" in str(caught.value) and "check the path" in caught.value.fix
+    (tmp_path / "model.py").write_text("x = 1\n")
+    with pytest.raises(ExportError) as caught:
+        export(f"{tmp_path / 'model.py'}:build", "auto", tmp_path / "w")
+    assert "defines no function 'build'" in str(caught.value)
+    assert caught.value.fix.startswith("define build()")
