@@ -39,6 +39,14 @@ class CostGroup(TyperGroup):
             return ctx.args
         return super().parse_args(ctx, args)
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        """The group's parameters; in a subcommand's usage line without the STACK arguments,
+        which the subcommand does not take (review I6: `exitplan cost [stacks]... tco`)."""
+        params = super().get_params(ctx)
+        if ctx.command is not self:
+            return [p for p in params if p.param_type_name != "argument"]
+        return params
+
 
 # Beyond these a TCO is a typo (I6: --months 100000000 ran 148 s; NaN printed "cheapest").
 MAX_MONTHS = 600

@@ -137,3 +137,12 @@ def test_the_target_stops_paying_for_replication_from_the_cloud_it_left() -> Non
     assert replication, "the standby's estimate bills a replication from aws (S3 -> GCS)"
     expected = round(hot.monthly - sum(ln.monthly for ln in replication), 2)
     assert monthly == [expected, expected]
+
+
+def test_the_tco_usage_line_names_no_stacks_argument() -> None:
+    """I6: `exitplan cost tco --help` read `Usage: exitplan cost [stacks]... tco [OPTIONS]`,
+    an argument tco does not take."""
+    result = CliRunner().invoke(app, ["cost", "tco", "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    usage = next(line for line in result.output.splitlines() if "Usage:" in line)
+    assert usage.split()[-2:] == ["tco", "[OPTIONS]"] and "[stacks]" not in usage, usage
