@@ -384,7 +384,8 @@ class _Drill:
                 f"p99 {summary.p99_ms:.1f} ms > {o.baseline_factor:g}x baseline "
                 f"{self.baseline_p99:.1f} ms (+1 ms)"
             )
-        reasons += share_reasons(weights, share, summary.ok)
+        if summary.sent:  # an empty window has no share to judge either (review B4)
+            reasons += share_reasons(weights, share, summary.ok)
         passed = not reasons
         total = sum(weights.values())
         self.journal.exitplan["gates"].append(
@@ -408,7 +409,9 @@ class _Drill:
         if not passed:
             raise DrillCheckFailed(
                 f"gate at {name} ({o.dest}) failed: {'; '.join(reasons)}",
-                fix="look at the report's timeline; fix the standby or loosen "
+                fix="raise --hold or --rate: the gate's window held no request"
+                if not summary.sent
+                else "look at the report's timeline; fix the standby or loosen "
                 "--slo-p99-ms / --max-error-rate if the limit is wrong",
             )
 

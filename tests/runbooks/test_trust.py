@@ -664,3 +664,26 @@ def test_a_journal_left_running_is_found_unless_its_run_still_holds_the_target(
         assert unfinished(tmp_path, "sandbox") == [], "a live run's journal says running"
     finally:
         held.release()
+
+
+def test_a_gate_over_an_empty_window_is_not_measured_never_a_100_percent_error_rate(
+    tmp_path: Path,
+) -> None:
+    """B4: a gate whose window held no request failed with "error rate 100.00% > 0.00% ()"
+    and "0.0% of the answers from gcp-standby", with a fix to loosen the SLO."""
+    from runbooks.drills.exit_options import ExitPlanOptions
+    from runbooks.drills.exit_plan import _Drill
+    from runbooks.errors import DrillCheckFailed
+    from runbooks.load import generator as loadgen
+    from runbooks.reports.journal import Journal
+
+    drill = object.__new__(_Drill)
+    drill.options = ExitPlanOptions("aws-primary", "gcp-standby")
+    drill.baseline_p99, drill.by_header = 1.0, True
+    drill.journal = Journal.new(tmp_path / "journal.json", "t", {"gates": []})
+    empty = loadgen.summarize([], rate=20, duration_s=0.5)
+    with pytest.raises(DrillCheckFailed) as caught:
+        drill.gate("cutover", {"aws-primary": 0, "gcp-standby": 100}, empty, {})
+    assert "not measured: no request in the gate's window" in str(caught.value)
+    assert "100.00%" not in str(caught.value) and "of the answers" not in str(caught.value)
+    assert caught.value.fix.startswith("raise --hold or --rate")
