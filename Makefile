@@ -32,6 +32,10 @@ KEEP ?=
 # hang returned before every thread had stopped, about 1 full test run in 7 failed).
 FLAKE_TEST ?= tests/sandbox/test_sandbox.py::test_hang_is_a_brownout_that_resume_ends
 FLAKE_RUNS ?= 30
+# The interrupt after the output went away (issue 23: `2>&1 | tee` killed by the same Ctrl-C),
+# DEAD_PIPE_RUNS times in a row, each in a fresh sandbox: the drill must roll back every time.
+DEAD_PIPE_TEST ?= tests/runbooks/test_kill_matrix.py::test_an_interrupt_after_the_output_went_away_still_rolls_back[dead-pipe-drill]
+DEAD_PIPE_RUNS ?= 30
 
 .PHONY: help bootstrap system-packages drill plan test lint bench bench-env focus-env checkov-env soak clean
 help:
@@ -177,6 +181,13 @@ soak: bootstrap
 	done; \
 	echo "soak: $(FLAKE_TEST) passed $$passed of $(FLAKE_RUNS) runs in a row"; \
 	[ $$passed = $(FLAKE_RUNS) ]
+	@passed=0; for run in $$(seq $(DEAD_PIPE_RUNS)); do \
+		log=.exitplan/soak/dead-pipe-$$run.log; mkdir -p .exitplan/soak; \
+		if $(BIN)/pytest -q -n 0 -p no:cacheprovider "$(DEAD_PIPE_TEST)" >$$log 2>&1; then \
+			passed=$$((passed + 1)); else echo "soak: dead pipe run $$run failed:"; tail -40 $$log; fi; \
+	done; \
+	echo "soak: the dead-pipe drill rolled back in $$passed of $(DEAD_PIPE_RUNS) runs"; \
+	[ $$passed = $(DEAD_PIPE_RUNS) ]
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

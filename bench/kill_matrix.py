@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import pty
 import shutil
 import signal
 import subprocess
@@ -47,6 +48,7 @@ STACKS = ("aws-primary", "gcp-standby")
 # A short drill at a low rate: every step, short holds (the drill's minimum is 0.5 s).
 DRILL = ["--from", "aws-primary", "--to", "gcp-standby", "--rate", "40", "--canary", "10,100"]
 DRILL += ["--hold", "1", "--baseline-factor", "10"]
+STOP = "stop:"
 SETTLE_S = 20.0  # after a rollback, the front door marks a redeployed stack up again within this
 STRAY_S = 2.0  # a killed run's load worker is gone within this
 
@@ -155,8 +157,8 @@ POINTS: dict[str, Callable[[Journal], bool]] = {
 def arm(point: str, sidecar: Path) -> None:
     """In the victim, before the CLI runs: SIGKILL this process right after the journal write
     `point` names (1-based number, or a name of POINTS), writing that write's step to `sidecar`
-    first; point "0" kills nothing and appends every write's step to `sidecar` (one JSON line
-    each)."""
+    first (with the prefix "stop:", SIGSTOP it there instead); point "0" kills nothing and
+    appends every write's step to `sidecar` (one JSON line each)."""
     from runbooks.reports import files
 
     real = files.write_atomic
@@ -173,9 +175,15 @@ def arm(point: str, sidecar: Path) -> None:
             with sidecar.open("a") as out:
                 out.write(json.dumps({"write": len(seen), "step": step}) + "\n")
             return
-        if point == str(len(seen)) or (point in POINTS and POINTS[point](journal)):
+        # "stop:N": stop (SIGSTOP) instead, for `interrupt_at` to take the output away and
+        # interrupt the run there
+        stop = point.startswith(STOP)
+        at = point.removeprefix(STOP)
+        if sidecar.exists():  # stopped once already: the run goes on (its rollback) unhindered
+            return
+        if at == str(len(seen)) or (at in POINTS and POINTS[at](journal)):
             sidecar.write_text(json.dumps({"write": len(seen), "step": step}))
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), signal.SIGSTOP if stop else signal.SIGKILL)
 
     files.write_atomic = write
 
@@ -286,9 +294,15 @@ def wait_for(check: Callable[[], bool], timeout_s: float) -> bool:
         time.sleep(0.2)
 
 
+CLI_TIMEOUT_S = 300.0  # a rollback or a check that runs longer has hung: fail, never wait on
+
+
 def exitplan(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; the caller checks the exit status."""
-    return subprocess.run([EXITPLAN, *args], capture_output=True, text=True, check=False)
+    """Run the CLI; the caller checks the exit status (TimeoutExpired, the CLI killed, after
+    CLI_TIMEOUT_S: a test point fails instead of hanging the run)."""
+    return subprocess.run(
+        [EXITPLAN, *args], capture_output=True, text=True, check=False, timeout=CLI_TIMEOUT_S
+    )
 
 
 @dataclass
@@ -389,6 +403,94 @@ def kill_drill_at(point: str, project_root: Path, target: Any, out: Path) -> Kil
     return kill_at(DRILL_VICTIM, point, project_root, target, out)
 
 
+@dataclass(frozen=True)
+class Interrupt:
+    """A run's output gone, then a signal: a pipe whose reader exited (`2>&1 | tee` killed by
+    the same Ctrl-C) or a terminal that went away (a pseudo-terminal whose reader closed it,
+    then the hang-up)."""
+
+    name: str
+    signum: int
+    terminal: bool
+
+
+DEAD_PIPE = Interrupt("dead pipe, Ctrl-C", signal.SIGINT, terminal=False)
+HANG_UP = Interrupt("terminal gone, SIGHUP", signal.SIGHUP, terminal=True)
+INTERRUPTS = (DEAD_PIPE, HANG_UP)
+
+
+def process_state(pid: int) -> str | None:
+    """A process's state letter (R, S, T for stopped, Z), None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def interrupt_at(
+    victim: Victim, point: str, how: Interrupt, project_root: Path, target: Any, out: Path
+) -> KillPoint:
+    """`victim` with its stdout and stderr on a pipe or a pseudo-terminal read by `cat`: stopped
+    at `point`, its reader killed (the output gone), then interrupted by `how`'s signal. The run
+    must roll back itself and exit 130, its journal finished and nothing left for a rollback
+    from it to do (the row's `killed`: interrupted and finished; `left_changed`: the rollback
+    from its journal found something), the target as before, no process left, the lock free."""
+    from runbooks.drills.lock import lock_path
+
+    before = snapshot(target)
+    started = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    args = [*victim.args, "--out", str(out), "--project", str(project_root)]
+    read_end, write_end = pty.openpty() if how.terminal else os.pipe()
+    with (out / "victim.output").open("wb") as log:
+        reader = subprocess.Popen(["cat"], stdin=read_end, stdout=log)
+    run = subprocess.Popen(
+        victim_args(STOP + point, out, args),
+        stdin=subprocess.DEVNULL,
+        stdout=write_end,
+        stderr=write_end,
+    )
+    os.close(read_end)
+    os.close(write_end)
+    stopped = wait_for(lambda: process_state(run.pid) in ("T", "Z", None), 180)
+    reader.kill()
+    reader.wait()
+    if stopped and run.poll() is None:
+        run.send_signal(how.signum)
+        run.send_signal(signal.SIGCONT)
+    try:
+        run.wait(timeout=180)
+    except subprocess.TimeoutExpired:  # hung (or still stopped): never left behind
+        run.kill()
+        run.wait()
+    left = [] if wait_for(lambda: not strays(out), STRAY_S) else strays(out)
+    record = json.loads((out / "kill-point.json").read_text()) if stopped else {}
+    journal = json.loads((out / "journal.json").read_text())
+    rollback = [*victim.rollback, str(out / "journal.json"), "--project", str(project_root)]
+    after_run = exitplan(*rollback, "--json")
+    restored = restored_by(after_run) or []
+    as_before = wait_for(lambda: snapshot(target) == before, SETTLE_S)
+    finished = journal["status"] == "interrupted" and run.returncode == 130
+    detail = "" if finished else f"exit {run.returncode}, journal {journal['status']}; "
+    if not as_before:
+        detail += json.dumps({"before": before, "after": snapshot(target)}, default=str)
+    return KillPoint(
+        point=f"{point} ({how.name})",
+        write=record.get("write"),
+        step=record.get("step", "not interrupted: the run ended first"),
+        killed=finished,
+        left_changed=bool(restored),
+        rollback_exit=after_run.returncode,
+        restored=restored,
+        idempotent=restored == [],
+        as_before=as_before,
+        strays=left,
+        lock_free=not lock_path(project_root, "sandbox").exists(),
+        seconds=round(time.monotonic() - started, 1),
+        detail=detail,
+    )
+
+
 def steps_of(victim: Victim, project_root: Path, out: Path) -> list[str]:
     """Every journal write of `victim` run to its end (point "0"): its kill points."""
     run = start(victim, "0", project_root, out)
@@ -415,6 +517,14 @@ def matrix(
         print(
             f"{victim.name:<28}{n:>3} {mark:<7}{row.seconds:>6.1f} s  {row.step[:80]}", flush=True
         )
+    # the output gone, then an interrupt, at a quarter, half and three quarters of the run
+    for n in sorted({max(1, len(steps) * q // 4) for q in (1, 2, 3)}):
+        for how in INTERRUPTS:
+            where = work / f"{slug}-{how.signum}-{n:02d}"
+            row = interrupt_at(victim, str(n), how, project_root, target, where)
+            rows.append(row)
+            mark = "ok" if row.ok else "FAILED"
+            print(f"{victim.name:<28}{n:>3} {mark:<7}{row.seconds:>6.1f} s  {how.name}", flush=True)
     passed = sum(r.ok for r in rows)
     return {
         "victim": victim.name,

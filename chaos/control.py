@@ -105,7 +105,8 @@ def _take_lock(experiment: Experiment, configuration: Configuration) -> None:
     try:
         lock.acquire()
     except TargetLocked as exc:
-        raise InterruptExecution(f"refusing to run: {exc} (fix: {exc.fix})") from exc
+        # the cause, then its fix once (str(exc) holds both: the fix was printed twice, U8)
+        raise InterruptExecution(f"refusing to run: {exc.cause} (fix: {exc.fix})") from exc
     _RUN["lock"] = lock
 
 

@@ -63,6 +63,9 @@ StandbyLevel = Literal["hot", "warm", "pilot-light"]
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")]
 NonNegative = Annotated[int, Field(ge=0)]
 Positive = Annotated[int, Field(ge=1)]
+# 1 TiB: no GPU node holds a larger model (review I9: size_mib 999999999999 passed and became an
+# RTO of 31315104787 s).
+MAX_MODEL_MIB = 1024 * 1024
 ObjectId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")]
 
 
@@ -113,7 +116,7 @@ class ModelRef(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")]
     version: Positive
-    size_mib: Positive
+    size_mib: Annotated[int, Field(ge=1, le=MAX_MODEL_MIB)]
     # sha256 of the published model.onnx, as `exitplan package` prints it.
     digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
 
@@ -339,6 +342,15 @@ class FailoverSpec(_Strict):
     primary: Annotated[str, Field(min_length=1)]
     secondary: Annotated[str, Field(min_length=1)]
 
+    @model_validator(mode="after")
+    def _two_stacks(self) -> FailoverSpec:
+        if self.primary == self.secondary:  # review I9: the primary as its own secondary passed
+            raise ValueError(
+                f"secondary {self.secondary!r} is the primary itself: a failover needs another "
+                "stack to take over"
+            )
+        return self
+
 
 class TrafficSpec(_Strict):
     """One public name for the service, owned by one cloud's DNS, routing over stacks."""
@@ -411,9 +423,17 @@ def parse_config(model: type[M], key: str, raw: Any, *, source: str) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # an unknown key first: a misspelt one (`modle`) also makes its field missing, and
+        # "Field required" alone never named the typo (review I9)
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        err = errors[0]
         field = ".".join([key, *(str(p) for p in err["loc"])])
         fix = _FIXES.get(err["type"], "correct the value")
+        if err["type"] == "string_type" and isinstance(err["input"], int | float):
+            fix = (
+                f"quote it: YAML read it as the number {err['input']!r}; write it in quotes as "
+                'it should read (e.g. kubernetes_version: "1.30")'
+            )
         if "{allowed}" in fix:
             fix = fix.format(allowed=", ".join(_allowed_keys(model, err["loc"][:-1])))
         message = err["msg"].removeprefix("Value error, ")

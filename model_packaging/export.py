@@ -402,6 +402,11 @@ def _from_python(spec: str) -> tuple[Any, tuple[Any, ...], dict[int, dict[int, s
     """`module:function` or `path/to/file.py:function` returning (model, example_inputs) or
     (model, example_inputs, {input_index: {axis: name}}) for dynamic axes beyond the batch."""
     module_name, _, function = spec.rpartition(":")
+    if module_name.endswith(".py") and not Path(module_name).is_file():
+        # review I11: a missing file was reported with "the function must return ..."
+        raise ExportError(
+            f"{module_name}: no such file", fix="check the path in MODEL (file.py:function)"
+        )
     try:
         if module_name.endswith(".py"):
             loader = importlib.util.spec_from_file_location(Path(module_name).stem, module_name)
@@ -412,7 +417,15 @@ def _from_python(spec: str) -> tuple[Any, tuple[Any, ...], dict[int, dict[int, s
             loader.loader.exec_module(module)
         else:
             module = importlib.import_module(module_name)
+        if not callable(getattr(module, function, None)):
+            raise ExportError(
+                f"{module_name} defines no function {function!r}",
+                fix=f"define {function}() in {module_name}, returning (model, example_inputs), "
+                "or name the one it has after the ':'",
+            )
         result = getattr(module, function)()
+    except ExportError:
+        raise
     except Exception as exc:  # the user's code; report its error
         raise ExportError(
             f"--from-python {spec} failed: {type(exc).__name__}: {exc}",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_packaging.errors import LayoutError, PackagingError
 from model_packaging.export import TensorSpec, export
 from model_packaging.image import ImageResult, build_image, push_image
 from model_packaging.progress import Progress, reporter
@@ -96,6 +99,7 @@ def package(
     """Run the stages (or reuse their output), then push and publish as asked; each stage is
     reported to `progress` (export, validate, layout, image, push, publish)."""
     progress = reporter(progress)
+    check_options(options)
     result = _reuse(options)
     if result is None:
         result = _build(options, progress)
@@ -119,7 +123,39 @@ def package(
     return result
 
 
+# Triton's model name as the stacks' spec takes it (components.spec.ModelRef): a folder name.
+MODEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_options(options: PackageOptions) -> None:
+    """What needs no model refused before any work (exit 2, naming the option): a name
+    Triton cannot use as its folder, a version that is not a positive integer, a tolerance
+    that is negative or not a number (review I11: --name was refused by the image stage and
+    --version by the layout, after export and validation; --atol -1 failed parity on every
+    row with a hint about the model's layers)."""
+    if not MODEL_NAME.match(options.name):
+        raise LayoutError(
+            f"--name {options.name!r} is not a Triton model name",
+            fix="use letters, digits, '_', '.' and '-' (64 at most; no '/' or spaces), e.g. "
+            "--name fraud-scorer",
+        )
+    if not options.version.isdigit() or int(options.version) < 1:
+        raise LayoutError(
+            f"--version {options.version!r} is not a positive integer", fix="e.g. --version 1"
+        )
+    for flag, value in (("--atol", options.atol), ("--rtol", options.rtol)):
+        if not (math.isfinite(value) and value >= 0):
+            raise PackagingError(
+                f"{flag} {value:g} is not a tolerance (0 or more)",
+                fix=f"e.g. {flag} {1e-4 if flag == '--atol' else 1e-3:g}",
+            )
+
+
 def _reuse(options: PackageOptions) -> PackageResult | None:
+    """The package `options.out` already holds for these inputs, or None. Its paths are
+    `options.out`'s own, never the absolute ones its manifest stored: a copied or moved
+    project's package is the copy's (review B8: the copy published and checked answers against
+    the original folder's files)."""
     manifest = options.out / MANIFEST
     if not manifest.is_file():
         return None
@@ -129,12 +165,15 @@ def _reuse(options: PackageOptions) -> PackageResult | None:
         return None
     if stored.get("fingerprint") != options.fingerprint():
         return None
-    if not Path(stored.get("image_layout", "")).is_dir():
-        return None
-    if not (options.out / REFERENCE).is_file():
+    here = {
+        "repository": str(options.out / "repository"),
+        "image_layout": str(options.out / "image"),
+        "reference": str(options.out / REFERENCE),
+    }
+    if not Path(here["image_layout"]).is_dir() or not Path(here["reference"]).is_file():
         return None
     fields = {k: v for k, v in stored.items() if k in PackageResult.__dataclass_fields__}
-    return PackageResult(**{**fields, "reused": True, "pushed": {}, "published": {}})
+    return PackageResult(**{**fields, **here, "reused": True, "pushed": {}, "published": {}})
 
 
 def _build(options: PackageOptions, progress: Progress) -> PackageResult:

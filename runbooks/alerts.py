@@ -158,8 +158,10 @@ def kubernetes_alerts(
         if left <= WARN_DAYS:
             alert = _ending("kubernetes", f"{provider} {minor}", row.end_of_standard.isoformat(),
                             left, f"stack {stack} runs it", row.source)  # fmt: skip
+            # the stack first: two stacks on one minor read as one alert twice (review U13)
             alerts.append(Alert(alert.name, alert.severity, {**alert.labels, "stack": stack},
-                                alert.summary, alert.description, alert.source))  # fmt: skip
+                                f"{stack}: {alert.summary}", alert.description,
+                                alert.source))  # fmt: skip
     return alerts
 
 

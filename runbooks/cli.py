@@ -4,15 +4,13 @@ input, 3 internal error, 130 interrupted: Ctrl-C, SIGTERM or SIGHUP, each rolled
 
 import atexit
 import gc
-import signal
 import sys
-from types import FrameType
 
 import typer
 
 from components.errors import ExitplanError
 from model_packaging.errors import PackagingError
-from runbooks import render
+from runbooks import interrupts, render
 from runbooks.commands import (
     alerts,
     catalog,
@@ -27,8 +25,10 @@ from runbooks.commands import (
     scorecard,
     stacks,
     tabletop,
+    target,
 )
 from runbooks.errors import RunbookError
+from runbooks.streams import make_best_effort
 from sandbox.errors import SandboxError
 
 app = typer.Typer(
@@ -60,29 +60,14 @@ app.add_typer(catalog.catalog_app, name="catalog")
 app.add_typer(inventory.inventory_app, name="inventory")
 app.add_typer(tabletop.tabletop_app, name="tabletop")
 app.add_typer(runbook.runbook_app, name="runbook")
-
-
-def interrupt_on_termination() -> None:
-    """SIGTERM and SIGHUP interrupt like Ctrl-C: the first raises KeyboardInterrupt (naming the
-    signal) in the main thread, so a drill or an experiment rolls back and the CLI exits 130;
-    later ones are noted, not obeyed, so they cannot cut the rollback short (a Python handler,
-    not SIG_IGN, which the processes a rollback starts would inherit)."""
-
-    def interrupt(signum: int, _frame: FrameType | None) -> None:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, rolling_back)
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    def rolling_back(signum: int, _frame: FrameType | None) -> None:
-        render.error(f"{signal.Signals(signum).name} ignored: rolling back")
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, interrupt)
+app.add_typer(target.target_app, name="target")
 
 
 def main() -> None:
-    """Console entry point: run the app, mapping exceptions to the CLI's exit codes."""
-    interrupt_on_termination()
+    """Console entry point: run the app, mapping exceptions to the CLI's exit codes. Output is
+    best-effort (`streams`): a reader that went away never stops a run or its rollback."""
+    make_best_effort()
+    interrupts.install()
     # The cloud SDKs build tens of thousands of classes on import: collecting garbage less
     # often during the run, and not sweeping them at exit, halves a plan's wall time.
     gc.set_threshold(100_000, 50, 1000)

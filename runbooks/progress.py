@@ -6,9 +6,10 @@ The work reports through `model_packaging.progress.Progress`; this module only d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -28,6 +29,10 @@ from rich.text import Text
 
 from model_packaging.progress import SILENT, Progress
 from runbooks import render
+
+if TYPE_CHECKING:
+    from components.planning.runner import Plan
+    from components.stack_config import Project, Stack
 
 
 def _clock(seconds: float) -> str:
@@ -181,3 +186,27 @@ def display(*, enabled: bool, console: Console | None = None) -> Iterator[Progre
             bars.fail()
             raise
         bars.done()
+
+
+def plan_each(
+    project: Project,
+    stacks: Sequence[Stack],
+    *,
+    enabled: bool,
+    planned: dict[str, Plan] | None = None,
+) -> list[Plan]:
+    """Each stack's offline plan, one progress step per stack on stderr (nothing when not
+    `enabled`: --json): `parity`, `policy check` and `scorecard` plan every stack, seconds
+    each, and printed nothing until done (review U14)."""
+    from components.planning.runner import plan_stack
+
+    plans = []
+    with display(enabled=enabled) as progress:
+        for number, stack in enumerate(stacks, 1):
+            progress.stage(
+                "plan", f"{stack.name} ({number}/{len(stacks)})", total=len(stacks), unit="steps"
+            )
+            plans.append(plan_stack(project, stack, planned))
+            progress.advance()
+        progress.done()
+    return plans

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 if TYPE_CHECKING:  # the planner's types only: rendering needs no Pulumi SDK at import
@@ -175,7 +176,12 @@ def plan_tree(plan: Plan) -> None:
     nodes: dict[str, Tree] = {}
     for r in plan.resources:
         props = ", ".join(f"{k}={_short(v)}" for k, v in key_properties(r).items())
-        label = f"[cyan]{r.type}[/] [bold]{r.name}[/]" + (f"  [dim]{props}[/]" if props else "")
+        label = Text.from_markup(
+            f"[cyan]{r.type}[/] [bold]{escape(r.name)}[/]"
+            + (f"  [dim]{escape(props)}[/]" if props else "")
+        )
+        # a line too long for the terminal ends in "…", never silently cut (review U2)
+        label.no_wrap, label.overflow = True, "ellipsis"
         nodes[r.name] = nodes.get(r.parent, root).add(label)
     out.print(root)
     outputs = Table("output", "value", title="stack outputs")
@@ -201,7 +207,12 @@ def parity_table(report: ParityReport) -> None:
     for row in report.rows:
         if row.status == "equal":
             value = next(iter(row.values.values()))
-            out.print(f"[green]=[/] {row.row}: {escape(value)}  [dim](all {n} stacks)[/]")
+            # wrapped at the terminal's width, between words (review U12: `= probes:` ran
+            # to 220 characters on one line)
+            out.print(
+                f"[green]=[/] {row.row}: {escape(value)}  [dim](all {n} stacks)[/]",
+                soft_wrap=False,
+            )
     differing = [row for row in report.rows if row.status != "equal"]
     notes = Footnotes()
     if differing and n <= WIDE_PARITY_STACKS:
@@ -211,7 +222,7 @@ def parity_table(report: ParityReport) -> None:
     notes.print()
     for row in report.rows:
         if row.status == "expected":
-            out.print(f"[yellow]note[/] {row.row}: {escape(row.reason)}", soft_wrap=True)
+            out.print(f"[yellow]note[/] {row.row}: {escape(row.reason)}", soft_wrap=False)
     gap_notes(report.gaps)
     if report.drift:
         for row in report.drift:
@@ -308,43 +319,48 @@ def package_summary(result: dict[str, Any]) -> None:
 
 
 def sandbox_status(state: dict[str, Any], health: dict[str, dict[str, Any]]) -> None:
-    """`exitplan sandbox up|status`: the front door and one row per process (a stack's facts
-    on its Tritons' rows), then the last log lines of each stack that is not ready."""
+    """`exitplan sandbox up|status`: the front door, then one block per stack (its name whole
+    as the heading, its facts on the line below, one line per Triton replica), then the other
+    processes; the last log lines of each stack that is not ready. Every line fits 80 columns
+    whatever the names (review U1: a table cut `triton-azure-standby` to `triton…`)."""
     out.print(
         f"front door: [bold]{state['endpoint']}[/]   model {state['model']}:"
         f"{state['version']} {state['digest'][:19]}"
     )
-    table = Table(
-        "component",
-        "level",
-        "pid",
-        "address",
-        "ready",
-        "weight",
-        "restarts",
-        "credentials",
-        "model digest",
-    )
-    for c in state["components"]:
-        stack = health.get(c["stack"], {}) if c["kind"] == "triton" else {}
-        ready = stack.get("ready")
-        table.add_row(
-            c["name"],
-            str(stack.get("level", "-")),
-            str(c["pid"] or "stopped"),
-            f"127.0.0.1:{c['port']}" if c["port"] else "-",
-            "-" if ready is None else ("yes" if ready else "[red]no[/]"),
-            str(stack.get("weight", "-")),
-            str(c.get("restarts", 0)) if c["kind"] == "triton" else "-",
-            str(stack.get("credentials", "-")),
-            str(stack.get("digest", "-"))[:19],
-        )
-    out.print(table)
+    components = state["components"]
+    stacks = [*health, *(c["stack"] for c in components if c["kind"] == "triton")]
+    for stack in dict.fromkeys(stacks):
+        facts = health.get(stack, {})
+        out.print(f"[bold]{escape(stack)}[/]")
+        if facts:
+            ready = "ready" if facts.get("ready") else "[red]not ready[/]"
+            out.print(
+                f"  {facts.get('level', '-')} · {ready} · weight {facts.get('weight', '-')} · "
+                f"restarts {facts.get('restarts', 0)} · credentials "
+                f"{facts.get('credentials', '-')}"
+            )
+        if facts.get("digest"):
+            out.print(f"  model {str(facts['digest'])[:19]}")
+        for c in components:
+            if c["kind"] == "triton" and c["stack"] == stack:
+                out.print(f"  {_process_line(c)}")
+    others = [c for c in components if c["kind"] != "triton"]
+    if others:
+        out.print("[bold]other processes[/]")
+        for c in others:
+            out.print(f"  {_process_line(c)}")
     for name, facts in health.items():
         if facts.get("log_tail"):
             out.print(f"[red]{name} is not ready[/]; its Triton log ends:")
             for line in facts["log_tail"]:
                 out.print(f"  {escape(line)}", soft_wrap=True)
+
+
+def _process_line(component: dict[str, Any]) -> str:
+    """One process: its name, pid (or stopped) and address, in columns."""
+    address = f"127.0.0.1:{component['port']}" if component["port"] else "-"
+    pid = f"pid {component['pid']}" if component["pid"] else "stopped"
+    return f"{escape(component['name']):<28} {pid:<12} {address}"
 
 
 def first_deploy(outcomes: list[dict[str, Any]]) -> None:
@@ -364,16 +380,22 @@ def first_deploy(outcomes: list[dict[str, Any]]) -> None:
 
 def load_summary(summary: dict[str, Any]) -> None:
     """`exitplan load`: rates, latency percentiles, errors and the share per stack."""
+    # the unit in the title: "p50 ms" x 4 made the table 81 columns wide (review U1)
     table = Table(
-        "requested", "achieved", "sent", "ok", "failed", "p50 ms", "p90 ms", "p99 ms", "max ms"
-    )
+        "requested", "achieved", "sent", "ok", "failed", "p50", "p90", "p99", "max",
+        title="latency in ms",
+    )  # fmt: skip
     table.add_row(
         f"{summary['rate']:g}/s",
         f"{summary['achieved_rate']:.1f}/s",
         str(summary["sent"]),
         str(summary["ok"]),
         str(summary["failed"]),
-        *(f"{summary[k]:.2f}" for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")),
+        # no answer, no latency (review I7: all-failed loads showed p50 0.00)
+        *(
+            f"{summary[k]:.2f}" if summary["ok"] else "-"
+            for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")
+        ),
     )
     out.print(table)
     share = ", ".join(f"{k or '?'} {v:.0%}" for k, v in summary["share"].items())
@@ -383,32 +405,45 @@ def load_summary(summary: dict[str, Any]) -> None:
 
 
 def drill_verdict(journal: dict[str, Any], folder: Any) -> None:
-    """The drill's verdict line, its phases, and where the report is."""
+    """The drill's verdict: one short line (it fits 80 columns), then a details block (the RTO
+    and its split, every request accounted, what else the verdict says, each once), its phases,
+    and where the report is."""
     ep = journal["exitplan"]
     verdict = ep["verdict"]
     mark = "[green]PASSED[/]" if verdict["passed"] else "[bold red]FAILED[/]"
     rto = ep.get("rto_measured_s")
-    cutover = ep.get("cutover")
-    split = (
-        f" = {cutover['holds_s']:g} s configured holds + {cutover['overhead_s']:g} s measured"
-        if cutover
-        else ""
-    )
     load = ep.get("load")
     if load:
-        counted = (
-            f"{load['failed']} of {load['scheduled']} scheduled requests failed "
-            f"({load['wrong_answers']} wrong answers, {load['lost']} lost, "
-            f"{load['accounted']} accounted; lag p99 {load['lag_p99_ms']:.1f} ms)"
-        )
+        failed, sent = load["failed"], load["scheduled"]
     else:
-        failed = sum(p["failed"] for p in ep["phases"])
-        counted = f"{failed} of {sum(p['sent'] for p in ep['phases'])} requests failed"
+        failed, sent = (sum(p[k] for p in ep["phases"]) for k in ("failed", "sent"))
     out.print(
-        f"{mark} {ep['from']} -> {ep['to']}: RTO {rto if rto is not None else '-'} s{split} "
-        f"(target {ep.get('rto_target_s') or '-'}, estimate {ep.get('rto_estimate_s') or '-'});"
-        f" {counted}; {escape(verdict['summary'])}"
+        f"{mark} {ep['from']} -> {ep['to']}: RTO {f'{rto:g} s' if rto is not None else '-'}, "
+        f"{failed} of {sent} requests failed"
     )
+    cutover = ep.get("cutover")
+    target, estimate = ep.get("rto_target_s"), ep.get("rto_estimate_s")
+    if rto is not None:
+        split = (
+            f" = {cutover['holds_s']:g} s configured holds + {cutover['overhead_s']:g} s measured"
+            if cutover
+            else ""
+        )
+        out.print(f"  RTO       {rto:g} s{split}")
+        out.print(
+            f"  target    {f'{target:g} s' if target is not None else 'none (--rto)'}; "
+            f"estimate {f'{estimate:g} s' if estimate is not None else 'none'}"
+        )
+    if load:
+        out.print(
+            f"  requests  {load['wrong_answers']} wrong answers, {load['lost']} lost, "
+            f"{load['accounted']} of {sent} accounted; lag p99 {load['lag_p99_ms']:.1f} ms"
+        )
+    # the verdict's own words, less what the lines above already say
+    said = ("all traffic on ", f"{failed} of {sent} requests failed")
+    rest = [part for part in verdict["summary"].split("; ") if not part.startswith(said)]
+    for part in rest:
+        out.print(f"  verdict   {escape(part)}")
     table = Table("phase", "seconds", "sent", "failed", "p50 ms", "p99 ms", "share")
     for p in ep["phases"]:
         share = ", ".join(f"{k} {v:.0%}" for k, v in p["share"].items())

@@ -307,7 +307,12 @@ class Sandbox(CopySteps):
             )
             kubelet = self._start_kubelet(state)
             progress("waiting until the front door routes to a ready stack")
-            _wait_routes(door, timeout_s=15)
+            stopped = {
+                server_name(c.stack, c.replica)
+                for c in state.components
+                if c.kind == "triton" and not c.running()
+            }
+            _wait_routes(door, stopped, timeout_s=15)
             _wait_watching(kubelet, timeout_s=15)
             progress.advance()
         except BaseException:
@@ -869,14 +874,20 @@ def _wait_watching(kubelet: Component, timeout_s: float) -> None:
     )
 
 
-def _wait_routes(door: FrontDoor, timeout_s: float) -> None:
+def _wait_routes(door: FrontDoor, stopped: set[str], timeout_s: float) -> None:
+    """Wait until the front door routes to a stack, and marks each server of a Triton that is
+    not running (`stopped`: a pilot-light standby, a replica above its level) down: HAProxy
+    starts every server UP until its checks fail, so a run started before then found a stopped
+    standby "in rotation" and took that for the state to restore (a kill-matrix snapshot)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if "UP" in door.server_status().values():
+        status = door.server_status()
+        if "UP" in status.values() and not any(status.get(s) == "UP" for s in stopped):
             return
         time.sleep(0.2)
     raise SandboxError(
-        f"the front door marks no stack UP after {timeout_s:g} s: {door.server_status()}",
+        f"the front door marks no stack UP, or a stopped one UP, after {timeout_s:g} s: "
+        f"{door.server_status()}",
         fix="check the Triton logs in .exitplan/sandbox/stacks/*/tritonserver.log",
     )
 

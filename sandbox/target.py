@@ -87,7 +87,9 @@ class SandboxTarget:
         for component in self.state.components:
             if component.kind == "triton" and component.stack == stack:
                 return component
-        raise SandboxError(f"no stack {stack!r} in the sandbox", fix=f"use one of {self.stacks()}")
+        raise SandboxError(
+            f"no stack {stack!r} in the sandbox", fix=f"use one of {', '.join(self.stacks())}"
+        )
 
     def _door(self) -> FrontDoor:
         door_info = next(c for c in self.state.components if c.kind == "frontdoor")
@@ -367,6 +369,25 @@ class SandboxTarget:
         self._reload()
         self._log("set_level", stack=stack, level=level or own["level"], stopped=stopped)
         return stopped
+
+    def hold_out(self, stack: str, held: bool = True) -> None:
+        """Take the stack out of the front door's traffic at once (HAProxy MAINT on each of
+        its servers; its failover backup tracks it, so it takes no traffic either), or put it
+        back (`held=False`: READY, its health checks decide again). A failover drill holds the
+        other standbys out, so its gap measures the standby it names (review B3)."""
+        door = self._door()
+        for replica in self._replicas(stack):
+            server = server_name(stack, replica.replica)
+            if held:
+                door.maintain(server)
+            else:
+                door.ready(server)
+        self._log("hold_out" if held else "put_back", stack=stack)
+
+    def held_out(self, stack: str) -> bool:
+        """Whether the stack is held out of traffic (`hold_out`: MAINT at the front door)."""
+        self._component(stack)
+        return self._door().server_status().get(stack) == "MAINT"
 
     def dns_endpoint(self) -> str:
         """The front door with no L7 retry and no redispatch: a failed request fails, as for

@@ -31,7 +31,8 @@ def today() -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
         raise CatalogError(
-            f"{TODAY_VARIABLE}={value!r} is not an ISO date: set it like 2026-11-30, or unset it"
+            f"{TODAY_VARIABLE}={value!r} is not an ISO date",
+            fix=f"set it like {TODAY_VARIABLE}=2026-11-30, or unset it",
         ) from exc
 
 

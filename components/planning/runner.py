@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import runpy
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,6 +155,7 @@ def _plan(
         preview=preview,
         monitor=monitor,
         organization=ORGANIZATION,
+        logger=_program_log(project.stack_file(stack.name)),
     )
     if not project.program.is_file():
         raise SpecError(
@@ -199,6 +202,35 @@ def _reference(
             fix=f"deploy {name} before {stack.name} (`exitplan stacks order`)",
         )
     return _plan(project, project.stack(name), planned, chain)
+
+
+def _program_log(stack_file: str) -> logging.Logger:
+    """Where the program's `pulumi.log` messages go under the mocks: stderr, each naming its
+    level and the stack file, as the stack's own warnings do (review U12: they came out bare,
+    from the root logger, on every plan, parity, policy and scorecard run)."""
+    log = logging.getLogger(f"exitplan.plan.{stack_file}")
+    if not log.handlers:
+        log.addHandler(_StderrNow(stack_file))
+        log.propagate = False
+        log.setLevel(logging.INFO)
+    return log
+
+
+class _StderrNow(logging.Handler):
+    """`warning FILE: message` on whatever sys.stderr is when it is written (a handler bound
+    to the stderr of its creation would write to a stream replaced since)."""
+
+    def __init__(self, stack_file: str) -> None:
+        super().__init__()
+        self.stack_file = stack_file
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(
+                f"{record.levelname.lower()} {self.stack_file}: {record.getMessage()}\n"
+            )
+        except Exception:  # logging must never break the plan
+            self.handleError(record)
 
 
 def _ensure_event_loop() -> None:

@@ -4,7 +4,7 @@ dates and scorecard thresholds as Alertmanager webhook alerts."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,9 +14,13 @@ from runbooks.commands.options import (
     JsonOption,
     ProjectOption,
     folder_option,
+    http_url,
     print_json,
     project_of,
 )
+
+if TYPE_CHECKING:
+    from components.stack_config import Stack
 
 alerts_app = typer.Typer(help="Alert on price changes and ending support.", no_args_is_help=True)
 
@@ -34,6 +38,26 @@ CatalogOption = Annotated[
 def snapshot_path(root: Path) -> Path:
     """Where the last price snapshot lives in a project."""
     return root / ".exitplan" / "alerts" / "snapshot.json"
+
+
+# Edge zone kinds whose cluster runs the platform's own release, not its cloud's managed
+# Kubernetes minor (Distributed Cloud connected: parity reports the release the cluster runs).
+OWN_RELEASE_KINDS = ("gdc-connected",)
+
+
+def managed(stack: Stack) -> bool:
+    """Whether the stack's cluster follows its cloud's managed Kubernetes calendar: not an edge
+    stack in a zone whose cluster runs its platform's own release (review U13: a Distributed
+    Cloud connected rack was alerted by GKE's calendar; the catalog holds no calendar of its
+    releases yet)."""
+    from components.catalog import edge_types
+
+    if stack.edge is None:
+        return True
+    kinds = {
+        t.kind for t in edge_types() if (t.cloud, t.zone) == (stack.edge.provider, stack.edge.zone)
+    }
+    return not kinds & set(OWN_RELEASE_KINDS)
 
 
 @alerts_app.command("snapshot")
@@ -89,6 +113,11 @@ def check(
     from runbooks.reports.journal import now_iso
     from runbooks.reports.scorecard import StackCard, load_journals, measure
 
+    http_url(webhook, "--webhook")
+    if not 0 <= max_error_rate <= 1:
+        raise typer.BadParameter(
+            f"{max_error_rate:g} is not a share of requests in 0..1", param_hint="--max-error-rate"
+        )
     proj = project_of(project)
     path = snapshot_path(proj.root)
     written = not path.exists()
@@ -98,7 +127,7 @@ def check(
     stacks = [proj.stack(name) for name in proj.stack_names()]
     alerts += support_alerts(catalog)
     alerts += kubernetes_alerts(
-        {s.name: (s.spec.provider, s.spec.kubernetes_version) for s in stacks}
+        {s.name: (s.spec.provider, s.spec.kubernetes_version) for s in stacks if managed(s)}
     )
     cards = {s.name: StackCard(s.name, s.spec.provider) for s in stacks}
     measure(cards, load_journals(journals or proj.root / ".exitplan"))

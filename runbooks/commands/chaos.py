@@ -17,7 +17,6 @@ from runbooks.commands.options import (
     print_written,
     project_of,
 )
-from runbooks.errors import RunbookError
 
 chaos_app = typer.Typer(
     help="Chaos Toolkit experiments (chaos/experiments/*.yaml) with the load generator running.",
@@ -56,7 +55,7 @@ def chaos_run(
     always run and restore the weights recorded before the run. Exits 1 when the experiment
     deviated (the hypothesis after the method, or a claim of the method, was not met),
     failed, was interrupted (e.g. refused), an activity raised, or the load got a wrong
-    answer or lost a request."""
+    answer or lost a request; 130 after Ctrl-C, SIGTERM or SIGHUP (rolled back)."""
     from runbooks.chaos_run import measurements
     from runbooks.chaos_run import runner as chaos
 
@@ -97,8 +96,11 @@ def chaos_run(
             typer.echo(line)
         typer.echo(f"journal: {path}")
         typer.echo(f"report: {path.parent / 'report.html'}")
+    from runbooks import interrupts
     from runbooks.reports.chaos import uncounted
 
+    if interrupts.received():  # the run ended `interrupted` and its rollbacks ran
+        raise KeyboardInterrupt(f"{interrupts.received()}; the rollbacks ran")
     bad = failed or missed(journal) or uncounted(journal)
     if journal["status"] != "completed" or journal["deviated"] or bad:
         raise typer.Exit(1)
@@ -110,15 +112,10 @@ def chaos_report(
     as_json: JsonOption = False,
 ) -> None:
     """Render report.md and a self-contained report.html from an experiment's journal."""
+    from runbooks.chaos_run.rollback import read_journal
     from runbooks.reports.chaos import write_report
 
-    try:
-        journal = json.loads(journal_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RunbookError(
-            f"{journal_path}: not a readable journal ({exc})",
-            fix="pass the journal.json that exitplan chaos run wrote",
-        ) from exc
+    journal = read_journal(journal_path)
     md, html = write_report(journal, journal_path.parent)
     print_written("chaos.report", md, html, as_json=as_json)
 
@@ -146,14 +143,16 @@ def chaos_rollback(
             where = f" {step['stack']}" if step["stack"] else ""
             status = step["status"] + (f": {step['error']}" if "error" in step else "")
             typer.echo(f"{step['what']}{where} ({step['detail']}): {status}")
-        if not result["steps"]:
+        if not result["steps"] and result["restored"]:
+            # one line: "nothing to undo", then "restored", contradicted each other (U9)
             why = result.get("note", "the target is as the run found it")
-            typer.echo(f"nothing to undo: {why}")
-        verdict = (
-            "restored"
-            if result["restored"]
-            else "NOT restored: " + ", ".join(result["remaining"] or ["a step failed"])
-        )
-        typer.echo(f"{result['target']} target {verdict} (journal {result['journal']})")
+            typer.echo(f"nothing to undo: {why} (journal {result['journal']})")
+        else:
+            verdict = (
+                "restored"
+                if result["restored"]
+                else "NOT restored: " + ", ".join(result["remaining"] or ["a step failed"])
+            )
+            typer.echo(f"{result['target']} target {verdict} (journal {result['journal']})")
     if not result["restored"]:
         raise typer.Exit(1)

@@ -3,6 +3,7 @@ standby trade-off; `cost tco`, the cost of leaving one stack for another."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from components.cost.lines import StackCost
     from components.cost.profile import Profile
     from components.cost.tco import Exit
-    from components.stack_config import Project
+    from components.stack_config import Project, Stack
 
 
 class CostGroup(TyperGroup):
@@ -38,6 +39,18 @@ class CostGroup(TyperGroup):
             return ctx.args
         return super().parse_args(ctx, args)
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        """The group's parameters; in a subcommand's usage line without the STACK arguments,
+        which the subcommand does not take (review I6: `exitplan cost [stacks]... tco`)."""
+        params = super().get_params(ctx)
+        if ctx.command is not self:
+            return [p for p in params if p.param_type_name != "argument"]
+        return params
+
+
+# Beyond these a TCO is a typo (I6: --months 100000000 ran 148 s; NaN printed "cheapest").
+MAX_MONTHS = 600
+MAX_DATA_GB = 1e9
 
 cost_app = typer.Typer(
     cls=CostGroup,
@@ -233,23 +246,41 @@ def tco(
     from runbooks.reports import cost as report
 
     check_months(months, dual_run_months)
-    if data_gb < 0:
-        raise InputError(f"--data-gb must be 0 or more, got {data_gb:g}", field="--data-gb")
+    if not 0 <= data_gb <= MAX_DATA_GB:  # NaN and inf fail too
+        raise InputError(
+            f"--data-gb must be 0 to {MAX_DATA_GB:g}, got {data_gb:g}",
+            field="--data-gb",
+            fix="give the GB of data to move besides the models, e.g. --data-gb 500",
+        )
+    if months > MAX_MONTHS:
+        raise InputError(
+            f"--months {months}: at most {MAX_MONTHS} (a {MAX_MONTHS // 12}-year horizon)",
+            field="--months",
+            fix="give the horizon in whole months, e.g. --months 24",
+        )
     changes = [parse_what_if(text) for text in what_if or []]
     proj = project_of(project)
     profile = _profile(utilisation)
     leaving = proj.stack(source, field="--from")
     for target in targets:
-        proj.stack(target, field="--to")
+        to = proj.stack(target, field="--to")
         if target == source:
             raise InputError(
                 f"--to {target} is the stack being left", field="--to", fix="name another stack"
+            )
+        if to.kind == "edge":  # review I6: "gcp-edge cheapest" ($0.03 a month, rack unpriced)
+            exits = [n for n in proj.stack_names() if proj.stack(n).kind != "edge" and n != source]
+            raise InputError(
+                f"--to {target} is an edge stack: it serves beside its service, near users, and "
+                "cannot take its place (its rack or zone is not priced as a replacement)",
+                field="--to",
+                fix=f"leave for a stack that can replace {source}: {', '.join(exits)}",
             )
     base = {c.stack: c for c in estimate_stacks(proj, [source], profile)}
     for target in targets:
         stack = proj.stack(target)
         serving = at_level(stack, "hot") if stack.kind == "standby" else stack
-        base[target] = estimate_variant(proj, serving, profile)
+        base[target] = _after_leaving(estimate_variant(proj, serving, profile), leaving)
     models = leaving.spec.triton.models
     move_gb = sum(m.size_mib * m.version for m in models) / MIB_PER_GB + data_gb
     egress = service_price(str(leaving.spec.provider), "egress", "internet").usd
@@ -289,6 +320,18 @@ def tco(
         )
         return
     report.print_tco(results)
+
+
+def _after_leaving(cost: StackCost, leaving: Stack) -> StackCost:
+    """A target's running cost once `leaving` is left: without the egress that cloud bills
+    (the standby's replication from the abandoned store stops; review B10 billed it on, and
+    a what-if on the abandoned cloud's prices raised it)."""
+    cloud = str(leaving.spec.provider)
+    kept = tuple(line for line in cost.lines if not (line.kind == "egress" and line.cloud == cloud))
+    if len(kept) == len(cost.lines):
+        return cost
+    note = f"no egress from {cloud} once {leaving.name} is left (its replication stops)"
+    return replace(cost, lines=kept, notes=(*cost.notes, note))
 
 
 def _cheapest(exits: list[Exit]) -> str:

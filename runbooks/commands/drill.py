@@ -93,11 +93,11 @@ def drill_exit_plan(
     when another run holds the target's lock."""
 
     from runbooks.drills.canary import parse_canary
+    from runbooks.drills.clean_start import require_clean_start
     from runbooks.drills.exit_options import ExitPlanOptions, planned_steps
     from runbooks.drills.exit_plan import run_exit_plan
-    from runbooks.drills.exit_preflight import needs, revoke_gap
+    from runbooks.drills.exit_preflight import revoke_gap, validate
     from runbooks.reports.drill import write_report
-    from runbooks.targets.target import require
 
     options = ExitPlanOptions(
         source,
@@ -115,8 +115,9 @@ def drill_exit_plan(
     )
     proj = project_of(project)
     drill_target = _drill_target(proj, target, source, dest)
+    validate(proj, drill_target, options)
     if dry:
-        require(drill_target, needs(drill_target, options), "the exit-plan drill")
+        require_clean_start(proj, drill_target, "the exit-plan drill")
         skipped = revoke_gap(drill_target, options)
         steps = planned_steps(options, drill_target.weights(), skipped)
         _print_steps("drill.exit-plan", steps, as_json)
@@ -176,7 +177,14 @@ def drill_failover(
     the standby's level restored). Exit 1 when the standby never served all traffic correctly,
     2 on bad input or while another run holds the target's lock."""
 
-    from runbooks.drills.failover import FailoverOptions, planned_steps, run_failover, validate
+    from runbooks.drills.failover import (
+        FailoverOptions,
+        others_of,
+        planned_steps,
+        run_failover,
+        served_model,
+        validate,
+    )
     from runbooks.reports.failover import write_report
 
     if target == "live":
@@ -190,10 +198,17 @@ def drill_failover(
     validate(proj, options)
     drill_target = _drill_target(proj, target, source, dest)
     if dry:
+        from runbooks.drills.clean_start import require_clean_start
+        from runbooks.drills.exit_preflight import require_on_target
         from runbooks.targets.target import ScalableTarget
 
+        for stack in (source, dest):
+            require_on_target(drill_target, proj.stack(stack))
+        served_model(drill_target, options)
+        require_clean_start(proj, drill_target, "the failover drill")
         own = drill_target.level(dest)["level"] if isinstance(drill_target, ScalableTarget) else "?"
-        steps = planned_steps(options, level or own, drill_target.weights())
+        others = others_of(drill_target, options)
+        steps = planned_steps(options, level or own, drill_target.weights(), others)
         _print_steps("drill.failover", steps, as_json)
         return
     folder = out or run_folder(proj, "drills", f"failover-{source}-to-{dest}")
@@ -298,6 +313,7 @@ def drill_rollback(
     the target the journal names (the sandbox, or the live stacks), holding that target's lock:
     exit 2 while another run (the drill itself, a chaos run) holds it; the lock of a drill that
     was killed is taken over."""
+    from runbooks.drills.clean_start import RESET, differences
     from runbooks.drills.failover import restore_failover
     from runbooks.drills.lock import TargetLock
     from runbooks.drills.restore import restore
@@ -310,6 +326,15 @@ def drill_rollback(
         drill_target = _drill_target(proj, ep["target"], ep["from"], ep["to"])
         undo = restore_failover if ep.get("drill") == "failover" else restore
         done = undo(drill_target, journal)
+        if journal.data["status"] == "running":  # the run was killed: it ends here
+            journal.finish("interrupted", False, "killed mid-run; rolled back from its journal")
+        still = differences(proj, drill_target)
+    if still and not as_json:  # a later run's changes, or another run's leftovers
+        render.error(
+            "the target still differs from its configured state (another run's changes?): "
+            + "; ".join(d.detail for d in still)
+            + f"\n  fix: roll that run back, or {RESET} --target {ep['target']}"
+        )
     if as_json:
         print_json("drill.rollback", {"journal": str(journal_path), "restored": done})
     else:
@@ -330,3 +355,10 @@ def drill_report(
     write_report = failover.write_report if failed_over else drill.write_report
     md, html = write_report(journal.data, journal_path.parent)
     print_written("drill.report", md, html, as_json=as_json)
+    if journal.data.get("status") == "running":  # review U9: reported like a finished drill
+        render.err.print(
+            f"[yellow]note:[/] {render.escape(str(journal_path))} is of a drill that never "
+            "finished (killed, or still running): the report holds what it recorded, no "
+            f"verdict\n  fix: exitplan drill rollback {render.escape(str(journal_path))}",
+            soft_wrap=True,
+        )

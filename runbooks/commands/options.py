@@ -23,7 +23,23 @@ ProjectOption = Annotated[
         show_default=False,
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def http_url(value: str | None, flag: str) -> str | None:
+    """`value` when it is an http(s) URL with a host, checked before anything starts; else bad
+    input naming `flag` (exit 2)."""
+    from urllib.parse import urlsplit
+
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise typer.BadParameter(
+            f"{value!r} is not an http(s) URL with a host (e.g. http://127.0.0.1:8000)",
+            param_hint=flag,
+        )
+    return value
 
 
 def file_option(flag: str, help: str) -> Any:

@@ -40,9 +40,10 @@ def check(
     components/policy` enforces) over each stack's offline plan, plus the globally unique
     names across all of them; with `--checkov`, checkov's Kubernetes checks too. Exits 1 on
     any mandatory violation or failed checkov check; advisory ones are printed."""
-    from components.planning.runner import Plan, plan_stack
+    from components.planning.runner import Plan
     from components.policy.offline import check_plans
     from runbooks.checkov import checkov_executable, run_checkov
+    from runbooks.progress import plan_each
 
     proj = project_of(project)
     executable = checkov_executable(proj.root) if checkov else None  # before any planning
@@ -50,7 +51,7 @@ def check(
     for stack in loaded:
         stack.validate()  # report every bad stack before planning any
     planned: dict[str, Plan] = {}
-    plans = [plan_stack(proj, stack, planned) for stack in loaded]
+    plans = plan_each(proj, loaded, enabled=not as_json, planned=planned)
     report = check_plans(plans)
     peer = run_checkov(plans, executable) if executable else None
     failed = bool(report.mandatory) or (peer is not None and not peer.ok)
@@ -95,7 +96,8 @@ def _table(report: PolicyReport) -> None:
         found = [v for v in report.violations if v.stack == stack]
         if not found:
             continue
-        table = Table("rule", "sev", "enf", "resource", "", **render.COMPACT, title=stack)
+        # the last column named too (review U10): its cells are the numbered notes below
+        table = Table("rule", "sev", "enf", "resource", "note", **render.COMPACT, title=stack)
         table.title_justify = "left"
         for column in table.columns:
             column.no_wrap = True

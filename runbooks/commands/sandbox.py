@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from runbooks import render
-from runbooks.commands.options import JsonOption, ProjectOption, print_json, project_of
+from runbooks.commands.options import JsonOption, ProjectOption, http_url, print_json, project_of
 from runbooks.progress import display
+
+if TYPE_CHECKING:
+    from runbooks.load.generator import InferRequest
 
 sandbox_app = typer.Typer(
     help="The sandbox: one real Triton per stack behind an HAProxy front door, on loopback.",
@@ -34,11 +37,13 @@ def sandbox_up(
         typer.Option(
             "--server-timeout-multiple",
             min=1,
+            metavar="N",  # a short one: at 80 columns "<float range> [x>=1]" cut the name (U3)
             help="Front-door server timeout as a multiple of the baseline p99.",
         ),
     ] = 20.0,
     timeout_floor_ms: Annotated[
-        int, typer.Option("--server-timeout-floor-ms", min=1, help="Its lower bound.")
+        int,
+        typer.Option("--server-timeout-floor-ms", min=1, metavar="MS", help="Its lower bound."),
     ] = 200,
     model: Annotated[
         str,
@@ -139,7 +144,20 @@ def sandbox_status(project: ProjectOption = None, as_json: JsonOption = False) -
     if as_json:
         print_json("sandbox.status", {"running": True, **target.state.as_dict(), "stacks": health})
     else:
+        from runbooks.drills.clean_start import RESET, differences, unfinished
+
         render.sandbox_status(target.state.as_dict(), health=health)
+        found = differences(project_of(project), target)  # U6: another run's leftovers
+        for diff in found:
+            render.out.print(f"[yellow]not as configured[/] {render.escape(diff.detail)}")
+        if found:
+            render.out.print(f"  fix: {RESET} (or roll back the run that left it)")
+        for path, command in unfinished(project_of(project).root, "sandbox"):
+            render.out.print(
+                f"[yellow]unfinished run[/] {render.escape(str(path))} still says running",
+                soft_wrap=True,
+            )
+            render.out.print(f"  fix: {command} {render.escape(str(path))}", soft_wrap=True)
 
 
 @sandbox_app.command("explain")
@@ -200,6 +218,8 @@ def load(
 
     base_url, answers = _load_endpoint(url, reference, project)
     requests = loadgen.reference_requests(base_url, answers)
+    if url is not None and requests:
+        _check_kserve(requests[0])
     summary, _records = loadgen.load(requests, rate=rate, duration_s=duration)
     lagged = summary.lag_p99_ms > max_lag_ms
     if as_json:
@@ -216,11 +236,54 @@ def load(
         raise typer.Exit(1)
 
 
+# What a server that is up but speaks no KServe v2 at that path answers (review I7: these ran
+# a whole load of "http-501" or "wrong_answer" failures, exit 1, as if a service were failing).
+NOT_KSERVE = (404, 405, 501)
+
+
+def _check_kserve(request: InferRequest) -> None:
+    """Before the load: one of its requests, once. A server that answers it with 404, 405 or
+    501, or with 200 and no KServe v2 `outputs`, is not a KServe v2 endpoint: bad input (exit
+    2) naming --url. A refused connection or a 5xx is left to the load to count (a failing
+    service)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from runbooks.errors import RunbookError
+
+    sent = urllib.request.Request(
+        request.url, request.body, {"Content-Type": "application/json", **request.headers}
+    )
+    said = ""
+    try:
+        with urllib.request.urlopen(sent, timeout=10) as answer:
+            try:
+                body = json.loads(answer.read())
+            except ValueError:
+                body = None
+            if not isinstance(body, dict) or "outputs" not in body:
+                kind = answer.headers.get("Content-Type") or "no content type"
+                said = f"200 with no KServe v2 outputs ({kind})"
+    except urllib.error.HTTPError as exc:
+        if exc.code in NOT_KSERVE:
+            said = str(exc.code)
+    except (urllib.error.URLError, OSError):
+        return
+    if said:
+        raise RunbookError(
+            f"--url: not a KServe v2 endpoint (POST {request.url} -> {said})",
+            fix="give the base URL of a KServe v2 server (Triton: http://HOST:8000) serving "
+            "the reference's model",
+        )
+
+
 def _load_endpoint(
     url: str | None, reference: Path | None, project: Path | None
 ) -> tuple[str, Path]:
     """Where `exitplan load` sends and what it checks: --url and --reference, or the
     sandbox's front door and its demo package's reference answers."""
+    http_url(url, "--url")
     if url is not None and reference is not None:
         return url, reference
     if url is not None:

@@ -31,7 +31,9 @@ COLUMNS = (("p99_ms", "p99 ms", "{:.1f}"), ("error_rate", "errors", "{:.2%}"),
            ("policy_violations", "policy", "{:.0f}"))  # fmt: skip
 
 
-def cards_for(project: Project, measurements: Path | None, policy: bool) -> list[StackCard]:
+def cards_for(
+    project: Project, measurements: Path | None, policy: bool, progress: bool = False
+) -> list[StackCard]:
     """A card per stack with the catalog's figures: achievable RTO (standbys), cost per 1M
     inferences of its GPU type at its region (cheapest ML model of the measurements), and
     the policy pack's violations of its plan (`policy`)."""
@@ -55,16 +57,18 @@ def cards_for(project: Project, measurements: Path | None, policy: bool) -> list
                 )
         cards.append(card)
     if policy:
-        _violations(project, cards)
+        _violations(project, cards, progress)
     return cards
 
 
-def _violations(project: Project, cards: list[StackCard]) -> None:
-    from components.planning.runner import Plan, plan_stack
+def _violations(project: Project, cards: list[StackCard], progress: bool) -> None:
+    from components.planning.runner import Plan
     from components.policy.offline import check_plans
+    from runbooks.progress import plan_each
 
     planned: dict[str, Plan] = {}
-    plans = [plan_stack(project, project.stack(c.stack), planned) for c in cards]
+    stacks = [project.stack(c.stack) for c in cards]
+    plans = plan_each(project, stacks, enabled=progress, planned=planned)
     report = check_plans(plans)
     for card in cards:
         card.metrics["policy_violations"] = float(
@@ -108,7 +112,7 @@ def scorecard(
 
     weighting = read_weights(weights)
     proj = project_of(project)
-    cards = cards_for(proj, measurements, policy)
+    cards = cards_for(proj, measurements, policy, progress=not as_json)
     root = journals or proj.root / ".exitplan"
     measure({c.stack: c for c in cards}, load_journals(root))
     score(cards, weighting)
@@ -125,15 +129,22 @@ def scorecard(
     if as_json:
         print_json("scorecard", {**data, "html": str(html_out) if html_out else None})
         return
-    table = Table("#", "stack", "score", *(h for _, h, _ in COLUMNS), **render.COMPACT)
+    table = Table("#", "stack", "score", "cover", *(h for _, h, _ in COLUMNS), **render.COMPACT)
     for c in cards:
         label = c.stack + (" (sandbox)" if "sandbox" in c.measured_on else "")
         table.add_row(str(c.rank or "-"), label, "-" if c.score is None else f"{c.score:.2f}",
+                      f"{c.coverage:.0%}",
                       *(_cell(c, name, fmt) for name, _, fmt in COLUMNS))  # fmt: skip
     render.out.print(table)
     for p in data["providers"]:
         shown = "-" if p["score"] is None else f"{p['score']:.2f}"
         render.out.print(f"{p['provider']}: {shown} ({', '.join(p['stacks'])})")
+    render.out.print("cover: the share of the weights a stack has evidence for", style="dim")
+    render.out.print("a provider: its stacks' scores weighted by their cover", style="dim")
+    if measurements is None:
+        render.out.print(
+            "$/1M: pass --measurements FILE (e.g. examples/measurements.csv)", style="dim"
+        )
 
 
 def _cell(card: StackCard, name: str, fmt: str) -> str:
@@ -150,6 +161,12 @@ def _html(cards: list[StackCard], data: dict[str, Any]) -> str:
              f"{c.coverage:.0%}", ", ".join(c.measured_on) or "-",
              *(_cell(c, n, f) for n, _, f in COLUMNS)] for c in cards]  # fmt: skip
     weights = [[name, f"{w:g}"] for name, w in data["weights"].items()]
+    # the terminal's provider ranking, here too (review U7: each view lacked one of the two)
+    ranking = [[p["provider"], "-" if p["score"] is None else f"{p['score']:.2f}",
+                ", ".join(p["stacks"])] for p in data["providers"]]  # fmt: skip
     return html_page(None, [], "Scorecard", f"journals: {data['journals']}", [],
-                     [("Stacks", headers, rows), ("Weights", ["metric", "weight"], weights)],
+                     [("Stacks", headers, rows),
+                      ("Providers (stacks weighted by coverage)", ["provider", "score", "stacks"],
+                       ranking),
+                      ("Weights", ["metric", "weight"], weights)],
                      plots_title="")  # fmt: skip

@@ -159,7 +159,7 @@ def parity(
     probes, identity, encryption, exposure. Expected per-cloud differences are shown as notes
     with their reason; any other difference is drift and exits 1."""
     from components.planning.parity import compare
-    from components.planning.runner import plan_stack
+    from runbooks.progress import plan_each
 
     proj = project_of(project)
     names = stacks or proj.stack_names()
@@ -167,7 +167,7 @@ def parity(
     for stack in loaded:
         stack.validate()  # report every bad stack before planning any
     gaps = {k: v for stack in loaded for k, v in stack.gaps.items()}
-    report = compare([plan_stack(proj, s) for s in loaded], gaps)
+    report = compare(plan_each(proj, loaded, enabled=not as_json), gaps)
     if as_json:
         print_json("parity", report.as_dict())
     else:

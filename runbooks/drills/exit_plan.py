@@ -25,16 +25,22 @@ from typing import Any, cast
 from components.stack_config import Project
 from model_packaging.errors import PublishError
 from model_packaging.progress import Progress, reporter
+from runbooks.drills.clean_start import require_clean_start
 from runbooks.drills.exit_options import ExitPlanOptions, step_weights
-from runbooks.drills.exit_preflight import preflight, reference_of, revoke_gap
-from runbooks.drills.restore import restore
+from runbooks.drills.exit_preflight import (
+    SETTLE_S,
+    preflight,
+    reference_of,
+    revoke_gap,
+    validate,
+)
+from runbooks.drills.restore import restore, undo_then_finish
 from runbooks.errors import DrillCheckFailed, DrillInterrupted
 from runbooks.load import generator as loadgen
 from runbooks.load.background import BackgroundLoad, window_summary
 from runbooks.reports.journal import Journal
 from runbooks.targets.target import ScalableTarget, Target
 
-SETTLE_S = 0.5  # after a weight change, before the gate's window opens
 LOAD_MARGIN_S = 4.0
 TICK_S = 0.25  # a hold advances the progress this often
 
@@ -53,6 +59,8 @@ def run_exit_plan(
     DrillCheckFailed after a failed check or gate (rolled back), DrillInterrupted after Ctrl-C
     (rolled back)."""
     title = f"{options.source} -> {options.dest}"
+    validate(project, target, options)
+    require_clean_start(project, target, "the exit-plan drill")
     # A standby short of replicas (pilot-light) is scaled before the pre-flight: its journal
     # is opened first, so a run killed while scaling is rolled back from it too.
     short = short_of_replicas(target, options.dest)
@@ -107,18 +115,17 @@ def run_exit_plan(
     load.start()
     try:
         drill.run()
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (runbooks.cli)
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (runbooks.interrupts)
         why = str(exc) or "Ctrl-C"
-        drill.rollback("interrupted")
-        journal.finish("interrupted", False, f"interrupted ({why}); rolled back")
+        undo = partial(drill.rollback, "interrupted")
+        undo_then_finish(undo, journal, "interrupted", f"interrupted ({why}); rolled back")
         raise DrillInterrupted(f"interrupted ({why}); every change was rolled back") from None
     except DrillCheckFailed as exc:
-        drill.rollback("a gate failed")
-        journal.finish("failed", False, exc.cause)
+        undo_then_finish(partial(drill.rollback, "a gate failed"), journal, "failed", exc.cause)
         raise
     except Exception as exc:  # a target call or the disk failed mid-drill: undo all the same
-        drill.rollback("an error")
-        journal.finish("failed", False, f"{type(exc).__name__}: {exc}; rolled back")
+        summary = f"{type(exc).__name__}: {exc}; rolled back"
+        undo_then_finish(partial(drill.rollback, "an error"), journal, "failed", summary)
         raise
     finally:
         drill.account()
@@ -362,10 +369,12 @@ class _Drill:
         share: dict[str, float] | None,
     ) -> None:
         o = self.options
-        error_rate = summary.failed / summary.sent if summary.sent else 1.0
+        error_rate = summary.failed / summary.sent if summary.sent else 0.0
         limit = self.baseline_p99 * o.baseline_factor + 1.0
         reasons = []
-        if error_rate > o.max_error_rate:
+        if not summary.sent:  # nothing to judge: not measured, never a 100 % error rate
+            reasons.append("not measured: no request in the gate's window (raise --hold)")
+        elif error_rate > o.max_error_rate:
             kinds = ", ".join(f"{n} {kind}" for kind, n in summary.errors.items())
             reasons.append(f"error rate {error_rate:.2%} > {o.max_error_rate:.2%} ({kinds})")
         if o.slo_p99_ms is not None and summary.p99_ms > o.slo_p99_ms:
@@ -375,7 +384,8 @@ class _Drill:
                 f"p99 {summary.p99_ms:.1f} ms > {o.baseline_factor:g}x baseline "
                 f"{self.baseline_p99:.1f} ms (+1 ms)"
             )
-        reasons += share_reasons(weights, share, summary.ok)
+        if summary.sent:  # an empty window has no share to judge either (review B4)
+            reasons += share_reasons(weights, share, summary.ok)
         passed = not reasons
         total = sum(weights.values())
         self.journal.exitplan["gates"].append(
@@ -399,7 +409,9 @@ class _Drill:
         if not passed:
             raise DrillCheckFailed(
                 f"gate at {name} ({o.dest}) failed: {'; '.join(reasons)}",
-                fix="look at the report's timeline; fix the standby or loosen "
+                fix="raise --hold or --rate: the gate's window held no request"
+                if not summary.sent
+                else "look at the report's timeline; fix the standby or loosen "
                 "--slo-p99-ms / --max-error-rate if the limit is wrong",
             )
 

@@ -3,11 +3,12 @@ changes) and the checks that must hold on both stacks before it starts."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from components.catalog.clouds import facts
-from components.stack_config import Project
+from components.stack_config import Project, Stack
 from runbooks.drills.exit_options import ExitPlanOptions
 from runbooks.drills.restore import undo_revoke
 from runbooks.errors import RunbookError
@@ -17,6 +18,10 @@ from runbooks.targets.target import Need, Target, missing, require
 DRILL_OPERATIONS = ("health", "model_digest", "store_uri")
 ROUTER_OPERATIONS = ("stacks", "endpoint", "weights", "set_weights")
 REVOKE = "revoke_credentials"  # the vendor exit: revoke --from's key
+# Beyond these a drill is a mistake (a rate no load generator here keeps, an hour per step).
+LIMITS = {"--rate": 100_000.0, "--hold": 3600.0}
+SETTLE_S = 0.5  # after a weight change, before the gate's window opens
+MIN_GATED = 5  # requests a gate's window must be due at least
 
 
 @dataclass(frozen=True)
@@ -29,26 +34,72 @@ class Check:
     fix: str = ""
 
 
-def preflight(project: Project, target: Target, options: ExitPlanOptions) -> list[Check]:
-    """Every check that must hold before anything changes."""
+def validate(project: Project, target: Target, options: ExitPlanOptions) -> None:
+    """The options against the project and the target, before anything changes and for
+    `--dry` alike (bad -> RunbookError, exit 2): two different stacks of the target, finite
+    numbers in range, canary steps rising to 100, every operation the drill needs."""
+    for name, value in (("--rto", options.rto_s), ("--slo-p99-ms", options.slo_p99_ms)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise RunbookError(
+                f"{name} {value:g}: must be a positive number of seconds "
+                "(milliseconds for --slo-p99-ms)",
+                fix=f"e.g. {name} 60, or leave it out",
+            )
+    for name, number in (("--rate", options.rate), ("--hold", options.hold_s)):
+        if not math.isfinite(number) or number > LIMITS[name]:
+            raise RunbookError(
+                f"{name} {number:g}: at most {LIMITS[name]:g}",
+                fix=f"e.g. {name} {LIMITS[name] / 10:g}",
+            )
+    window = options.hold_s - SETTLE_S  # a gate's window: the hold less the settle after a change
+    if window * options.rate < MIN_GATED:
+        raise RunbookError(
+            f"--hold {options.hold_s:g} at --rate {options.rate:g}: a gate's window (the hold "
+            f"less the {SETTLE_S:g} s settle) would hold under {MIN_GATED} requests to judge",
+            fix=f"raise --hold to at least {SETTLE_S + MIN_GATED / options.rate:.2g} s or --rate",
+        )
     if options.source == options.dest:
         raise RunbookError("--from and --to are the same stack", fix="pick two stacks")
     source, dest = (
         project.stack(s, field=f) for s, f in ((options.source, "--from"), (options.dest, "--to"))
     )
     for stack in (source, dest):
-        if stack.name not in target.stacks():
-            raise RunbookError(
-                f"{stack.name} is not one of the {target.kind} target's stacks "
-                f"({', '.join(target.stacks())})",
-                fix=f"start it in the sandbox (exitplan sandbox up --stacks {stack.name} ...), "
-                "or route it from the router stack's exitplan:traffic.weights",
-            )
+        require_on_target(target, stack)
     if list(options.canary) != sorted(options.canary) or options.canary[-1] != 100:
         raise RunbookError(
             f"canary steps {options.canary} must rise to 100", fix="e.g. 1,10,50,100"
         )
     require(target, needs(target, options), f"the exit-plan drill {source.name} -> {dest.name}")
+
+
+def require_on_target(target: Target, stack: Stack) -> None:
+    """Refuse (exit 2) a stack the target does not run, with a fix that can work: a stack
+    whose store no sandbox emulator serves is drilled live, not started in the sandbox (review
+    I12: the fix said `sandbox up --stacks oci-standby`, which skips it)."""
+    if stack.name in target.stacks():
+        return
+    fix = "route it from the router stack's exitplan:traffic.weights"
+    if target.kind == "sandbox":
+        from runbooks.targets.sandbox_setup import unemulated
+
+        why = unemulated(stack)
+        fix = (
+            f"{why}: drill it on its deployed stacks (--target live)"
+            if why
+            else f"start it in the sandbox (exitplan sandbox down; exitplan sandbox up --stacks "
+            f"{stack.name} and the stacks it drills with)"
+        )
+    raise RunbookError(
+        f"{stack.name} is not one of the {target.kind} target's stacks "
+        f"({', '.join(target.stacks())})",
+        fix=fix,
+    )
+
+
+def preflight(project: Project, target: Target, options: ExitPlanOptions) -> list[Check]:
+    """Every check that must hold before anything changes (the options validated first)."""
+    validate(project, target, options)
+    source, dest = project.stack(options.source), project.stack(options.dest)
     store = target.store_uri(dest.name)
     own_scheme = facts(dest.spec.provider).store_scheme
     digests = {s: target.model_digest(s) for s in (source.name, dest.name)}

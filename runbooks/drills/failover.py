@@ -31,12 +31,15 @@ from components.catalog import rto_figure
 from components.rto import GIB, estimate
 from components.stack_config import Project, Stack
 from model_packaging.progress import Progress, reporter
-from runbooks.drills.restore import restore, return_to_level
+from runbooks.drills.clean_start import require_clean_start
+from runbooks.drills.exit_preflight import require_on_target
+from runbooks.drills.restore import restore, return_to_level, undo_then_finish
 from runbooks.errors import DrillInterrupted, RunbookError
 from runbooks.load import generator as loadgen
 from runbooks.load.background import BackgroundLoad, window_summary
 from runbooks.load.kserve import read_reference
 from runbooks.reports.journal import Journal
+from runbooks.reports.kit import format_bytes
 from runbooks.targets.target import ScalableTarget, Target
 
 LEVELS = ("hot", "warm", "pilot-light")
@@ -50,6 +53,9 @@ ESTIMATE_ONLY = (
     "Triton image pull",
 )
 FLAG_RATIO = 0.5  # a measured phase more than ±50 % off its scaled catalog figure is flagged
+# A catalog figure scaled below this (a demo model of a few KiB: 0.00 s) is compared with
+# nothing: a process start dwarfs it, and "+448725 %" said nothing (review U5).
+MIN_FLAG_S = 0.1
 MIB = 1024 * 1024
 
 
@@ -106,11 +112,18 @@ def served_model(target: Target, options: FailoverOptions) -> tuple[str, Path]:
         )
     model, _cases = read_reference(reference)
     if options.model is not None and options.model != model:
-        raise RunbookError(
-            f"the stacks serve {model}, not {options.model}",
-            fix=f"drop --model, or start the sandbox serving it: exitplan sandbox down; "
-            f"exitplan sandbox up --model {options.model}",
+        from runbooks.targets.sandbox_setup import MODELS
+
+        # `sandbox up --model` takes only what the sandbox can package (review I12: the fix
+        # said `--model gpt4`)
+        fix = (
+            f"drop --model, or start the sandbox serving it: exitplan sandbox down; "
+            f"exitplan sandbox up --model {options.model}"
+            if options.model in MODELS and options.model != "demo"
+            else f"drop --model: the sandbox serves the stacks' model ({model} now) or one of "
+            f"{', '.join(m for m in MODELS if m != 'demo')} (exitplan sandbox up --model NAME)"
         )
+        raise RunbookError(f"the stacks serve {model}, not {options.model}", fix=fix)
     return model, reference
 
 
@@ -130,8 +143,10 @@ class _Routed:
         return self.target.reference_answers()
 
 
-def planned_steps(options: FailoverOptions, level: str, before: dict[str, int]) -> list[str]:
-    """Every step of the drill (for --dry)."""
+def planned_steps(
+    options: FailoverOptions, level: str, before: dict[str, int], others: list[str]
+) -> list[str]:
+    """Every step of the drill (for --dry); `others`: the stacks it holds out of traffic."""
     action = {
         "pilot-light": f"start {options.dest}'s Triton, download the model from its own store "
         "with its own credentials, load it",
@@ -141,6 +156,14 @@ def planned_steps(options: FailoverOptions, level: str, before: dict[str, int]) 
     return [
         f"checks: {options.dest} is a standby of {options.source} on another provider",
         f"set {options.dest} to {level} (what that level runs at rest)",
+        *(
+            [
+                f"hold {', '.join(others)} out of traffic (a router fails over to any standby: "
+                f"the gap must be {options.dest}'s)"
+            ]
+            if others
+            else []
+        ),
         f"baseline: {options.hold_s:g} s at {options.rate:g} req/s through the "
         f"{options.router} router with weights {before}",
         f"SIGKILL {options.source}'s Triton (no warning)",
@@ -149,7 +172,8 @@ def planned_steps(options: FailoverOptions, level: str, before: dict[str, int]) 
         f"rotation: set weights {{{options.source}: 0, {options.dest}: 100}}",
         f"hold {options.hold_s:g} s; measure first answer and all traffic served correctly",
         f"rollback: restart {options.source}, weights back to {before}, "
-        f"{options.dest} back to its own level",
+        + (f"{', '.join(others)} back in traffic, " if others else "")
+        + f"{options.dest} back to its own level",
     ]
 
 
@@ -163,12 +187,15 @@ def run_failover(
     """The drill; returns its journal. Raises RunbookError on bad input before anything
     changes, DrillInterrupted after Ctrl-C (rolled back)."""
     source, dest = validate(project, options)
+    for stack in (source, dest):
+        require_on_target(target, stack)
+    model, reference = served_model(target, options)
     if not isinstance(target, ScalableTarget):
         raise RunbookError(
             f"the {target.kind} target cannot change a standby's level",
             fix="run the failover drill on the sandbox (--target sandbox)",
         )
-    model, reference = served_model(target, options)
+    require_clean_start(project, target, "the failover drill")
     own = target.level(options.dest)["level"]
     level = options.level or own
     url = target.dns_endpoint() if options.router == "dns" else target.endpoint()
@@ -215,14 +242,14 @@ def run_failover(
         drill.prepare(level)
         drill.load.start()
         drill.run(level)
-    except KeyboardInterrupt as exc:
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (runbooks.interrupts)
         why = str(exc) or "Ctrl-C"
-        drill.rollback()
-        journal.finish("interrupted", False, f"interrupted ({why}); rolled back")
+        summary = f"interrupted ({why}); rolled back"
+        undo_then_finish(drill.rollback, journal, "interrupted", summary)
         raise DrillInterrupted(f"interrupted ({why}); every change was rolled back") from None
     except Exception as exc:
-        drill.rollback()
-        journal.finish("failed", False, f"{type(exc).__name__}: {exc}; rolled back")
+        summary = f"{type(exc).__name__}: {exc}; rolled back"
+        undo_then_finish(drill.rollback, journal, "failed", summary)
         raise
     finally:
         drill.account()
@@ -256,6 +283,13 @@ class _Failover:
         self.journal.activity(
             f"set {o.dest} to {level}", "action", partial(self.target.set_level, o.dest, level)
         )
+        for stack in others_of(self.target, o):
+            self.journal.change(
+                "held out", f"{stack} held out of traffic (the gap is {o.dest}'s)", stack=stack
+            )
+            self.journal.activity(
+                f"hold {stack} out of traffic", "action", partial(self.target.hold_out, stack)
+            )
         before = self.target.level(o.dest)
         self.measured["standby_before"] = before
         for stack in [o.source] + ([o.dest] if before["running"] else []):
@@ -356,6 +390,13 @@ class _Failover:
         self.journal.save()
 
 
+def others_of(target: Target, options: FailoverOptions) -> list[str]:
+    """The stacks other than --from and --to: a router fails over to any standby it has (a
+    warm one first), so the drill holds them out of traffic for its run and its gap measures
+    --to alone (review B3: a warm gcp-standby served the whole gap of a drill to azure)."""
+    return [s for s in target.stacks() if s not in (options.source, options.dest)]
+
+
 def _poll(check: Callable[[], bool], what: str, timeout_s: float) -> None:
     """Poll `check` every POLL_S until it holds; RunbookError naming `what` after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
@@ -430,7 +471,7 @@ def achievable(journal: dict[str, Any], project: Project) -> dict[str, Any]:
     if scale.get("download"):
         mib_s = rto_figure(cloud, "model_download").value
         rows.append(_measured("model download", scale["download"], size_mib / mib_s))
-        rows[-1]["basis"] = f"{size_mib:.2f} MiB at {mib_s:g} MiB/s"
+        rows[-1]["basis"] = f"{format_bytes(size_mib * MIB)} at {mib_s:g} MiB/s"
     if scale.get("started"):
         rows.append(_measured("Triton start", scale["start"], rto_figure(cloud, "pod_start").value))
         per_gib = rto_figure(cloud, "model_load").value
@@ -466,7 +507,7 @@ def achievable(journal: dict[str, Any], project: Project) -> dict[str, Any]:
 
 def _measured(name: str, seconds: float | None, expected: float | None) -> dict[str, Any]:
     flag = None
-    if seconds is not None and expected:
+    if seconds is not None and expected and expected >= MIN_FLAG_S:
         off = seconds / expected - 1
         if abs(off) > FLAG_RATIO:
             flag = (
@@ -480,6 +521,22 @@ def _measured(name: str, seconds: float | None, expected: float | None) -> dict[
         "basis": "",
         "flag": flag,
     }
+
+
+def gap_note(share: dict[str, float] | None, dest: str) -> str:
+    """Who answered in the gap (kill -> the standby serving all), per stack; when another
+    stack answered any of it (a warm standby the router fails over to first), the gap is not
+    a measure of `dest`, and the note says so."""
+    if not share:
+        return ""
+    served = ", ".join(f"{stack} {part:.0%}" for stack, part in sorted(share.items()) if part)
+    others = [stack for stack, part in share.items() if part and stack != dest]
+    if not others:
+        return f" (gap served by {served})"
+    return (
+        f" (gap served by {served}: {dest}'s own gap NOT measured, {', '.join(others)} "
+        "took the traffic first)"
+    )
 
 
 def conclude(journal: Journal, project: Project, options: FailoverOptions) -> None:
@@ -499,11 +556,14 @@ def conclude(journal: Journal, project: Project, options: FailoverOptions) -> No
     if after.get("running") != after.get("at_rest"):
         reasons.append(f"{options.dest} runs {after.get('running')} Tritons after the rollback")
     rto = ex["rto"]
+    gap = next((row for row in ex["phases"] if row["name"] == "gap"), None)
+    ex["gap_share"] = gap["share"] if gap else None
     summary = (
         f"{options.dest} ({ex['level']}, {options.router}) served all traffic "
         f"{m.get('recovered_s')} s after the kill; achievable RTO {rto['achievable_rto_s']} s "
         f"(estimated {rto['estimated_rto_s']} s); {load['failed_in_gap']} of "
-        f"{load['scheduled']} requests failed in the gap"
+        f"{gap['sent'] if gap else 0} requests failed in the gap"
+        + gap_note(ex["gap_share"], options.dest)
         + (f" (FAILED: {'; '.join(reasons)})" if reasons else "")
     )
     journal.finish("completed", not reasons, summary)

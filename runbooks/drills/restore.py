@@ -4,6 +4,7 @@ roll back with it, and so does `exitplan drill rollback JOURNAL` after a killed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -21,6 +22,26 @@ def undo_revoke(target: Target, stack: str) -> tuple[str, ...]:
     target can redeploy the stack (where it cannot, `restore` records the target's reason)."""
     can_redeploy = not missing(target, [Need("redeploy", stack)])
     return UNDO_REVOKE if can_redeploy else UNDO_REVOKE[:1]
+
+
+def undo_then_finish(
+    undo: Callable[[], object], journal: Journal, status: str, summary: str
+) -> None:
+    """Run a run's rollback (`undo`), then finish its journal with `status` and `summary`; also
+    when the rollback raised (a second interrupt is ignored, but a target call may fail): the
+    journal then says so and names the command that finishes the rollback, and the error goes
+    on. The journal never stays "running" for a run that ended."""
+    try:
+        undo()
+    except BaseException as exc:
+        journal.finish(
+            status,
+            False,
+            f"{summary.removesuffix('; rolled back')}; the rollback failed ({type(exc).__name__}: "
+            f"{exc}): finish it with exitplan drill rollback {journal.path}",
+        )
+        raise
+    journal.finish(status, False, summary)
 
 
 def restore(target: Target, journal: Journal) -> list[str]:
@@ -69,6 +90,9 @@ def restore(target: Target, journal: Journal) -> list[str]:
         for change in weights:
             change["restored"] = True
         done.append(f"weights {original}")
+    for change in [c for c in changes if c["what"] == "held out" and not c["restored"]]:
+        put_back(target, journal, change)
+        done.append(f"{change['stack']} back in traffic")
     for change in [c for c in changes if c["what"] == "level" and not c["restored"]]:
         return_to_level(
             target,
@@ -93,4 +117,19 @@ def return_to_level(
     if not isinstance(target, ScalableTarget):
         raise RunbookError(refusal)
     journal.activity(action, "action", partial(target.set_level, change["stack"]), rollback=True)
+    change["restored"] = True
+
+
+def put_back(target: Target, journal: Journal, change: dict[str, Any]) -> None:
+    """Put `change`'s stack, held out of traffic by a failover drill, back into it (journaled
+    as a rollback activity) and mark the change restored."""
+    if not isinstance(target, ScalableTarget):
+        raise RunbookError(f"the {target.kind} target cannot hold a stack out of traffic")
+    stack = change["stack"]
+    journal.activity(
+        f"put {stack} back in traffic",
+        "action",
+        partial(target.hold_out, stack, False),
+        rollback=True,
+    )
     change["restored"] = True

@@ -59,6 +59,10 @@ def watch_parent(parent_pid: int) -> None:
 def main(argv: list[str]) -> int:
     """Run one load as described by the request file; stream the records."""
     spec = json.loads(Path(argv[0]).read_text())
+    # Ctrl-C and a hang-up reach the whole process group: the run that started this worker
+    # stops it (SIGUSR1) once it has rolled back, so its requests are answered, not lost.
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     if spec.get("parent_pid"):
         kill_on_parent_death()
         watch_parent(int(spec["parent_pid"]))  # also catches a parent gone before prctl

@@ -81,6 +81,12 @@ def load_inventory(path: Path, project: Project | None = None) -> list[Inventory
     are checked against `project` (default: the project found upward from the current
     directory)."""
     raw = list(_raw_rows(path))
+    if not raw:  # a score over no services would pass
+        raise InventoryError(
+            "lists no services (a header and no rows)",
+            file=str(path),
+            fix="add one row per service (see examples/inventory.csv)",
+        )
     rows = [_row(path, number, cells) for number, cells in raw]
     seen: dict[str, int] = {}
     for row in rows:
@@ -118,7 +124,14 @@ def format_duration(seconds: float) -> str:
 def _raw_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """(row number, column -> text) of each data row; the columns checked."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
+    except UnicodeDecodeError as exc:
+        raise InventoryError(
+            f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r}); "
+            "a spreadsheet saved it in another encoding (Windows-1252?)",
+            file=str(path),
+            fix='save it as "CSV UTF-8", or convert it: iconv -f cp1252 -t utf-8',
+        ) from None
     except OSError as exc:
         raise InventoryError(
             f"cannot read the inventory: {exc.strerror or exc}",
@@ -152,6 +165,19 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str]]]:
                 "(end)",
                 f"has more cells than the header's {len(header)} (CSV line {reader.line_num})",
                 "quote cells that hold commas",
+            )
+        missing = [k for k, v in cells.items() if v is None]  # DictReader: a short row
+        if missing:
+            given = len(header) - len(missing)
+            raise _error(
+                path,
+                number,
+                cells.get("service") or "",
+                missing[0],
+                f"has {given} of the header's {len(header)} cells (CSV line {reader.line_num}): "
+                f"{', '.join(missing)} missing",
+                "give every column a cell (an empty one is two commas), or quote cells that "
+                "hold line breaks",
             )
         yield number, {k: (v or "").strip() for k, v in cells.items() if k is not None}
 

@@ -212,6 +212,11 @@ def _seconds(match: re.Match[str]) -> int:
     return h * 3600 + m * 60 + s
 
 
+def article(noun: str) -> str:
+    """`a` or `an` before `noun` (review U10: "a answers file")."""
+    return "an" if noun[:1].lower() in "aeiou" else "a"
+
+
 def read_yaml(path: Path, what: str) -> dict[str, Any]:
     """A YAML mapping from `path`; an `InputError` naming the file when it is not one."""
     try:
@@ -220,7 +225,7 @@ def read_yaml(path: Path, what: str) -> dict[str, Any]:
         raise InputError(
             f"cannot read the {what}: {exc.strerror}",
             file=str(path),
-            fix=f"pass the path of a {what} (YAML)",
+            fix=f"pass the path of {article(what)} {what} (YAML)",
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(
@@ -228,7 +233,7 @@ def read_yaml(path: Path, what: str) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise InputError(
-            f"a {what} is a YAML mapping",
+            f"{article(what)} {what} is a YAML mapping",
             file=str(path),
             fix="see examples/tabletop/ for the layout",
         )

@@ -379,7 +379,8 @@ class ProjectFacts:
 
         row, source = self.inventory_row
         if row is None:
-            return "not recorded (rto unknown)", f"{source}: rto"
+            # it reads inside a sentence ("without breaking the RTO of ..."), review U10
+            return "an unknown target (run with --inventory)", f"{source}: rto"
         return format_duration(row.rto_s), f"{source}: rto"
 
 

@@ -251,7 +251,7 @@ def print_tco(exits: Sequence[tuple[str, Sequence[Exit]]]) -> None:
         first = rows[0]
         title = (
             f"{scenario}: {first.months} months from {first.source}, "
-            f"{first.dual_run_months} dual-run"
+            f"{first.dual_run_months} dual-run month{'s' if first.dual_run_months != 1 else ''}"
         )
         table = _table("to", "", "leave", "stay", "savings", "break-even", title=title)
         cheapest = min(rows, key=lambda e: e.leave[-1])

@@ -161,7 +161,10 @@ def _tables(journal: Mapping[str, Any]) -> list[Table]:
     if before is not None or after is not None:
         delta = "-" if before is None or after is None else money(after - before)
         rows = [["before", money(before)], ["after", money(after)], ["change", delta]]
-        tables.append(("Cost per hour", ["when", "cost"], rows))
+        # what is priced: the GPU node pool at its minimum, not the whole stack (review U10)
+        title = "Cost per hour of the GPU node pool (min nodes; the stack's other resources: "
+        title += "exitplan cost)"
+        tables.append((title, ["when", "cost"], rows))
     tables.append(
         ("Activity log", ["kind", "activity", "status", "start", "took"], _activities(journal))
     )

@@ -10,7 +10,9 @@ from typing import Any
 
 from runbooks.reports.kit import (
     Table,
+    format_bytes,
     format_ms,
+    format_pct,
     format_secs,
     html_page,
     markdown_page,
@@ -53,19 +55,49 @@ def tables(journal: Mapping[str, Any]) -> list[Table]:
             ", ".join(f"{n} {k}" for k, n in r["errors"].items()) or "-",
             format_ms(r["p50_ms"]),
             format_ms(r["p99_ms"]),
+            served(r.get("share")),
         ]
         for r in ex["phases"]
     ]
-    scale = ex["measured"].get("scale") or {}
     return [
         ("Phases: measured | estimated (seconds from the kill)",
          ["phase", "measured", "estimated", "basis", "flag"], phases),
         ("RTO", ["", "seconds"], totals),
-        ("Load", ["rows", "duration", "sent", "failed", "errors", "p50", "p99"], rows),
-        ("Scaling", ["what", "value"], [[k, str(v)] for k, v in scale.items()]),
+        ("Load", ["rows", "duration", "sent", "failed", "errors", "p50", "p99", "served by"],
+         rows),
+        ("Scaling", ["what", "value"], scaling(ex["measured"].get("scale") or {})),
         ("Flags (measured more than ±50 % off the catalog figure scaled to the model size)",
          ["flag"], [[f] for f in rto["flags"]]),
     ]  # fmt: skip
+
+
+def served(share: Mapping[str, float] | None) -> str:
+    """Who answered a row's requests: each stack's share of the answers (review B3: the gap's
+    answers came from another standby than the one drilled, and no table said so)."""
+    parts = [f"{stack} {format_pct(part)}" for stack, part in sorted((share or {}).items()) if part]
+    return ", ".join(parts) or "-"
+
+
+# The standby's scaling step, as `ScalableTarget.scale` measures it: a label with its unit
+# (review U5: the table was the raw dict, `download_bytes 3981.0`, `began_s 0.019`).
+SCALING = {
+    "started": ("Tritons started", lambda v: f"{v:g}"),
+    "download_bytes": ("model downloaded", format_bytes),
+    "download": ("download", format_secs),
+    "start": ("Triton start", format_secs),
+    "load": ("model load", format_secs),
+    "began_s": ("began (after the kill)", format_secs),
+    "ended_s": ("ended (after the kill)", format_secs),
+}
+
+
+def scaling(scale: Mapping[str, Any]) -> list[list[str]]:
+    """The Scaling table's rows: known measurements labelled with units, others as they are."""
+    rows = []
+    for key, value in scale.items():
+        label, show = SCALING.get(key, (key, str))
+        rows.append([label, "-" if value is None else show(value)])
+    return rows
 
 
 def write_report(journal: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:

@@ -79,8 +79,17 @@ class Journal:
             ) from None
         except (OSError, ValueError) as exc:
             raise RunbookError(f"{path} is not a readable journal: {exc}") from None
-        if not isinstance(data, dict) or "exitplan" not in data or "run" not in data:
-            raise RunbookError(f"{path} is not an exitplan drill journal", fix="check the file")
+        if isinstance(data, dict) and "experiment" in data:
+            raise RunbookError(
+                f"{path} is the journal of a chaos run, not of a drill",
+                fix=f"exitplan chaos rollback {path} (or chaos report)",
+            )
+        drill = isinstance(data, dict) and isinstance(data.get("exitplan"), dict)
+        if not drill or "run" not in data or "from" not in data["exitplan"]:
+            raise RunbookError(
+                f"{path} is not the journal of a drill",
+                fix="pass the journal.json a drill wrote (.exitplan/drills/*/journal.json)",
+            )
         return cls(path, data)
 
     @property

@@ -48,11 +48,20 @@ def format_pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.2f}%" if 0 < abs(v) < 0.01 else f"{v * 100:.1f}%"
 
 
+def format_bytes(n: float) -> str:
+    """A size: B, KiB, MiB or GiB, three significant digits."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
 def format_secs(v: float | None) -> str:
-    """Seconds, as minutes and seconds from two minutes on."""
+    """Seconds; from two minutes on whole seconds with minutes beside them, one format for
+    every figure (review U10: the same RTO read `635 s`, `10m 35.0s` and `90.0 s`)."""
     if v is None:
         return "-"
-    return f"{v:.1f} s" if v < 120 else f"{int(v // 60)}m {v % 60:04.1f}s"
+    return f"{v:.1f} s" if v < 120 else f"{v:.0f} s ({int(v // 60)}m {v % 60:02.0f}s)"
 
 
 def money(v: float | None) -> str:
@@ -115,6 +124,34 @@ def nice_axis(top: float) -> tuple[float, float]:
     return math.ceil(top / step - 1e-9) * step, step
 
 
+LABEL_CHAR_PX = 6.0  # a 10 px label's glyphs are narrower than this on average
+LABEL_GAP_PX = 4.0
+
+
+def label_lanes(labels: Sequence[tuple[float, str]], right: float) -> list[tuple[float, str, int]]:
+    """Where each label of a vertical line at x goes: (text x, text-anchor, lane). A label
+    starts just right of its line, or ends just left of it where it would pass `right`; it
+    takes the first lane (row) where it clears the label before it, so none overlaps another
+    and none is clipped (review U11: "to canary 1%" over "canary 1%", "load en" cut off, a
+    chaos run's five method labels in one unreadable block)."""
+    placed: list[tuple[float, str, int]] = [(0.0, "start", 0)] * len(labels)
+    ends: list[float] = []  # per lane: where its last label ends
+    for i in sorted(range(len(labels)), key=lambda i: labels[i][0]):
+        x, text = labels[i]
+        width = LABEL_CHAR_PX * len(text)
+        if x + 3 + width > right:
+            tx, anchor, start, end = x - 3, "end", x - 3 - width, x - 3
+        else:
+            tx, anchor, start, end = x + 3, "start", x + 3, x + 3 + width
+        lane = next((n for n, e in enumerate(ends) if start >= e + LABEL_GAP_PX), len(ends))
+        if lane == len(ends):
+            ends.append(end)
+        else:
+            ends[lane] = end
+        placed[i] = (tx, anchor, lane)
+    return placed
+
+
 def svg_line_chart(
     series: Mapping[str, Sequence[tuple[float, float]]],
     *,
@@ -148,14 +185,16 @@ def svg_line_chart(
         f"<title>{escape(title)}</title>",
         f'<text x="{x0}" y="18" font-size="14" font-weight="600">{escape(title)}</text>',
     ]
+    band_labels = label_lanes([(sx(start), name) for start, _, name in bands], x1)
     for i, (start, end, name) in enumerate(bands):
         bx = sx(start)
+        tx, anchor, lane = band_labels[i]
         out.append(
             f'<rect class="band" x="{bx:.1f}" y="{y0}" width="{max(sx(end) - bx, 1):.1f}" '
             f'height="{y1 - y0}" fill="{BAND_FILLS[i % len(BAND_FILLS)]}" fill-opacity="0.13">'
             f"<title>{escape(name)}: {start:g}-{end:g} s</title></rect>"
-            f'<text class="band-label" x="{bx + 3:.1f}" y="{y0 + 11 + (i % 2) * 12}" '
-            f'font-size="10" fill="#444">{escape(name)}</text>'
+            f'<text class="band-label" x="{tx:.1f}" y="{y0 + 11 + lane * 12}" '
+            f'text-anchor="{anchor}" font-size="10" fill="#444">{escape(name)}</text>'
         )
     for k in range(round(y_top / y_step) + 1):
         v, y = k * y_step, sy(k * y_step)
@@ -182,14 +221,16 @@ def svg_line_chart(
         f'<text transform="translate(14 {(y0 + y1) / 2:.0f}) rotate(-90)" font-size="11" '
         f'text-anchor="middle">{escape(y_label)}</text>'
     )
+    mark_labels = label_lanes([(sx(x), label) for x, label in marks], x1)
     for i, (x, label) in enumerate(marks):
         mx = sx(x)
+        tx, anchor, lane = mark_labels[i]
         out.append(
             f'<line class="mark" x1="{mx:.1f}" x2="{mx:.1f}" y1="{y0}" y2="{y1}" '
             f'stroke="#d93025" stroke-width="1.5" stroke-dasharray="5 3">'
             f"<title>{escape(label)} at {x:g} s</title></line>"
-            f'<text class="mark-label" x="{mx + 3:.1f}" y="{y1 - 6 - (i % 3) * 12}" '
-            f'font-size="10" fill="#d93025">{escape(label)}</text>'
+            f'<text class="mark-label" x="{tx:.1f}" y="{y1 - 6 - lane * 12}" '
+            f'text-anchor="{anchor}" font-size="10" fill="#d93025">{escape(label)}</text>'
         )
     lx = x0
     for i, (name, pts) in enumerate(series.items()):
@@ -331,7 +372,9 @@ def html_page(passed: bool | None, parts: Sequence[str], heading: str, meta: str
             for i, cell in enumerate(row):
                 head = cell.lstrip("-")[:1]
                 numeric = i > 0 and head != "" and head in "0123456789+$"
-                cls = "num" if numeric else marks.get(cell, "")
+                # a status word marks a value, never a row's label (review U10: the label
+                # "failed" was red beside a count of 0)
+                cls = "num" if numeric else marks.get(cell, "") if i else ""
                 text = f"<code>{escape(cell)}</code>" if i and "digest" in row[0] else None
                 cells.append(f'<td class="{cls}">' if cls else "<td>")
                 cells.append(f"{text or escape(cell)}</td>")

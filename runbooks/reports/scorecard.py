@@ -40,6 +40,9 @@ METRICS: dict[str, tuple[float, bool]] = {
 }
 DEFAULT_WEIGHTS = {name: weight for name, (weight, _) in METRICS.items()}
 SERVED_ALONE = 0.99  # a phase counts for a stack when it served at least this share
+# A drill that ended so is no verdict on its standby: an operator's Ctrl-C, or a run killed
+# before it finished (review B7: they counted as failed drills).
+NO_VERDICT = ("interrupted", "running")
 
 
 @dataclass
@@ -144,7 +147,7 @@ def _add_drill(cards: dict[str, StackCard], journal: dict[str, Any], sums: dict[
         if alone and target not in card.measured_on:
             card.measured_on.append(target)
     dest = cards.get(str(ex.get("to")))
-    if dest is None:
+    if dest is None or journal.get("status") in NO_VERDICT:
         return
     dest.drills += 1
     verdict = ex.get("verdict") or {}
@@ -176,7 +179,8 @@ def _add_chaos(cards: dict[str, StackCard], journal: dict[str, Any]) -> None:
 def measure(cards: dict[str, StackCard], journals: list[tuple[str, dict[str, Any]]]) -> None:
     """Fill each card's journal figures: p50 (sent-weighted) and p99 (worst) over the phases it
     served alone, error rate over those phases, wrong answers of the drills that cut over to
-    it, drill pass rate as a destination, the last measured cutover; chaos runs it was part of."""
+    it, drill pass rate as a destination (of the drills that reached a verdict: not an
+    interrupted or unfinished one), the last measured cutover; chaos runs it was part of."""
     sums: dict[str, Any] = {}
     for kind, journal in journals:
         if kind == "drills":
@@ -218,10 +222,15 @@ def score(cards: list[StackCard], weights: dict[str, float]) -> None:
 
 
 def providers(cards: list[StackCard]) -> list[dict[str, Any]]:
-    """Per provider: its stacks and the mean of their scores, best first."""
+    """Per provider: its stacks and the mean of their scores weighted by each one's coverage,
+    best first: a stack with little evidence (an edge stack never drilled) weighs little, not
+    as much as a drilled one (review U7: aws 0.17 was aws-primary averaged with aws-wavelength's
+    0.05, a score of no evidence)."""
     out = []
     for name in sorted({c.provider for c in cards}):
-        scores = [c.score for c in cards if c.provider == name and c.score is not None]
+        scored = [c for c in cards if c.provider == name and c.score is not None]
+        covered = sum(c.coverage for c in scored)
         out.append({"provider": name, "stacks": [c.stack for c in cards if c.provider == name],
-                    "score": sum(scores) / len(scores) if scores else None})  # fmt: skip
+                    "score": sum((c.score or 0) * c.coverage for c in scored) / covered
+                    if covered else None})  # fmt: skip
     return sorted(out, key=lambda p: -(p["score"] if p["score"] is not None else -1))

@@ -147,6 +147,15 @@ class ScalableTarget(Target, Protocol):
         """The router without L7 retries or redispatch (what a DNS router's clients see)."""
         ...
 
+    def hold_out(self, stack: str, held: bool = True) -> None:
+        """Take the stack out of the router's traffic, also as a failover target (`held`), or
+        put it back: what keeps a failover drill's gap about the standby it names."""
+        ...
+
+    def held_out(self, stack: str) -> bool:
+        """Whether the stack is held out of the router's traffic (`hold_out`)."""
+        ...
+
 
 # Every operation of the protocol: what a `Need` may name.
 OPERATIONS = tuple(

@@ -569,11 +569,12 @@ def test_a_killed_chaos_run_is_rolled_back_from_its_journal(
     target: SandboxTarget, project: Project, tmp_path: Path
 ) -> None:
     """`exitplan chaos run` SIGKILLed once the primary is frozen (its weights at 50/50, from
-    60/40 before the run): its journal, on disk after every step, holds what `exitplan chaos
-    rollback` needs to resume the primary and restore 60/40; a second rollback does nothing.
-    The load worker died with the run."""
+    the configured 100/0 before the run: a run starts only from the configured state, issue
+    23): its journal, on disk after every step, holds what `exitplan chaos rollback` needs to
+    resume the primary and restore 100/0; a second rollback does nothing. The load worker
+    died with the run."""
     defaults = target.weights()
-    target.set_weights({"aws-primary": 60, "gcp-standby": 40})
+    assert defaults == {"aws-primary": 100, "gcp-standby": 0}
     before = snapshot(target)
     out = tmp_path / "run"
     exitplan = str(Path(sys.executable).parent / "exitplan")

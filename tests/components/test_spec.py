@@ -72,3 +72,38 @@ def test_unknown_key_fix_lists_the_allowed_keys() -> None:
     with pytest.raises(SpecError) as caught:
         parse_spec(_with(lambda s: s["gpu"].update(modle="T4")), source="f")
     assert "min_memory_gib" in caught.value.fix and "capacity_type" in caught.value.fix
+
+
+def test_stack_file_holes_of_the_ux_review_are_refused_by_name() -> None:
+    """Review I9: an absurd model size, a YAML float for the Kubernetes version (fix: quote
+    it), and a misspelt key that also leaves its field missing (the typo is named, not the
+    missing field)."""
+    with pytest.raises(SpecError) as caught:
+        parse_spec(
+            _with(lambda s: s["triton"]["models"][0].update(size_mib=999999999999)), source="f"
+        )
+    assert caught.value.field == "exitplan:service.triton.models.0.size_mib"
+    assert "less than or equal to 1048576" in caught.value.problem
+    with pytest.raises(SpecError) as caught:
+        parse_spec(_with(lambda s: s.update(kubernetes_version=1.3)), source="f")
+    assert caught.value.fix.startswith("quote it: YAML read it as the number 1.3")
+
+    def typo(s: dict[str, Any]) -> None:
+        s["gpu"]["modle"] = s["gpu"].pop("model")
+
+    with pytest.raises(SpecError) as caught:
+        parse_spec(_with(typo), source="f")
+    assert caught.value.field == "exitplan:service.gpu.modle", caught.value
+    assert "Extra inputs" in caught.value.problem
+
+
+def test_a_failover_whose_secondary_is_its_primary_is_refused() -> None:
+    """Review I9: `failover.secondary: aws-primary` on aws-primary's router was accepted."""
+    from components.spec import TrafficSpec, parse_config
+
+    raw = dict(stack_config("aws-primary")["config"]["exitplan:traffic"])
+    raw["failover"] = {"primary": "aws-primary", "secondary": "aws-primary"}
+    with pytest.raises(SpecError) as caught:
+        parse_config(TrafficSpec, "exitplan:traffic", raw, source="f")
+    assert caught.value.field == "exitplan:traffic.failover"
+    assert "is the primary itself" in caught.value.problem

@@ -112,3 +112,37 @@ def test_an_unknown_stack_to_leave_exits_2() -> None:
     )
     assert isinstance(result.exception, InputError) and result.exception.exit_code == 2
     assert result.exception.field == "--from"
+
+
+def test_the_target_stops_paying_for_replication_from_the_cloud_it_left() -> None:
+    """B10: gcp-standby's running cost after leaving aws-primary still held `egress S3->GCS`
+    (its replication from the abandoned bucket), and a what-if on aws prices raised it. Its
+    cost after the exit is its hot estimate without the egress aws bills, what-if or not."""
+    import json
+
+    from components.cost.estimate import at_level, estimate_variant
+    from components.cost.profile import Profile
+    from components.stack_config import Project
+
+    base = ["cost", "tco", "--from", "aws-primary", "--to", "gcp-standby", "--months", "24"]
+    result = CliRunner().invoke(
+        app, [*base, "--what-if", "aws:+40%", "--project", str(ROOT), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    scenarios = json.loads(result.stdout)["scenarios"]
+    monthly = [s["exits"][0]["target_monthly_usd"] for s in scenarios]
+    project = Project(ROOT)
+    hot = estimate_variant(project, at_level(project.stack("gcp-standby"), "hot"), Profile())
+    replication = [ln for ln in hot.lines if ln.kind == "egress" and ln.cloud == "aws"]
+    assert replication, "the standby's estimate bills a replication from aws (S3 -> GCS)"
+    expected = round(hot.monthly - sum(ln.monthly for ln in replication), 2)
+    assert monthly == [expected, expected]
+
+
+def test_the_tco_usage_line_names_no_stacks_argument() -> None:
+    """I6: `exitplan cost tco --help` read `Usage: exitplan cost [stacks]... tco [OPTIONS]`,
+    an argument tco does not take."""
+    result = CliRunner().invoke(app, ["cost", "tco", "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    usage = next(line for line in result.output.splitlines() if "Usage:" in line)
+    assert usage.split()[-2:] == ["tco", "[OPTIONS]"] and "[stacks]" not in usage, usage

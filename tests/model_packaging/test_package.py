@@ -230,3 +230,80 @@ def test_publish_to_an_unknown_stack_fails_before_any_work(
     )
     assert code == 2 and "unknown stack 'oracle-primary'" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_copied_package_is_reused_with_its_own_paths(tmp_path: Path) -> None:
+    """B8: after `cp -a` of a project, the copy's reused package named the original folder's
+    repository, image and reference answers (its manifest's absolute paths)."""
+    import shutil
+    from dataclasses import replace
+
+    from model_packaging.package import MANIFEST, REFERENCE, PackageOptions, PackageResult, _reuse
+
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"onnx")
+    original = PackageOptions(str(model), tmp_path / "a" / "pkg", "m")
+    out = original.out
+    (out / "image").mkdir(parents=True)
+    (out / "repository").mkdir()
+    (out / REFERENCE).write_text("{}")
+    stored = PackageResult(
+        "m", "1", "onnx", [], [], {}, "sha", 4, str(out / "repository"), str(out / "image"),
+        "sha256:d", original.fingerprint(), str(out / REFERENCE),
+    )  # fmt: skip
+    (out / MANIFEST).write_text(json.dumps(stored.as_dict()))
+    copy = tmp_path / "b" / "pkg"
+    shutil.copytree(out, copy)
+    reused = _reuse(replace(original, out=copy))
+    assert reused is not None and reused.reused
+    assert (reused.repository, reused.image_layout, reused.reference) == (
+        str(copy / "repository"), str(copy / "image"), str(copy / REFERENCE),
+    )  # fmt: skip
+    shutil.rmtree(copy / "image")
+    assert _reuse(replace(original, out=copy)) is None, "the copy's image is gone: rebuild"
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"name": "bad name/../x"}, "--name 'bad name/../x' is not a Triton model name"),
+        ({"version": "-1"}, "--version '-1' is not a positive integer"),
+        ({"atol": -1.0}, "--atol -1 is not a tolerance"),
+        ({"rtol": float("nan")}, "--rtol nan is not a tolerance"),
+    ],
+)
+def test_options_that_need_no_model_are_refused_before_any_work(
+    tmp_path: Path, change: dict[str, Any], said: str
+) -> None:
+    """I11: --name and --version were refused only after export and validation (5 s), by the
+    image and layout stages; --atol -1 failed parity on every row, blaming the model."""
+    from dataclasses import replace
+
+    from model_packaging.errors import PackagingError
+    from model_packaging.package import PackageOptions, package
+
+    options = replace(
+        PackageOptions(str(tmp_path / "missing.onnx"), tmp_path / "out", "m"), **change
+    )
+    with pytest.raises(PackagingError) as caught:
+        package(options)
+    assert said in str(caught.value) and caught.value.exit_code == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_python_model_source_that_is_missing_or_lacks_its_function_says_which(
+    tmp_path: Path,
+) -> None:
+    """I11: a missing file.py was reported as FileNotFoundError with the fix "the function must
+    return (model, example_inputs)"; so was a file without the function."""
+    from model_packaging.errors import ExportError
+    from model_packaging.export import export
+
+    with pytest.raises(ExportError) as caught:
+        export(f"{tmp_path / 'gone.py'}:build", "auto", tmp_path / "w")
+    assert "gone.py: no such file" in str(caught.value) and "check the path" in caught.value.fix
+    (tmp_path / "model.py").write_text("x = 1\n")
+    with pytest.raises(ExportError) as caught:
+        export(f"{tmp_path / 'model.py'}:build", "auto", tmp_path / "w")
+    assert "defines no function 'build'" in str(caught.value)
+    assert caught.value.fix.startswith("define build()")

@@ -128,9 +128,16 @@ def test_a_failed_gate_rolls_back_and_exits_1(
     target: SandboxTarget, project: Project, tmp_path: Path
 ) -> None:
     before = snapshot(target)
-    # The standby hangs once it takes traffic: requests to it time out, then retry elsewhere.
-    timer = threading.Timer(1.8, target.hang, args=("gcp-standby",))
-    timer.start()
+    # The standby hangs once it takes traffic (its first canary): requests to it time out,
+    # then retry elsewhere. Timed from the canary, not from the drill's start: the checks
+    # before it (pre-flight, clean start) take longer on a busy machine, and a hang during
+    # them failed the pre-flight instead of the gate.
+    timer = threading.Timer(0.2, target.hang, args=("gcp-standby",))
+
+    def progress(message: str) -> None:
+        if message.startswith("canary") and not timer.is_alive() and not timer.finished.is_set():
+            timer.start()
+
     try:
         with pytest.raises(DrillCheckFailed) as caught:
             run_exit_plan(
@@ -138,7 +145,7 @@ def test_a_failed_gate_rolls_back_and_exits_1(
                 target,
                 ExitPlanOptions("aws-primary", "gcp-standby", **FAST),
                 tmp_path / "journal.json",
-                lambda _m: None,
+                progress,
             )
     finally:
         timer.cancel()

@@ -248,8 +248,10 @@ def test_a_failover_killed_before_rotation_is_rolled_back_from_its_journal(
 def test_an_exit_plan_drill_journals_the_pilot_light_scale_and_undoes_it_on_bad_input(
     tmp_path: Path,
 ) -> None:
-    """The scale-first step is journaled before it starts; a run refused after it (here: the
-    pre-flight's --from == --to) returns the standby to its level from that journal."""
+    """Bad input (--from == --to) is refused before anything changes (issue 23: --dry and a
+    real run validate alike); the scale-first step is journaled before it starts, and a run
+    refused after it (here: by its pre-flight) returns the standby to its level from that
+    journal."""
     from unittest import mock
 
     from runbooks.drills.exit_options import ExitPlanOptions
@@ -257,12 +259,22 @@ def test_an_exit_plan_drill_journals_the_pilot_light_scale_and_undoes_it_on_bad_
 
     target = mock.create_autospec(SandboxTarget, instance=True)
     target.kind = "sandbox"
-    target.stacks.return_value = ["azure-standby"]
+    target.stacks.return_value = ["aws-primary", "azure-standby"]
     target.level.return_value = REST
     target.scale.return_value = {"download": 0.5, "start": 1.0, "load": 0.2, "started": 1}
-    path = tmp_path / "journal.json"
-    options = ExitPlanOptions("azure-standby", "azure-standby")
+    same = ExitPlanOptions("azure-standby", "azure-standby")
     with pytest.raises(RunbookError, match="the same stack"):
+        run_exit_plan(Project(ROOT), target, same, tmp_path / "bad.json", lambda _m: None)
+    assert not target.scale.called and not (tmp_path / "bad.json").exists()
+    path = tmp_path / "journal.json"
+    options = ExitPlanOptions("aws-primary", "azure-standby")
+    refused = RunbookError("the pre-flight refused")
+    with (
+        mock.patch("runbooks.drills.exit_plan.validate"),
+        mock.patch("runbooks.drills.exit_plan.require_clean_start"),
+        mock.patch("runbooks.drills.exit_plan.preflight", side_effect=refused),
+        pytest.raises(RunbookError, match="the pre-flight refused"),
+    ):
         run_exit_plan(Project(ROOT), target, options, path, lambda _m: None)
     target.scale.assert_called_once_with("azure-standby")
     target.set_level.assert_called_once_with("azure-standby")

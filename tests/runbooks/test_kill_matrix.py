@@ -163,3 +163,49 @@ def test_sigterm_mid_drill_rolls_back_and_exits_130(
     assert km.wait_for(lambda: km.snapshot(target) == before, km.SETTLE_S)
     assert km.wait_for(lambda: not km.strays(tmp_path), km.STRAY_S)
     assert not lock_path(project.root, "sandbox").exists()
+
+
+@pytest.mark.parametrize(
+    ("victim", "point"),
+    [(km.DRILL_VICTIM, "cutover applied"), (km.chaos_victims()[0], "4")],
+    ids=["drill", "chaos"],
+)
+@pytest.mark.parametrize("how", km.INTERRUPTS, ids=["dead-pipe", "hang-up"])
+def test_an_interrupt_after_the_output_went_away_still_rolls_back(
+    target: SandboxTarget,
+    project: Project,
+    tmp_path: Path,
+    victim: km.Victim,
+    point: str,
+    how: km.Interrupt,
+) -> None:
+    """B1: `2>&1 | tee` killed by the same Ctrl-C, or the terminal gone before the hang-up:
+    the run rolls back itself, finishes its journal and exits 130."""
+    row = km.interrupt_at(victim, point, how, project.root, target, tmp_path)
+    assert row.write is not None, f"never reached {point!r}"
+    assert row.killed, f"{row.detail}\n{(tmp_path / 'victim.output').read_text()[-2000:]}"
+    assert row.rollback_exit == 0
+    assert row.idempotent, f"the run left {row.restored} for a rollback from its journal"
+    assert row.as_before, row.detail
+    assert not row.strays, f"processes left behind: {row.strays}"
+    assert row.lock_free
+
+
+def test_leftover_weights_refuse_a_drill_until_target_reset_on_the_sandbox(
+    target: SandboxTarget, project: Project
+) -> None:
+    """B2, U6 on the real sandbox: 50/50 left by another run refuses the next drill (exit 1,
+    naming the reset), `sandbox status` flags it, `target reset` restores the configured
+    weights, and a second reset finds nothing to do."""
+    target.set_weights({"aws-primary": 50, "gcp-standby": 50})
+    where = ("--project", str(project.root))
+    refused = km.exitplan("drill", "exit-plan", *km.DRILL, *where)
+    assert refused.returncode == 1, refused.stderr
+    assert "exitplan target reset --target sandbox" in refused.stderr
+    status = km.exitplan("sandbox", "status", *where)
+    assert "not as configured weights {'aws-primary': 50, 'gcp-standby': 50}" in status.stdout
+    reset = km.exitplan("target", "reset", *where)
+    assert reset.returncode == 0, reset.stderr
+    assert target.weights() == {"aws-primary": 100, "gcp-standby": 0}
+    again = km.exitplan("target", "reset", *where)
+    assert "already in its configured state" in again.stdout

@@ -134,6 +134,13 @@ def test_drill_verdict_splits_the_rto_and_accounts_for_every_request(
     }
     render.drill_verdict(journal, "/tmp/drills/20261130T0900")
     text = buffer.getvalue()
-    assert "RTO 21.4 s = 20 s configured holds + 1.4 s measured" in text
-    assert "2 of 4000 scheduled requests failed (2 wrong answers, 0 lost, 4000 accounted" in text
+    first = text.splitlines()[0]
+    assert first == "FAILED aws-primary -> gcp-standby: RTO 21.4 s, 2 of 4000 requests failed"
+    assert "RTO       21.4 s = 20 s configured holds + 1.4 s measured\n" in text
+    assert "target    none (--rto); estimate none" in text
+    assert "requests  2 wrong answers, 0 lost, 4000 of 4000 accounted; lag p99 1.2" in text
+    assert "verdict   2 wrong answers in cutover" in text
+    assert text.count("2 of 4000") == 1, "U4: each figure said once"
+    verdict = text.split("┏")[0]  # the verdict and its details (paths below print whole)
+    assert all(len(line) <= 80 for line in verdict.splitlines()), verdict
     assert "report: /tmp/drills/20261130T0900/report.html\n" in text

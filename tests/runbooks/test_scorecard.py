@@ -143,3 +143,43 @@ def test_command_on_the_project(journals: Path, tmp_path: Path) -> None:
     bad.write_text("p99_ms: high\n")
     refused = CliRunner().invoke(app, ["scorecard", "--project", str(ROOT), "--weights", str(bad)])
     assert isinstance(refused.exception, InputError)
+
+
+def test_an_interrupted_or_unfinished_drill_is_no_failed_drill(journals: Path) -> None:
+    """B7: Ctrl-C is the operator's choice and a "running" journal (a killed run) is no
+    verdict: neither counts as a drill of its standby, passed or failed."""
+    for name, status in (("4", "interrupted"), ("5", "running")):
+        drill(journals, name, "gcp-standby", passed=False, p99=30, failed=0, wrong=0,
+              start="2026-11-02T10:00:00", rto=12.0)  # fmt: skip
+        path = journals / "drills" / name / "journal.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "status": status}))
+    found = cards()
+    measure(found, load_journals(journals))
+    assert found["gcp-standby"].drills == 2
+    assert found["gcp-standby"].metrics["drill_pass_rate"] == 0.5
+
+
+def test_a_provider_score_weighs_its_stacks_by_evidence_and_both_views_agree(
+    journals: Path, tmp_path: Path
+) -> None:
+    """U7: a provider's score averaged in an edge stack with no evidence (aws: 0.17 with
+    aws-wavelength's 0.05); the terminal had no coverage column and the HTML no provider
+    ranking; $/1M read "-" with no hint that --measurements fills it in."""
+    from runbooks.reports.scorecard import providers
+
+    drilled, bare = StackCard("aws-primary", "aws"), StackCard("aws-wavelength", "aws")
+    drilled.score, drilled.coverage, bare.score, bare.coverage = 0.6, 0.8, 0.05, 0.1
+    (aws,) = providers([drilled, bare])
+    assert aws["score"] == pytest.approx((0.6 * 0.8 + 0.05 * 0.1) / 0.9)
+    app = typer.Typer()
+    app.add_typer(scorecard_app, name="scorecard")
+    app.command("x")(lambda: None)
+    page = tmp_path / "card.html"
+    args = ["scorecard", "--project", str(ROOT), "--journals", str(journals), "--no-policy",
+            "--html", str(page)]  # fmt: skip
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "cover" in result.stdout and "85%" in result.stdout
+    assert "$/1M: pass --measurements FILE" in result.stdout
+    html = page.read_text()
+    assert "Providers (stacks weighted by coverage)" in html and "gcp-standby" in html

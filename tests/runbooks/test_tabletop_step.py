@@ -152,6 +152,10 @@ class FakeTarget:
     def reference_answers(self) -> Path | None:
         return None
 
+    def credential_state(self, stack: str) -> dict[str, str]:
+        """Every key active: the configured state a drill's clean start checks (issue 23)."""
+        return {"status": "active", "key_id": f"key-{stack}"}
+
 
 @pytest.fixture
 def copied(tmp_path: Path) -> Project:
