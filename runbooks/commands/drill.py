@@ -317,6 +317,7 @@ def drill_rollback(
     from runbooks.drills.failover import restore_failover
     from runbooks.drills.lock import TargetLock
     from runbooks.drills.restore import restore
+    from runbooks.errors import RunbookError
     from runbooks.reports.journal import Journal
 
     journal = Journal.load(journal_path)
@@ -328,7 +329,11 @@ def drill_rollback(
         done = undo(drill_target, journal)
         if journal.data["status"] == "running":  # the run was killed: it ends here
             journal.finish("interrupted", False, "killed mid-run; rolled back from its journal")
-        still = differences(proj, drill_target)
+        try:
+            still = differences(proj, drill_target)
+        except RunbookError as exc:  # the rollback is done; only the look after it failed
+            still = []
+            render.error(f"could not compare the target with its configured state: {exc}")
     if still and not as_json:  # a later run's changes, or another run's leftovers
         render.error(
             "the target still differs from its configured state (another run's changes?): "

@@ -67,8 +67,8 @@ def differences(project: Project, target: Target) -> list[Difference]:
                         f"{level['level']} runs {level['at_rest']} at rest",
                     )
                 )
-    if not missing(target, [Need("credential_state")]):
-        for stack in stacks:
+    for stack in stacks:
+        if not missing(target, [Need("credential_state", stack)]):
             status = target.credential_state(stack).get("status")
             if status == "revoked":
                 found.append(Difference("credentials", stack, f"{stack}'s store key is revoked"))

@@ -1043,7 +1043,11 @@ def test_the_weights_are_restored_even_when_the_credentials_cannot_be(
     handled = {"aws-primary": FailingRestore()}
     target = LiveTarget(STACKS, router, dns_name="score.restore.test", credentials=handled,
                         notify=lambda _: None)  # fmt: skip
-    journal = Journal.new(tmp_path / "journal.json", "t", {"target": "live"})
+    journal = Journal.new(
+        tmp_path / "journal.json",
+        "t",
+        {"target": "live", "from": "aws-primary", "to": "gcp-standby"},  # a drill's journal
+    )
     before = {"aws-primary": 100, "gcp-standby": 0}
     journal.change(
         "weights", "cutover", before=before, after={"aws-primary": 0, "gcp-standby": 100}

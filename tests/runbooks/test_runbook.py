@@ -68,6 +68,9 @@ class FakeLive:
     def weights(self) -> dict[str, int]:
         return dict(self._weights)
 
+    def credential_state(self, stack: str) -> dict[str, str]:  # read by the clean-start check
+        return {"status": "active"}
+
 
 def test_the_fraud_scoring_runbook_names_every_stack_contact_and_command() -> None:
     markdown = rendered("fraud-scoring", "--inventory", str(EXAMPLE))
