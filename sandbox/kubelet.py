@@ -95,11 +95,8 @@ class Kubelet:
         self.liveness: dict[tuple[str, int], Liveness] = {}
         self.answers = answers_live
 
-    def exited(self) -> list[Component]:
+    def exited(self, state: SandboxState) -> list[Component]:
         """The Triton replicas that ran and exited on their own (not stopped, not held)."""
-        state = self.sandbox.load_state()
-        if state is None:
-            return []
         return [
             c
             for c in state.components
@@ -111,9 +108,10 @@ class Kubelet:
         those whose back-off has passed, and probe the running ones' liveness."""
         now = self.clock()
         state = self.sandbox.load_state()
-        if state is not None:
-            self.probe_liveness(state, now)
-        for component in self.exited():
+        if state is None:
+            return
+        self.probe_liveness(state, now)
+        for component in self.exited(state):
             backoff = self.backoffs.setdefault((component.stack, component.replica), BackOff())
             if backoff.pid != component.pid:
                 if backoff.started is not None and now - backoff.started >= BACKOFF_RESET_S:
@@ -132,14 +130,14 @@ class Kubelet:
         for component in state.components:
             if component.kind != "triton" or not component.running():
                 continue
-            probe = self.sandbox.planned(component.stack, state).probes.get("livenessProbe")
-            if not probe or "httpGet" not in probe or self.sandbox.held(component):
-                continue
             key = (component.stack, component.replica)
             live = self.liveness.get(key)
             if live is None or live.pid != component.pid:
                 live = self.liveness[key] = Liveness(component.pid, due=now)
             if now < live.due:
+                continue
+            probe = self.sandbox.planned(component.stack, state).probes.get("livenessProbe")
+            if not probe or "httpGet" not in probe or self.sandbox.held(component):
                 continue
             live.due = now + float(probe.get("periodSeconds", 10))
             if self.answers(component.port, probe):

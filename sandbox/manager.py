@@ -181,18 +181,27 @@ class Sandbox(CopySteps):
         """Let the kubelet restart the replica when it exits (it was just started)."""
         hold_marker(component).unlink(missing_ok=True)
 
+    @contextlib.contextmanager
+    def _unchanged(self, seen: Component) -> Iterator[tuple[SandboxState, Component] | None]:
+        """Under the kubelet's lock: the state and the replica as recorded now, when it is
+        still the process the kubelet saw and not held; else None (another process or a
+        stop on purpose came first)."""
+        with self._kubelet_lock():
+            state = self.load_state()
+            recorded = state.components if state is not None else []
+            component = next((c for c in recorded if c.name == seen.name), None)
+            if state is None or component is None or component.pid != seen.pid:
+                yield None
+            else:
+                yield None if self.held(component) else (state, component)
+
     def restart_exited(self, exited: Component) -> int:
         """The kubelet's restart: start a replica that exited on its own again, as planned, on
         its port, and record it (a restart); 0 when, by now, it runs, is held or is gone."""
-        with self._kubelet_lock():
-            state = self.load_state()
-            if state is None:
+        with self._unchanged(exited) as found:
+            if found is None or found[1].running():
                 return 0
-            component = next((c for c in state.components if c.name == exited.name), None)
-            if component is None or component.pid != exited.pid or component.running():
-                return 0
-            if self.held(component):
-                return 0
+            state, component = found
             _, pid = self.start_replica(
                 component.stack, component.replica, component.port, state, self.control(state)
             )
@@ -202,14 +211,10 @@ class Sandbox(CopySteps):
     def kill_unhealthy(self, unhealthy: Component) -> bool:
         """The kubelet's kill of a replica that failed its liveness probe (its process group,
         as a container's); False when, by now, it is another process or held."""
-        with self._kubelet_lock():
-            state = self.load_state()
-            component = next(
-                (c for c in (state.components if state else []) if c.name == unhealthy.name), None
-            )
-            if component is None or component.pid != unhealthy.pid or self.held(component):
+        with self._unchanged(unhealthy) as found:
+            if found is None:
                 return False
-            signal_group(component.pid, signal.SIGKILL)
+            signal_group(unhealthy.pid, signal.SIGKILL)
             return True
 
     def control(self, state: SandboxState) -> AwsControlPlane:

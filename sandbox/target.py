@@ -83,9 +83,12 @@ class SandboxTarget:
                 component.restarts = latest.restarts
 
     def _component(self, stack: str) -> Component:
-        self._refresh()
+        """The stack's first replica; its process re-read from the state file when the one
+        this target knows has exited (the kubelet may have restarted it)."""
         for component in self.state.components:
             if component.kind == "triton" and component.stack == stack:
+                if component.pid and not component.running():
+                    self._refresh()
                 return component
         raise SandboxError(
             f"no stack {stack!r} in the sandbox", fix=f"use one of {', '.join(self.stacks())}"
@@ -193,16 +196,22 @@ class SandboxTarget:
     def _control(self) -> AwsControlPlane:
         return self.sandbox.control(self.state)
 
+    def _revocation(self, stack: str) -> Path | None:
+        """The revocation marker of the stack's permission gate (None: its store is S3 on
+        moto, whose IAM keys are revoked instead)."""
+        gate = self.state.gate(stack)
+        return None if gate is None else revocation_marker(Path(gate.log))
+
     def revoke_credentials(self, stack: str) -> None:
         """Revoke what the stack reads its store with: its S3 access key deleted in moto's IAM
         (the vault keeps the dead key), or its identity's every permission refused at its
         permission gate (a GCP deny policy, an Azure role assignment deleted)."""
         self._component(stack)
-        gate = self.state.gate(stack)
-        if gate is None:
+        marker = self._revocation(stack)
+        if marker is None:
             self._log("revoke_credentials", stack=stack, key_id=self._control().revoke(stack))
             return
-        revocation_marker(Path(gate.log)).touch()
+        marker.touch()
         self._log("revoke_credentials", stack=stack, principal=self._principal(stack))
 
     def rotate_credentials(self, stack: str) -> None:
@@ -210,12 +219,12 @@ class SandboxTarget:
         the old one deleted, or the gate's revocation lifted (a workload identity has no key:
         the deny policy goes, the role assignment comes back)."""
         self._component(stack)
-        gate = self.state.gate(stack)
-        if gate is None:
+        marker = self._revocation(stack)
+        if marker is None:
             key = self._control().rotate(stack)
             self._log("rotate_credentials", stack=stack, key_id=key.access_key_id)
             return
-        revocation_marker(Path(gate.log)).unlink(missing_ok=True)
+        marker.unlink(missing_ok=True)
         self._log("rotate_credentials", stack=stack, principal=self._principal(stack))
 
     def credential_state(self, stack: str) -> dict[str, str]:
@@ -224,8 +233,8 @@ class SandboxTarget:
         read of the model's objects through its gate, refused while revoked (`refused`: refused
         with no revocation, the planned grants do not reach it)."""
         self._component(stack)
-        gate = self.state.gate(stack)
-        if gate is None:
+        marker = self._revocation(stack)
+        if marker is None:
             return self._control().credential_state(stack)
         try:
             self.store_newest(stack)
@@ -233,7 +242,7 @@ class SandboxTarget:
         except PublishError as exc:
             if "refused the credentials" not in exc.cause:  # model_packaging's auth refusal
                 raise
-            status = "revoked" if revocation_marker(Path(gate.log)).exists() else "refused"
+            status = "revoked" if marker.exists() else "refused"
         return {"status": status, "principal": self._principal(stack)}
 
     def _principal(self, stack: str) -> str:
@@ -323,6 +332,8 @@ class SandboxTarget:
         """The stack's Triton replicas, first to last (stopped ones included)."""
         self._component(stack)
         found = [c for c in self.state.components if c.kind == "triton" and c.stack == stack]
+        if any(c.pid and not c.running() for c in found):
+            self._refresh()
         return sorted(found, key=lambda c: c.replica)
 
     def restarts(self, stack: str) -> int:
